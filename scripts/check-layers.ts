@@ -1,0 +1,69 @@
+/**
+ * Layering check: imports only go down, and only the Bun platform adapter and the entry
+ * points touch `Bun.*` or `node:*`.
+ *
+ * Layers, lowest first (DESIGN.md): util, platform, wasm, protocol, storage, metadata,
+ * replication, coordinator, server. `src/main.ts` and `bin/` sit above everything.
+ * Core layers (protocol … coordinator) take platform interfaces as parameters, so they may
+ * not import `src/platform/bun/` either; `wasm/` may, to read its module bytes.
+ *
+ * Run: `bun scripts/check-layers.ts` (exit 1 and one line per violation).
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve, dirname } from "node:path";
+
+const root = resolve(import.meta.dir, "..");
+const src = join(root, "src");
+const layers = ["util", "platform", "wasm", "protocol", "storage", "metadata", "replication", "coordinator", "server"] as const;
+const coreLayers = new Set(["protocol", "storage", "metadata", "replication", "coordinator"]);
+
+function walk(dir: string, out: string[]): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (p.endsWith(".ts")) out.push(p);
+  }
+  return out;
+}
+
+/** Layer rank of a path under src/, or Infinity for the entry point. */
+function rankOf(file: string): number {
+  const rel = relative(src, file);
+  if (rel.startsWith("..")) return Number.POSITIVE_INFINITY;
+  const top = rel.split("/")[0] ?? "";
+  const i = (layers as readonly string[]).indexOf(top);
+  return i === -1 ? Number.POSITIVE_INFINITY : i;
+}
+
+const violations: string[] = [];
+const importRe = /(?:^|\n)\s*(?:import|export)\b[^;'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+for (const file of walk(src, [])) {
+  const rel = relative(root, file);
+  const text = readFileSync(file, "utf8");
+  const rank = rankOf(file);
+  const top = relative(src, file).split("/")[0] ?? "";
+  const isBunAdapter = rel.startsWith("src/platform/bun/");
+  const isEntry = rel === "src/main.ts";
+  for (const m of text.matchAll(importRe)) {
+    const spec = m[1] ?? m[2] ?? "";
+    if (spec.startsWith("node:") || spec === "bun" || spec.startsWith("bun:")) {
+      if (!isBunAdapter && !isEntry) violations.push(`${rel}: imports ${spec} (only src/platform/bun/ and src/main.ts may)`);
+      continue;
+    }
+    if (!spec.startsWith(".")) continue;
+    const target = resolve(dirname(file), spec);
+    const targetRank = rankOf(target);
+    if (targetRank > rank) violations.push(`${rel}: imports ${relative(root, target)} from a higher layer`);
+    const targetRel = relative(root, target);
+    if (coreLayers.has(top) && targetRel.startsWith("src/platform/bun")) {
+      violations.push(`${rel}: core layer imports the Bun adapter ${targetRel}; take a platform interface instead`);
+    }
+  }
+  if (!isBunAdapter && !isEntry) {
+    const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+    if (/\bBun\.[A-Za-z]/.test(code)) violations.push(`${rel}: uses Bun.* (only src/platform/bun/ and src/main.ts may)`);
+  }
+}
+for (const v of violations) console.error(v);
+if (violations.length > 0) process.exit(1);
+console.log("layers: ok");

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Builds the real-client tools the end-to-end benchmarks and the conformance runs use, from
+# Debian's librdkafka source package (the version Debian ships, 2.0.2 on bookworm):
+#   - librdkafka itself (static + shared, only what the tools below need),
+#   - examples/rdkafka_performance   (load generator for bench/e2e/run.ts),
+#   - tests/test-runner              (librdkafka's own test suite, for test/compat/librdkafka.sh),
+#   - mock-cluster                   (bench/e2e/mock-cluster.c: librdkafka's in-memory mock
+#                                     cluster, the "client ceiling" of the benchmarks).
+#
+# Everything is built OUTSIDE the repository, in ${BUNKA_CACHE:-$HOME/.cache/bunka}/librdkafka.
+# Idempotent: a second run finds the stamp and only prints the tool paths. Meant for CI on a
+# fresh Debian machine: runs as root with no stdin (or uses sudo -n when not root).
+#
+# Output (stdout, last lines, one per tool, parsed by run.ts and librdkafka.sh):
+#   rdkafka_performance=<path>
+#   test_runner=<path>
+#   mock_cluster=<path>
+#   librdkafka_src=<path>
+# Env: BUNKA_CACHE (cache root), BUILD_JOBS (default 2), FORCE=1 (rebuild the tools).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${BUNKA_CACHE:-$HOME/.cache/bunka}"
+root="$cache/librdkafka"
+jobs="${BUILD_JOBS:-2}"
+stamp="$root/.built-v1"
+
+log() { printf '[build-librdkafka] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+print_paths() {
+  local src; src="$(cat "$root/.srcdir")"
+  echo "rdkafka_performance=$src/examples/rdkafka_performance"
+  echo "test_runner=$src/tests/test-runner"
+  echo "mock_cluster=$root/bin/mock-cluster"
+  echo "librdkafka_src=$src"
+}
+
+# The mock-cluster program is ours and cheap to rebuild: do it whenever its source changed.
+build_mock_cluster() {
+  local src; src="$(cat "$root/.srcdir")"
+  mkdir -p "$root/bin"
+  if [ ! -x "$root/bin/mock-cluster" ] || [ "$here/mock-cluster.c" -nt "$root/bin/mock-cluster" ]; then
+    log "compiling mock-cluster"
+    # Static librdkafka plus the libraries its build detected (recorded by mklove).
+    local libs; libs="$(sed -n 's/^MKL_DYNAMIC_LIBS=//p' "$src/Makefile.config")"
+    # shellcheck disable=SC2086
+    # Headers under the same <librdkafka/...> names librdkafka-dev installs.
+    mkdir -p "$root/include/librdkafka"
+    ln -sf "$src/src/rdkafka.h" "$src/src/rdkafka_mock.h" "$root/include/librdkafka/"
+    cc -O2 -Wall -Wextra -o "$root/bin/mock-cluster" "$here/mock-cluster.c" \
+      -I"$root/include" "$src/src/librdkafka.a" $libs -lpthread -lm -ldl
+  fi
+}
+
+if [ -f "$stamp" ] && [ "${FORCE:-0}" != 1 ]; then
+  build_mock_cluster
+  print_paths
+  exit 0
+fi
+
+started=$(date +%s)
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot install build dependencies"
+  sudo_cmd=(sudo -n)
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+# --- 1. deb-src entries mirroring the binary Debian sources --------------------------------
+srcfile_deb822=/etc/apt/sources.list.d/bunka-deb-src.sources
+srcfile_list=/etc/apt/sources.list.d/bunka-deb-src.list
+have_deb_src() {
+  grep -rqsE '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null && return 0
+  grep -rqsiE '^Types:.*deb-src' /etc/apt/sources.list.d/*.sources 2>/dev/null && return 0
+  return 1
+}
+if ! have_deb_src; then
+  log "adding deb-src entries mirroring the Debian binary sources"
+  tmp822="$(mktemp)"; tmplist="$(mktemp)"
+  # deb822 files: copy every stanza whose Types has "deb" and whose URIs look like a Debian
+  # archive (third-party repositories often publish no sources and would break apt-get update).
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -e "$f" ] || continue
+    [ "$f" = "$srcfile_deb822" ] && continue
+    awk '
+      function flush() {
+        if (n > 0 && isdeb && isdebian) { for (i = 1; i <= n; i++) print lines[i]; print "" }
+        n = 0; isdeb = 0; isdebian = 0
+      }
+      /^[[:space:]]*$/ { flush(); next }
+      /^#/ { next }
+      {
+        line = $0
+        if (tolower($1) == "types:") { if (line ~ /[[:space:]]deb([[:space:]]|$)/) isdeb = 1; line = "Types: deb-src" }
+        if (tolower($1) == "uris:" && line ~ /debian/) isdebian = 1
+        if (tolower($1) == "enabled:" && tolower($2) == "no") isdeb = 0
+        lines[++n] = line
+      }
+      END { flush() }
+    ' "$f" >>"$tmp822"
+  done
+  # One-line format: "deb [opts] uri suite comps" -> "deb-src [opts] uri suite comps".
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -e "$f" ] || continue
+    [ "$f" = "$srcfile_list" ] && continue
+    sed -nE 's/^[[:space:]]*deb([[:space:]]+.*debian.*)$/deb-src\1/p' "$f" >>"$tmplist"
+  done
+  [ -s "$tmp822" ] || [ -s "$tmplist" ] || die "found no Debian binary source to mirror as deb-src"
+  if [ -s "$tmp822" ]; then "${sudo_cmd[@]}" install -m 0644 "$tmp822" "$srcfile_deb822"; fi
+  if [ -s "$tmplist" ]; then "${sudo_cmd[@]}" install -m 0644 "$tmplist" "$srcfile_list"; fi
+  rm -f "$tmp822" "$tmplist"
+fi
+
+# --- 2. apt: build dependencies and the source package -------------------------------------
+deps=(build-essential dpkg-dev pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev libzstd-dev liblz4-dev)
+missing=()
+for p in "${deps[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ! apt-cache showsrc librdkafka 2>/dev/null | grep -q '^Package: librdkafka' || [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get update"
+  "${sudo_cmd[@]}" apt-get update -qq
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+mkdir -p "$root/src"
+srcdir="$(find "$root/src" -mindepth 1 -maxdepth 1 -type d -name 'librdkafka-*' | sort | tail -n1)"
+if [ -z "$srcdir" ] || [ ! -f "$srcdir/configure" ]; then
+  log "apt-get source librdkafka"
+  (cd "$root/src" && apt-get source -qq librdkafka >&2)
+  srcdir="$(find "$root/src" -mindepth 1 -maxdepth 1 -type d -name 'librdkafka-*' | sort | tail -n1)"
+  [ -n "$srcdir" ] && [ -f "$srcdir/configure" ] || die "apt-get source gave no librdkafka tree in $root/src"
+fi
+echo "$srcdir" >"$root/.srcdir"
+log "source: $srcdir"
+
+# --- 3. configure and build only what the tools need ---------------------------------------
+cd "$srcdir"
+if [ ! -f Makefile.config ] || [ "${FORCE:-0}" = 1 ]; then
+  log "configure"
+  # No install step: the tools run from the tree. curl (OIDC) and GSSAPI are not needed for a
+  # plaintext broker; leaving them out keeps the apt dependency list short.
+  ./configure --prefix="$root/prefix" --disable-curl --disable-gssapi >"$root/configure.log" 2>&1 \
+    || { tail -n 40 "$root/configure.log" >&2; die "configure failed (full log: $root/configure.log)"; }
+fi
+log "make -C src (library)"
+make -j"$jobs" -C src lib >"$root/make-src.log" 2>&1 \
+  || { tail -n 40 "$root/make-src.log" >&2; die "library build failed (log: $root/make-src.log)"; }
+# The test runner links the C++ wrapper too (tests/*.cpp).
+log "make -C src-cpp (C++ wrapper, for the test runner)"
+make -j"$jobs" -C src-cpp lib >"$root/make-src-cpp.log" 2>&1 \
+  || { tail -n 40 "$root/make-src-cpp.log" >&2; die "C++ wrapper build failed (log: $root/make-src-cpp.log)"; }
+log "make -C examples rdkafka_performance"
+make -j"$jobs" -C examples rdkafka_performance >"$root/make-examples.log" 2>&1 \
+  || { tail -n 40 "$root/make-examples.log" >&2; die "rdkafka_performance build failed (log: $root/make-examples.log)"; }
+log "make -C tests (test-runner)"
+make -j"$jobs" -C tests test-runner >"$root/make-tests.log" 2>&1 \
+  || { tail -n 40 "$root/make-tests.log" >&2; die "test-runner build failed (log: $root/make-tests.log)"; }
+
+build_mock_cluster
+for t in "$srcdir/examples/rdkafka_performance" "$srcdir/tests/test-runner" "$root/bin/mock-cluster"; do
+  [ -x "$t" ] || die "expected tool missing after build: $t"
+done
+touch "$stamp"
+log "built in $(( $(date +%s) - started )) s"
+print_paths

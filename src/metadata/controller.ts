@@ -1,0 +1,340 @@
+/**
+ * The controller's decision logic: turns admin requests into metadata records plus a
+ * response, against the current image, without mutating anything (Kafka's
+ * `ControllerResult` shape). The caller appends the records to the metadata log and only
+ * then replays them and answers, so a response never claims a change that is not in the
+ * log. Requests that validate only (`validateOnly`) return no records.
+ *
+ * Every per-item error is a Kafka error code with a message; nothing here throws for bad
+ * input. Records produced within one call see each other (two partitions added to a topic
+ * created in the same request are numbered in order).
+ */
+import { ErrorCode } from "../protocol/errors.ts";
+import type { Prng } from "../platform/prng.ts";
+import { assignReplicas } from "./assignment.ts";
+import { configKey, MetadataDelta, type MetadataImage } from "./image.ts";
+import type { MetadataRecord } from "./records.ts";
+import { validateTopicConfig } from "./topic-config.ts";
+import { collisionKey, INTERNAL_TOPICS, topicNameProblem } from "./topic-name.ts";
+import { randomUuid, type Uuid } from "./uuid.ts";
+
+export interface ControllerResult<T> {
+  records: MetadataRecord[];
+  response: T;
+}
+
+export interface ItemError {
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+const OK: ItemError = { errorCode: ErrorCode.NONE, errorMessage: null };
+const err = (errorCode: number, errorMessage: string): ItemError => ({ errorCode, errorMessage });
+
+export const PARTITIONS_PER_TOPIC_MAX = 100_000;
+
+export interface ControllerDefaults {
+  numPartitions: number;
+  defaultReplicationFactor: number;
+}
+
+export interface CreatableTopic {
+  name: string;
+  /** -1: the broker default. */
+  numPartitions: number;
+  /** -1: the broker default. */
+  replicationFactor: number;
+  /** Explicit assignment: replicas per partition index, in order. Empty: assign automatically. */
+  assignments: { partitionIndex: number; brokerIds: number[] }[];
+  configs: { name: string; value: string | null }[];
+}
+
+export interface CreatedTopic extends ItemError {
+  name: string;
+  topicId: Uuid | null;
+  numPartitions: number;
+  replicationFactor: number;
+}
+
+/** Immutable inputs of one controller decision. */
+export interface ControllerContext {
+  image: MetadataImage;
+  prng: Prng;
+  defaults: ControllerDefaults;
+}
+
+export function createTopics(ctx: ControllerContext, topics: readonly CreatableTopic[], validateOnly: boolean): ControllerResult<CreatedTopic[]> {
+  const records: MetadataRecord[] = [];
+  const seen = new Map<string, number>();
+  for (const t of topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
+  const existingCollisions = new Map<string, string>();
+  for (const name of ctx.image.topicsByName.keys()) existingCollisions.set(collisionKey(name), name);
+  const live = ctx.image.liveBrokers().map((b) => b.brokerId);
+
+  const response = topics.map((t): CreatedTopic => {
+    const fail = (e: ItemError): CreatedTopic => ({ ...e, name: t.name, topicId: null, numPartitions: -1, replicationFactor: -1 });
+    if ((seen.get(t.name) ?? 0) > 1) return fail(err(ErrorCode.INVALID_REQUEST, `topic ${t.name} appears more than once in the request`));
+    const problem = topicNameProblem(t.name);
+    if (problem !== null) return fail(err(ErrorCode.INVALID_TOPIC_EXCEPTION, problem));
+    if (ctx.image.topic(t.name) !== undefined) return fail(err(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${t.name} already exists`));
+    const collides = existingCollisions.get(collisionKey(t.name));
+    if (collides !== undefined) {
+      return fail(err(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic ${t.name} collides with existing topic ${collides} ('.' and '_' are alike in metric names)`));
+    }
+    for (const c of t.configs) {
+      const problem = validateTopicConfig(c.name, c.value);
+      if (problem !== null) return fail(err(ErrorCode.INVALID_CONFIG, `${c.name}: ${problem}`));
+    }
+
+    let replicaSets: number[][];
+    if (t.assignments.length > 0) {
+      if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
+        return fail(err(ErrorCode.INVALID_REQUEST, "both assignments and numPartitions/replicationFactor were set"));
+      }
+      const checked = checkAssignments(t.assignments.map((a) => a.brokerIds), live);
+      if ("errorCode" in checked) return fail(checked);
+      const indexes = t.assignments.map((a) => a.partitionIndex);
+      if (!indexes.every((p, i) => p === i)) {
+        return fail(err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "partition indexes must be 0..n-1 in order"));
+      }
+      replicaSets = checked;
+    } else {
+      const numPartitions = t.numPartitions === -1 ? ctx.defaults.numPartitions : t.numPartitions;
+      const replicationFactor = t.replicationFactor === -1 ? ctx.defaults.defaultReplicationFactor : t.replicationFactor;
+      if (!(numPartitions >= 1 && numPartitions <= PARTITIONS_PER_TOPIC_MAX)) {
+        return fail(err(ErrorCode.INVALID_PARTITIONS, `number of partitions ${numPartitions} must be in [1, ${PARTITIONS_PER_TOPIC_MAX}]`));
+      }
+      if (!(replicationFactor >= 1)) return fail(err(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${replicationFactor} must be >= 1`));
+      if (replicationFactor > live.length) {
+        return fail(
+          err(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${replicationFactor} is larger than the ${live.length} available broker(s)`),
+        );
+      }
+      replicaSets = assignReplicas(live, numPartitions, replicationFactor, 0, ctx.prng);
+    }
+
+    let topicId = randomUuid(ctx.prng);
+    while (ctx.image.topicsById.has(topicId)) topicId = randomUuid(ctx.prng);
+    if (!validateOnly) {
+      records.push({ type: "topic", name: t.name, topicId });
+      replicaSets.forEach((replicas, partition) => records.push(newPartition(topicId, partition, replicas)));
+      for (const c of t.configs) {
+        if (c.value !== null) records.push({ type: "config", resourceType: "topic", resourceName: t.name, name: c.name, value: c.value });
+      }
+    }
+    existingCollisions.set(collisionKey(t.name), t.name);
+    return { ...OK, name: t.name, topicId, numPartitions: replicaSets.length, replicationFactor: replicaSets[0]?.length ?? 0 };
+  });
+  return { records, response };
+}
+
+function newPartition(topicId: Uuid, partition: number, replicas: number[]): MetadataRecord {
+  // Every replica starts in sync (there is no data yet); the first is the preferred leader.
+  return { type: "partition", topicId, partition, replicas, isr: replicas.slice(), leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0 };
+}
+
+function checkAssignments(sets: number[][], live: readonly number[]): number[][] | ItemError {
+  if (sets.length === 0) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "empty assignment");
+  const rf = sets[0]!.length;
+  for (const s of sets) {
+    if (s.length === 0) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "a partition has no replicas");
+    if (s.length !== rf) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "all partitions must have the same number of replicas");
+    if (new Set(s).size !== s.length) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `duplicate broker in replica list [${s.join(",")}]`);
+    for (const b of s) if (!live.includes(b)) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `broker ${b} is not a live broker`);
+  }
+  return sets.map((s) => s.slice());
+}
+
+export interface DeletableTopic {
+  name: string | null;
+  topicId: Uuid | null;
+}
+
+export interface DeletedTopic extends ItemError {
+  name: string | null;
+  topicId: Uuid | null;
+}
+
+export function deleteTopics(ctx: ControllerContext, topics: readonly DeletableTopic[]): ControllerResult<DeletedTopic[]> {
+  const records: MetadataRecord[] = [];
+  const removed = new Set<Uuid>();
+  const response = topics.map((t): DeletedTopic => {
+    const topic = t.topicId !== null ? ctx.image.topicsById.get(t.topicId) : t.name !== null ? ctx.image.topic(t.name) : undefined;
+    if (topic === undefined) {
+      return t.topicId !== null
+        ? { ...err(ErrorCode.UNKNOWN_TOPIC_ID, `no topic with id ${t.topicId}`), name: t.name, topicId: t.topicId }
+        : { ...err(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `no topic ${t.name ?? "(null)"}`), name: t.name, topicId: t.topicId };
+    }
+    if (INTERNAL_TOPICS.has(topic.name)) {
+      return { ...err(ErrorCode.INVALID_TOPIC_EXCEPTION, `internal topic ${topic.name} cannot be deleted`), name: topic.name, topicId: topic.topicId };
+    }
+    if (!removed.has(topic.topicId)) {
+      removed.add(topic.topicId);
+      records.push({ type: "removeTopic", topicId: topic.topicId });
+    }
+    return { ...OK, name: topic.name, topicId: topic.topicId };
+  });
+  return { records, response };
+}
+
+export interface PartitionsIncrease {
+  name: string;
+  /** The new total number of partitions. */
+  count: number;
+  /** Replicas for each new partition, or null to assign automatically. */
+  assignments: number[][] | null;
+}
+
+export interface IncreasedPartitions extends ItemError {
+  name: string;
+}
+
+export function createPartitions(
+  ctx: ControllerContext,
+  increases: readonly PartitionsIncrease[],
+  validateOnly: boolean,
+): ControllerResult<IncreasedPartitions[]> {
+  const records: MetadataRecord[] = [];
+  const seen = new Map<string, number>();
+  for (const inc of increases) seen.set(inc.name, (seen.get(inc.name) ?? 0) + 1);
+  const live = ctx.image.liveBrokers().map((b) => b.brokerId);
+  const response = increases.map((inc): IncreasedPartitions => {
+    const fail = (e: ItemError): IncreasedPartitions => ({ ...e, name: inc.name });
+    if ((seen.get(inc.name) ?? 0) > 1) return fail(err(ErrorCode.INVALID_REQUEST, `topic ${inc.name} appears more than once in the request`));
+    const topic = ctx.image.topic(inc.name);
+    if (topic === undefined) return fail(err(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `no topic ${inc.name}`));
+    const current = topic.partitions.length;
+    if (inc.count <= current) {
+      return fail(err(ErrorCode.INVALID_PARTITIONS, `topic ${inc.name} has ${current} partitions; the new count ${inc.count} must be larger`));
+    }
+    if (inc.count > PARTITIONS_PER_TOPIC_MAX) return fail(err(ErrorCode.INVALID_PARTITIONS, `more than ${PARTITIONS_PER_TOPIC_MAX} partitions`));
+    const rf = topic.partitions[0]?.replicas.length ?? 1;
+    let sets: number[][];
+    if (inc.assignments !== null) {
+      if (inc.assignments.length !== inc.count - current) {
+        return fail(err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `${inc.assignments.length} assignments for ${inc.count - current} new partitions`));
+      }
+      const checked = checkAssignments(inc.assignments, live);
+      if ("errorCode" in checked) return fail(checked);
+      if (checked[0]!.length !== rf) return fail(err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `replication factor must stay ${rf}`));
+      sets = checked;
+    } else {
+      if (rf > live.length) return fail(err(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${rf} is larger than the ${live.length} available broker(s)`));
+      sets = assignReplicas(live, inc.count - current, rf, current, ctx.prng);
+    }
+    if (!validateOnly) sets.forEach((replicas, i) => records.push(newPartition(topic.topicId, current + i, replicas)));
+    return { ...OK, name: inc.name };
+  });
+  return { records, response };
+}
+
+/** Incremental config operations, with Kafka's op codes. */
+export const ConfigOp = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
+
+export interface ConfigAlteration {
+  resourceType: "topic" | "broker";
+  resourceName: string;
+  /** Incremental: each op applies to the current value. Non-incremental (legacy AlterConfigs): the set replaces all values. */
+  ops: { name: string; op: number; value: string | null }[];
+  incremental: boolean;
+}
+
+export interface AlteredConfigs extends ItemError {
+  resourceType: "topic" | "broker";
+  resourceName: string;
+}
+
+/** Validates one broker-level config; supplied by the broker, which owns broker config definitions. */
+export type BrokerConfigValidator = (name: string, value: string | null) => string | null;
+
+export function alterConfigs(
+  ctx: ControllerContext,
+  alterations: readonly ConfigAlteration[],
+  validateOnly: boolean,
+  validateBrokerConfig: BrokerConfigValidator,
+  localBrokerId: number,
+): ControllerResult<AlteredConfigs[]> {
+  const records: MetadataRecord[] = [];
+  const response = alterations.map((a): AlteredConfigs => {
+    const fail = (e: ItemError): AlteredConfigs => ({ ...e, resourceType: a.resourceType, resourceName: a.resourceName });
+    if (a.resourceType === "topic") {
+      if (ctx.image.topic(a.resourceName) === undefined) return fail(err(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `no topic ${a.resourceName}`));
+    } else if (a.resourceName !== "" && a.resourceName !== String(localBrokerId)) {
+      if (!/^\d+$/.test(a.resourceName) || !ctx.image.brokers.has(Number(a.resourceName))) {
+        return fail(err(ErrorCode.INVALID_REQUEST, `unknown broker ${a.resourceName}`));
+      }
+    }
+    const current = ctx.image.configs.get(configKey(a.resourceType, a.resourceName)) ?? new Map<string, string>();
+    const next = new Map(a.incremental ? current : []);
+    const names = new Set<string>();
+    for (const o of a.ops) {
+      if (names.has(o.name)) return fail(err(ErrorCode.INVALID_REQUEST, `config ${o.name} appears more than once`));
+      names.add(o.name);
+      const listOf = (v: string | undefined): string[] => (v === undefined || v === "" ? [] : v.split(",").map((s) => s.trim()));
+      switch (a.incremental ? o.op : ConfigOp.SET) {
+        case ConfigOp.SET:
+          if (o.value === null) next.delete(o.name);
+          else next.set(o.name, o.value);
+          break;
+        case ConfigOp.DELETE:
+          next.delete(o.name);
+          break;
+        case ConfigOp.APPEND:
+        case ConfigOp.SUBTRACT: {
+          if (a.resourceType === "topic" && o.name !== "cleanup.policy") {
+            return fail(err(ErrorCode.INVALID_CONFIG, `${o.name} is not a list config; APPEND/SUBTRACT apply to lists`));
+          }
+          const items = listOf(next.get(o.name) ?? undefined);
+          const change = listOf(o.value ?? "");
+          const result = o.op === ConfigOp.APPEND ? [...items, ...change.filter((x) => !items.includes(x))] : items.filter((x) => !change.includes(x));
+          next.set(o.name, result.join(","));
+          break;
+        }
+        default:
+          return fail(err(ErrorCode.INVALID_REQUEST, `unknown config operation ${o.op}`));
+      }
+    }
+    for (const [name, value] of next) {
+      const problem = a.resourceType === "topic" ? validateTopicConfig(name, value) : validateBrokerConfig(name, value);
+      if (problem !== null) return fail(err(ErrorCode.INVALID_CONFIG, `${name}: ${problem}`));
+    }
+    for (const name of current.keys()) {
+      if (!next.has(name)) {
+        const problem = a.resourceType === "topic" ? validateTopicConfig(name, null) : validateBrokerConfig(name, null);
+        if (problem !== null) return fail(err(ErrorCode.INVALID_CONFIG, `${name}: ${problem}`));
+      }
+    }
+    if (!validateOnly) {
+      for (const [name, value] of next) {
+        if (current.get(name) !== value) records.push({ type: "config", resourceType: a.resourceType, resourceName: a.resourceName, name, value });
+      }
+      for (const name of current.keys()) {
+        if (!next.has(name)) records.push({ type: "config", resourceType: a.resourceType, resourceName: a.resourceName, name, value: null });
+      }
+    }
+    return { ...OK, resourceType: a.resourceType, resourceName: a.resourceName };
+  });
+  return { records, response };
+}
+
+/** Size of the producer id block handed out per request, as in Kafka. */
+export const PRODUCER_ID_BLOCK_SIZE = 1000;
+
+export function allocateProducerIds(ctx: ControllerContext, brokerId: number, brokerEpoch: number): ControllerResult<{ firstProducerId: number; size: number }> {
+  const first = ctx.image.nextProducerId;
+  return {
+    records: [{ type: "producerIds", brokerId, brokerEpoch, nextProducerId: first + PRODUCER_ID_BLOCK_SIZE }],
+    response: { firstProducerId: first, size: PRODUCER_ID_BLOCK_SIZE },
+  };
+}
+
+/**
+ * Applies records to an image with consecutive offsets after `image.offset`: the single-node
+ * path and tests use it; the metadata log does the same with real offsets.
+ */
+export function applyRecords(image: MetadataImage, records: readonly MetadataRecord[]): MetadataImage {
+  if (records.length === 0) return image;
+  const delta = new MetadataDelta(image);
+  records.forEach((r, i) => delta.replay(r, image.offset + 1 + i));
+  return delta.apply();
+}

@@ -1,0 +1,243 @@
+import { describe, expect, test } from "bun:test";
+import { assignReplicas } from "../../src/metadata/assignment.ts";
+import {
+  alterConfigs,
+  allocateProducerIds,
+  applyRecords,
+  ConfigOp,
+  createPartitions,
+  createTopics,
+  deleteTopics,
+  type ControllerContext,
+  type CreatableTopic,
+} from "../../src/metadata/controller.ts";
+import { MetadataImage } from "../../src/metadata/image.ts";
+import { resolveTopicConfigEntries, toTopicConfig, validateTopicConfig } from "../../src/metadata/topic-config.ts";
+import { topicNameProblem } from "../../src/metadata/topic-name.ts";
+import { randomUuid } from "../../src/metadata/uuid.ts";
+import { SeededPrng } from "../../src/platform/prng.ts";
+import { ErrorCode } from "../../src/protocol/errors.ts";
+
+function clusterOf(brokerIds: number[]): MetadataImage {
+  const prng = new SeededPrng(5);
+  return applyRecords(
+    MetadataImage.EMPTY,
+    brokerIds.map((brokerId) => ({ type: "registerBroker" as const, brokerId, incarnationId: randomUuid(prng), brokerEpoch: 1, endpoints: [], rack: null, fenced: false })),
+  );
+}
+
+function ctxOf(image: MetadataImage, seed = 1): ControllerContext {
+  return { image, prng: new SeededPrng(seed), defaults: { numPartitions: 3, defaultReplicationFactor: 1 } };
+}
+
+const topic = (name: string, extra: Partial<CreatableTopic> = {}): CreatableTopic => ({
+  name,
+  numPartitions: -1,
+  replicationFactor: -1,
+  assignments: [],
+  configs: [],
+  ...extra,
+});
+
+describe("assignReplicas", () => {
+  test("spreads leaders and followers evenly, never repeats a broker in a partition", () => {
+    for (let seed = 0; seed < 50; seed++) {
+      const sets = assignReplicas([3, 1, 2, 4], 12, 3, 0, new SeededPrng(seed));
+      expect(sets.length).toBe(12);
+      const leaders = new Map<number, number>();
+      for (const s of sets) {
+        expect(new Set(s).size).toBe(3);
+        leaders.set(s[0]!, (leaders.get(s[0]!) ?? 0) + 1);
+      }
+      expect([...leaders.values()]).toEqual([3, 3, 3, 3]);
+    }
+    expect(() => assignReplicas([1], 1, 2, 0, new SeededPrng(1))).toThrow(RangeError);
+  });
+});
+
+describe("createTopics", () => {
+  test("creates topics with defaults, configs and explicit assignments", () => {
+    const image = clusterOf([1, 2, 3]);
+    const { records, response } = createTopics(
+      ctxOf(image),
+      [
+        topic("a"),
+        topic("b", { numPartitions: 2, replicationFactor: 3, configs: [{ name: "retention.ms", value: "1000" }] }),
+        topic("c", { assignments: [{ partitionIndex: 0, brokerIds: [2, 1] }, { partitionIndex: 1, brokerIds: [3, 2] }] }),
+      ],
+      false,
+    );
+    expect(response.map((r) => r.errorCode)).toEqual([0, 0, 0]);
+    expect(response.map((r) => [r.numPartitions, r.replicationFactor])).toEqual([[3, 1], [2, 3], [2, 2]]);
+    const next = applyRecords(image, records);
+    expect(next.topic("a")?.partitions.length).toBe(3);
+    expect(next.topic("b")?.partitions.every((p) => p.replicas.length === 3 && p.isr.length === 3)).toBe(true);
+    expect(next.partition("c", 1)).toMatchObject({ replicas: [3, 2], leader: 3, leaderEpoch: 0 });
+    expect(next.configsOf("topic", "b").get("retention.ms")).toBe("1000");
+    expect(next.topic("a")?.topicId).toBe(response[0]!.topicId!);
+  });
+
+  test("validateOnly writes nothing but answers as if created", () => {
+    const { records, response } = createTopics(ctxOf(clusterOf([1])), [topic("a")], true);
+    expect(records).toEqual([]);
+    expect(response[0]!.errorCode).toBe(0);
+    expect(response[0]!.numPartitions).toBe(3);
+  });
+
+  test("each invalid request item gets Kafka's error code", () => {
+    const image = applyRecords(clusterOf([1, 2]), createTopics(ctxOf(clusterOf([1, 2])), [topic("exists"), topic("my.topic")], false).records);
+    const cases: [CreatableTopic, number][] = [
+      [topic("exists"), ErrorCode.TOPIC_ALREADY_EXISTS],
+      [topic("my_topic"), ErrorCode.INVALID_TOPIC_EXCEPTION],
+      [topic("bad name!"), ErrorCode.INVALID_TOPIC_EXCEPTION],
+      [topic(".."), ErrorCode.INVALID_TOPIC_EXCEPTION],
+      [topic("x".repeat(250)), ErrorCode.INVALID_TOPIC_EXCEPTION],
+      [topic("p0", { numPartitions: 0 }), ErrorCode.INVALID_PARTITIONS],
+      [topic("rf3", { replicationFactor: 3 }), ErrorCode.INVALID_REPLICATION_FACTOR],
+      [topic("rf0", { replicationFactor: 0 }), ErrorCode.INVALID_REPLICATION_FACTOR],
+      [topic("cfg", { configs: [{ name: "retention.ms", value: "soon" }] }), ErrorCode.INVALID_CONFIG],
+      [topic("cfg2", { configs: [{ name: "no.such.config", value: "1" }] }), ErrorCode.INVALID_CONFIG],
+      [topic("asg", { assignments: [{ partitionIndex: 0, brokerIds: [1, 1] }] }), ErrorCode.INVALID_REPLICA_ASSIGNMENT],
+      [topic("asg2", { assignments: [{ partitionIndex: 0, brokerIds: [7] }] }), ErrorCode.INVALID_REPLICA_ASSIGNMENT],
+      [topic("asg3", { assignments: [{ partitionIndex: 1, brokerIds: [1] }] }), ErrorCode.INVALID_REPLICA_ASSIGNMENT],
+      [topic("asg4", { numPartitions: 1, assignments: [{ partitionIndex: 0, brokerIds: [1] }] }), ErrorCode.INVALID_REQUEST],
+    ];
+    for (const [t, code] of cases) {
+      const { records, response } = createTopics(ctxOf(image), [t], false);
+      expect({ name: t.name.slice(0, 10), code: response[0]!.errorCode }).toEqual({ name: t.name.slice(0, 10), code });
+      expect(response[0]!.errorMessage).not.toBeNull();
+      expect(records).toEqual([]);
+    }
+    const dup = createTopics(ctxOf(image), [topic("d"), topic("d")], false);
+    expect(dup.response.map((r) => r.errorCode)).toEqual([ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST]);
+  });
+});
+
+describe("deleteTopics, createPartitions, alterConfigs, producer ids", () => {
+  const base = clusterOf([1, 2]);
+  const created = createTopics(ctxOf(base), [topic("t", { numPartitions: 2, replicationFactor: 2 }), topic("__consumer_offsets")], false);
+  const image = applyRecords(base, created.records);
+
+  test("delete by name and id; unknown ones and internal topics are refused", () => {
+    const id = image.topic("t")!.topicId;
+    const { records, response } = deleteTopics(ctxOf(image), [
+      { name: "t", topicId: null },
+      { name: null, topicId: id },
+      { name: "nope", topicId: null },
+      { name: null, topicId: randomUuid(new SeededPrng(77)) },
+      { name: "__consumer_offsets", topicId: null },
+    ]);
+    expect(response.map((r) => r.errorCode)).toEqual([0, 0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_ID, ErrorCode.INVALID_TOPIC_EXCEPTION]);
+    expect(records.length).toBe(1);
+    expect(applyRecords(image, records).topic("t")).toBeUndefined();
+  });
+
+  test("createPartitions grows a topic and keeps its replication factor", () => {
+    const { records, response } = createPartitions(ctxOf(image), [{ name: "t", count: 5, assignments: null }], false);
+    expect(response[0]!.errorCode).toBe(0);
+    const next = applyRecords(image, records);
+    expect(next.topic("t")!.partitions.map((p) => p.partition)).toEqual([0, 1, 2, 3, 4]);
+    expect(next.topic("t")!.partitions.every((p) => p.replicas.length === 2)).toBe(true);
+    const bad = createPartitions(
+      ctxOf(image),
+      [
+        { name: "t", count: 2, assignments: null },
+        { name: "zz", count: 3, assignments: null },
+      ],
+      false,
+    );
+    expect(bad.response.map((r) => r.errorCode)).toEqual([ErrorCode.INVALID_PARTITIONS, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
+    const asg = createPartitions(ctxOf(image), [{ name: "t", count: 3, assignments: [[1]] }], false);
+    expect(asg.response[0]!.errorCode).toBe(ErrorCode.INVALID_REPLICA_ASSIGNMENT);
+  });
+
+  test("incremental and legacy alterConfigs", () => {
+    const inc = alterConfigs(
+      ctxOf(image),
+      [
+        {
+          resourceType: "topic",
+          resourceName: "t",
+          incremental: true,
+          ops: [
+            { name: "retention.ms", op: ConfigOp.SET, value: "5000" },
+            { name: "cleanup.policy", op: ConfigOp.APPEND, value: "compact" },
+          ],
+        },
+      ],
+      false,
+      () => null,
+      1,
+    );
+    expect(inc.response[0]!.errorCode).toBe(0);
+    let next = applyRecords(image, inc.records);
+    expect(next.configsOf("topic", "t").get("cleanup.policy")).toBe("compact");
+    expect(next.configsOf("topic", "t").get("retention.ms")).toBe("5000");
+    const legacy = alterConfigs(
+      ctxOf(next),
+      [{ resourceType: "topic", resourceName: "t", incremental: false, ops: [{ name: "segment.bytes", op: 0, value: "1048576" }] }],
+      false,
+      () => null,
+      1,
+    );
+    next = applyRecords(next, legacy.records);
+    expect([...next.configsOf("topic", "t").entries()]).toEqual([["segment.bytes", "1048576"]]);
+    const bad = alterConfigs(
+      ctxOf(next),
+      [
+        { resourceType: "topic", resourceName: "t", incremental: true, ops: [{ name: "segment.bytes", op: 0, value: "-5" }] },
+        { resourceType: "topic", resourceName: "none", incremental: true, ops: [] },
+        { resourceType: "topic", resourceName: "t", incremental: true, ops: [{ name: "retention.ms", op: 9, value: "1" }] },
+        { resourceType: "broker", resourceName: "1", incremental: true, ops: [{ name: "x", op: 0, value: "1" }] },
+      ],
+      false,
+      (name) => `unknown broker config ${name}`,
+      1,
+    );
+    expect(bad.response.map((r) => r.errorCode)).toEqual([ErrorCode.INVALID_CONFIG, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_CONFIG]);
+    expect(bad.records).toEqual([]);
+  });
+
+  test("producer id blocks advance", () => {
+    const a = allocateProducerIds(ctxOf(image), 1, 1);
+    const next = applyRecords(image, a.records);
+    const b = allocateProducerIds(ctxOf(next), 1, 1);
+    expect(a.response.firstProducerId).toBe(0);
+    expect(b.response.firstProducerId).toBe(a.response.size);
+  });
+});
+
+describe("topic configs", () => {
+  test("validation by type and range", () => {
+    expect(validateTopicConfig("retention.ms", "-1")).toBeNull();
+    expect(validateTopicConfig("retention.ms", "-2")).not.toBeNull();
+    expect(validateTopicConfig("retention.ms", "9223372036854775808")).not.toBeNull();
+    expect(validateTopicConfig("cleanup.policy", "compact,delete")).toBeNull();
+    expect(validateTopicConfig("cleanup.policy", "compress")).not.toBeNull();
+    expect(validateTopicConfig("message.timestamp.type", "LogAppendTime")).toBeNull();
+    expect(validateTopicConfig("unclean.leader.election.enable", "maybe")).not.toBeNull();
+    expect(validateTopicConfig("min.cleanable.dirty.ratio", "1.5")).not.toBeNull();
+    expect(validateTopicConfig("nope", "1")).not.toBeNull();
+  });
+
+  test("resolution: topic value, else broker value, else Kafka's default", () => {
+    const entries = resolveTopicConfigEntries(new Map([["retention.ms", "100"]]), (key) =>
+      key === "log.segment.bytes" ? { value: "2048", source: "STATIC_BROKER_CONFIG" } : undefined,
+    );
+    const byName = new Map(entries.map((e) => [e.name, e]));
+    expect(byName.get("retention.ms")).toEqual({ name: "retention.ms", value: "100", source: "TOPIC_CONFIG" });
+    expect(byName.get("segment.bytes")).toEqual({ name: "segment.bytes", value: "2048", source: "STATIC_BROKER_CONFIG" });
+    expect(byName.get("cleanup.policy")?.source).toBe("DEFAULT_CONFIG");
+    const config = toTopicConfig(entries);
+    expect(config.retentionMs).toBe(100);
+    expect(config.segmentBytes).toBe(2048);
+    expect(config.flushMessages).toBe(Number.MAX_SAFE_INTEGER);
+    expect(config.cleanupPolicy).toEqual({ delete: true, compact: false });
+  });
+
+  test("topic names", () => {
+    expect(topicNameProblem("orders.v1-x_2")).toBeNull();
+    expect(topicNameProblem("")).not.toBeNull();
+    expect(topicNameProblem("a b")).not.toBeNull();
+  });
+});

@@ -25,10 +25,14 @@ const args = [
   "--outFile", out,
   "--optimizeLevel", "3",
   "--shrinkLevel", "0",
+  // No GC, no allocator: the module allocates nothing at run time (assembly/scratch.ts).
   "--runtime", "stub",
   "--noAssert",
-  "--exportRuntime",
-  "--initialMemory", "1",
+  // No imports at all: a trap is a bug and surfaces as a WebAssembly.RuntimeError.
+  "--use", "abort=",
+  "--initialMemory", "2",
+  // assembly/layout.ts owns [0, LAYOUT_END).
+  "--memoryBase", "32768",
 ];
 const proc = Bun.spawnSync([asc, ...args], { cwd: root, stdout: "inherit", stderr: "inherit" });
 if (proc.exitCode !== 0) {

@@ -28,7 +28,9 @@ import {
   clampTarget,
   indexEntryBytes,
   indexWarmEntries,
+  varint32BytesMax,
   varint32Size,
+  varint64BytesMax,
   varint64Size,
 } from "./arg-checks.ts";
 
@@ -207,7 +209,7 @@ function scanBatches(bytes: Uint8Array, options: ScanOptions): BatchScan {
 
 function encodeVarints32(values: Int32Array, count: number, out: Uint8Array): number {
   checkCount(count, values.length, "encodeVarints32");
-  if (out.length < count * 5) {
+  if (out.length < count * varint32BytesMax) {
     let need = 0;
     for (let i = 0; i < count; i++) need += varint32Size(values[i]!);
     if (need > out.length) throw new RangeError(`encodeVarints32: needs ${need} bytes, out has ${out.length}`);
@@ -251,13 +253,15 @@ function decodeVarints32(bytes: Uint8Array, count: number, out: Int32Array): num
 
 function encodeVarints64(values: Float64Array, count: number, out: Uint8Array): number {
   checkCount(count, values.length, "encodeVarints64");
-  let need = 0;
-  // The size pass doubles as the safe-integer check, so nothing is written on bad input.
-  for (let i = 0; i < count; i++) need += varint64Size(values[i]!);
-  if (need > out.length) throw new RangeError(`encodeVarints64: needs ${need} bytes, out has ${out.length}`);
+  if (out.length < count * varint64BytesMax) {
+    let need = 0;
+    for (let i = 0; i < count; i++) need += varint64Size(values[i]!);
+    if (need > out.length) throw new RangeError(`encodeVarints64: needs ${need} bytes, out has ${out.length}`);
+  }
   let p = 0;
   for (let i = 0; i < count; i++) {
     const v = values[i]!;
+    if (!Number.isSafeInteger(v)) throw new RangeError(`encodeVarints64: ${v} is not a safe integer`);
     // zigzag(v) split into 32-bit halves: 2a for v >= 0, 2(a-1)+1 for v < 0, a = |v|.
     const a = v >= 0 ? v : -v - 1;
     let hi = Math.floor(a / 0x1_0000_0000);

@@ -275,7 +275,13 @@ export function walkBatches(bytes: Uint8Array, options: ScanOptions): BatchWalk 
     const p = scan.positions[i]!;
     batches.push(RecordBatchView.unchecked(bytes.subarray(p, p + scan.sizes[i]!)));
   }
-  const problem = scan.error === "badMagic" ? refineMagic(bytes, scan.validBytes) : scan.error;
+  // The core checks sizes before the magic byte, so a (small) magic 0/1 message set may come
+  // back as truncated/badLength; the byte at +16 is the magic in every format.
+  let problem: BatchProblem | null = scan.error;
+  if (problem !== null && scan.validBytes + 16 < bytes.length) {
+    const magic = bytes[scan.validBytes + 16];
+    if (problem === "badMagic" || magic === 0 || magic === 1) problem = refineMagic(bytes, scan.validBytes);
+  }
   return { batches, validBytes: scan.validBytes, problem, scan };
 }
 

@@ -166,10 +166,30 @@ export class Writer {
 
   writeVarlong(v: number, field: string): void {
     if (!Number.isSafeInteger(v)) throw new EncodeError("outOfRange", field, `varlong ${v}`);
-    // Zig-zag without 64-bit integers: u = 2v for v >= 0, -2v - 1 for v < 0 (< 2^54).
-    let u = v >= 0 ? v * 2 : -v * 2 - 1;
+    // Zig-zag without 64-bit integers: u = 2a - s with a = |v|, s = 1 for negative v. u can
+    // reach 2^54 - 3, beyond exact doubles, so the first 7 bits are split off using a = 64q + r.
+    const a = Math.abs(v);
+    const q = Math.floor(a / 64);
+    const r = a - q * 64;
+    let low: number;
+    let u: number;
+    if (v >= 0) {
+      low = 2 * r;
+      u = q;
+    } else if (r >= 1) {
+      low = 2 * r - 1;
+      u = q;
+    } else {
+      low = 127;
+      u = q - 1;
+    }
     this.ensure(10);
     const buf = this.buf;
+    if (u === 0) {
+      buf[this.pos++] = low;
+      return;
+    }
+    buf[this.pos++] = low | 0x80;
     while (u >= 0x80) {
       buf[this.pos++] = (u % 128) | 0x80;
       u = Math.floor(u / 128);

@@ -18,7 +18,7 @@
 // 3 badMagic, 4 badCrc, 5 badRecordCount (the order of src/wasm/arg-checks.ts).
 // Invariants: reads only [ptr, ptr + len); patches only when every batch is valid; the
 // check precedence matches the TypeScript twin exactly.
-import { crcRaw, crcRaw3 } from "./crc32c";
+import { crcUpdate } from "./crc32c";
 
 const headerBytes: i32 = 61;
 const lengthMin: i32 = 49;
@@ -49,9 +49,7 @@ function checkBatch(p: usize, remaining: i32, flags: i32, maxBatchBytes: i64): i
   if (size > remaining) return -1;
   if (load<u8>(p + 16) != 2) return -3;
   if (flags & FLAG_VERIFY_CRC) {
-    const n = <usize>(size - 21);
-    const raw = n >= 768 ? crcRaw3(0xffffffff, p + 21, n) : crcRaw(0xffffffff, p + 21, n);
-    if (~raw != <u32>readI32(p + 17)) return -4;
+    if (~crcUpdate(0xffffffff, p + 21, <usize>(size - 21)) != <u32>readI32(p + 17)) return -4;
   }
   const lastOffsetDelta = readI32(p + 23);
   const recordCount = readI32(p + 57);

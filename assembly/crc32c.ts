@@ -1,12 +1,12 @@
 // CRC32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven.
 //
 // WASM has no carry-less multiply and no CRC instruction, so this is the fastest portable
-// form measured here (bun 1.4.5 / JSC, 1 MiB): slicing-by-16 (16 tables of 256 u32, 16 KiB,
-// built at start) for short inputs, ~4.3 GB/s; from 768 bytes on, three independent streams
-// of slicing-by-8 interleaved so the table loads of one stream hide the latency of the
-// others, ~4.7 GB/s; the three partial CRCs are joined with a precomputed "shift by
-// `streamBytes` zero bytes" linear map (4 tables of 256 u32). Stream sizes 256..8192 bytes
-// measured the same; 256 lets 1 KiB inputs interleave.
+// form measured here (bun 1.4.5 / JSC, 1 MiB, see crcRaw2 for the alternatives tried):
+// slicing-by-16 (16 tables of 256 u32, 16 KiB, built at start) for short inputs, ~4.3 GB/s;
+// from 512 bytes on, two independent streams of slicing-by-8 interleaved so the table loads
+// of one stream hide the latency of the other, ~4.9 GB/s. The two partial CRCs are joined
+// with a precomputed "shift by `streamBytes` zero bytes" linear map (4 tables of 256 u32).
+// Stream sizes 256..8192 bytes measured the same; 256 lets 1 KiB inputs interleave.
 //
 // Invariants: the raw register functions take and return the register without the pre/post
 // inversion; `crc32c` applies it, so crc32c(b, crc32c(a)) === crc32c(a ++ b).
@@ -21,13 +21,13 @@ const poly: u32 = 0x82f63b78;
  * assembly/layout.ts) so every table address folds into the load's immediate offset.
  */
 const sliceTables: usize = LAYOUT_CRC_SLICE;
-/** Shift tables for the 3-way join: table j maps byte j of the register. */
+/** Shift tables for the 2-way join: table j maps byte j of the register. */
 const shiftTables: usize = LAYOUT_CRC_SHIFT;
 
-/** Bytes each of the three interleaved streams covers per round. */
+/** Bytes each of the two interleaved streams covers per round. */
 const streamBytes: usize = 256;
 /** Inputs shorter than this use the single stream. */
-const interleaveMin: usize = 3 * streamBytes;
+const interleaveMin: usize = 2 * streamBytes;
 
 // @ts-ignore: decorator
 @inline
@@ -137,32 +137,37 @@ export function crcRaw(c: u32, p: usize, len: usize): u32 {
 }
 
 /**
- * Three interleaved streams of slicing-by-8, raw register. (Three streams of slicing-by-16
- * measured slower: 4.0 vs 4.7 GB/s; the 48 live values spill.)
+ * Two interleaved streams of slicing-by-8, raw register. Table-driven CRC is bound by load
+ * throughput here (10 loads per 8 bytes); interleaving only hides the lookup latency of
+ * the single dependent chain. Measured at 1 MiB: 1 stream of slicing-by-16 4.3 GB/s,
+ * 2 x slicing-by-8 4.9, 3 x slicing-by-8 4.7, 4 x slicing-by-8 4.7, 3 x slicing-by-4 4.3,
+ * 2 x / 3 x slicing-by-16 4.0 (the live values spill).
  */
-export function crcRaw3(c: u32, p: usize, len: usize): u32 {
-  const round: usize = 3 * streamBytes;
+export function crcRaw2(c: u32, p: usize, len: usize): u32 {
+  const round: usize = 2 * streamBytes;
   while (len >= round) {
     let c0 = c;
     let c1: u32 = 0;
-    let c2: u32 = 0;
     const end = p + streamBytes;
     while (p < end) {
       c0 = step8(c0, p);
       c1 = step8(c1, p + streamBytes);
-      c2 = step8(c2, p + 2 * streamBytes);
       p += 8;
     }
-    c = shift(shift(c0) ^ c1) ^ c2;
-    p += 2 * streamBytes;
+    c = shift(c0) ^ c1;
+    p += streamBytes;
     len -= round;
   }
   return crcRaw(c, p, len);
 }
 
+/** Raw register update over [p, p + len), choosing the form by length. */
+export function crcUpdate(c: u32, p: usize, len: usize): u32 {
+  return len >= interleaveMin ? crcRaw2(c, p, len) : crcRaw(c, p, len);
+}
+
 /** CRC32C of [ptr, ptr + len) continuing from `crc` (0 for a fresh CRC). */
 export function crc32c(ptr: usize, len: usize, crc: u32): u32 {
-  const c = ~crc;
-  return ~(len >= interleaveMin ? crcRaw3(c, ptr, len) : crcRaw(c, ptr, len));
+  return ~crcUpdate(~crc, ptr, len);
 }
 

@@ -5,7 +5,7 @@
 //
 //   [0, 1024)          unused (keeps address 0 out of every table)
 //   [1024, 17408)      CRC32C slicing tables, 16 x 256 u32
-//   [17408, 21504)     CRC32C 3-way join tables, 4 x 256 u32
+//   [17408, 21504)     CRC32C 2-way join tables, 4 x 256 u32
 //   [21504, 21632)     CRC32C join construction: images of the 32 unit vectors
 //   [21632, 32768)     free
 export const LAYOUT_CRC_SLICE: usize = 1024;

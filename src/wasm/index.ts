@@ -29,21 +29,39 @@ function loadWasmCore(): CoreOps {
 
 export const wasmCore: CoreOps | null = wasmCoreEnabled() ? loadWasmCore() : null;
 
+/** Below this many bytes the TS twin's CRC32C beats the call + copy (measured 55 vs 56 ns at 128 B, 33 vs 41 ns at 64 B). */
+const crcWasmMinBytes = 128;
+/** indexLookupMany copies the whole index into WASM memory; it pays only with many targets. */
+const indexManyWasmMinTargets = 256;
+const indexManyWasmEntriesPerTarget = 8;
+
 /**
- * Per operation, the form that measured faster in bench/micro.ts (see the report figures
- * in bench/results/micro.json).
+ * Per operation, the form that measured faster (bench/micro.ts; figures from one run in
+ * bench/results/micro.json, bun 1.4.5, 2 cores):
+ * - crc32c: WASM (1 MiB 4.6-4.9 GB/s vs 2.9 GB/s for the twin, copy-in included), except
+ *   below 128 bytes where the twin wins on call overhead.
+ * - scanBatches: WASM (4.3 GB/s vs 2.2-2.5 GB/s on 16 KiB batches, CRC-bound).
+ * - varints: WASM; 64-bit 2.3x the twin, 32-bit 1.1x (a wash, kept for one code path).
+ * - indexLookup: the twin. The WASM form has to copy the whole index per call (65,536
+ *   entries: ~5 us vs ~26 ns for a TS binary search).
+ * - indexLookupMany: WASM only when there are many targets per index entry (>= 256 targets
+ *   and >= entries / 8), else the twin: the index copy dominates otherwise (65,536 entries:
+ *   1,000 targets 34 vs 30 ns per lookup; 1,024 entries: 1,000 targets 10 vs 15 ns).
  */
 function select(wasm: CoreOps): CoreOps {
   return {
     kind: "wasm",
-    crc32c: wasm.crc32c,
+    crc32c: (bytes, crc) => (bytes.length < crcWasmMinBytes ? tsTwin.crc32c(bytes, crc) : wasm.crc32c(bytes, crc)),
     scanBatches: wasm.scanBatches,
     encodeVarints32: wasm.encodeVarints32,
     decodeVarints32: wasm.decodeVarints32,
     encodeVarints64: wasm.encodeVarints64,
     decodeVarints64: wasm.decodeVarints64,
     indexLookup: tsTwin.indexLookup,
-    indexLookupMany: wasm.indexLookupMany,
+    indexLookupMany: (entries, entryCount, targets, out) => {
+      const many = targets.length >= indexManyWasmMinTargets && targets.length * indexManyWasmEntriesPerTarget >= entryCount;
+      (many ? wasm : tsTwin).indexLookupMany(entries, entryCount, targets, out);
+    },
   };
 }
 

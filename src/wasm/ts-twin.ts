@@ -5,7 +5,7 @@
  * Invariants: behaves byte-for-byte like the WASM core (same results, same RangeErrors,
  * same error precedence in scanBatches); never reads outside the arrays it is given.
  * It is written for speed too, because it is the honest baseline in bench/micro.ts:
- * CRC32C is slicing-by-8 over 32-bit words, varints avoid BigInt by splitting 64-bit
+ * CRC32C is slicing-by-16 over 32-bit words, varints avoid BigInt by splitting 64-bit
  * values into two 32-bit halves.
  *
  * Formats (all Kafka's, big-endian): v2 record batch header (61 bytes)
@@ -35,13 +35,16 @@ import {
 } from "./arg-checks.ts";
 
 // ---------------------------------------------------------------------------------------
-// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8.
+// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-16.
+// Measured in bun 1.4.5 (1 MiB): slicing-by-8 with byte loads 2.2 GB/s, slicing-by-16 with
+// byte loads 2.7 GB/s, slicing-by-16 over an Int32Array view of the 4-byte-aligned middle
+// 2.9 GB/s. The word view reads little-endian words, which is what the reflected CRC wants.
 
 const crcPoly = 0x82f6_3b78;
 
-/** 8 tables of 256 entries: T[k][b] = CRC of byte b followed by k zero bytes. */
+/** 16 tables of 256 entries: T[k][b] = CRC register after byte b followed by k zero bytes. */
 const crcTables: Int32Array = (() => {
-  const t = new Int32Array(8 * 256);
+  const t = new Int32Array(16 * 256);
   for (let b = 0; b < 256; b++) {
     let c = b;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ crcPoly : c >>> 1;
@@ -49,7 +52,7 @@ const crcTables: Int32Array = (() => {
   }
   for (let b = 0; b < 256; b++) {
     let c = t[b]!;
-    for (let k = 1; k < 8; k++) {
+    for (let k = 1; k < 16; k++) {
       c = (c >>> 8) ^ t[c & 0xff]!;
       t[k * 256 + b] = c;
     }
@@ -57,31 +60,82 @@ const crcTables: Int32Array = (() => {
   return t;
 })();
 
-/** Raw CRC register update (no pre/post inversion) over bytes[start, end). */
-function crcUpdate(crc: number, bytes: Uint8Array, start: number, end: number): number {
+const littleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+/** Below this many bytes the word view (~45 ns to create) costs more than it saves (measured). */
+const crcWordViewMin = 2048;
+
+// The 16-lookup step is written out in both loops below: as a helper function it measured
+// 2.4 instead of 2.9 GB/s (JSC does not inline it into the hot loop).
+
+function crcBytes(crc: number, bytes: Uint8Array, start: number, end: number): number {
   const t = crcTables;
-  let c = crc | 0;
+  let c = crc;
   let i = start;
-  const words = end - 8;
-  while (i <= words) {
+  while (i <= end - 16) {
     const a = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
     const b = bytes[i + 4]! | (bytes[i + 5]! << 8) | (bytes[i + 6]! << 16) | (bytes[i + 7]! << 24);
-    c =
-      t[1792 + (a & 0xff)]! ^
-      t[1536 + ((a >>> 8) & 0xff)]! ^
-      t[1280 + ((a >>> 16) & 0xff)]! ^
-      t[1024 + (a >>> 24)]! ^
-      t[768 + (b & 0xff)]! ^
-      t[512 + ((b >>> 8) & 0xff)]! ^
-      t[256 + ((b >>> 16) & 0xff)]! ^
-      t[b >>> 24]!;
-    i += 8;
+    const d = bytes[i + 8]! | (bytes[i + 9]! << 8) | (bytes[i + 10]! << 16) | (bytes[i + 11]! << 24);
+    const e = bytes[i + 12]! | (bytes[i + 13]! << 8) | (bytes[i + 14]! << 16) | (bytes[i + 15]! << 24);
+    c = (
+      t[3840 + (a & 0xff)]! ^
+      t[3584 + ((a >>> 8) & 0xff)]! ^
+      t[3328 + ((a >>> 16) & 0xff)]! ^
+      t[3072 + (a >>> 24)]! ^
+      t[2816 + (b & 0xff)]! ^
+      t[2560 + ((b >>> 8) & 0xff)]! ^
+      t[2304 + ((b >>> 16) & 0xff)]! ^
+      t[2048 + (b >>> 24)]! ^
+      t[1792 + (d & 0xff)]! ^
+      t[1536 + ((d >>> 8) & 0xff)]! ^
+      t[1280 + ((d >>> 16) & 0xff)]! ^
+      t[1024 + (d >>> 24)]! ^
+      t[768 + (e & 0xff)]! ^
+      t[512 + ((e >>> 8) & 0xff)]! ^
+      t[256 + ((e >>> 16) & 0xff)]! ^
+      t[e >>> 24]!
+    );
+    i += 16;
   }
   while (i < end) {
     c = (c >>> 8) ^ t[(c ^ bytes[i]!) & 0xff]!;
     i++;
   }
   return c;
+}
+
+/** Raw CRC register update (no pre/post inversion) over bytes[start, end). */
+function crcUpdate(crc: number, bytes: Uint8Array, start: number, end: number): number {
+  if (end - start < crcWordViewMin || !littleEndian) return crcBytes(crc | 0, bytes, start, end);
+  const t = crcTables;
+  const head = start + ((4 - ((bytes.byteOffset + start) & 3)) & 3);
+  let c = crcBytes(crc | 0, bytes, start, head);
+  const words = ((end - head) >>> 4) << 2;
+  const w = new Int32Array(bytes.buffer, bytes.byteOffset + head, words);
+  for (let j = 0; j < words; j += 4) {
+    const a = c ^ w[j]!;
+    const b = w[j + 1]!;
+    const d = w[j + 2]!;
+    const e = w[j + 3]!;
+    c = (
+      t[3840 + (a & 0xff)]! ^
+      t[3584 + ((a >>> 8) & 0xff)]! ^
+      t[3328 + ((a >>> 16) & 0xff)]! ^
+      t[3072 + (a >>> 24)]! ^
+      t[2816 + (b & 0xff)]! ^
+      t[2560 + ((b >>> 8) & 0xff)]! ^
+      t[2304 + ((b >>> 16) & 0xff)]! ^
+      t[2048 + (b >>> 24)]! ^
+      t[1792 + (d & 0xff)]! ^
+      t[1536 + ((d >>> 8) & 0xff)]! ^
+      t[1280 + ((d >>> 16) & 0xff)]! ^
+      t[1024 + (d >>> 24)]! ^
+      t[768 + (e & 0xff)]! ^
+      t[512 + ((e >>> 8) & 0xff)]! ^
+      t[256 + ((e >>> 16) & 0xff)]! ^
+      t[e >>> 24]!
+    );
+  }
+  return crcBytes(c, bytes, head + words * 4, end);
 }
 
 function crc32c(bytes: Uint8Array, crc = 0): number {

@@ -68,7 +68,7 @@ const pageBytes = 65536;
  * CRC32C inputs are copied in chunks of this size, so a huge input does not grow linear
  * memory for good; 256 KiB also keeps the copied chunk in L2 for the CRC pass.
  */
-const crcChunkBytes = 256 * 1024;
+const crcChunkBytes = 1024 * 1024;
 /** assembly/batches.ts flags. */
 const flagVerifyCrc = 1;
 const flagDense = 2;

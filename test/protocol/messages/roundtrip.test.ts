@@ -13,33 +13,13 @@ import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { SeededPrng } from "../../../src/platform/prng.ts";
 import { EncodeError } from "../../../src/protocol/codec/codec-error.ts";
-import { Reader } from "../../../src/protocol/codec/reader.ts";
-import { Writer } from "../../../src/protocol/codec/writer.ts";
-import { type ApiKey, decodeRequestBody, decodeResponseBody, encodeRequestBody, encodeResponseBody } from "../../../src/protocol/messages/index.ts";
 import { everNullable, isNullable, isPresent, loadMessages, type MessageSpec, versionsOf } from "../../../scripts/gen-protocol.ts";
-import { defaultValue, normalise, type Obj, randomStruct } from "./schema-values.ts";
+import { decodeBody, defaultValue, encodeBody, normalise, type Obj, randomStruct } from "./schema-values.ts";
 
 const specDir = resolve(import.meta.dir, "../../../../shared/kafka-protocol/messages");
 const messages = loadMessages(specDir);
 const baseSeed = Number(process.env.PROTOCOL_SEED ?? 20261121);
 const ITERATIONS = 12;
-
-export function encodeBody(m: MessageSpec, body: Obj, v: number): Uint8Array {
-  const w = new Writer(64);
-  const key = m.apiKey as ApiKey;
-  // The schema-driven value has the message's shape; the generated types are checked by tsc
-  // elsewhere, here the value comes from the schema so it is passed through `never`.
-  if (m.kind === "request") encodeRequestBody(key, w, body as never, v);
-  else encodeResponseBody(key, w, body as never, v);
-  return w.flatten();
-}
-
-export function decodeBody(m: MessageSpec, bytes: Uint8Array, v: number): { value: unknown; consumed: number } {
-  const r = new Reader(bytes);
-  const key = m.apiKey as ApiKey;
-  const value = m.kind === "request" ? decodeRequestBody(key, r, v) : decodeResponseBody(key, r, v);
-  return { value, consumed: r.pos };
-}
 
 function seedFor(m: MessageSpec, v: number, i: number): number {
   return (baseSeed ^ Math.imul(m.apiKey + 1, 0x9e3779b1) ^ Math.imul(v + 1, 0x85ebca6b) ^ Math.imul(i + 1, 0xc2b2ae35) ^ (m.kind === "request" ? 0 : 0x5bd1e995)) >>> 0;

@@ -12,7 +12,9 @@
  */
 import type { Prng } from "../../../src/platform/prng.ts";
 import { uuidBytesToText } from "../../../src/protocol/codec/uuid.ts";
-import type { RawTaggedField } from "../../../src/protocol/codec/writer.ts";
+import { Reader } from "../../../src/protocol/codec/reader.ts";
+import { type RawTaggedField, Writer } from "../../../src/protocol/codec/writer.ts";
+import { type ApiKey, decodeRequestBody, decodeResponseBody, encodeRequestBody, encodeResponseBody } from "../../../src/protocol/messages/index.ts";
 import {
   defaultOf,
   type FieldSpec,
@@ -191,4 +193,21 @@ function normaliseOfType(m: MessageSpec, t: FieldType, v: number, x: Value): Val
   if (t.kind === "struct") return normalise(m, t.struct, v, x as Obj);
   if (t.kind === "array") return (x as Value[]).map((e) => normaliseOfType(m, t.element, v, e));
   return x;
+}
+
+export function encodeBody(m: MessageSpec, body: Obj, v: number): Uint8Array {
+  const w = new Writer(64);
+  const key = m.apiKey as ApiKey;
+  // The schema-driven value has the message's shape; the generated types are checked by tsc
+  // elsewhere, here the value comes from the schema so it is passed through `never`.
+  if (m.kind === "request") encodeRequestBody(key, w, body as never, v);
+  else encodeResponseBody(key, w, body as never, v);
+  return w.flatten();
+}
+
+export function decodeBody(m: MessageSpec, bytes: Uint8Array, v: number): { value: unknown; consumed: number } {
+  const r = new Reader(bytes);
+  const key = m.apiKey as ApiKey;
+  const value = m.kind === "request" ? decodeRequestBody(key, r, v) : decodeResponseBody(key, r, v);
+  return { value, consumed: r.pos };
 }

@@ -39,7 +39,7 @@ describe("Kafka error codes", () => {
       ["TRANSACTION_ABORTABLE", 120],
     ];
     for (const [name, code] of expected) {
-      expect(ErrorCode[name]).toBe(code);
+      expect(ErrorCode[name] as number).toBe(code);
       expect(errorName(code)).toBe(name);
     }
     const six: 6 = ErrorCode.NOT_LEADER_OR_FOLLOWER;

@@ -3,16 +3,17 @@
  * (napi-rs, Rust `snap`), LZ4 blocks from `lz4-napi` (napi-rs, Rust `lz4_flex`). Both native
  * packages ship prebuilt binaries as npm optional dependencies: nothing downloads at install.
  *
- * Why these libraries (bench/compression.ts, 1 MiB of JSON log lines, medians, this machine,
- * full figures in bench/results/compression.json):
- * - snappy: `snappy` with `copyOutputData` ~1.5 GB/s compress, ~3.4 GB/s decompress, against
- *   pure-JS `snappyjs` ~0.56 / ~0.52 GB/s. Without `copyOutputData` napi-rs hands Bun an
- *   external buffer, which costs ~7x (0.2 GB/s): always pass it.
- * - lz4: `lz4-napi` raw blocks ~1.2–1.9 GB/s compress, ~5 GB/s decompress (64 KiB blocks),
- *   against pure-JS `lz4js` ~0.46 / ~1.1 GB/s and `lz4-wasm-nodejs` ~1.1 / ~0.36 GB/s. Its own
- *   frame API is slower to decode (~0.23 GB/s), unbounded, and writes 256 KiB blocks where
- *   Kafka's Java client writes 64 KiB ones, so the frame container is ours
+ * Why these libraries (`bun run bench:compression`, mitata medians, 1 MiB of JSON log lines,
+ * MB/s of uncompressed data, compress / decompress; bench/results/compression.json):
+ * - snappy: `snappy` (napi-rs) raw blocks 1285 / 3266 with `copyOutputData`, against pure-JS
+ *   `snappyjs` 506 / 522. Without `copyOutputData` napi-rs hands Bun an external buffer and
+ *   drops to 207 / 230: always pass it. Kafka-framed (xerial, 32 KiB chunks): 1287 / 2757.
+ * - lz4: `lz4-napi` (napi-rs, lz4_flex) raw blocks inside our own frame code: 1393 / 3977,
+ *   against `lz4-wasm-nodejs` 889 / 2624 and pure-JS `lz4js` 397 / 1059. lz4-napi's own frame
+ *   API is slow in Bun (208 / 234, external buffers), unbounded on decode, and writes
+ *   256 KiB blocks where Kafka's Java client writes 64 KiB, so the frame container is ours
  *   (src/protocol/records/lz4-frame.ts) and only blocks go through the library.
+ * - gzip (node:zlib, level 6) 179 / 1263; zstd (node:zlib, level 3) 720 / 2497.
  *
  * Invariants: every decompression is bounded by the caller's `maxBytes` before memory is
  * committed (zlib's `maxOutputLength` stops inflating at the limit; snappy's length preamble

@@ -269,7 +269,7 @@ describe("patching in place", () => {
 describe("refusals", () => {
   test("CRC mismatch is found", () => {
     const bytes = buildRecordBatch([{ key: null, value: enc.encode("hello"), timestamp: 1 }]);
-    bytes[bytes.length - 2] ^= 1;
+    bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 1;
     expect(RecordBatchView.at(bytes).verifyCrc()).toBe(false);
     expect(walkBatches(bytes, scanAll).problem).toBe("badCrc");
     expect(kindOf(() => requireBatches(bytes, scanAll))).toBe("badCrc");

@@ -44,9 +44,11 @@ function readI64(p: usize): i64 {
 function checkBatch(p: usize, remaining: i32, flags: i32, maxBatchBytes: i64): i32 {
   if (remaining < headerBytes) return -1;
   const batchLength = readI32(p + 8);
-  if (batchLength < lengthMin || <i64>batchLength + overheadBytes > maxBatchBytes) return -2;
-  const size = batchLength + overheadBytes;
-  if (size > remaining) return -1;
+  // In i64: batchLength + 12 overflows i32 for lengths near 2^31.
+  const size64 = <i64>batchLength + overheadBytes;
+  if (batchLength < lengthMin || size64 > maxBatchBytes) return -2;
+  if (size64 > <i64>remaining) return -1;
+  const size = <i32>size64;
   if (load<u8>(p + 16) != 2) return -3;
   if (flags & FLAG_VERIFY_CRC) {
     if (~crcUpdate(0xffffffff, p + 21, <usize>(size - 21)) != <u32>readI32(p + 17)) return -4;

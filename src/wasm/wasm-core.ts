@@ -75,8 +75,10 @@ const flagDense = 2;
 const flagAssign = 4;
 /** Bytes per batch slot in scanBatches' output area: 2 f64 + 5 i32 arrays. */
 const scanSlotBytes = 36;
-/** Batch lengths above this cannot occur (i32); clamping keeps the f64 -> i64 cast exact. */
+/** Batch sizes above this cannot occur (i32 batchLength + 12); clamping keeps the f64 -> i64 cast in range. */
 const maxBatchBytesClamp = 0x1_0000_0000;
+/** The module addresses batch positions as i32. */
+const scanBytesMax = 0x7fff_ffff;
 /** Bytes of a batch header that patching rewrites: baseOffset .. partitionLeaderEpoch. */
 const patchedHeadBytes = 16;
 
@@ -132,6 +134,7 @@ export function createWasmCore(moduleBytes: Uint8Array): CoreOps {
   function scanBatches(bytes: Uint8Array, options: ScanOptions): BatchScan {
     checkScanOptions(options);
     const len = bytes.length;
+    if (len > scanBytesMax) throw new RangeError(`scanBatches: ${len} bytes exceed the WASM core's ${scanBytesMax}`);
     const capacity = Math.floor(len / batchHeaderBytes);
     const out = base + align8(len);
     reserve(align8(len) + capacity * scanSlotBytes);

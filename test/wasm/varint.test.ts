@@ -96,6 +96,8 @@ describe.each(implementations.map((c) => [c.kind, c] as const))("varints (%s)", 
     const v64 = Float64Array.of(1, 2 ** 53, 3);
     expect(() => c.encodeVarints64(v64, 2, new Uint8Array(30))).toThrow(RangeError);
     expect(() => c.encodeVarints64(Float64Array.of(0.5), 1, new Uint8Array(30))).toThrow(RangeError);
+    expect(() => c.encodeVarints64(Float64Array.of(-(2 ** 53)), 1, new Uint8Array(30))).toThrow(RangeError);
+    expect(() => c.encodeVarints64(Float64Array.of(Number.POSITIVE_INFINITY), 1, new Uint8Array(30))).toThrow(RangeError);
     expect(() => c.encodeVarints64(Float64Array.of(Number.NaN), 1, new Uint8Array(30))).toThrow(RangeError);
     expect(() => c.encodeVarints64(Float64Array.of(2 ** 40), 1, new Uint8Array(5))).toThrow(RangeError);
     expect(c.encodeVarints64(Float64Array.of(2 ** 40), 1, new Uint8Array(6))).toBe(6);

@@ -430,6 +430,13 @@ export class PartitionLog {
     return seg;
   }
 
+  /** Starts a new segment at logEndOffset unless the active one is empty. Throws StorageError. */
+  roll(): void {
+    this.#assertOpen();
+    if (this.#active().sizeBytes === 0) return;
+    this.#roll(this.#logEndOffset, this.#clock.nowMs());
+  }
+
   #replaceEmptyActive(baseOffset: number, nowMs: number): LogSegment {
     const old = this.#active();
     const seg = LogSegment.create(this.#ctx, baseOffset, nowMs);

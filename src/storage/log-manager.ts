@@ -1,0 +1,393 @@
+/**
+ * The log manager: every partition log in the configured log dirs, and the per-log-dir files.
+ *
+ * Per log dir (Kafka's names and formats, see checkpoint.ts):
+ * - `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
+ *   `replication-offset-checkpoint` (high watermarks): written periodically on the Clock and
+ *   at clean shutdown; recovery points also right before any truncation.
+ * - `.kafka_cleanshutdown`: written last at clean shutdown, removed once the logs are open.
+ *   Without it every log recovers from its checkpointed recovery point.
+ * - `<topic>-<partition>/partition.metadata`: `version: 0\ntopic_id: <base64url uuid>\n`.
+ * - A deleted partition's dir is first renamed `<topic>-<partition>.<32 hex>-delete`
+ *   (atomically invisible to loading), then removed; leftovers are removed at startup.
+ *
+ * A log dir whose I/O keeps failing (`logDirFailuresMax` consecutive errors) goes offline:
+ * its logs stop serving and are closed; the others carry on.
+ */
+import type { CancelTimer, Clock } from "../platform/clock.ts";
+import { type FileSystem, joinPath, StorageError, writeFileAtomic } from "../platform/fs.ts";
+import type { Prng } from "../platform/prng.ts";
+import { CheckpointError, checkpointKey, type OffsetCheckpoint, readOffsetCheckpoint, writeOffsetCheckpoint } from "./checkpoint.ts";
+import type { LogConfig, LogManagerConfig } from "./config.ts";
+import { FileCache } from "./file-cache.ts";
+import {
+  cleanShutdownName,
+  deleteDirSuffix,
+  logStartOffsetCheckpointName,
+  parsePartitionDirName,
+  partitionDirName,
+  partitionMetadataName,
+  recoveryPointCheckpointName,
+  replicationOffsetCheckpointName,
+  type TopicPartition,
+} from "./file-names.ts";
+import { LogDirHealth, PartitionLog } from "./partition-log.ts";
+
+export interface LogManagerOptions {
+  fs: FileSystem;
+  clock: Clock;
+  prng: Prng;
+  config: LogManagerConfig;
+  /** Per-topic overrides merged over `config.logDefaults`. */
+  topicConfig?: (topic: string) => Partial<LogConfig>;
+  onLogDirOffline?: (dir: string, error: StorageError) => void;
+}
+
+interface LogDirState {
+  path: string;
+  health: LogDirHealth;
+  logs: Map<string, PartitionLog>;
+  hadCleanShutdown: boolean;
+}
+
+export interface LoadedLog {
+  log: PartitionLog;
+  topicId: string | null;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function tpKey(tp: TopicPartition): string {
+  return checkpointKey(tp.topic, tp.partition);
+}
+
+export class LogManager {
+  readonly #fs: FileSystem;
+  readonly #clock: Clock;
+  readonly #prng: Prng;
+  readonly #config: LogManagerConfig;
+  readonly #topicConfig: (topic: string) => Partial<LogConfig>;
+  readonly #files: FileCache;
+  readonly #dirs: LogDirState[] = [];
+  readonly #logs = new Map<string, { dir: LogDirState; log: PartitionLog }>();
+  readonly #topicIds = new Map<string, string>();
+  #timers: CancelTimer[] = [];
+  #closed = false;
+
+  private constructor(opts: LogManagerOptions) {
+    this.#fs = opts.fs;
+    this.#clock = opts.clock;
+    this.#prng = opts.prng;
+    this.#config = opts.config;
+    this.#topicConfig = opts.topicConfig ?? (() => ({}));
+    this.#files = new FileCache(opts.fs, opts.config.openFilesMax);
+    const onOffline = opts.onLogDirOffline ?? (() => {});
+    for (const path of opts.config.logDirs) {
+      const state: LogDirState = {
+        path,
+        logs: new Map(),
+        hadCleanShutdown: false,
+        health: new LogDirHealth(path, opts.config.logDirFailuresMax, (dir, e) => {
+          this.#takeOffline(state);
+          onOffline(dir, e);
+        }),
+      };
+      this.#dirs.push(state);
+    }
+  }
+
+  /** Opens every log in every log dir (recovering as needed). A dir that fails to load goes offline. */
+  static open(opts: LogManagerOptions): LogManager {
+    const m = new LogManager(opts);
+    for (const dir of m.#dirs) {
+      try {
+        m.#loadDir(dir);
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+        dir.health.offline = true;
+        dir.health.lastError = e;
+        m.#takeOffline(dir);
+        opts.onLogDirOffline?.(dir.path, e);
+      }
+    }
+    return m;
+  }
+
+  #readCheckpoint(dir: LogDirState, name: string): OffsetCheckpoint {
+    try {
+      return readOffsetCheckpoint(this.#fs, joinPath(dir.path, name)) ?? new Map();
+    } catch (e) {
+      if (e instanceof CheckpointError) return new Map();
+      throw e;
+    }
+  }
+
+  #loadDir(dir: LogDirState): void {
+    const fs = this.#fs;
+    fs.mkdirp(dir.path);
+    const marker = joinPath(dir.path, cleanShutdownName);
+    dir.hadCleanShutdown = fs.exists(marker);
+    const recoveryPoints = this.#readCheckpoint(dir, recoveryPointCheckpointName);
+    const logStarts = this.#readCheckpoint(dir, logStartOffsetCheckpointName);
+    const highWatermarks = this.#readCheckpoint(dir, replicationOffsetCheckpointName);
+    for (const name of fs.readdir(dir.path)) {
+      const path = joinPath(dir.path, name);
+      if (name.endsWith(deleteDirSuffix)) {
+        this.#removeTree(path);
+        continue;
+      }
+      const tp = parsePartitionDirName(name);
+      if (tp === null || !fs.stat(path).isDirectory) continue;
+      const key = tpKey(tp);
+      const log = this.#openLog(dir, tp, {
+        recoveryPoint: recoveryPoints.get(key) ?? 0,
+        logStartOffset: logStarts.get(key) ?? 0,
+        highWatermark: highWatermarks.get(key) ?? 0,
+      });
+      const topicId = this.#readTopicId(path);
+      if (topicId !== null) this.#topicIds.set(key, topicId);
+      dir.logs.set(key, log);
+      this.#logs.set(key, { dir, log });
+    }
+    if (dir.hadCleanShutdown) {
+      fs.unlink(marker);
+      fs.fsyncDir(dir.path);
+    }
+  }
+
+  #logConfig(topic: string): LogConfig {
+    return { ...this.#config.logDefaults, ...this.#topicConfig(topic) };
+  }
+
+  #openLog(dir: LogDirState, tp: TopicPartition, offsets: { recoveryPoint: number; logStartOffset: number; highWatermark: number }): PartitionLog {
+    return PartitionLog.open({
+      fs: this.#fs,
+      clock: this.#clock,
+      dir: joinPath(dir.path, partitionDirName(tp)),
+      topicPartition: tp,
+      config: this.#logConfig(tp.topic),
+      files: this.#files,
+      health: dir.health,
+      ...offsets,
+      hadCleanShutdown: dir.hadCleanShutdown,
+      onRecoveryPointLowered: () => this.#checkpointQuietly(dir, "recovery"),
+    });
+  }
+
+  #readTopicId(partitionDir: string): string | null {
+    const path = joinPath(partitionDir, partitionMetadataName);
+    if (!this.#fs.exists(path)) return null;
+    const bytes = this.#fs.readFile(path);
+    if (bytes.length > 4096) return null;
+    const m = /^version: 0\ntopic_id: ([A-Za-z0-9_-]{22})\n?$/.exec(decoder.decode(bytes));
+    return m?.[1] ?? null;
+  }
+
+  // ---- lookup / create / delete -----------------------------------------------------------
+
+  getLog(tp: TopicPartition): PartitionLog | null {
+    const e = this.#logs.get(tpKey(tp));
+    return e === undefined || e.dir.health.offline ? null : e.log;
+  }
+
+  topicId(tp: TopicPartition): string | null {
+    return this.#topicIds.get(tpKey(tp)) ?? null;
+  }
+
+  allLogs(): PartitionLog[] {
+    return [...this.#logs.values()].filter((e) => !e.dir.health.offline).map((e) => e.log);
+  }
+
+  /** Log dirs and whether they are online. */
+  logDirs(): { path: string; online: boolean; partitions: number }[] {
+    return this.#dirs.map((d) => ({ path: d.path, online: !d.health.offline, partitions: d.logs.size }));
+  }
+
+  /**
+   * The log of `tp`, created empty in the online log dir holding the fewest partitions when
+   * missing. `topicId` (base64url, 22 chars) is written to partition.metadata. Throws
+   * StorageError; returns null when every log dir is offline.
+   */
+  getOrCreateLog(tp: TopicPartition, topicId: string | null = null): PartitionLog | null {
+    this.#assertOpen();
+    const existing = this.getLog(tp);
+    if (existing !== null) return existing;
+    if (this.#logs.has(tpKey(tp))) return null; // in an offline dir
+    const online = this.#dirs.filter((d) => !d.health.offline);
+    if (online.length === 0) return null;
+    const dir = online.reduce((a, b) => (b.logs.size < a.logs.size ? b : a));
+    const path = joinPath(dir.path, partitionDirName(tp));
+    this.#fs.mkdirp(path);
+    if (topicId !== null) {
+      if (!/^[A-Za-z0-9_-]{22}$/.test(topicId)) throw new Error(`getOrCreateLog: bad topic id ${topicId}`);
+      writeFileAtomic(this.#fs, joinPath(path, partitionMetadataName), encoder.encode(`version: 0\ntopic_id: ${topicId}\n`));
+      this.#topicIds.set(tpKey(tp), topicId);
+    }
+    this.#fs.fsyncDir(dir.path);
+    const log = this.#openLog(dir, tp, { recoveryPoint: 0, logStartOffset: 0, highWatermark: 0 });
+    dir.logs.set(tpKey(tp), log);
+    this.#logs.set(tpKey(tp), { dir, log });
+    return log;
+  }
+
+  /** Deletes a partition: close, rename the dir to `*.<uuid>-delete` (durable), then remove it. */
+  deleteLog(tp: TopicPartition): boolean {
+    this.#assertOpen();
+    const key = tpKey(tp);
+    const e = this.#logs.get(key);
+    if (e === undefined) return false;
+    e.log.closeUnclean();
+    this.#logs.delete(key);
+    e.dir.logs.delete(key);
+    this.#topicIds.delete(key);
+    const doomed = joinPath(e.dir.path, `${partitionDirName(tp)}.${this.#uuidHex()}${deleteDirSuffix}`);
+    this.#fs.rename(e.log.dir, doomed);
+    this.#fs.fsyncDir(e.dir.path);
+    this.#removeTree(doomed);
+    return true;
+  }
+
+  #uuidHex(): string {
+    let s = "";
+    for (let i = 0; i < 4; i++) s += this.#prng.nextU32().toString(16).padStart(8, "0");
+    return s;
+  }
+
+  /** A fresh random topic id in Kafka's text form (base64url, no padding, 22 chars). */
+  newTopicId(): string {
+    const bytes = new Uint8Array(16);
+    for (let i = 0; i < 16; i += 4) new DataView(bytes.buffer).setUint32(i, this.#prng.nextU32());
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let out = "";
+    let bits = 0;
+    let acc = 0;
+    for (const b of bytes) {
+      acc = (acc << 8) | b;
+      bits += 8;
+      while (bits >= 6) {
+        bits -= 6;
+        out += alphabet[(acc >> bits) & 63];
+      }
+      acc &= (1 << bits) - 1;
+    }
+    if (bits > 0) out += alphabet[(acc << (6 - bits)) & 63];
+    return out;
+  }
+
+  #removeTree(path: string): void {
+    const fs = this.#fs;
+    for (const name of fs.readdir(path)) {
+      const p = joinPath(path, name);
+      if (fs.stat(p).isDirectory) this.#removeTree(p);
+      else fs.unlink(p);
+    }
+    fs.rmdir(path);
+  }
+
+  // ---- checkpoints, retention, background -------------------------------------------------
+
+  /** Writes the three offset checkpoints of every online log dir. Throws StorageError. */
+  checkpointAll(): void {
+    for (const dir of this.#dirs) {
+      if (dir.health.offline) continue;
+      this.#checkpoint(dir, "recovery");
+      this.#checkpoint(dir, "logStart");
+      this.#checkpoint(dir, "highWatermark");
+    }
+  }
+
+  #checkpoint(dir: LogDirState, which: "recovery" | "logStart" | "highWatermark"): void {
+    const name =
+      which === "recovery" ? recoveryPointCheckpointName : which === "logStart" ? logStartOffsetCheckpointName : replicationOffsetCheckpointName;
+    const entries: [string, number][] = [];
+    for (const [key, log] of dir.logs) {
+      entries.push([key, which === "recovery" ? log.recoveryPoint : which === "logStart" ? log.logStartOffset : log.highWatermark]);
+    }
+    writeOffsetCheckpoint(this.#fs, joinPath(dir.path, name), entries);
+  }
+
+  #checkpointQuietly(dir: LogDirState, which: "recovery" | "logStart" | "highWatermark"): void {
+    if (dir.health.offline) return;
+    try {
+      this.#checkpoint(dir, which);
+      dir.health.recordSuccess();
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      dir.health.recordFailure(e);
+    }
+  }
+
+  /** Applies retention to every online log; returns segments deleted. */
+  applyRetention(): number {
+    let n = 0;
+    const now = this.#clock.nowMs();
+    for (const { dir, log } of this.#logs.values()) {
+      if (dir.health.offline || log.closed) continue;
+      try {
+        n += log.applyRetention(now);
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+        dir.health.recordFailure(e);
+      }
+    }
+    return n;
+  }
+
+  /** Starts the periodic tasks on the Clock: retention, checkpoints. */
+  startBackgroundTasks(): void {
+    this.#assertOpen();
+    const every = (ms: number, task: () => void): void => {
+      const run = (): void => {
+        if (this.#closed) return;
+        task();
+        this.#timers.push(this.#clock.schedule(ms, run));
+      };
+      this.#timers.push(this.#clock.schedule(ms, run));
+    };
+    const c = this.#config;
+    every(c.retentionCheckIntervalMs, () => void this.applyRetention());
+    every(c.flushOffsetCheckpointIntervalMs, () => this.#dirs.forEach((d) => this.#checkpointQuietly(d, "recovery")));
+    every(c.flushStartOffsetCheckpointIntervalMs, () => this.#dirs.forEach((d) => this.#checkpointQuietly(d, "logStart")));
+    every(c.highWatermarkCheckpointIntervalMs, () => this.#dirs.forEach((d) => this.#checkpointQuietly(d, "highWatermark")));
+  }
+
+  #takeOffline(dir: LogDirState): void {
+    for (const log of dir.logs.values()) log.closeUnclean();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("log manager is closed");
+  }
+
+  /**
+   * Clean shutdown: stop tasks, close every log (flush + indexes), write the checkpoints,
+   * then the clean-shutdown marker of each dir that closed without error.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const cancel of this.#timers) cancel();
+    this.#timers = [];
+    for (const dir of this.#dirs) {
+      if (dir.health.offline) continue;
+      let ok = true;
+      for (const log of dir.logs.values()) {
+        try {
+          log.close();
+        } catch (e) {
+          if (!(e instanceof StorageError)) throw e;
+          ok = false;
+        }
+      }
+      try {
+        this.#checkpoint(dir, "recovery");
+        this.#checkpoint(dir, "logStart");
+        this.#checkpoint(dir, "highWatermark");
+        if (ok) writeFileAtomic(this.#fs, joinPath(dir.path, cleanShutdownName), new Uint8Array(0));
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+      }
+    }
+  }
+}

@@ -5,9 +5,10 @@
  * megabytes of batches copies none of them. `flattenChunks` concatenates when one buffer is
  * needed.
  *
- * Growth strategy (measured in bench/protocol.ts): no size-precompute pass. When the current
- * buffer is full it is sealed as a chunk and a new one (double the size, capped) is started,
- * so bytes already written are never copied again. Length prefixes of arrays/strings are
+ * Growth strategy: no size-precompute pass (it would walk every message twice). When the
+ * current buffer is full it is sealed as a chunk and a new one (double the size, capped at
+ * 1 MiB) is started, so bytes already written are never copied again; bench/protocol.ts
+ * shows a 1 MiB Fetch response encodes in ~1 µs with ~350 bytes copied. Length prefixes of arrays/strings are
  * known before their contents; the only late-known sizes are the frame's size prefix
  * (`reserveInt32` / `patchInt32`) and tagged-field sizes (encoded into a small side writer).
  *
@@ -344,12 +345,17 @@ export function chunksLength(chunks: readonly Uint8Array[]): number {
  * in the caller's data.
  */
 export function writeTaggedFields(w: Writer, known: readonly RawTaggedField[], unknown: readonly RawTaggedField[] | undefined, field: string): void {
-  const all = unknown === undefined || unknown.length === 0 ? known.slice() : known.concat(unknown);
-  all.sort((a, b) => a.tag - b.tag);
+  // Generated code pushes known fields in ascending tag order; only a merge needs sorting.
+  let all = known;
+  if (unknown !== undefined && unknown.length > 0) {
+    const merged = known.concat(unknown);
+    merged.sort((a, b) => a.tag - b.tag);
+    all = merged;
+  }
   w.writeUnsignedVarint(all.length, field);
   let previous = -1;
   for (const f of all) {
-    if (f.tag === previous) throw new EncodeError("badValue", field, `duplicate tagged field ${f.tag}`);
+    if (f.tag <= previous) throw new EncodeError("badValue", field, `tagged field ${f.tag} duplicated or out of order`);
     previous = f.tag;
     w.writeUnsignedVarint(f.tag, field);
     w.writeUnsignedVarint(f.data.length, field);

@@ -221,3 +221,54 @@ describe("lz4 frame", () => {
     expect(() => lz4FrameDecompress(frame.subarray(0, frame.length - 4), 1 << 20, c)).toThrow(CodecFailure);
   });
 });
+
+describe("Compression (Bun) conformance", () => {
+  const data = logLines(40_000, 17);
+
+  function reasonOf(fn: () => unknown): string {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof CodecFailure) return e.reason;
+      throw e;
+    }
+    return "no error";
+  }
+
+  test("a limit of zero refuses any output and accepts none", () => {
+    expect(reasonOf(() => c.gzipDecompress(c.gzipCompress(data, 6), 0))).toBe("tooLarge");
+    expect(reasonOf(() => c.zstdDecompress(c.zstdCompress(data, 3), 0))).toBe("tooLarge");
+    expect(c.gzipDecompress(c.gzipCompress(new Uint8Array(0), 6), 0).length).toBe(0);
+    expect(c.zstdDecompress(c.zstdCompress(new Uint8Array(0), 3), 0).length).toBe(0);
+  });
+
+  test("zstd truncated anywhere is corrupt (Bun alone would return partial output)", () => {
+    const frame = c.zstdCompress(data, 3);
+    for (let cut = 1; cut < frame.length; cut += Math.max(1, frame.length >> 5)) {
+      expect(reasonOf(() => c.zstdDecompress(frame.subarray(0, cut), 1 << 20))).toBe("corrupt");
+    }
+    // Two frames back to back are one stream.
+    const two = Buffer.concat([c.zstdCompress(data.subarray(0, 100), 3), c.zstdCompress(data.subarray(100, 300), 3)]);
+    expect(Buffer.from(c.zstdDecompress(two, 300)).equals(Buffer.from(data.subarray(0, 300)))).toBe(true);
+  });
+
+  test("snappy block whose preamble disagrees with its content is corrupt", () => {
+    const block = c.snappyCompressBlock(data.subarray(0, 1000));
+    expect(reasonOf(() => c.snappyDecompressBlock(block, 999))).toBe("corrupt");
+    expect(c.snappyDecompressBlock(block, 1000).length).toBe(1000);
+    expect(reasonOf(() => c.snappyDecompressBlock(block.subarray(0, block.length - 5), 1000))).toBe("corrupt");
+  });
+
+  test("lz4 block larger than its limit, or garbage, fails typed", () => {
+    const block = c.lz4CompressBlock(data.subarray(0, 30_000));
+    expect(c.lz4DecompressBlock(block, 65536).length).toBe(30_000);
+    expect(reasonOf(() => c.lz4DecompressBlock(block, 1000))).not.toBe("no error");
+    expect(reasonOf(() => c.lz4DecompressBlock(new Uint8Array([0xff, 0xff, 0xff]), 65536))).toBe("corrupt");
+  });
+
+  test("inputs are not modified", () => {
+    const copy = Uint8Array.from(data);
+    for (const codec of codecs) decompressRecords(codec, compressRecords(codec, data, c), data.length, c);
+    expect(Buffer.from(copy).equals(Buffer.from(data))).toBe(true);
+  });
+});

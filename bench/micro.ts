@@ -11,13 +11,12 @@ import { crc32c as nativeCrc32c } from "@node-rs/crc32";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
-import { readWasmCore } from "../src/platform/bun/wasm-file.ts";
 import { SeededPrng } from "../src/platform/prng.ts";
 import type { CoreOps, ScanOptions } from "../src/wasm/api.ts";
-import { tsTwin } from "../src/wasm/ts-twin.ts";
-import { createWasmCore } from "../src/wasm/wasm-core.ts";
+import { tsTwin, wasmCore } from "../src/wasm/index.ts";
 
-const wasm: CoreOps = createWasmCore(readWasmCore());
+if (wasmCore === null) throw new Error("bench: unset BUNKA_WASM=off; this benchmark compares the WASM core with its twin");
+const wasm: CoreOps = wasmCore;
 const rng = new SeededPrng(20261121);
 
 function randomBytes(n: number): Uint8Array {

@@ -7,11 +7,11 @@
 import { readWasmCore } from "../../src/platform/bun/wasm-file.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
 import type { CoreOps } from "../../src/wasm/api.ts";
-import { tsTwin } from "../../src/wasm/ts-twin.ts";
+import { tsTwin, wasmCore } from "../../src/wasm/index.ts";
 import { createWasmCore } from "../../src/wasm/wasm-core.ts";
 
-/** Built directly, so the tests cover WASM even when BUNKA_WASM=off. */
-export const wasm: CoreOps = createWasmCore(readWasmCore());
+/** The process's one instance; built here only when BUNKA_WASM=off left it out, so WASM is always tested. */
+export const wasm: CoreOps = wasmCore ?? createWasmCore(readWasmCore());
 export const implementations: readonly CoreOps[] = [tsTwin, wasm];
 export { tsTwin };
 

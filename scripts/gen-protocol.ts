@@ -20,7 +20,8 @@
  * flexible versions use compact strings/bytes/arrays (unsigned varint length+1) and end every
  * struct with a tagged-field section; fields in `taggedVersions` go into that section (tag,
  * size, value), written only when not equal to their default; unknown tags are preserved in
- * `_unknownTaggedFields`; nullable structs carry an int8 presence marker (-1 = null);
+ * `_unknownTaggedFields` (and refused, as Kafka does, when encoding a non-flexible version);
+ * strings are at most 32767 bytes, compact or not (Kafka's limit); nullable structs carry an int8 presence marker (-1 = null);
  * encoding a non-default value into a version lacking the field throws unless `ignorable`.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -794,7 +795,7 @@ function emitDecodeFn(e: Emitter, ctx: Ctx, s: StructSpec, v: number, anyFlexibl
   e.close();
 }
 
-function emitEncodeFn(e: Emitter, ctx: Ctx, s: StructSpec, v: number): void {
+function emitEncodeFn(e: Emitter, ctx: Ctx, s: StructSpec, v: number, anyFlexible: boolean): void {
   const m = ctx.m;
   const flexible = isFlexible(m, v);
   e.open(`function encode${s.name}V${v}(w: Writer, s: ${s.name}): void {`);
@@ -812,8 +813,13 @@ function emitEncodeFn(e: Emitter, ctx: Ctx, s: StructSpec, v: number): void {
     if (isTagged(f, v)) continue;
     emitEncodeField(e, ctx, s, f, v, `s.${f.prop}`, false, "w");
   }
+  const taggedPath = JSON.stringify(s === m.root ? `${s.name}._tagged` : `${m.name}/${s.name}._tagged`);
+  if (!flexible && anyFlexible) {
+    ctx.uses.add("rejectUnknownTaggedFields");
+    e.line(`rejectUnknownTaggedFields(s._unknownTaggedFields, ${taggedPath});`);
+  }
   if (flexible) {
-    const P = JSON.stringify(s === m.root ? `${s.name}._tagged` : `${m.name}/${s.name}._tagged`);
+    const P = taggedPath;
     const taggedHere = s.fields.filter((f) => isPresent(f, v) && isTagged(f, v)).sort((a, b) => (a.tag ?? 0) - (b.tag ?? 0));
     if (taggedHere.length === 0) {
       ctx.uses.add("writeUnknownTaggedFields");
@@ -893,7 +899,7 @@ export function generateMessage(m: MessageSpec, sourceFile: string): GeneratedFi
       body.line();
       emitDecodeFn(body, ctx, s, v, anyFlexible);
       body.line();
-      emitEncodeFn(body, ctx, s, v);
+      emitEncodeFn(body, ctx, s, v, anyFlexible);
     }
   }
 
@@ -908,7 +914,7 @@ export function generateMessage(m: MessageSpec, sourceFile: string): GeneratedFi
   const codecErrors = ["DecodeError", "EncodeError"].filter((n) => ctx.uses.has(n));
   if (codecErrors.length > 0) head.push(`import { ${codecErrors.join(", ")} } from "../codec/codec-error.ts";`);
   head.push('import type { Reader } from "../codec/reader.ts";');
-  const writerValues = ["Writer", "writeTaggedFields", "writeUnknownTaggedFields", "requireNonNull"].filter((n) => ctx.uses.has(n));
+  const writerValues = ["Writer", "writeTaggedFields", "writeUnknownTaggedFields", "requireNonNull", "rejectUnknownTaggedFields"].filter((n) => ctx.uses.has(n));
   const writerTypes = ["RawTaggedField"].filter((n) => ctx.uses.has(n) || anyFlexible);
   const writerImports = [...writerTypes.map((n) => `type ${n}`), ...writerValues];
   if (!ctx.uses.has("Writer")) writerImports.push("type Writer");

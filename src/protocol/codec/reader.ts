@@ -34,6 +34,7 @@ const INT64_SAFE_HI_MIN = -0x200000;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** Strings up to this many bytes try an ASCII loop before TextDecoder (cheaper for names). */
 const ASCII_FAST_PATH_MAX = 48;
+const STRING_MAX_BYTES = 0x7fff;
 
 export class Reader {
   readonly bytes: Uint8Array;
@@ -201,6 +202,8 @@ export class Reader {
       return -1;
     }
     if (n > this.end - this.pos) throw new DecodeError("tooLarge", field, at, `length ${n}, ${this.end - this.pos} bytes left`);
+    // Kafka rejects strings (compact or not) longer than 32767 bytes; so do we.
+    if (!wide && n > STRING_MAX_BYTES) throw new DecodeError("tooLarge", field, at, `string of ${n} bytes exceeds ${STRING_MAX_BYTES}`);
     return n;
   }
 

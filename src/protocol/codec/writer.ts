@@ -241,12 +241,11 @@ export class Writer {
   }
 
   private lengthPrefix(n: number, compact: boolean, wide: boolean, field: string): void {
+    // Kafka caps every string (compact or not) at 32767 bytes, on both sides.
+    if (!wide && n > STRING_MAX_BYTES) throw new EncodeError("tooLarge", field, `string of ${n} bytes exceeds ${STRING_MAX_BYTES}`);
     if (compact) this.writeUnsignedVarint(n + 1, field);
     else if (wide) this.writeInt32(n, field);
-    else {
-      if (n > STRING_MAX_BYTES) throw new EncodeError("tooLarge", field, `string of ${n} bytes exceeds ${STRING_MAX_BYTES}`);
-      this.writeInt16(n, field);
-    }
+    else this.writeInt16(n, field);
   }
 
   writeString(s: string, field: string): void {
@@ -360,6 +359,16 @@ export function writeTaggedFields(w: Writer, known: readonly RawTaggedField[], u
     w.writeUnsignedVarint(f.tag, field);
     w.writeUnsignedVarint(f.data.length, field);
     w.writeRaw(f.data);
+  }
+}
+
+/**
+ * Non-flexible versions have no tagged-field section: carrying unknown tagged fields into one
+ * would silently lose them, so (as Kafka does) it is an EncodeError.
+ */
+export function rejectUnknownTaggedFields(unknown: readonly RawTaggedField[] | undefined, field: string): void {
+  if (unknown !== undefined && unknown.length > 0) {
+    throw new EncodeError("unsupportedField", field, "tagged fields are set but this version has no tagged fields");
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AddOffsetsToTxnRequest {
   /** Kafka TransactionalId: versions 0+. */
@@ -95,6 +95,7 @@ function encodeAddOffsetsToTxnRequestV0(w: Writer, s: AddOffsetsToTxnRequest): v
   w.writeInt64(s.producerId, "AddOffsetsToTxnRequest.producerId");
   w.writeInt16(s.producerEpoch, "AddOffsetsToTxnRequest.producerEpoch");
   w.writeString(s.groupId, "AddOffsetsToTxnRequest.groupId");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AddOffsetsToTxnRequest._tagged");
 }
 
 /** AddOffsetsToTxnRequest in versions 3, 4. */

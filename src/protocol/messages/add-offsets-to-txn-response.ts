@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AddOffsetsToTxnResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -81,6 +81,7 @@ function decodeAddOffsetsToTxnResponseV0(r: Reader): AddOffsetsToTxnResponse {
 function encodeAddOffsetsToTxnResponseV0(w: Writer, s: AddOffsetsToTxnResponse): void {
   w.writeInt32(s.throttleTimeMs, "AddOffsetsToTxnResponse.throttleTimeMs");
   w.writeInt16(s.errorCode, "AddOffsetsToTxnResponse.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AddOffsetsToTxnResponse._tagged");
 }
 
 /** AddOffsetsToTxnResponse in versions 3, 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AddPartitionsToTxnRequest {
   /** Kafka Transactions: versions 4+. */
@@ -179,6 +179,7 @@ function encodeAddPartitionsToTxnRequestV0(w: Writer, s: AddPartitionsToTxnReque
       encodeAddPartitionsToTxnTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AddPartitionsToTxnRequest._tagged");
 }
 
 /** AddPartitionsToTxnRequest in versions 3. */
@@ -318,6 +319,7 @@ function encodeAddPartitionsToTxnTopicV0(w: Writer, s: AddPartitionsToTxnTopic):
       w.writeInt32(x, "AddPartitionsToTxnRequest/AddPartitionsToTxnTopic.partitions");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AddPartitionsToTxnRequest/AddPartitionsToTxnTopic._tagged");
 }
 
 /** AddPartitionsToTxnTopic in versions 3, 4, 5. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AddPartitionsToTxnResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -184,6 +184,7 @@ function encodeAddPartitionsToTxnResponseV0(w: Writer, s: AddPartitionsToTxnResp
       encodeAddPartitionsToTxnTopicResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AddPartitionsToTxnResponse._tagged");
 }
 
 /** AddPartitionsToTxnResponse in versions 3. */
@@ -301,6 +302,7 @@ function encodeAddPartitionsToTxnTopicResultV0(w: Writer, s: AddPartitionsToTxnT
       encodeAddPartitionsToTxnPartitionResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AddPartitionsToTxnResponse/AddPartitionsToTxnTopicResult._tagged");
 }
 
 /** AddPartitionsToTxnTopicResult in versions 3, 4, 5. */
@@ -343,6 +345,7 @@ function decodeAddPartitionsToTxnPartitionResultV0(r: Reader): AddPartitionsToTx
 function encodeAddPartitionsToTxnPartitionResultV0(w: Writer, s: AddPartitionsToTxnPartitionResult): void {
   w.writeInt32(s.partitionIndex, "AddPartitionsToTxnResponse/AddPartitionsToTxnPartitionResult.partitionIndex");
   w.writeInt16(s.partitionErrorCode, "AddPartitionsToTxnResponse/AddPartitionsToTxnPartitionResult.partitionErrorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AddPartitionsToTxnResponse/AddPartitionsToTxnPartitionResult._tagged");
 }
 
 /** AddPartitionsToTxnPartitionResult in versions 3, 4, 5. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AlterClientQuotasRequest {
   /** Kafka Entries: versions 0+. */
@@ -162,6 +162,7 @@ function encodeAlterClientQuotasRequestV0(w: Writer, s: AlterClientQuotasRequest
     }
   }
   w.writeBool(s.validateOnly);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterClientQuotasRequest._tagged");
 }
 
 /** AlterClientQuotasRequest in versions 1. */
@@ -220,6 +221,7 @@ function encodeEntryDataV0(w: Writer, s: EntryData): void {
       encodeOpDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterClientQuotasRequest/EntryData._tagged");
 }
 
 /** EntryData in versions 1. */
@@ -270,6 +272,7 @@ function decodeEntityDataV0(r: Reader): EntityData {
 function encodeEntityDataV0(w: Writer, s: EntityData): void {
   w.writeString(s.entityType, "AlterClientQuotasRequest/EntityData.entityType");
   w.writeNullableString(s.entityName, "AlterClientQuotasRequest/EntityData.entityName");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterClientQuotasRequest/EntityData._tagged");
 }
 
 /** EntityData in versions 1. */
@@ -307,6 +310,7 @@ function encodeOpDataV0(w: Writer, s: OpData): void {
   w.writeString(s.key, "AlterClientQuotasRequest/OpData.key");
   w.writeFloat64(s.value);
   w.writeBool(s.remove);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterClientQuotasRequest/OpData._tagged");
 }
 
 /** OpData in versions 1. */

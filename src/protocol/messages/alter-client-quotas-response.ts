@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AlterClientQuotasResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -137,6 +137,7 @@ function encodeAlterClientQuotasResponseV0(w: Writer, s: AlterClientQuotasRespon
       encodeEntryDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterClientQuotasResponse._tagged");
 }
 
 /** AlterClientQuotasResponse in versions 1. */
@@ -190,6 +191,7 @@ function encodeEntryDataV0(w: Writer, s: EntryData): void {
       encodeEntityDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterClientQuotasResponse/EntryData._tagged");
 }
 
 /** EntryData in versions 1. */
@@ -235,6 +237,7 @@ function decodeEntityDataV0(r: Reader): EntityData {
 function encodeEntityDataV0(w: Writer, s: EntityData): void {
   w.writeString(s.entityType, "AlterClientQuotasResponse/EntityData.entityType");
   w.writeNullableString(s.entityName, "AlterClientQuotasResponse/EntityData.entityName");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterClientQuotasResponse/EntityData._tagged");
 }
 
 /** EntityData in versions 1. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AlterConfigsRequest {
   /** Kafka Resources: versions 0+. */
@@ -139,6 +139,7 @@ function encodeAlterConfigsRequestV0(w: Writer, s: AlterConfigsRequest): void {
     }
   }
   w.writeBool(s.validateOnly);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterConfigsRequest._tagged");
 }
 
 /** AlterConfigsRequest in versions 2. */
@@ -192,6 +193,7 @@ function encodeAlterConfigsResourceV0(w: Writer, s: AlterConfigsResource): void 
       encodeAlterableConfigV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterConfigsRequest/AlterConfigsResource._tagged");
 }
 
 /** AlterConfigsResource in versions 2. */
@@ -237,6 +239,7 @@ function decodeAlterableConfigV0(r: Reader): AlterableConfig {
 function encodeAlterableConfigV0(w: Writer, s: AlterableConfig): void {
   w.writeString(s.name, "AlterConfigsRequest/AlterableConfig.name");
   w.writeNullableString(s.value, "AlterConfigsRequest/AlterableConfig.value");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterConfigsRequest/AlterableConfig._tagged");
 }
 
 /** AlterableConfig in versions 2. */

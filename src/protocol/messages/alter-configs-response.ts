@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AlterConfigsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -118,6 +118,7 @@ function encodeAlterConfigsResponseV0(w: Writer, s: AlterConfigsResponse): void 
       encodeAlterConfigsResourceResponseV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterConfigsResponse._tagged");
 }
 
 /** AlterConfigsResponse in versions 2. */
@@ -166,6 +167,7 @@ function encodeAlterConfigsResourceResponseV0(w: Writer, s: AlterConfigsResource
   w.writeNullableString(s.errorMessage, "AlterConfigsResponse/AlterConfigsResourceResponse.errorMessage");
   w.writeInt8(s.resourceType, "AlterConfigsResponse/AlterConfigsResourceResponse.resourceType");
   w.writeString(s.resourceName, "AlterConfigsResponse/AlterConfigsResourceResponse.resourceName");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterConfigsResponse/AlterConfigsResourceResponse._tagged");
 }
 
 /** AlterConfigsResourceResponse in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AlterReplicaLogDirsRequest {
   /** Kafka Dirs: versions 0+. */
@@ -128,6 +128,7 @@ function encodeAlterReplicaLogDirsRequestV0(w: Writer, s: AlterReplicaLogDirsReq
       encodeAlterReplicaLogDirV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterReplicaLogDirsRequest._tagged");
 }
 
 /** AlterReplicaLogDirsRequest in versions 2. */
@@ -175,6 +176,7 @@ function encodeAlterReplicaLogDirV0(w: Writer, s: AlterReplicaLogDir): void {
       encodeAlterReplicaLogDirTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterReplicaLogDirsRequest/AlterReplicaLogDir._tagged");
 }
 
 /** AlterReplicaLogDir in versions 2. */
@@ -225,6 +227,7 @@ function encodeAlterReplicaLogDirTopicV0(w: Writer, s: AlterReplicaLogDirTopic):
       w.writeInt32(x, "AlterReplicaLogDirsRequest/AlterReplicaLogDirTopic.partitions");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterReplicaLogDirsRequest/AlterReplicaLogDirTopic._tagged");
 }
 
 /** AlterReplicaLogDirTopic in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface AlterReplicaLogDirsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -135,6 +135,7 @@ function encodeAlterReplicaLogDirsResponseV0(w: Writer, s: AlterReplicaLogDirsRe
       encodeAlterReplicaLogDirTopicResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterReplicaLogDirsResponse._tagged");
 }
 
 /** AlterReplicaLogDirsResponse in versions 2. */
@@ -185,6 +186,7 @@ function encodeAlterReplicaLogDirTopicResultV0(w: Writer, s: AlterReplicaLogDirT
       encodeAlterReplicaLogDirPartitionResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterReplicaLogDirsResponse/AlterReplicaLogDirTopicResult._tagged");
 }
 
 /** AlterReplicaLogDirTopicResult in versions 2. */
@@ -227,6 +229,7 @@ function decodeAlterReplicaLogDirPartitionResultV0(r: Reader): AlterReplicaLogDi
 function encodeAlterReplicaLogDirPartitionResultV0(w: Writer, s: AlterReplicaLogDirPartitionResult): void {
   w.writeInt32(s.partitionIndex, "AlterReplicaLogDirsResponse/AlterReplicaLogDirPartitionResult.partitionIndex");
   w.writeInt16(s.errorCode, "AlterReplicaLogDirsResponse/AlterReplicaLogDirPartitionResult.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "AlterReplicaLogDirsResponse/AlterReplicaLogDirPartitionResult._tagged");
 }
 
 /** AlterReplicaLogDirPartitionResult in versions 2. */

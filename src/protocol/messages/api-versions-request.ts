@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ApiVersionsRequest {
   /** Kafka ClientSoftwareName: versions 3+, ignorable. */
@@ -79,6 +79,7 @@ function decodeApiVersionsRequestV0(r: Reader): ApiVersionsRequest {
 }
 
 function encodeApiVersionsRequestV0(w: Writer, s: ApiVersionsRequest): void {
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ApiVersionsRequest._tagged");
 }
 
 /** ApiVersionsRequest in versions 3, 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ApiVersionsResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -209,6 +209,7 @@ function encodeApiVersionsResponseV0(w: Writer, s: ApiVersionsResponse): void {
       encodeApiVersionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ApiVersionsResponse._tagged");
 }
 
 /** ApiVersionsResponse in versions 1, 2. */
@@ -244,6 +245,7 @@ function encodeApiVersionsResponseV1(w: Writer, s: ApiVersionsResponse): void {
     }
   }
   w.writeInt32(s.throttleTimeMs, "ApiVersionsResponse.throttleTimeMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ApiVersionsResponse._tagged");
 }
 
 /** ApiVersionsResponse in versions 3, 4. */
@@ -370,6 +372,7 @@ function encodeApiVersionV0(w: Writer, s: ApiVersion): void {
   w.writeInt16(s.apiKey, "ApiVersionsResponse/ApiVersion.apiKey");
   w.writeInt16(s.minVersion, "ApiVersionsResponse/ApiVersion.minVersion");
   w.writeInt16(s.maxVersion, "ApiVersionsResponse/ApiVersion.maxVersion");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ApiVersionsResponse/ApiVersion._tagged");
 }
 
 /** ApiVersion in versions 3, 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface BeginQuorumEpochRequest {
   /** Kafka ClusterId: versions 0+, nullable 0+. */
@@ -182,6 +182,7 @@ function encodeBeginQuorumEpochRequestV0(w: Writer, s: BeginQuorumEpochRequest):
       encodeTopicDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "BeginQuorumEpochRequest._tagged");
 }
 
 /** BeginQuorumEpochRequest in versions 1. */
@@ -246,6 +247,7 @@ function encodeTopicDataV0(w: Writer, s: TopicData): void {
       encodePartitionDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "BeginQuorumEpochRequest/TopicData._tagged");
 }
 
 /** TopicData in versions 1. */
@@ -293,6 +295,7 @@ function encodePartitionDataV0(w: Writer, s: PartitionData): void {
   w.writeInt32(s.partitionIndex, "BeginQuorumEpochRequest/PartitionData.partitionIndex");
   w.writeInt32(s.leaderId, "BeginQuorumEpochRequest/PartitionData.leaderId");
   w.writeInt32(s.leaderEpoch, "BeginQuorumEpochRequest/PartitionData.leaderEpoch");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "BeginQuorumEpochRequest/PartitionData._tagged");
 }
 
 /** PartitionData in versions 1. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ControlledShutdownRequest {
   /** Kafka BrokerId: versions 0+. */
@@ -81,6 +81,7 @@ function decodeControlledShutdownRequestV0(r: Reader): ControlledShutdownRequest
 
 function encodeControlledShutdownRequestV0(w: Writer, s: ControlledShutdownRequest): void {
   w.writeInt32(s.brokerId, "ControlledShutdownRequest.brokerId");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ControlledShutdownRequest._tagged");
 }
 
 /** ControlledShutdownRequest in versions 2. */
@@ -97,6 +98,7 @@ function decodeControlledShutdownRequestV2(r: Reader): ControlledShutdownRequest
 function encodeControlledShutdownRequestV2(w: Writer, s: ControlledShutdownRequest): void {
   w.writeInt32(s.brokerId, "ControlledShutdownRequest.brokerId");
   w.writeInt64(s.brokerEpoch, "ControlledShutdownRequest.brokerEpoch");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ControlledShutdownRequest._tagged");
 }
 
 /** ControlledShutdownRequest in versions 3. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ControlledShutdownResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -112,6 +112,7 @@ function encodeControlledShutdownResponseV0(w: Writer, s: ControlledShutdownResp
       encodeRemainingPartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ControlledShutdownResponse._tagged");
 }
 
 /** ControlledShutdownResponse in versions 3. */
@@ -154,6 +155,7 @@ function decodeRemainingPartitionV0(r: Reader): RemainingPartition {
 function encodeRemainingPartitionV0(w: Writer, s: RemainingPartition): void {
   w.writeString(s.topicName, "ControlledShutdownResponse/RemainingPartition.topicName");
   w.writeInt32(s.partitionIndex, "ControlledShutdownResponse/RemainingPartition.partitionIndex");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ControlledShutdownResponse/RemainingPartition._tagged");
 }
 
 /** RemainingPartition in versions 3. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface CreateAclsRequest {
   /** Kafka Creations: versions 0+. */
@@ -128,6 +128,7 @@ function encodeCreateAclsRequestV0(w: Writer, s: CreateAclsRequest): void {
       encodeAclCreationV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateAclsRequest._tagged");
 }
 
 /** CreateAclsRequest in versions 1. */
@@ -149,6 +150,7 @@ function encodeCreateAclsRequestV1(w: Writer, s: CreateAclsRequest): void {
       encodeAclCreationV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateAclsRequest._tagged");
 }
 
 /** CreateAclsRequest in versions 2, 3. */
@@ -205,6 +207,7 @@ function encodeAclCreationV0(w: Writer, s: AclCreation): void {
   w.writeString(s.host, "CreateAclsRequest/AclCreation.host");
   w.writeInt8(s.operation, "CreateAclsRequest/AclCreation.operation");
   w.writeInt8(s.permissionType, "CreateAclsRequest/AclCreation.permissionType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateAclsRequest/AclCreation._tagged");
 }
 
 /** AclCreation in versions 1. */
@@ -236,6 +239,7 @@ function encodeAclCreationV1(w: Writer, s: AclCreation): void {
   w.writeString(s.host, "CreateAclsRequest/AclCreation.host");
   w.writeInt8(s.operation, "CreateAclsRequest/AclCreation.operation");
   w.writeInt8(s.permissionType, "CreateAclsRequest/AclCreation.permissionType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateAclsRequest/AclCreation._tagged");
 }
 
 /** AclCreation in versions 2, 3. */

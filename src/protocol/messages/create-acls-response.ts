@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface CreateAclsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -112,6 +112,7 @@ function encodeCreateAclsResponseV0(w: Writer, s: CreateAclsResponse): void {
       encodeAclCreationResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateAclsResponse._tagged");
 }
 
 /** CreateAclsResponse in versions 2, 3. */
@@ -154,6 +155,7 @@ function decodeAclCreationResultV0(r: Reader): AclCreationResult {
 function encodeAclCreationResultV0(w: Writer, s: AclCreationResult): void {
   w.writeInt16(s.errorCode, "CreateAclsResponse/AclCreationResult.errorCode");
   w.writeNullableString(s.errorMessage, "CreateAclsResponse/AclCreationResult.errorMessage");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateAclsResponse/AclCreationResult._tagged");
 }
 
 /** AclCreationResult in versions 2, 3. */

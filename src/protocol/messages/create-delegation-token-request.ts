@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface CreateDelegationTokenRequest {
   /** Kafka OwnerPrincipalType: versions 3+, nullable 3+. */
@@ -133,6 +133,7 @@ function encodeCreateDelegationTokenRequestV0(w: Writer, s: CreateDelegationToke
     }
   }
   w.writeInt64(s.maxLifetimeMs, "CreateDelegationTokenRequest.maxLifetimeMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateDelegationTokenRequest._tagged");
 }
 
 /** CreateDelegationTokenRequest in versions 2. */
@@ -217,6 +218,7 @@ function decodeCreatableRenewersV0(r: Reader): CreatableRenewers {
 function encodeCreatableRenewersV0(w: Writer, s: CreatableRenewers): void {
   w.writeString(s.principalType, "CreateDelegationTokenRequest/CreatableRenewers.principalType");
   w.writeString(s.principalName, "CreateDelegationTokenRequest/CreatableRenewers.principalName");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateDelegationTokenRequest/CreatableRenewers._tagged");
 }
 
 /** CreatableRenewers in versions 2, 3. */

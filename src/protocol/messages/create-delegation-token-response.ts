@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface CreateDelegationTokenResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -149,6 +149,7 @@ function encodeCreateDelegationTokenResponseV0(w: Writer, s: CreateDelegationTok
   w.writeString(s.tokenId, "CreateDelegationTokenResponse.tokenId");
   w.writeBytes(s.hmac, false, false, "CreateDelegationTokenResponse.hmac");
   w.writeInt32(s.throttleTimeMs, "CreateDelegationTokenResponse.throttleTimeMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateDelegationTokenResponse._tagged");
 }
 
 /** CreateDelegationTokenResponse in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface CreatePartitionsRequest {
   /** Kafka Topics: versions 0+. */
@@ -144,6 +144,7 @@ function encodeCreatePartitionsRequestV0(w: Writer, s: CreatePartitionsRequest):
   }
   w.writeInt32(s.timeoutMs, "CreatePartitionsRequest.timeoutMs");
   w.writeBool(s.validateOnly);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreatePartitionsRequest._tagged");
 }
 
 /** CreatePartitionsRequest in versions 2, 3. */
@@ -206,6 +207,7 @@ function encodeCreatePartitionsTopicV0(w: Writer, s: CreatePartitionsTopic): voi
       }
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreatePartitionsRequest/CreatePartitionsTopic._tagged");
 }
 
 /** CreatePartitionsTopic in versions 2, 3. */
@@ -262,6 +264,7 @@ function encodeCreatePartitionsAssignmentV0(w: Writer, s: CreatePartitionsAssign
       w.writeInt32(x, "CreatePartitionsRequest/CreatePartitionsAssignment.brokerIds");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreatePartitionsRequest/CreatePartitionsAssignment._tagged");
 }
 
 /** CreatePartitionsAssignment in versions 2, 3. */

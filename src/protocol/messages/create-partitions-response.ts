@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface CreatePartitionsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -116,6 +116,7 @@ function encodeCreatePartitionsResponseV0(w: Writer, s: CreatePartitionsResponse
       encodeCreatePartitionsTopicResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreatePartitionsResponse._tagged");
 }
 
 /** CreatePartitionsResponse in versions 2, 3. */
@@ -161,6 +162,7 @@ function encodeCreatePartitionsTopicResultV0(w: Writer, s: CreatePartitionsTopic
   w.writeString(s.name, "CreatePartitionsResponse/CreatePartitionsTopicResult.name");
   w.writeInt16(s.errorCode, "CreatePartitionsResponse/CreatePartitionsTopicResult.errorCode");
   w.writeNullableString(s.errorMessage, "CreatePartitionsResponse/CreatePartitionsTopicResult.errorMessage");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreatePartitionsResponse/CreatePartitionsTopicResult._tagged");
 }
 
 /** CreatePartitionsTopicResult in versions 2, 3. */

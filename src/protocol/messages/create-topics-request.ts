@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface CreateTopicsRequest {
   /** Kafka Topics: versions 0+. */
@@ -194,6 +194,7 @@ function encodeCreateTopicsRequestV0(w: Writer, s: CreateTopicsRequest): void {
   if (!(s.validateOnly === false)) {
     throw new EncodeError("unsupportedField", "CreateTopicsRequest.validateOnly", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsRequest._tagged");
 }
 
 /** CreateTopicsRequest in versions 1, 2, 3, 4. */
@@ -221,6 +222,7 @@ function encodeCreateTopicsRequestV1(w: Writer, s: CreateTopicsRequest): void {
   }
   w.writeInt32(s.timeoutMs, "CreateTopicsRequest.timeoutMs");
   w.writeBool(s.validateOnly);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsRequest._tagged");
 }
 
 /** CreateTopicsRequest in versions 5, 6, 7. */
@@ -291,6 +293,7 @@ function encodeCreatableTopicV0(w: Writer, s: CreatableTopic): void {
       encodeCreatableTopicConfigV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsRequest/CreatableTopic._tagged");
 }
 
 /** CreatableTopic in versions 5, 6, 7. */
@@ -358,6 +361,7 @@ function encodeCreatableReplicaAssignmentV0(w: Writer, s: CreatableReplicaAssign
       w.writeInt32(x, "CreateTopicsRequest/CreatableReplicaAssignment.brokerIds");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsRequest/CreatableReplicaAssignment._tagged");
 }
 
 /** CreatableReplicaAssignment in versions 5, 6, 7. */
@@ -400,6 +404,7 @@ function decodeCreatableTopicConfigV0(r: Reader): CreatableTopicConfig {
 function encodeCreatableTopicConfigV0(w: Writer, s: CreatableTopicConfig): void {
   w.writeString(s.name, "CreateTopicsRequest/CreatableTopicConfig.name");
   w.writeNullableString(s.value, "CreateTopicsRequest/CreatableTopicConfig.value");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsRequest/CreatableTopicConfig._tagged");
 }
 
 /** CreatableTopicConfig in versions 5, 6, 7. */

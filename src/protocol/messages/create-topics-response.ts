@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface CreateTopicsResponse {
   /** Kafka ThrottleTimeMs: versions 2+, ignorable. */
@@ -189,6 +189,7 @@ function encodeCreateTopicsResponseV0(w: Writer, s: CreateTopicsResponse): void 
       encodeCreatableTopicResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsResponse._tagged");
 }
 
 /** CreateTopicsResponse in versions 1. */
@@ -212,6 +213,7 @@ function encodeCreateTopicsResponseV1(w: Writer, s: CreateTopicsResponse): void 
       encodeCreatableTopicResultV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsResponse._tagged");
 }
 
 /** CreateTopicsResponse in versions 2, 3, 4. */
@@ -236,6 +238,7 @@ function encodeCreateTopicsResponseV2(w: Writer, s: CreateTopicsResponse): void 
       encodeCreatableTopicResultV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsResponse._tagged");
 }
 
 /** CreateTopicsResponse in versions 5, 6. */
@@ -316,6 +319,7 @@ function decodeCreatableTopicResultV0(r: Reader): CreatableTopicResult {
 function encodeCreatableTopicResultV0(w: Writer, s: CreatableTopicResult): void {
   w.writeString(s.name, "CreateTopicsResponse/CreatableTopicResult.name");
   w.writeInt16(s.errorCode, "CreateTopicsResponse/CreatableTopicResult.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsResponse/CreatableTopicResult._tagged");
 }
 
 /** CreatableTopicResult in versions 1, 2, 3, 4. */
@@ -345,6 +349,7 @@ function encodeCreatableTopicResultV1(w: Writer, s: CreatableTopicResult): void 
   w.writeString(s.name, "CreateTopicsResponse/CreatableTopicResult.name");
   w.writeInt16(s.errorCode, "CreateTopicsResponse/CreatableTopicResult.errorCode");
   w.writeNullableString(s.errorMessage, "CreateTopicsResponse/CreatableTopicResult.errorMessage");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsResponse/CreatableTopicResult._tagged");
 }
 
 /** CreatableTopicResult in versions 5, 6. */

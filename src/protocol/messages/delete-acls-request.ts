@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DeleteAclsRequest {
   /** Kafka Filters: versions 0+. */
@@ -128,6 +128,7 @@ function encodeDeleteAclsRequestV0(w: Writer, s: DeleteAclsRequest): void {
       encodeDeleteAclsFilterV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsRequest._tagged");
 }
 
 /** DeleteAclsRequest in versions 1. */
@@ -149,6 +150,7 @@ function encodeDeleteAclsRequestV1(w: Writer, s: DeleteAclsRequest): void {
       encodeDeleteAclsFilterV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsRequest._tagged");
 }
 
 /** DeleteAclsRequest in versions 2, 3. */
@@ -205,6 +207,7 @@ function encodeDeleteAclsFilterV0(w: Writer, s: DeleteAclsFilter): void {
   w.writeNullableString(s.hostFilter, "DeleteAclsRequest/DeleteAclsFilter.hostFilter");
   w.writeInt8(s.operation, "DeleteAclsRequest/DeleteAclsFilter.operation");
   w.writeInt8(s.permissionType, "DeleteAclsRequest/DeleteAclsFilter.permissionType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsRequest/DeleteAclsFilter._tagged");
 }
 
 /** DeleteAclsFilter in versions 1. */
@@ -236,6 +239,7 @@ function encodeDeleteAclsFilterV1(w: Writer, s: DeleteAclsFilter): void {
   w.writeNullableString(s.hostFilter, "DeleteAclsRequest/DeleteAclsFilter.hostFilter");
   w.writeInt8(s.operation, "DeleteAclsRequest/DeleteAclsFilter.operation");
   w.writeInt8(s.permissionType, "DeleteAclsRequest/DeleteAclsFilter.permissionType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsRequest/DeleteAclsFilter._tagged");
 }
 
 /** DeleteAclsFilter in versions 2, 3. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DeleteAclsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -172,6 +172,7 @@ function encodeDeleteAclsResponseV0(w: Writer, s: DeleteAclsResponse): void {
       encodeDeleteAclsFilterResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsResponse._tagged");
 }
 
 /** DeleteAclsResponse in versions 1. */
@@ -196,6 +197,7 @@ function encodeDeleteAclsResponseV1(w: Writer, s: DeleteAclsResponse): void {
       encodeDeleteAclsFilterResultV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsResponse._tagged");
 }
 
 /** DeleteAclsResponse in versions 2, 3. */
@@ -249,6 +251,7 @@ function encodeDeleteAclsFilterResultV0(w: Writer, s: DeleteAclsFilterResult): v
       encodeDeleteAclsMatchingAclV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsResponse/DeleteAclsFilterResult._tagged");
 }
 
 /** DeleteAclsFilterResult in versions 1. */
@@ -276,6 +279,7 @@ function encodeDeleteAclsFilterResultV1(w: Writer, s: DeleteAclsFilterResult): v
       encodeDeleteAclsMatchingAclV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsResponse/DeleteAclsFilterResult._tagged");
 }
 
 /** DeleteAclsFilterResult in versions 2, 3. */
@@ -344,6 +348,7 @@ function encodeDeleteAclsMatchingAclV0(w: Writer, s: DeleteAclsMatchingAcl): voi
   w.writeString(s.host, "DeleteAclsResponse/DeleteAclsMatchingAcl.host");
   w.writeInt8(s.operation, "DeleteAclsResponse/DeleteAclsMatchingAcl.operation");
   w.writeInt8(s.permissionType, "DeleteAclsResponse/DeleteAclsMatchingAcl.permissionType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsResponse/DeleteAclsMatchingAcl._tagged");
 }
 
 /** DeleteAclsMatchingAcl in versions 1. */
@@ -381,6 +386,7 @@ function encodeDeleteAclsMatchingAclV1(w: Writer, s: DeleteAclsMatchingAcl): voi
   w.writeString(s.host, "DeleteAclsResponse/DeleteAclsMatchingAcl.host");
   w.writeInt8(s.operation, "DeleteAclsResponse/DeleteAclsMatchingAcl.operation");
   w.writeInt8(s.permissionType, "DeleteAclsResponse/DeleteAclsMatchingAcl.permissionType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteAclsResponse/DeleteAclsMatchingAcl._tagged");
 }
 
 /** DeleteAclsMatchingAcl in versions 2, 3. */

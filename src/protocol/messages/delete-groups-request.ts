@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DeleteGroupsRequest {
   /** Kafka GroupsNames: versions 0+. */
@@ -78,6 +78,7 @@ function encodeDeleteGroupsRequestV0(w: Writer, s: DeleteGroupsRequest): void {
       w.writeString(x, "DeleteGroupsRequest.groupsNames");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteGroupsRequest._tagged");
 }
 
 /** DeleteGroupsRequest in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DeleteGroupsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -110,6 +110,7 @@ function encodeDeleteGroupsResponseV0(w: Writer, s: DeleteGroupsResponse): void 
       encodeDeletableGroupResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteGroupsResponse._tagged");
 }
 
 /** DeleteGroupsResponse in versions 2. */
@@ -152,6 +153,7 @@ function decodeDeletableGroupResultV0(r: Reader): DeletableGroupResult {
 function encodeDeletableGroupResultV0(w: Writer, s: DeletableGroupResult): void {
   w.writeString(s.groupId, "DeleteGroupsResponse/DeletableGroupResult.groupId");
   w.writeInt16(s.errorCode, "DeleteGroupsResponse/DeletableGroupResult.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteGroupsResponse/DeletableGroupResult._tagged");
 }
 
 /** DeletableGroupResult in versions 2. */

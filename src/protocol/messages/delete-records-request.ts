@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DeleteRecordsRequest {
   /** Kafka Topics: versions 0+. */
@@ -135,6 +135,7 @@ function encodeDeleteRecordsRequestV0(w: Writer, s: DeleteRecordsRequest): void 
     }
   }
   w.writeInt32(s.timeoutMs, "DeleteRecordsRequest.timeoutMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteRecordsRequest._tagged");
 }
 
 /** DeleteRecordsRequest in versions 2. */
@@ -185,6 +186,7 @@ function encodeDeleteRecordsTopicV0(w: Writer, s: DeleteRecordsTopic): void {
       encodeDeleteRecordsPartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteRecordsRequest/DeleteRecordsTopic._tagged");
 }
 
 /** DeleteRecordsTopic in versions 2. */
@@ -227,6 +229,7 @@ function decodeDeleteRecordsPartitionV0(r: Reader): DeleteRecordsPartition {
 function encodeDeleteRecordsPartitionV0(w: Writer, s: DeleteRecordsPartition): void {
   w.writeInt32(s.partitionIndex, "DeleteRecordsRequest/DeleteRecordsPartition.partitionIndex");
   w.writeInt64(s.offset, "DeleteRecordsRequest/DeleteRecordsPartition.offset");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteRecordsRequest/DeleteRecordsPartition._tagged");
 }
 
 /** DeleteRecordsPartition in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DeleteRecordsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -139,6 +139,7 @@ function encodeDeleteRecordsResponseV0(w: Writer, s: DeleteRecordsResponse): voi
       encodeDeleteRecordsTopicResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteRecordsResponse._tagged");
 }
 
 /** DeleteRecordsResponse in versions 2. */
@@ -189,6 +190,7 @@ function encodeDeleteRecordsTopicResultV0(w: Writer, s: DeleteRecordsTopicResult
       encodeDeleteRecordsPartitionResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteRecordsResponse/DeleteRecordsTopicResult._tagged");
 }
 
 /** DeleteRecordsTopicResult in versions 2. */
@@ -234,6 +236,7 @@ function encodeDeleteRecordsPartitionResultV0(w: Writer, s: DeleteRecordsPartiti
   w.writeInt32(s.partitionIndex, "DeleteRecordsResponse/DeleteRecordsPartitionResult.partitionIndex");
   w.writeInt64(s.lowWatermark, "DeleteRecordsResponse/DeleteRecordsPartitionResult.lowWatermark");
   w.writeInt16(s.errorCode, "DeleteRecordsResponse/DeleteRecordsPartitionResult.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteRecordsResponse/DeleteRecordsPartitionResult._tagged");
 }
 
 /** DeleteRecordsPartitionResult in versions 2. */

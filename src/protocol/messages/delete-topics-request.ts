@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DeleteTopicsRequest {
   /** Kafka Topics: versions 6+. */
@@ -130,6 +130,7 @@ function encodeDeleteTopicsRequestV0(w: Writer, s: DeleteTopicsRequest): void {
     }
   }
   w.writeInt32(s.timeoutMs, "DeleteTopicsRequest.timeoutMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteTopicsRequest._tagged");
 }
 
 /** DeleteTopicsRequest in versions 4, 5. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DeleteTopicsResponse {
   /** Kafka ThrottleTimeMs: versions 1+, ignorable. */
@@ -134,6 +134,7 @@ function encodeDeleteTopicsResponseV0(w: Writer, s: DeleteTopicsResponse): void 
       encodeDeletableTopicResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteTopicsResponse._tagged");
 }
 
 /** DeleteTopicsResponse in versions 1, 2, 3. */
@@ -158,6 +159,7 @@ function encodeDeleteTopicsResponseV1(w: Writer, s: DeleteTopicsResponse): void 
       encodeDeletableTopicResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteTopicsResponse._tagged");
 }
 
 /** DeleteTopicsResponse in versions 4. */
@@ -259,6 +261,7 @@ function encodeDeletableTopicResultV0(w: Writer, s: DeletableTopicResult): void 
     w.writeString(x, "DeleteTopicsResponse/DeletableTopicResult.name");
   }
   w.writeInt16(s.errorCode, "DeleteTopicsResponse/DeletableTopicResult.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DeleteTopicsResponse/DeletableTopicResult._tagged");
 }
 
 /** DeletableTopicResult in versions 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeAclsRequest {
   /** Kafka ResourceTypeFilter: versions 0+. */
@@ -119,6 +119,7 @@ function encodeDescribeAclsRequestV0(w: Writer, s: DescribeAclsRequest): void {
   w.writeNullableString(s.hostFilter, "DescribeAclsRequest.hostFilter");
   w.writeInt8(s.operation, "DescribeAclsRequest.operation");
   w.writeInt8(s.permissionType, "DescribeAclsRequest.permissionType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeAclsRequest._tagged");
 }
 
 /** DescribeAclsRequest in versions 1. */
@@ -150,6 +151,7 @@ function encodeDescribeAclsRequestV1(w: Writer, s: DescribeAclsRequest): void {
   w.writeNullableString(s.hostFilter, "DescribeAclsRequest.hostFilter");
   w.writeInt8(s.operation, "DescribeAclsRequest.operation");
   w.writeInt8(s.permissionType, "DescribeAclsRequest.permissionType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeAclsRequest._tagged");
 }
 
 /** DescribeAclsRequest in versions 2, 3. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeAclsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -170,6 +170,7 @@ function encodeDescribeAclsResponseV0(w: Writer, s: DescribeAclsResponse): void 
       encodeDescribeAclsResourceV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeAclsResponse._tagged");
 }
 
 /** DescribeAclsResponse in versions 1. */
@@ -200,6 +201,7 @@ function encodeDescribeAclsResponseV1(w: Writer, s: DescribeAclsResponse): void 
       encodeDescribeAclsResourceV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeAclsResponse._tagged");
 }
 
 /** DescribeAclsResponse in versions 2, 3. */
@@ -264,6 +266,7 @@ function encodeDescribeAclsResourceV0(w: Writer, s: DescribeAclsResource): void 
       encodeAclDescriptionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeAclsResponse/DescribeAclsResource._tagged");
 }
 
 /** DescribeAclsResource in versions 1. */
@@ -294,6 +297,7 @@ function encodeDescribeAclsResourceV1(w: Writer, s: DescribeAclsResource): void 
       encodeAclDescriptionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeAclsResponse/DescribeAclsResource._tagged");
 }
 
 /** DescribeAclsResource in versions 2, 3. */
@@ -348,6 +352,7 @@ function encodeAclDescriptionV0(w: Writer, s: AclDescription): void {
   w.writeString(s.host, "DescribeAclsResponse/AclDescription.host");
   w.writeInt8(s.operation, "DescribeAclsResponse/AclDescription.operation");
   w.writeInt8(s.permissionType, "DescribeAclsResponse/AclDescription.permissionType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeAclsResponse/AclDescription._tagged");
 }
 
 /** AclDescription in versions 2, 3. */

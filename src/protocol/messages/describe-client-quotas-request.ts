@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeClientQuotasRequest {
   /** Kafka Components: versions 0+. */
@@ -112,6 +112,7 @@ function encodeDescribeClientQuotasRequestV0(w: Writer, s: DescribeClientQuotasR
     }
   }
   w.writeBool(s.strict);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeClientQuotasRequest._tagged");
 }
 
 /** DescribeClientQuotasRequest in versions 1. */
@@ -157,6 +158,7 @@ function encodeComponentDataV0(w: Writer, s: ComponentData): void {
   w.writeString(s.entityType, "DescribeClientQuotasRequest/ComponentData.entityType");
   w.writeInt8(s.matchType, "DescribeClientQuotasRequest/ComponentData.matchType");
   w.writeNullableString(s.match, "DescribeClientQuotasRequest/ComponentData.match");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeClientQuotasRequest/ComponentData._tagged");
 }
 
 /** ComponentData in versions 1. */

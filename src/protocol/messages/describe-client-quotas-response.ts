@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeClientQuotasResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -178,6 +178,7 @@ function encodeDescribeClientQuotasResponseV0(w: Writer, s: DescribeClientQuotas
       }
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeClientQuotasResponse._tagged");
 }
 
 /** DescribeClientQuotasResponse in versions 1. */
@@ -248,6 +249,7 @@ function encodeEntryDataV0(w: Writer, s: EntryData): void {
       encodeValueDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeClientQuotasResponse/EntryData._tagged");
 }
 
 /** EntryData in versions 1. */
@@ -298,6 +300,7 @@ function decodeEntityDataV0(r: Reader): EntityData {
 function encodeEntityDataV0(w: Writer, s: EntityData): void {
   w.writeString(s.entityType, "DescribeClientQuotasResponse/EntityData.entityType");
   w.writeNullableString(s.entityName, "DescribeClientQuotasResponse/EntityData.entityName");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeClientQuotasResponse/EntityData._tagged");
 }
 
 /** EntityData in versions 1. */
@@ -332,6 +335,7 @@ function decodeValueDataV0(r: Reader): ValueData {
 function encodeValueDataV0(w: Writer, s: ValueData): void {
   w.writeString(s.key, "DescribeClientQuotasResponse/ValueData.key");
   w.writeFloat64(s.value);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeClientQuotasResponse/ValueData._tagged");
 }
 
 /** ValueData in versions 1. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeConfigsRequest {
   /** Kafka Resources: versions 0+. */
@@ -135,6 +135,7 @@ function encodeDescribeConfigsRequestV0(w: Writer, s: DescribeConfigsRequest): v
   if (!(s.includeDocumentation === false)) {
     throw new EncodeError("unsupportedField", "DescribeConfigsRequest.includeDocumentation", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsRequest._tagged");
 }
 
 /** DescribeConfigsRequest in versions 1, 2. */
@@ -164,6 +165,7 @@ function encodeDescribeConfigsRequestV1(w: Writer, s: DescribeConfigsRequest): v
   if (!(s.includeDocumentation === false)) {
     throw new EncodeError("unsupportedField", "DescribeConfigsRequest.includeDocumentation", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsRequest._tagged");
 }
 
 /** DescribeConfigsRequest in versions 3. */
@@ -191,6 +193,7 @@ function encodeDescribeConfigsRequestV3(w: Writer, s: DescribeConfigsRequest): v
   }
   w.writeBool(s.includeSynonyms);
   w.writeBool(s.includeDocumentation);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsRequest._tagged");
 }
 
 /** DescribeConfigsRequest in versions 4. */
@@ -253,6 +256,7 @@ function encodeDescribeConfigsResourceV0(w: Writer, s: DescribeConfigsResource):
       }
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsRequest/DescribeConfigsResource._tagged");
 }
 
 /** DescribeConfigsResource in versions 4. */

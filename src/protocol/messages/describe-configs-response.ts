@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeConfigsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -214,6 +214,7 @@ function encodeDescribeConfigsResponseV0(w: Writer, s: DescribeConfigsResponse):
       encodeDescribeConfigsResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse._tagged");
 }
 
 /** DescribeConfigsResponse in versions 1, 2. */
@@ -238,6 +239,7 @@ function encodeDescribeConfigsResponseV1(w: Writer, s: DescribeConfigsResponse):
       encodeDescribeConfigsResultV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse._tagged");
 }
 
 /** DescribeConfigsResponse in versions 3. */
@@ -262,6 +264,7 @@ function encodeDescribeConfigsResponseV3(w: Writer, s: DescribeConfigsResponse):
       encodeDescribeConfigsResultV3(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse._tagged");
 }
 
 /** DescribeConfigsResponse in versions 4. */
@@ -321,6 +324,7 @@ function encodeDescribeConfigsResultV0(w: Writer, s: DescribeConfigsResult): voi
       encodeDescribeConfigsResourceResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse/DescribeConfigsResult._tagged");
 }
 
 /** DescribeConfigsResult in versions 1, 2. */
@@ -354,6 +358,7 @@ function encodeDescribeConfigsResultV1(w: Writer, s: DescribeConfigsResult): voi
       encodeDescribeConfigsResourceResultV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse/DescribeConfigsResult._tagged");
 }
 
 /** DescribeConfigsResult in versions 3. */
@@ -387,6 +392,7 @@ function encodeDescribeConfigsResultV3(w: Writer, s: DescribeConfigsResult): voi
       encodeDescribeConfigsResourceResultV3(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse/DescribeConfigsResult._tagged");
 }
 
 /** DescribeConfigsResult in versions 4. */
@@ -455,6 +461,7 @@ function encodeDescribeConfigsResourceResultV0(w: Writer, s: DescribeConfigsReso
   w.writeBool(s.readOnly);
   w.writeBool(s.isDefault);
   w.writeBool(s.isSensitive);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse/DescribeConfigsResourceResult._tagged");
 }
 
 /** DescribeConfigsResourceResult in versions 1, 2. */
@@ -500,6 +507,7 @@ function encodeDescribeConfigsResourceResultV1(w: Writer, s: DescribeConfigsReso
       encodeDescribeConfigsSynonymV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse/DescribeConfigsResourceResult._tagged");
 }
 
 /** DescribeConfigsResourceResult in versions 3. */
@@ -547,6 +555,7 @@ function encodeDescribeConfigsResourceResultV3(w: Writer, s: DescribeConfigsReso
   }
   w.writeInt8(s.configType, "DescribeConfigsResponse/DescribeConfigsResourceResult.configType");
   w.writeNullableString(s.documentation, "DescribeConfigsResponse/DescribeConfigsResourceResult.documentation");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse/DescribeConfigsResourceResult._tagged");
 }
 
 /** DescribeConfigsResourceResult in versions 4. */
@@ -615,6 +624,7 @@ function encodeDescribeConfigsSynonymV1(w: Writer, s: DescribeConfigsSynonym): v
   w.writeString(s.name, "DescribeConfigsResponse/DescribeConfigsSynonym.name");
   w.writeNullableString(s.value, "DescribeConfigsResponse/DescribeConfigsSynonym.value");
   w.writeInt8(s.source, "DescribeConfigsResponse/DescribeConfigsSynonym.source");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsResponse/DescribeConfigsSynonym._tagged");
 }
 
 /** DescribeConfigsSynonym in versions 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeDelegationTokenRequest {
   /** Kafka Owners: versions 0+, nullable 0+. */
@@ -111,6 +111,7 @@ function encodeDescribeDelegationTokenRequestV0(w: Writer, s: DescribeDelegation
       }
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeDelegationTokenRequest._tagged");
 }
 
 /** DescribeDelegationTokenRequest in versions 2, 3. */
@@ -156,6 +157,7 @@ function decodeDescribeDelegationTokenOwnerV0(r: Reader): DescribeDelegationToke
 function encodeDescribeDelegationTokenOwnerV0(w: Writer, s: DescribeDelegationTokenOwner): void {
   w.writeString(s.principalType, "DescribeDelegationTokenRequest/DescribeDelegationTokenOwner.principalType");
   w.writeString(s.principalName, "DescribeDelegationTokenRequest/DescribeDelegationTokenOwner.principalName");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeDelegationTokenRequest/DescribeDelegationTokenOwner._tagged");
 }
 
 /** DescribeDelegationTokenOwner in versions 2, 3. */

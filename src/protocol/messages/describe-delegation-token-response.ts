@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeDelegationTokenResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -179,6 +179,7 @@ function encodeDescribeDelegationTokenResponseV0(w: Writer, s: DescribeDelegatio
     }
   }
   w.writeInt32(s.throttleTimeMs, "DescribeDelegationTokenResponse.throttleTimeMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeDelegationTokenResponse._tagged");
 }
 
 /** DescribeDelegationTokenResponse in versions 2. */
@@ -289,6 +290,7 @@ function encodeDescribedDelegationTokenV0(w: Writer, s: DescribedDelegationToken
       encodeDescribedDelegationTokenRenewerV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeDelegationTokenResponse/DescribedDelegationToken._tagged");
 }
 
 /** DescribedDelegationToken in versions 2. */
@@ -409,6 +411,7 @@ function decodeDescribedDelegationTokenRenewerV0(r: Reader): DescribedDelegation
 function encodeDescribedDelegationTokenRenewerV0(w: Writer, s: DescribedDelegationTokenRenewer): void {
   w.writeString(s.principalType, "DescribeDelegationTokenResponse/DescribedDelegationTokenRenewer.principalType");
   w.writeString(s.principalName, "DescribeDelegationTokenResponse/DescribedDelegationTokenRenewer.principalName");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeDelegationTokenResponse/DescribedDelegationTokenRenewer._tagged");
 }
 
 /** DescribedDelegationTokenRenewer in versions 2, 3. */

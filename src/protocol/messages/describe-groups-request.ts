@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeGroupsRequest {
   /** Kafka Groups: versions 0+. */
@@ -96,6 +96,7 @@ function encodeDescribeGroupsRequestV0(w: Writer, s: DescribeGroupsRequest): voi
   if (!(s.includeAuthorizedOperations === false)) {
     throw new EncodeError("unsupportedField", "DescribeGroupsRequest.includeAuthorizedOperations", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsRequest._tagged");
 }
 
 /** DescribeGroupsRequest in versions 3, 4. */
@@ -120,6 +121,7 @@ function encodeDescribeGroupsRequestV3(w: Writer, s: DescribeGroupsRequest): voi
     }
   }
   w.writeBool(s.includeAuthorizedOperations);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsRequest._tagged");
 }
 
 /** DescribeGroupsRequest in versions 5. */

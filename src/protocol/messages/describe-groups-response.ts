@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeGroupsResponse {
   /** Kafka ThrottleTimeMs: versions 1+, ignorable. */
@@ -185,6 +185,7 @@ function encodeDescribeGroupsResponseV0(w: Writer, s: DescribeGroupsResponse): v
       encodeDescribedGroupV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse._tagged");
 }
 
 /** DescribeGroupsResponse in versions 1, 2. */
@@ -209,6 +210,7 @@ function encodeDescribeGroupsResponseV1(w: Writer, s: DescribeGroupsResponse): v
       encodeDescribedGroupV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse._tagged");
 }
 
 /** DescribeGroupsResponse in versions 3. */
@@ -233,6 +235,7 @@ function encodeDescribeGroupsResponseV3(w: Writer, s: DescribeGroupsResponse): v
       encodeDescribedGroupV3(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse._tagged");
 }
 
 /** DescribeGroupsResponse in versions 4. */
@@ -257,6 +260,7 @@ function encodeDescribeGroupsResponseV4(w: Writer, s: DescribeGroupsResponse): v
       encodeDescribedGroupV4(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse._tagged");
 }
 
 /** DescribeGroupsResponse in versions 5. */
@@ -324,6 +328,7 @@ function encodeDescribedGroupV0(w: Writer, s: DescribedGroup): void {
   if (!(s.authorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "DescribeGroupsResponse/DescribedGroup.authorizedOperations", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse/DescribedGroup._tagged");
 }
 
 /** DescribedGroup in versions 3. */
@@ -363,6 +368,7 @@ function encodeDescribedGroupV3(w: Writer, s: DescribedGroup): void {
     }
   }
   w.writeInt32(s.authorizedOperations, "DescribeGroupsResponse/DescribedGroup.authorizedOperations");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse/DescribedGroup._tagged");
 }
 
 /** DescribedGroup in versions 4. */
@@ -402,6 +408,7 @@ function encodeDescribedGroupV4(w: Writer, s: DescribedGroup): void {
     }
   }
   w.writeInt32(s.authorizedOperations, "DescribeGroupsResponse/DescribedGroup.authorizedOperations");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse/DescribedGroup._tagged");
 }
 
 /** DescribedGroup in versions 5. */
@@ -470,6 +477,7 @@ function encodeDescribedGroupMemberV0(w: Writer, s: DescribedGroupMember): void 
   w.writeString(s.clientHost, "DescribeGroupsResponse/DescribedGroupMember.clientHost");
   w.writeBytes(s.memberMetadata, false, false, "DescribeGroupsResponse/DescribedGroupMember.memberMetadata");
   w.writeBytes(s.memberAssignment, false, false, "DescribeGroupsResponse/DescribedGroupMember.memberAssignment");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse/DescribedGroupMember._tagged");
 }
 
 /** DescribedGroupMember in versions 4. */
@@ -498,6 +506,7 @@ function encodeDescribedGroupMemberV4(w: Writer, s: DescribedGroupMember): void 
   w.writeString(s.clientHost, "DescribeGroupsResponse/DescribedGroupMember.clientHost");
   w.writeBytes(s.memberMetadata, false, false, "DescribeGroupsResponse/DescribedGroupMember.memberMetadata");
   w.writeBytes(s.memberAssignment, false, false, "DescribeGroupsResponse/DescribedGroupMember.memberAssignment");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse/DescribedGroupMember._tagged");
 }
 
 /** DescribedGroupMember in versions 5. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeLogDirsRequest {
   /** Kafka Topics: versions 0+, nullable 0+. */
@@ -113,6 +113,7 @@ function encodeDescribeLogDirsRequestV0(w: Writer, s: DescribeLogDirsRequest): v
       }
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeLogDirsRequest._tagged");
 }
 
 /** DescribeLogDirsRequest in versions 2, 3, 4. */
@@ -166,6 +167,7 @@ function encodeDescribableLogDirTopicV0(w: Writer, s: DescribableLogDirTopic): v
       w.writeInt32(x, "DescribeLogDirsRequest/DescribableLogDirTopic.partitions");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeLogDirsRequest/DescribableLogDirTopic._tagged");
 }
 
 /** DescribableLogDirTopic in versions 2, 3, 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface DescribeLogDirsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -196,6 +196,7 @@ function encodeDescribeLogDirsResponseV0(w: Writer, s: DescribeLogDirsResponse):
       encodeDescribeLogDirsResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeLogDirsResponse._tagged");
 }
 
 /** DescribeLogDirsResponse in versions 2. */
@@ -313,6 +314,7 @@ function encodeDescribeLogDirsResultV0(w: Writer, s: DescribeLogDirsResult): voi
       encodeDescribeLogDirsTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeLogDirsResponse/DescribeLogDirsResult._tagged");
 }
 
 /** DescribeLogDirsResult in versions 2, 3. */
@@ -405,6 +407,7 @@ function encodeDescribeLogDirsTopicV0(w: Writer, s: DescribeLogDirsTopic): void 
       encodeDescribeLogDirsPartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeLogDirsResponse/DescribeLogDirsTopic._tagged");
 }
 
 /** DescribeLogDirsTopic in versions 2, 3, 4. */
@@ -453,6 +456,7 @@ function encodeDescribeLogDirsPartitionV0(w: Writer, s: DescribeLogDirsPartition
   w.writeInt64(s.partitionSize, "DescribeLogDirsResponse/DescribeLogDirsPartition.partitionSize");
   w.writeInt64(s.offsetLag, "DescribeLogDirsResponse/DescribeLogDirsPartition.offsetLag");
   w.writeBool(s.isFutureKey);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeLogDirsResponse/DescribeLogDirsPartition._tagged");
 }
 
 /** DescribeLogDirsPartition in versions 2, 3, 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ElectLeadersRequest {
   /** Kafka ElectionType: versions 1+. */
@@ -128,6 +128,7 @@ function encodeElectLeadersRequestV0(w: Writer, s: ElectLeadersRequest): void {
     }
   }
   w.writeInt32(s.timeoutMs, "ElectLeadersRequest.timeoutMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ElectLeadersRequest._tagged");
 }
 
 /** ElectLeadersRequest in versions 1. */
@@ -161,6 +162,7 @@ function encodeElectLeadersRequestV1(w: Writer, s: ElectLeadersRequest): void {
     }
   }
   w.writeInt32(s.timeoutMs, "ElectLeadersRequest.timeoutMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ElectLeadersRequest._tagged");
 }
 
 /** ElectLeadersRequest in versions 2. */
@@ -220,6 +222,7 @@ function encodeTopicPartitionsV0(w: Writer, s: TopicPartitions): void {
       w.writeInt32(x, "ElectLeadersRequest/TopicPartitions.partitions");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ElectLeadersRequest/TopicPartitions._tagged");
 }
 
 /** TopicPartitions in versions 2. */

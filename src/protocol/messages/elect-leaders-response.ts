@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ElectLeadersResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -151,6 +151,7 @@ function encodeElectLeadersResponseV0(w: Writer, s: ElectLeadersResponse): void 
       encodeReplicaElectionResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ElectLeadersResponse._tagged");
 }
 
 /** ElectLeadersResponse in versions 1. */
@@ -178,6 +179,7 @@ function encodeElectLeadersResponseV1(w: Writer, s: ElectLeadersResponse): void 
       encodeReplicaElectionResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ElectLeadersResponse._tagged");
 }
 
 /** ElectLeadersResponse in versions 2. */
@@ -231,6 +233,7 @@ function encodeReplicaElectionResultV0(w: Writer, s: ReplicaElectionResult): voi
       encodePartitionResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ElectLeadersResponse/ReplicaElectionResult._tagged");
 }
 
 /** ReplicaElectionResult in versions 2. */
@@ -276,6 +279,7 @@ function encodePartitionResultV0(w: Writer, s: PartitionResult): void {
   w.writeInt32(s.partitionId, "ElectLeadersResponse/PartitionResult.partitionId");
   w.writeInt16(s.errorCode, "ElectLeadersResponse/PartitionResult.errorCode");
   w.writeNullableString(s.errorMessage, "ElectLeadersResponse/PartitionResult.errorMessage");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ElectLeadersResponse/PartitionResult._tagged");
 }
 
 /** PartitionResult in versions 2. */

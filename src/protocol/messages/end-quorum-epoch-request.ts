@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface EndQuorumEpochRequest {
   /** Kafka ClusterId: versions 0+, nullable 0+. */
@@ -205,6 +205,7 @@ function encodeEndQuorumEpochRequestV0(w: Writer, s: EndQuorumEpochRequest): voi
       encodeTopicDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "EndQuorumEpochRequest._tagged");
 }
 
 /** EndQuorumEpochRequest in versions 1. */
@@ -266,6 +267,7 @@ function encodeTopicDataV0(w: Writer, s: TopicData): void {
       encodePartitionDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "EndQuorumEpochRequest/TopicData._tagged");
 }
 
 /** TopicData in versions 1. */
@@ -324,6 +326,7 @@ function encodePartitionDataV0(w: Writer, s: PartitionData): void {
       w.writeInt32(x, "EndQuorumEpochRequest/PartitionData.preferredSuccessors");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "EndQuorumEpochRequest/PartitionData._tagged");
 }
 
 /** PartitionData in versions 1. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface EndQuorumEpochResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -179,6 +179,7 @@ function encodeEndQuorumEpochResponseV0(w: Writer, s: EndQuorumEpochResponse): v
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "EndQuorumEpochResponse.nodeEndpoints", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "EndQuorumEpochResponse._tagged");
 }
 
 /** EndQuorumEpochResponse in versions 1. */
@@ -261,6 +262,7 @@ function encodeTopicDataV0(w: Writer, s: TopicData): void {
       encodePartitionDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "EndQuorumEpochResponse/TopicData._tagged");
 }
 
 /** TopicData in versions 1. */
@@ -309,6 +311,7 @@ function encodePartitionDataV0(w: Writer, s: PartitionData): void {
   w.writeInt16(s.errorCode, "EndQuorumEpochResponse/PartitionData.errorCode");
   w.writeInt32(s.leaderId, "EndQuorumEpochResponse/PartitionData.leaderId");
   w.writeInt32(s.leaderEpoch, "EndQuorumEpochResponse/PartitionData.leaderEpoch");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "EndQuorumEpochResponse/PartitionData._tagged");
 }
 
 /** PartitionData in versions 1. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface EndTxnRequest {
   /** Kafka TransactionalId: versions 0+. */
@@ -97,6 +97,7 @@ function encodeEndTxnRequestV0(w: Writer, s: EndTxnRequest): void {
   w.writeInt64(s.producerId, "EndTxnRequest.producerId");
   w.writeInt16(s.producerEpoch, "EndTxnRequest.producerEpoch");
   w.writeBool(s.committed);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "EndTxnRequest._tagged");
 }
 
 /** EndTxnRequest in versions 3, 4, 5. */

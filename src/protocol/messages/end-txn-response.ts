@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface EndTxnResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -98,6 +98,7 @@ function decodeEndTxnResponseV0(r: Reader): EndTxnResponse {
 function encodeEndTxnResponseV0(w: Writer, s: EndTxnResponse): void {
   w.writeInt32(s.throttleTimeMs, "EndTxnResponse.throttleTimeMs");
   w.writeInt16(s.errorCode, "EndTxnResponse.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "EndTxnResponse._tagged");
 }
 
 /** EndTxnResponse in versions 3, 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ExpireDelegationTokenRequest {
   /** Kafka Hmac: versions 0+. */
@@ -77,6 +77,7 @@ function decodeExpireDelegationTokenRequestV0(r: Reader): ExpireDelegationTokenR
 function encodeExpireDelegationTokenRequestV0(w: Writer, s: ExpireDelegationTokenRequest): void {
   w.writeBytes(s.hmac, false, false, "ExpireDelegationTokenRequest.hmac");
   w.writeInt64(s.expiryTimePeriodMs, "ExpireDelegationTokenRequest.expiryTimePeriodMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ExpireDelegationTokenRequest._tagged");
 }
 
 /** ExpireDelegationTokenRequest in versions 2. */

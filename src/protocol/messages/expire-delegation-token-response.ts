@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ExpireDelegationTokenResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -84,6 +84,7 @@ function encodeExpireDelegationTokenResponseV0(w: Writer, s: ExpireDelegationTok
   w.writeInt16(s.errorCode, "ExpireDelegationTokenResponse.errorCode");
   w.writeInt64(s.expiryTimestampMs, "ExpireDelegationTokenResponse.expiryTimestampMs");
   w.writeInt32(s.throttleTimeMs, "ExpireDelegationTokenResponse.throttleTimeMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ExpireDelegationTokenResponse._tagged");
 }
 
 /** ExpireDelegationTokenResponse in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface FetchRequest {
   /** Kafka ClusterId: versions 12+, nullable 12+, tag 0 in 12+, ignorable. */
@@ -338,6 +338,7 @@ function encodeFetchRequestV0(w: Writer, s: FetchRequest): void {
   if (!(s.forgottenTopicsData.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchRequest.forgottenTopicsData", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
 }
 
 /** FetchRequest in versions 3. */
@@ -391,6 +392,7 @@ function encodeFetchRequestV3(w: Writer, s: FetchRequest): void {
   if (!(s.forgottenTopicsData.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchRequest.forgottenTopicsData", "a non-default value in version 3, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
 }
 
 /** FetchRequest in versions 4. */
@@ -445,6 +447,7 @@ function encodeFetchRequestV4(w: Writer, s: FetchRequest): void {
   if (!(s.forgottenTopicsData.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchRequest.forgottenTopicsData", "a non-default value in version 4, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
 }
 
 /** FetchRequest in versions 5, 6. */
@@ -499,6 +502,7 @@ function encodeFetchRequestV5(w: Writer, s: FetchRequest): void {
   if (!(s.forgottenTopicsData.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchRequest.forgottenTopicsData", "a non-default value in version 5, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
 }
 
 /** FetchRequest in versions 7, 8. */
@@ -561,6 +565,7 @@ function encodeFetchRequestV7(w: Writer, s: FetchRequest): void {
       encodeForgottenTopicV7(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
 }
 
 /** FetchRequest in versions 9, 10. */
@@ -623,6 +628,7 @@ function encodeFetchRequestV9(w: Writer, s: FetchRequest): void {
       encodeForgottenTopicV7(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
 }
 
 /** FetchRequest in versions 11. */
@@ -686,6 +692,7 @@ function encodeFetchRequestV11(w: Writer, s: FetchRequest): void {
     }
   }
   w.writeString(s.rackId, "FetchRequest.rackId");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
 }
 
 /** FetchRequest in versions 12. */
@@ -1094,6 +1101,7 @@ function encodeFetchTopicV0(w: Writer, s: FetchTopic): void {
       encodeFetchPartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest/FetchTopic._tagged");
 }
 
 /** FetchTopic in versions 5, 6, 7, 8. */
@@ -1120,6 +1128,7 @@ function encodeFetchTopicV5(w: Writer, s: FetchTopic): void {
       encodeFetchPartitionV5(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest/FetchTopic._tagged");
 }
 
 /** FetchTopic in versions 9, 10, 11. */
@@ -1146,6 +1155,7 @@ function encodeFetchTopicV9(w: Writer, s: FetchTopic): void {
       encodeFetchPartitionV9(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest/FetchTopic._tagged");
 }
 
 /** FetchTopic in versions 12. */
@@ -1260,6 +1270,7 @@ function encodeFetchPartitionV0(w: Writer, s: FetchPartition): void {
     throw new EncodeError("unsupportedField", "FetchRequest/FetchPartition.lastFetchedEpoch", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt32(s.partitionMaxBytes, "FetchRequest/FetchPartition.partitionMaxBytes");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest/FetchPartition._tagged");
 }
 
 /** FetchPartition in versions 5, 6, 7, 8. */
@@ -1291,6 +1302,7 @@ function encodeFetchPartitionV5(w: Writer, s: FetchPartition): void {
   }
   w.writeInt64(s.logStartOffset, "FetchRequest/FetchPartition.logStartOffset");
   w.writeInt32(s.partitionMaxBytes, "FetchRequest/FetchPartition.partitionMaxBytes");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest/FetchPartition._tagged");
 }
 
 /** FetchPartition in versions 9, 10, 11. */
@@ -1323,6 +1335,7 @@ function encodeFetchPartitionV9(w: Writer, s: FetchPartition): void {
   }
   w.writeInt64(s.logStartOffset, "FetchRequest/FetchPartition.logStartOffset");
   w.writeInt32(s.partitionMaxBytes, "FetchRequest/FetchPartition.partitionMaxBytes");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest/FetchPartition._tagged");
 }
 
 /** FetchPartition in versions 12, 13, 14, 15, 16. */
@@ -1433,6 +1446,7 @@ function encodeForgottenTopicV7(w: Writer, s: ForgottenTopic): void {
       w.writeInt32(x, "FetchRequest/ForgottenTopic.partitions");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest/ForgottenTopic._tagged");
 }
 
 /** ForgottenTopic in versions 12. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface FetchResponse {
   /** Kafka ThrottleTimeMs: versions 1+, ignorable. */
@@ -382,6 +382,7 @@ function encodeFetchResponseV0(w: Writer, s: FetchResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
 }
 
 /** FetchResponse in versions 1, 2, 3. */
@@ -418,6 +419,7 @@ function encodeFetchResponseV1(w: Writer, s: FetchResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
 }
 
 /** FetchResponse in versions 4. */
@@ -454,6 +456,7 @@ function encodeFetchResponseV4(w: Writer, s: FetchResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 4, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
 }
 
 /** FetchResponse in versions 5, 6. */
@@ -490,6 +493,7 @@ function encodeFetchResponseV5(w: Writer, s: FetchResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 5, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
 }
 
 /** FetchResponse in versions 7, 8, 9, 10. */
@@ -525,6 +529,7 @@ function encodeFetchResponseV7(w: Writer, s: FetchResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 7, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
 }
 
 /** FetchResponse in versions 11. */
@@ -560,6 +565,7 @@ function encodeFetchResponseV11(w: Writer, s: FetchResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 11, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
 }
 
 /** FetchResponse in versions 12. */
@@ -724,6 +730,7 @@ function encodeFetchableTopicResponseV0(w: Writer, s: FetchableTopicResponse): v
       encodePartitionDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse/FetchableTopicResponse._tagged");
 }
 
 /** FetchableTopicResponse in versions 4. */
@@ -750,6 +757,7 @@ function encodeFetchableTopicResponseV4(w: Writer, s: FetchableTopicResponse): v
       encodePartitionDataV4(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse/FetchableTopicResponse._tagged");
 }
 
 /** FetchableTopicResponse in versions 5, 6, 7, 8, 9, 10. */
@@ -776,6 +784,7 @@ function encodeFetchableTopicResponseV5(w: Writer, s: FetchableTopicResponse): v
       encodePartitionDataV5(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse/FetchableTopicResponse._tagged");
 }
 
 /** FetchableTopicResponse in versions 11. */
@@ -802,6 +811,7 @@ function encodeFetchableTopicResponseV11(w: Writer, s: FetchableTopicResponse): 
       encodePartitionDataV11(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse/FetchableTopicResponse._tagged");
 }
 
 /** FetchableTopicResponse in versions 12. */
@@ -906,6 +916,7 @@ function encodePartitionDataV0(w: Writer, s: PartitionData): void {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.preferredReadReplica", "a non-default value in version 0, which lacks the field");
   }
   w.writeNullableBytes(s.records, false, true, "FetchResponse/PartitionData.records");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse/PartitionData._tagged");
 }
 
 /** PartitionData in versions 4. */
@@ -970,6 +981,7 @@ function encodePartitionDataV4(w: Writer, s: PartitionData): void {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.preferredReadReplica", "a non-default value in version 4, which lacks the field");
   }
   w.writeNullableBytes(s.records, false, true, "FetchResponse/PartitionData.records");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse/PartitionData._tagged");
 }
 
 /** PartitionData in versions 5, 6, 7, 8, 9, 10. */
@@ -1035,6 +1047,7 @@ function encodePartitionDataV5(w: Writer, s: PartitionData): void {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.preferredReadReplica", "a non-default value in version 5, which lacks the field");
   }
   w.writeNullableBytes(s.records, false, true, "FetchResponse/PartitionData.records");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse/PartitionData._tagged");
 }
 
 /** PartitionData in versions 11. */
@@ -1098,6 +1111,7 @@ function encodePartitionDataV11(w: Writer, s: PartitionData): void {
   }
   w.writeInt32(s.preferredReadReplica, "FetchResponse/PartitionData.preferredReadReplica");
   w.writeNullableBytes(s.records, false, true, "FetchResponse/PartitionData.records");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse/PartitionData._tagged");
 }
 
 /** PartitionData in versions 12, 13, 14, 15, 16, 17. */
@@ -1273,6 +1287,7 @@ function decodeAbortedTransactionV4(r: Reader): AbortedTransaction {
 function encodeAbortedTransactionV4(w: Writer, s: AbortedTransaction): void {
   w.writeInt64(s.producerId, "FetchResponse/AbortedTransaction.producerId");
   w.writeInt64(s.firstOffset, "FetchResponse/AbortedTransaction.firstOffset");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse/AbortedTransaction._tagged");
 }
 
 /** AbortedTransaction in versions 12, 13, 14, 15, 16, 17. */

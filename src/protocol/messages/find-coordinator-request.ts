@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface FindCoordinatorRequest {
   /** Kafka Key: versions 0-3. */
@@ -102,6 +102,7 @@ function encodeFindCoordinatorRequestV0(w: Writer, s: FindCoordinatorRequest): v
   if (!(s.coordinatorKeys.length === 0)) {
     throw new EncodeError("unsupportedField", "FindCoordinatorRequest.coordinatorKeys", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FindCoordinatorRequest._tagged");
 }
 
 /** FindCoordinatorRequest in versions 1, 2. */
@@ -123,6 +124,7 @@ function encodeFindCoordinatorRequestV1(w: Writer, s: FindCoordinatorRequest): v
   if (!(s.coordinatorKeys.length === 0)) {
     throw new EncodeError("unsupportedField", "FindCoordinatorRequest.coordinatorKeys", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FindCoordinatorRequest._tagged");
 }
 
 /** FindCoordinatorRequest in versions 3. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface FindCoordinatorResponse {
   /** Kafka ThrottleTimeMs: versions 1+, ignorable. */
@@ -167,6 +167,7 @@ function encodeFindCoordinatorResponseV0(w: Writer, s: FindCoordinatorResponse):
   if (!(s.coordinators.length === 0)) {
     throw new EncodeError("unsupportedField", "FindCoordinatorResponse.coordinators", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FindCoordinatorResponse._tagged");
 }
 
 /** FindCoordinatorResponse in versions 1, 2. */
@@ -200,6 +201,7 @@ function encodeFindCoordinatorResponseV1(w: Writer, s: FindCoordinatorResponse):
   if (!(s.coordinators.length === 0)) {
     throw new EncodeError("unsupportedField", "FindCoordinatorResponse.coordinators", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "FindCoordinatorResponse._tagged");
 }
 
 /** FindCoordinatorResponse in versions 3. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface HeartbeatRequest {
   /** Kafka GroupId: versions 0+. */
@@ -100,6 +100,7 @@ function encodeHeartbeatRequestV0(w: Writer, s: HeartbeatRequest): void {
   if (!(s.groupInstanceId === null)) {
     throw new EncodeError("unsupportedField", "HeartbeatRequest.groupInstanceId", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "HeartbeatRequest._tagged");
 }
 
 /** HeartbeatRequest in versions 3. */
@@ -122,6 +123,7 @@ function encodeHeartbeatRequestV3(w: Writer, s: HeartbeatRequest): void {
   w.writeInt32(s.generationId, "HeartbeatRequest.generationId");
   w.writeString(s.memberId, "HeartbeatRequest.memberId");
   w.writeNullableString(s.groupInstanceId, "HeartbeatRequest.groupInstanceId");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "HeartbeatRequest._tagged");
 }
 
 /** HeartbeatRequest in versions 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface HeartbeatResponse {
   /** Kafka ThrottleTimeMs: versions 1+, ignorable. */
@@ -83,6 +83,7 @@ function decodeHeartbeatResponseV0(r: Reader): HeartbeatResponse {
 
 function encodeHeartbeatResponseV0(w: Writer, s: HeartbeatResponse): void {
   w.writeInt16(s.errorCode, "HeartbeatResponse.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "HeartbeatResponse._tagged");
 }
 
 /** HeartbeatResponse in versions 1, 2, 3. */
@@ -99,6 +100,7 @@ function decodeHeartbeatResponseV1(r: Reader): HeartbeatResponse {
 function encodeHeartbeatResponseV1(w: Writer, s: HeartbeatResponse): void {
   w.writeInt32(s.throttleTimeMs, "HeartbeatResponse.throttleTimeMs");
   w.writeInt16(s.errorCode, "HeartbeatResponse.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "HeartbeatResponse._tagged");
 }
 
 /** HeartbeatResponse in versions 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface IncrementalAlterConfigsRequest {
   /** Kafka Resources: versions 0+. */
@@ -141,6 +141,7 @@ function encodeIncrementalAlterConfigsRequestV0(w: Writer, s: IncrementalAlterCo
     }
   }
   w.writeBool(s.validateOnly);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "IncrementalAlterConfigsRequest._tagged");
 }
 
 /** IncrementalAlterConfigsRequest in versions 1. */
@@ -194,6 +195,7 @@ function encodeAlterConfigsResourceV0(w: Writer, s: AlterConfigsResource): void 
       encodeAlterableConfigV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "IncrementalAlterConfigsRequest/AlterConfigsResource._tagged");
 }
 
 /** AlterConfigsResource in versions 1. */
@@ -242,6 +244,7 @@ function encodeAlterableConfigV0(w: Writer, s: AlterableConfig): void {
   w.writeString(s.name, "IncrementalAlterConfigsRequest/AlterableConfig.name");
   w.writeInt8(s.configOperation, "IncrementalAlterConfigsRequest/AlterableConfig.configOperation");
   w.writeNullableString(s.value, "IncrementalAlterConfigsRequest/AlterableConfig.value");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "IncrementalAlterConfigsRequest/AlterableConfig._tagged");
 }
 
 /** AlterableConfig in versions 1. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface IncrementalAlterConfigsResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -116,6 +116,7 @@ function encodeIncrementalAlterConfigsResponseV0(w: Writer, s: IncrementalAlterC
       encodeAlterConfigsResourceResponseV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "IncrementalAlterConfigsResponse._tagged");
 }
 
 /** IncrementalAlterConfigsResponse in versions 1. */
@@ -164,6 +165,7 @@ function encodeAlterConfigsResourceResponseV0(w: Writer, s: AlterConfigsResource
   w.writeNullableString(s.errorMessage, "IncrementalAlterConfigsResponse/AlterConfigsResourceResponse.errorMessage");
   w.writeInt8(s.resourceType, "IncrementalAlterConfigsResponse/AlterConfigsResourceResponse.resourceType");
   w.writeString(s.resourceName, "IncrementalAlterConfigsResponse/AlterConfigsResourceResponse.resourceName");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "IncrementalAlterConfigsResponse/AlterConfigsResourceResponse._tagged");
 }
 
 /** AlterConfigsResourceResponse in versions 1. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface InitProducerIdRequest {
   /** Kafka TransactionalId: versions 0+, nullable 0+. */
@@ -104,6 +104,7 @@ function encodeInitProducerIdRequestV0(w: Writer, s: InitProducerIdRequest): voi
   if (!(s.producerEpoch === -1)) {
     throw new EncodeError("unsupportedField", "InitProducerIdRequest.producerEpoch", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "InitProducerIdRequest._tagged");
 }
 
 /** InitProducerIdRequest in versions 2. */

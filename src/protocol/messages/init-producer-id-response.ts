@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface InitProducerIdResponse {
   /** Kafka ThrottleTimeMs: versions 0+, ignorable. */
@@ -97,6 +97,7 @@ function encodeInitProducerIdResponseV0(w: Writer, s: InitProducerIdResponse): v
   w.writeInt16(s.errorCode, "InitProducerIdResponse.errorCode");
   w.writeInt64(s.producerId, "InitProducerIdResponse.producerId");
   w.writeInt16(s.producerEpoch, "InitProducerIdResponse.producerEpoch");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "InitProducerIdResponse._tagged");
 }
 
 /** InitProducerIdResponse in versions 2, 3, 4, 5. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface JoinGroupRequest {
   /** Kafka GroupId: versions 0+. */
@@ -175,6 +175,7 @@ function encodeJoinGroupRequestV0(w: Writer, s: JoinGroupRequest): void {
       encodeJoinGroupRequestProtocolV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "JoinGroupRequest._tagged");
 }
 
 /** JoinGroupRequest in versions 1, 2, 3, 4. */
@@ -218,6 +219,7 @@ function encodeJoinGroupRequestV1(w: Writer, s: JoinGroupRequest): void {
       encodeJoinGroupRequestProtocolV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "JoinGroupRequest._tagged");
 }
 
 /** JoinGroupRequest in versions 5. */
@@ -259,6 +261,7 @@ function encodeJoinGroupRequestV5(w: Writer, s: JoinGroupRequest): void {
       encodeJoinGroupRequestProtocolV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "JoinGroupRequest._tagged");
 }
 
 /** JoinGroupRequest in versions 6, 7. */
@@ -362,6 +365,7 @@ function decodeJoinGroupRequestProtocolV0(r: Reader): JoinGroupRequestProtocol {
 function encodeJoinGroupRequestProtocolV0(w: Writer, s: JoinGroupRequestProtocol): void {
   w.writeString(s.name, "JoinGroupRequest/JoinGroupRequestProtocol.name");
   w.writeBytes(s.metadata, false, false, "JoinGroupRequest/JoinGroupRequestProtocol.metadata");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "JoinGroupRequest/JoinGroupRequestProtocol._tagged");
 }
 
 /** JoinGroupRequestProtocol in versions 6, 7, 8, 9. */

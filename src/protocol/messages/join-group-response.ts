@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface JoinGroupResponse {
   /** Kafka ThrottleTimeMs: versions 2+, ignorable. */
@@ -192,6 +192,7 @@ function encodeJoinGroupResponseV0(w: Writer, s: JoinGroupResponse): void {
       encodeJoinGroupResponseMemberV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "JoinGroupResponse._tagged");
 }
 
 /** JoinGroupResponse in versions 2, 3, 4. */
@@ -241,6 +242,7 @@ function encodeJoinGroupResponseV2(w: Writer, s: JoinGroupResponse): void {
       encodeJoinGroupResponseMemberV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "JoinGroupResponse._tagged");
 }
 
 /** JoinGroupResponse in versions 5. */
@@ -290,6 +292,7 @@ function encodeJoinGroupResponseV5(w: Writer, s: JoinGroupResponse): void {
       encodeJoinGroupResponseMemberV5(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "JoinGroupResponse._tagged");
 }
 
 /** JoinGroupResponse in versions 6. */
@@ -455,6 +458,7 @@ function decodeJoinGroupResponseMemberV0(r: Reader): JoinGroupResponseMember {
 function encodeJoinGroupResponseMemberV0(w: Writer, s: JoinGroupResponseMember): void {
   w.writeString(s.memberId, "JoinGroupResponse/JoinGroupResponseMember.memberId");
   w.writeBytes(s.metadata, false, false, "JoinGroupResponse/JoinGroupResponseMember.metadata");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "JoinGroupResponse/JoinGroupResponseMember._tagged");
 }
 
 /** JoinGroupResponseMember in versions 5. */
@@ -474,6 +478,7 @@ function encodeJoinGroupResponseMemberV5(w: Writer, s: JoinGroupResponseMember):
   w.writeString(s.memberId, "JoinGroupResponse/JoinGroupResponseMember.memberId");
   w.writeNullableString(s.groupInstanceId, "JoinGroupResponse/JoinGroupResponseMember.groupInstanceId");
   w.writeBytes(s.metadata, false, false, "JoinGroupResponse/JoinGroupResponseMember.metadata");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "JoinGroupResponse/JoinGroupResponseMember._tagged");
 }
 
 /** JoinGroupResponseMember in versions 6, 7, 8, 9. */

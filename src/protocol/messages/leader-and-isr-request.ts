@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface LeaderAndIsrRequest {
   /** Kafka ControllerId: versions 0+. */
@@ -291,6 +291,7 @@ function encodeLeaderAndIsrRequestV0(w: Writer, s: LeaderAndIsrRequest): void {
       encodeLeaderAndIsrLiveLeaderV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest._tagged");
 }
 
 /** LeaderAndIsrRequest in versions 1. */
@@ -346,6 +347,7 @@ function encodeLeaderAndIsrRequestV1(w: Writer, s: LeaderAndIsrRequest): void {
       encodeLeaderAndIsrLiveLeaderV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest._tagged");
 }
 
 /** LeaderAndIsrRequest in versions 2. */
@@ -402,6 +404,7 @@ function encodeLeaderAndIsrRequestV2(w: Writer, s: LeaderAndIsrRequest): void {
       encodeLeaderAndIsrLiveLeaderV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest._tagged");
 }
 
 /** LeaderAndIsrRequest in versions 3. */
@@ -458,6 +461,7 @@ function encodeLeaderAndIsrRequestV3(w: Writer, s: LeaderAndIsrRequest): void {
       encodeLeaderAndIsrLiveLeaderV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest._tagged");
 }
 
 /** LeaderAndIsrRequest in versions 4. */
@@ -743,6 +747,7 @@ function encodeLeaderAndIsrPartitionStateV0(w: Writer, s: LeaderAndIsrPartitionS
   if (!(s.leaderRecoveryState === 0)) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest/LeaderAndIsrPartitionState.leaderRecoveryState", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrPartitionState._tagged");
 }
 
 /** LeaderAndIsrPartitionState in versions 1. */
@@ -805,6 +810,7 @@ function encodeLeaderAndIsrPartitionStateV1(w: Writer, s: LeaderAndIsrPartitionS
   if (!(s.leaderRecoveryState === 0)) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest/LeaderAndIsrPartitionState.leaderRecoveryState", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrPartitionState._tagged");
 }
 
 /** LeaderAndIsrPartitionState in versions 2. */
@@ -866,6 +872,7 @@ function encodeLeaderAndIsrPartitionStateV2(w: Writer, s: LeaderAndIsrPartitionS
   if (!(s.leaderRecoveryState === 0)) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest/LeaderAndIsrPartitionState.leaderRecoveryState", "a non-default value in version 2, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrPartitionState._tagged");
 }
 
 /** LeaderAndIsrPartitionState in versions 3. */
@@ -945,6 +952,7 @@ function encodeLeaderAndIsrPartitionStateV3(w: Writer, s: LeaderAndIsrPartitionS
   if (!(s.leaderRecoveryState === 0)) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest/LeaderAndIsrPartitionState.leaderRecoveryState", "a non-default value in version 3, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrPartitionState._tagged");
 }
 
 /** LeaderAndIsrPartitionState in versions 4, 5. */
@@ -1131,6 +1139,7 @@ function encodeLeaderAndIsrTopicStateV2(w: Writer, s: LeaderAndIsrTopicState): v
       encodeLeaderAndIsrPartitionStateV2(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrTopicState._tagged");
 }
 
 /** LeaderAndIsrTopicState in versions 3. */
@@ -1157,6 +1166,7 @@ function encodeLeaderAndIsrTopicStateV3(w: Writer, s: LeaderAndIsrTopicState): v
       encodeLeaderAndIsrPartitionStateV3(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrTopicState._tagged");
 }
 
 /** LeaderAndIsrTopicState in versions 4. */
@@ -1262,6 +1272,7 @@ function encodeLeaderAndIsrLiveLeaderV0(w: Writer, s: LeaderAndIsrLiveLeader): v
   w.writeInt32(s.brokerId, "LeaderAndIsrRequest/LeaderAndIsrLiveLeader.brokerId");
   w.writeString(s.hostName, "LeaderAndIsrRequest/LeaderAndIsrLiveLeader.hostName");
   w.writeInt32(s.port, "LeaderAndIsrRequest/LeaderAndIsrLiveLeader.port");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrLiveLeader._tagged");
 }
 
 /** LeaderAndIsrLiveLeader in versions 4, 5, 6, 7. */

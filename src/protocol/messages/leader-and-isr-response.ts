@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface LeaderAndIsrResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -161,6 +161,7 @@ function encodeLeaderAndIsrResponseV0(w: Writer, s: LeaderAndIsrResponse): void 
   if (!(s.topics.length === 0)) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrResponse.topics", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrResponse._tagged");
 }
 
 /** LeaderAndIsrResponse in versions 4. */
@@ -242,6 +243,7 @@ function encodeLeaderAndIsrPartitionErrorV0(w: Writer, s: LeaderAndIsrPartitionE
   w.writeString(s.topicName, "LeaderAndIsrResponse/LeaderAndIsrPartitionError.topicName");
   w.writeInt32(s.partitionIndex, "LeaderAndIsrResponse/LeaderAndIsrPartitionError.partitionIndex");
   w.writeInt16(s.errorCode, "LeaderAndIsrResponse/LeaderAndIsrPartitionError.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrResponse/LeaderAndIsrPartitionError._tagged");
 }
 
 /** LeaderAndIsrPartitionError in versions 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface LeaveGroupRequest {
   /** Kafka GroupId: versions 0+. */
@@ -127,6 +127,7 @@ function encodeLeaveGroupRequestV0(w: Writer, s: LeaveGroupRequest): void {
   if (!(s.members.length === 0)) {
     throw new EncodeError("unsupportedField", "LeaveGroupRequest.members", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupRequest._tagged");
 }
 
 /** LeaveGroupRequest in versions 3. */
@@ -156,6 +157,7 @@ function encodeLeaveGroupRequestV3(w: Writer, s: LeaveGroupRequest): void {
       encodeMemberIdentityV3(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupRequest._tagged");
 }
 
 /** LeaveGroupRequest in versions 4. */
@@ -236,6 +238,7 @@ function decodeMemberIdentityV3(r: Reader): MemberIdentity {
 function encodeMemberIdentityV3(w: Writer, s: MemberIdentity): void {
   w.writeString(s.memberId, "LeaveGroupRequest/MemberIdentity.memberId");
   w.writeNullableString(s.groupInstanceId, "LeaveGroupRequest/MemberIdentity.groupInstanceId");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupRequest/MemberIdentity._tagged");
 }
 
 /** MemberIdentity in versions 4. */

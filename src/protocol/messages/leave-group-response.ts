@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface LeaveGroupResponse {
   /** Kafka ThrottleTimeMs: versions 1+, ignorable. */
@@ -126,6 +126,7 @@ function encodeLeaveGroupResponseV0(w: Writer, s: LeaveGroupResponse): void {
   if (!(s.members.length === 0)) {
     throw new EncodeError("unsupportedField", "LeaveGroupResponse.members", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupResponse._tagged");
 }
 
 /** LeaveGroupResponse in versions 1, 2. */
@@ -147,6 +148,7 @@ function encodeLeaveGroupResponseV1(w: Writer, s: LeaveGroupResponse): void {
   if (!(s.members.length === 0)) {
     throw new EncodeError("unsupportedField", "LeaveGroupResponse.members", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupResponse._tagged");
 }
 
 /** LeaveGroupResponse in versions 3. */
@@ -174,6 +176,7 @@ function encodeLeaveGroupResponseV3(w: Writer, s: LeaveGroupResponse): void {
       encodeMemberResponseV3(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupResponse._tagged");
 }
 
 /** LeaveGroupResponse in versions 4, 5. */
@@ -222,6 +225,7 @@ function encodeMemberResponseV3(w: Writer, s: MemberResponse): void {
   w.writeString(s.memberId, "LeaveGroupResponse/MemberResponse.memberId");
   w.writeNullableString(s.groupInstanceId, "LeaveGroupResponse/MemberResponse.groupInstanceId");
   w.writeInt16(s.errorCode, "LeaveGroupResponse/MemberResponse.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupResponse/MemberResponse._tagged");
 }
 
 /** MemberResponse in versions 4, 5. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ListGroupsRequest {
   /** Kafka StatesFilter: versions 4+. */
@@ -93,6 +93,7 @@ function encodeListGroupsRequestV0(w: Writer, s: ListGroupsRequest): void {
   if (!(s.typesFilter.length === 0)) {
     throw new EncodeError("unsupportedField", "ListGroupsRequest.typesFilter", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListGroupsRequest._tagged");
 }
 
 /** ListGroupsRequest in versions 3. */

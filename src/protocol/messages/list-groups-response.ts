@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ListGroupsResponse {
   /** Kafka ThrottleTimeMs: versions 1+, ignorable. */
@@ -139,6 +139,7 @@ function encodeListGroupsResponseV0(w: Writer, s: ListGroupsResponse): void {
       encodeListedGroupV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListGroupsResponse._tagged");
 }
 
 /** ListGroupsResponse in versions 1, 2. */
@@ -166,6 +167,7 @@ function encodeListGroupsResponseV1(w: Writer, s: ListGroupsResponse): void {
       encodeListedGroupV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListGroupsResponse._tagged");
 }
 
 /** ListGroupsResponse in versions 3. */
@@ -273,6 +275,7 @@ function decodeListedGroupV0(r: Reader): ListedGroup {
 function encodeListedGroupV0(w: Writer, s: ListedGroup): void {
   w.writeString(s.groupId, "ListGroupsResponse/ListedGroup.groupId");
   w.writeString(s.protocolType, "ListGroupsResponse/ListedGroup.protocolType");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListGroupsResponse/ListedGroup._tagged");
 }
 
 /** ListedGroup in versions 3. */

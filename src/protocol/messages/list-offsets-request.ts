@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ListOffsetsRequest {
   /** Kafka ReplicaId: versions 0+. */
@@ -186,6 +186,7 @@ function encodeListOffsetsRequestV0(w: Writer, s: ListOffsetsRequest): void {
       encodeListOffsetsTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest._tagged");
 }
 
 /** ListOffsetsRequest in versions 1. */
@@ -217,6 +218,7 @@ function encodeListOffsetsRequestV1(w: Writer, s: ListOffsetsRequest): void {
       encodeListOffsetsTopicV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest._tagged");
 }
 
 /** ListOffsetsRequest in versions 2, 3. */
@@ -246,6 +248,7 @@ function encodeListOffsetsRequestV2(w: Writer, s: ListOffsetsRequest): void {
       encodeListOffsetsTopicV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest._tagged");
 }
 
 /** ListOffsetsRequest in versions 4, 5. */
@@ -275,6 +278,7 @@ function encodeListOffsetsRequestV4(w: Writer, s: ListOffsetsRequest): void {
       encodeListOffsetsTopicV4(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest._tagged");
 }
 
 /** ListOffsetsRequest in versions 6, 7, 8, 9. */
@@ -362,6 +366,7 @@ function encodeListOffsetsTopicV0(w: Writer, s: ListOffsetsTopic): void {
       encodeListOffsetsPartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest/ListOffsetsTopic._tagged");
 }
 
 /** ListOffsetsTopic in versions 1, 2, 3. */
@@ -386,6 +391,7 @@ function encodeListOffsetsTopicV1(w: Writer, s: ListOffsetsTopic): void {
       encodeListOffsetsPartitionV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest/ListOffsetsTopic._tagged");
 }
 
 /** ListOffsetsTopic in versions 4, 5. */
@@ -410,6 +416,7 @@ function encodeListOffsetsTopicV4(w: Writer, s: ListOffsetsTopic): void {
       encodeListOffsetsPartitionV4(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest/ListOffsetsTopic._tagged");
 }
 
 /** ListOffsetsTopic in versions 6, 7, 8, 9, 10. */
@@ -457,6 +464,7 @@ function encodeListOffsetsPartitionV0(w: Writer, s: ListOffsetsPartition): void 
   w.writeInt32(s.partitionIndex, "ListOffsetsRequest/ListOffsetsPartition.partitionIndex");
   w.writeInt64(s.timestamp, "ListOffsetsRequest/ListOffsetsPartition.timestamp");
   w.writeInt32(s.maxNumOffsets, "ListOffsetsRequest/ListOffsetsPartition.maxNumOffsets");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest/ListOffsetsPartition._tagged");
 }
 
 /** ListOffsetsPartition in versions 1, 2, 3. */
@@ -480,6 +488,7 @@ function encodeListOffsetsPartitionV1(w: Writer, s: ListOffsetsPartition): void 
   if (!(s.maxNumOffsets === 1)) {
     throw new EncodeError("unsupportedField", "ListOffsetsRequest/ListOffsetsPartition.maxNumOffsets", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest/ListOffsetsPartition._tagged");
 }
 
 /** ListOffsetsPartition in versions 4, 5. */
@@ -504,6 +513,7 @@ function encodeListOffsetsPartitionV4(w: Writer, s: ListOffsetsPartition): void 
   if (!(s.maxNumOffsets === 1)) {
     throw new EncodeError("unsupportedField", "ListOffsetsRequest/ListOffsetsPartition.maxNumOffsets", "a non-default value in version 4, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest/ListOffsetsPartition._tagged");
 }
 
 /** ListOffsetsPartition in versions 6, 7, 8, 9, 10. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ListOffsetsResponse {
   /** Kafka ThrottleTimeMs: versions 2+, ignorable. */
@@ -175,6 +175,7 @@ function encodeListOffsetsResponseV0(w: Writer, s: ListOffsetsResponse): void {
       encodeListOffsetsTopicResponseV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse._tagged");
 }
 
 /** ListOffsetsResponse in versions 1. */
@@ -198,6 +199,7 @@ function encodeListOffsetsResponseV1(w: Writer, s: ListOffsetsResponse): void {
       encodeListOffsetsTopicResponseV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse._tagged");
 }
 
 /** ListOffsetsResponse in versions 2, 3. */
@@ -222,6 +224,7 @@ function encodeListOffsetsResponseV2(w: Writer, s: ListOffsetsResponse): void {
       encodeListOffsetsTopicResponseV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse._tagged");
 }
 
 /** ListOffsetsResponse in versions 4, 5. */
@@ -246,6 +249,7 @@ function encodeListOffsetsResponseV4(w: Writer, s: ListOffsetsResponse): void {
       encodeListOffsetsTopicResponseV4(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse._tagged");
 }
 
 /** ListOffsetsResponse in versions 6, 7, 8, 9, 10. */
@@ -296,6 +300,7 @@ function encodeListOffsetsTopicResponseV0(w: Writer, s: ListOffsetsTopicResponse
       encodeListOffsetsPartitionResponseV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse/ListOffsetsTopicResponse._tagged");
 }
 
 /** ListOffsetsTopicResponse in versions 1, 2, 3. */
@@ -320,6 +325,7 @@ function encodeListOffsetsTopicResponseV1(w: Writer, s: ListOffsetsTopicResponse
       encodeListOffsetsPartitionResponseV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse/ListOffsetsTopicResponse._tagged");
 }
 
 /** ListOffsetsTopicResponse in versions 4, 5. */
@@ -344,6 +350,7 @@ function encodeListOffsetsTopicResponseV4(w: Writer, s: ListOffsetsTopicResponse
       encodeListOffsetsPartitionResponseV4(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse/ListOffsetsTopicResponse._tagged");
 }
 
 /** ListOffsetsTopicResponse in versions 6, 7, 8, 9, 10. */
@@ -412,6 +419,7 @@ function encodeListOffsetsPartitionResponseV0(w: Writer, s: ListOffsetsPartition
   if (!(s.leaderEpoch === -1)) {
     throw new EncodeError("unsupportedField", "ListOffsetsResponse/ListOffsetsPartitionResponse.leaderEpoch", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse/ListOffsetsPartitionResponse._tagged");
 }
 
 /** ListOffsetsPartitionResponse in versions 1, 2, 3. */
@@ -444,6 +452,7 @@ function encodeListOffsetsPartitionResponseV1(w: Writer, s: ListOffsetsPartition
   if (!(s.leaderEpoch === -1)) {
     throw new EncodeError("unsupportedField", "ListOffsetsResponse/ListOffsetsPartitionResponse.leaderEpoch", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse/ListOffsetsPartitionResponse._tagged");
 }
 
 /** ListOffsetsPartitionResponse in versions 4, 5. */
@@ -474,6 +483,7 @@ function encodeListOffsetsPartitionResponseV4(w: Writer, s: ListOffsetsPartition
   w.writeInt64(s.timestamp, "ListOffsetsResponse/ListOffsetsPartitionResponse.timestamp");
   w.writeInt64(s.offset, "ListOffsetsResponse/ListOffsetsPartitionResponse.offset");
   w.writeInt32(s.leaderEpoch, "ListOffsetsResponse/ListOffsetsPartitionResponse.leaderEpoch");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse/ListOffsetsPartitionResponse._tagged");
 }
 
 /** ListOffsetsPartitionResponse in versions 6, 7, 8, 9, 10. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface MetadataRequest {
   /** Kafka Topics: versions 0+, nullable 1+. */
@@ -165,6 +165,7 @@ function encodeMetadataRequestV0(w: Writer, s: MetadataRequest): void {
   if (!(s.includeTopicAuthorizedOperations === false)) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeTopicAuthorizedOperations", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataRequest._tagged");
 }
 
 /** MetadataRequest in versions 1, 2, 3. */
@@ -207,6 +208,7 @@ function encodeMetadataRequestV1(w: Writer, s: MetadataRequest): void {
   if (!(s.includeTopicAuthorizedOperations === false)) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeTopicAuthorizedOperations", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataRequest._tagged");
 }
 
 /** MetadataRequest in versions 4, 5, 6, 7. */
@@ -247,6 +249,7 @@ function encodeMetadataRequestV4(w: Writer, s: MetadataRequest): void {
   if (!(s.includeTopicAuthorizedOperations === false)) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeTopicAuthorizedOperations", "a non-default value in version 4, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataRequest._tagged");
 }
 
 /** MetadataRequest in versions 8. */
@@ -283,6 +286,7 @@ function encodeMetadataRequestV8(w: Writer, s: MetadataRequest): void {
   w.writeBool(s.allowAutoTopicCreation);
   w.writeBool(s.includeClusterAuthorizedOperations);
   w.writeBool(s.includeTopicAuthorizedOperations);
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataRequest._tagged");
 }
 
 /** MetadataRequest in versions 9. */
@@ -417,6 +421,7 @@ function encodeMetadataRequestTopicV0(w: Writer, s: MetadataRequestTopic): void 
     const x = requireNonNull(s.name, "MetadataRequest/MetadataRequestTopic.name");
     w.writeString(x, "MetadataRequest/MetadataRequestTopic.name");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataRequest/MetadataRequestTopic._tagged");
 }
 
 /** MetadataRequestTopic in versions 9. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface MetadataResponse {
   /** Kafka ThrottleTimeMs: versions 3+, ignorable. */
@@ -286,6 +286,7 @@ function encodeMetadataResponseV0(w: Writer, s: MetadataResponse): void {
   if (!(s.clusterAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
 }
 
 /** MetadataResponse in versions 1. */
@@ -330,6 +331,7 @@ function encodeMetadataResponseV1(w: Writer, s: MetadataResponse): void {
   if (!(s.clusterAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
 }
 
 /** MetadataResponse in versions 2. */
@@ -375,6 +377,7 @@ function encodeMetadataResponseV2(w: Writer, s: MetadataResponse): void {
   if (!(s.clusterAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 2, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
 }
 
 /** MetadataResponse in versions 3, 4. */
@@ -421,6 +424,7 @@ function encodeMetadataResponseV3(w: Writer, s: MetadataResponse): void {
   if (!(s.clusterAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 3, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
 }
 
 /** MetadataResponse in versions 5, 6. */
@@ -467,6 +471,7 @@ function encodeMetadataResponseV5(w: Writer, s: MetadataResponse): void {
   if (!(s.clusterAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 5, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
 }
 
 /** MetadataResponse in versions 7. */
@@ -513,6 +518,7 @@ function encodeMetadataResponseV7(w: Writer, s: MetadataResponse): void {
   if (!(s.clusterAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 7, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
 }
 
 /** MetadataResponse in versions 8. */
@@ -557,6 +563,7 @@ function encodeMetadataResponseV8(w: Writer, s: MetadataResponse): void {
     }
   }
   w.writeInt32(s.clusterAuthorizedOperations, "MetadataResponse.clusterAuthorizedOperations");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
 }
 
 /** MetadataResponse in versions 9. */
@@ -766,6 +773,7 @@ function encodeMetadataResponseBrokerV0(w: Writer, s: MetadataResponseBroker): v
   w.writeInt32(s.nodeId, "MetadataResponse/MetadataResponseBroker.nodeId");
   w.writeString(s.host, "MetadataResponse/MetadataResponseBroker.host");
   w.writeInt32(s.port, "MetadataResponse/MetadataResponseBroker.port");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseBroker._tagged");
 }
 
 /** MetadataResponseBroker in versions 1, 2, 3, 4, 5, 6, 7, 8. */
@@ -788,6 +796,7 @@ function encodeMetadataResponseBrokerV1(w: Writer, s: MetadataResponseBroker): v
   w.writeString(s.host, "MetadataResponse/MetadataResponseBroker.host");
   w.writeInt32(s.port, "MetadataResponse/MetadataResponseBroker.port");
   w.writeNullableString(s.rack, "MetadataResponse/MetadataResponseBroker.rack");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseBroker._tagged");
 }
 
 /** MetadataResponseBroker in versions 9, 10, 11, 12. */
@@ -851,6 +860,7 @@ function encodeMetadataResponseTopicV0(w: Writer, s: MetadataResponseTopic): voi
   if (!(s.topicAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse/MetadataResponseTopic.topicAuthorizedOperations", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseTopic._tagged");
 }
 
 /** MetadataResponseTopic in versions 1, 2, 3, 4. */
@@ -891,6 +901,7 @@ function encodeMetadataResponseTopicV1(w: Writer, s: MetadataResponseTopic): voi
   if (!(s.topicAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse/MetadataResponseTopic.topicAuthorizedOperations", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseTopic._tagged");
 }
 
 /** MetadataResponseTopic in versions 5, 6. */
@@ -931,6 +942,7 @@ function encodeMetadataResponseTopicV5(w: Writer, s: MetadataResponseTopic): voi
   if (!(s.topicAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse/MetadataResponseTopic.topicAuthorizedOperations", "a non-default value in version 5, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseTopic._tagged");
 }
 
 /** MetadataResponseTopic in versions 7. */
@@ -971,6 +983,7 @@ function encodeMetadataResponseTopicV7(w: Writer, s: MetadataResponseTopic): voi
   if (!(s.topicAuthorizedOperations === -2147483648)) {
     throw new EncodeError("unsupportedField", "MetadataResponse/MetadataResponseTopic.topicAuthorizedOperations", "a non-default value in version 7, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseTopic._tagged");
 }
 
 /** MetadataResponseTopic in versions 8. */
@@ -1009,6 +1022,7 @@ function encodeMetadataResponseTopicV8(w: Writer, s: MetadataResponseTopic): voi
     }
   }
   w.writeInt32(s.topicAuthorizedOperations, "MetadataResponse/MetadataResponseTopic.topicAuthorizedOperations");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseTopic._tagged");
 }
 
 /** MetadataResponseTopic in versions 9. */
@@ -1173,6 +1187,7 @@ function encodeMetadataResponsePartitionV0(w: Writer, s: MetadataResponsePartiti
       w.writeInt32(x, "MetadataResponse/MetadataResponsePartition.isrNodes");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponsePartition._tagged");
 }
 
 /** MetadataResponsePartition in versions 5, 6. */
@@ -1227,6 +1242,7 @@ function encodeMetadataResponsePartitionV5(w: Writer, s: MetadataResponsePartiti
       w.writeInt32(x, "MetadataResponse/MetadataResponsePartition.offlineReplicas");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponsePartition._tagged");
 }
 
 /** MetadataResponsePartition in versions 7, 8. */
@@ -1282,6 +1298,7 @@ function encodeMetadataResponsePartitionV7(w: Writer, s: MetadataResponsePartiti
       w.writeInt32(x, "MetadataResponse/MetadataResponsePartition.offlineReplicas");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponsePartition._tagged");
 }
 
 /** MetadataResponsePartition in versions 9, 10, 11, 12. */

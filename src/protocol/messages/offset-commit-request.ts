@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface OffsetCommitRequest {
   /** Kafka GroupId: versions 0+. */
@@ -203,6 +203,7 @@ function encodeOffsetCommitRequestV0(w: Writer, s: OffsetCommitRequest): void {
       encodeOffsetCommitRequestTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest._tagged");
 }
 
 /** OffsetCommitRequest in versions 1. */
@@ -240,6 +241,7 @@ function encodeOffsetCommitRequestV1(w: Writer, s: OffsetCommitRequest): void {
       encodeOffsetCommitRequestTopicV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest._tagged");
 }
 
 /** OffsetCommitRequest in versions 2, 3, 4. */
@@ -278,6 +280,7 @@ function encodeOffsetCommitRequestV2(w: Writer, s: OffsetCommitRequest): void {
       encodeOffsetCommitRequestTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest._tagged");
 }
 
 /** OffsetCommitRequest in versions 5. */
@@ -315,6 +318,7 @@ function encodeOffsetCommitRequestV5(w: Writer, s: OffsetCommitRequest): void {
       encodeOffsetCommitRequestTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest._tagged");
 }
 
 /** OffsetCommitRequest in versions 6. */
@@ -352,6 +356,7 @@ function encodeOffsetCommitRequestV6(w: Writer, s: OffsetCommitRequest): void {
       encodeOffsetCommitRequestTopicV6(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest._tagged");
 }
 
 /** OffsetCommitRequest in versions 7. */
@@ -387,6 +392,7 @@ function encodeOffsetCommitRequestV7(w: Writer, s: OffsetCommitRequest): void {
       encodeOffsetCommitRequestTopicV6(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest._tagged");
 }
 
 /** OffsetCommitRequest in versions 8, 9. */
@@ -448,6 +454,7 @@ function encodeOffsetCommitRequestTopicV0(w: Writer, s: OffsetCommitRequestTopic
       encodeOffsetCommitRequestPartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest/OffsetCommitRequestTopic._tagged");
 }
 
 /** OffsetCommitRequestTopic in versions 1. */
@@ -472,6 +479,7 @@ function encodeOffsetCommitRequestTopicV1(w: Writer, s: OffsetCommitRequestTopic
       encodeOffsetCommitRequestPartitionV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest/OffsetCommitRequestTopic._tagged");
 }
 
 /** OffsetCommitRequestTopic in versions 6, 7. */
@@ -496,6 +504,7 @@ function encodeOffsetCommitRequestTopicV6(w: Writer, s: OffsetCommitRequestTopic
       encodeOffsetCommitRequestPartitionV6(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest/OffsetCommitRequestTopic._tagged");
 }
 
 /** OffsetCommitRequestTopic in versions 8, 9. */
@@ -548,6 +557,7 @@ function encodeOffsetCommitRequestPartitionV0(w: Writer, s: OffsetCommitRequestP
     throw new EncodeError("unsupportedField", "OffsetCommitRequest/OffsetCommitRequestPartition.commitTimestamp", "a non-default value in version 0, which lacks the field");
   }
   w.writeNullableString(s.committedMetadata, "OffsetCommitRequest/OffsetCommitRequestPartition.committedMetadata");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest/OffsetCommitRequestPartition._tagged");
 }
 
 /** OffsetCommitRequestPartition in versions 1. */
@@ -572,6 +582,7 @@ function encodeOffsetCommitRequestPartitionV1(w: Writer, s: OffsetCommitRequestP
   w.writeInt64(s.committedOffset, "OffsetCommitRequest/OffsetCommitRequestPartition.committedOffset");
   w.writeInt64(s.commitTimestamp, "OffsetCommitRequest/OffsetCommitRequestPartition.commitTimestamp");
   w.writeNullableString(s.committedMetadata, "OffsetCommitRequest/OffsetCommitRequestPartition.committedMetadata");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest/OffsetCommitRequestPartition._tagged");
 }
 
 /** OffsetCommitRequestPartition in versions 6, 7. */
@@ -599,6 +610,7 @@ function encodeOffsetCommitRequestPartitionV6(w: Writer, s: OffsetCommitRequestP
     throw new EncodeError("unsupportedField", "OffsetCommitRequest/OffsetCommitRequestPartition.commitTimestamp", "a non-default value in version 6, which lacks the field");
   }
   w.writeNullableString(s.committedMetadata, "OffsetCommitRequest/OffsetCommitRequestPartition.committedMetadata");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitRequest/OffsetCommitRequestPartition._tagged");
 }
 
 /** OffsetCommitRequestPartition in versions 8, 9. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface OffsetCommitResponse {
   /** Kafka ThrottleTimeMs: versions 3+, ignorable. */
@@ -151,6 +151,7 @@ function encodeOffsetCommitResponseV0(w: Writer, s: OffsetCommitResponse): void 
       encodeOffsetCommitResponseTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitResponse._tagged");
 }
 
 /** OffsetCommitResponse in versions 3, 4, 5, 6, 7. */
@@ -175,6 +176,7 @@ function encodeOffsetCommitResponseV3(w: Writer, s: OffsetCommitResponse): void 
       encodeOffsetCommitResponseTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitResponse._tagged");
 }
 
 /** OffsetCommitResponse in versions 8, 9. */
@@ -225,6 +227,7 @@ function encodeOffsetCommitResponseTopicV0(w: Writer, s: OffsetCommitResponseTop
       encodeOffsetCommitResponsePartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitResponse/OffsetCommitResponseTopic._tagged");
 }
 
 /** OffsetCommitResponseTopic in versions 8, 9. */
@@ -267,6 +270,7 @@ function decodeOffsetCommitResponsePartitionV0(r: Reader): OffsetCommitResponseP
 function encodeOffsetCommitResponsePartitionV0(w: Writer, s: OffsetCommitResponsePartition): void {
   w.writeInt32(s.partitionIndex, "OffsetCommitResponse/OffsetCommitResponsePartition.partitionIndex");
   w.writeInt16(s.errorCode, "OffsetCommitResponse/OffsetCommitResponsePartition.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetCommitResponse/OffsetCommitResponsePartition._tagged");
 }
 
 /** OffsetCommitResponsePartition in versions 8, 9. */

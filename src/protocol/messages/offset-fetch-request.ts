@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, requireNonNull, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface OffsetFetchRequest {
   /** Kafka GroupId: versions 0-7. */
@@ -212,6 +212,7 @@ function encodeOffsetFetchRequestV0(w: Writer, s: OffsetFetchRequest): void {
   if (!(s.requireStable === false)) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.requireStable", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchRequest._tagged");
 }
 
 /** OffsetFetchRequest in versions 2, 3, 4, 5. */
@@ -252,6 +253,7 @@ function encodeOffsetFetchRequestV2(w: Writer, s: OffsetFetchRequest): void {
   if (!(s.requireStable === false)) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.requireStable", "a non-default value in version 2, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchRequest._tagged");
 }
 
 /** OffsetFetchRequest in versions 6. */
@@ -430,6 +432,7 @@ function encodeOffsetFetchRequestTopicV0(w: Writer, s: OffsetFetchRequestTopic):
       w.writeInt32(x, "OffsetFetchRequest/OffsetFetchRequestTopic.partitionIndexes");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchRequest/OffsetFetchRequestTopic._tagged");
 }
 
 /** OffsetFetchRequestTopic in versions 6, 7. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface OffsetFetchResponse {
   /** Kafka ThrottleTimeMs: versions 3+, ignorable. */
@@ -278,6 +278,7 @@ function encodeOffsetFetchResponseV0(w: Writer, s: OffsetFetchResponse): void {
   if (!(s.groups.length === 0)) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.groups", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse._tagged");
 }
 
 /** OffsetFetchResponse in versions 2. */
@@ -309,6 +310,7 @@ function encodeOffsetFetchResponseV2(w: Writer, s: OffsetFetchResponse): void {
   if (!(s.groups.length === 0)) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.groups", "a non-default value in version 2, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse._tagged");
 }
 
 /** OffsetFetchResponse in versions 3, 4. */
@@ -341,6 +343,7 @@ function encodeOffsetFetchResponseV3(w: Writer, s: OffsetFetchResponse): void {
   if (!(s.groups.length === 0)) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.groups", "a non-default value in version 3, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse._tagged");
 }
 
 /** OffsetFetchResponse in versions 5. */
@@ -373,6 +376,7 @@ function encodeOffsetFetchResponseV5(w: Writer, s: OffsetFetchResponse): void {
   if (!(s.groups.length === 0)) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.groups", "a non-default value in version 5, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse._tagged");
 }
 
 /** OffsetFetchResponse in versions 6, 7. */
@@ -464,6 +468,7 @@ function encodeOffsetFetchResponseTopicV0(w: Writer, s: OffsetFetchResponseTopic
       encodeOffsetFetchResponsePartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse/OffsetFetchResponseTopic._tagged");
 }
 
 /** OffsetFetchResponseTopic in versions 5. */
@@ -488,6 +493,7 @@ function encodeOffsetFetchResponseTopicV5(w: Writer, s: OffsetFetchResponseTopic
       encodeOffsetFetchResponsePartitionV5(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse/OffsetFetchResponseTopic._tagged");
 }
 
 /** OffsetFetchResponseTopic in versions 6, 7. */
@@ -538,6 +544,7 @@ function encodeOffsetFetchResponsePartitionV0(w: Writer, s: OffsetFetchResponseP
   w.writeInt64(s.committedOffset, "OffsetFetchResponse/OffsetFetchResponsePartition.committedOffset");
   w.writeNullableString(s.metadata, "OffsetFetchResponse/OffsetFetchResponsePartition.metadata");
   w.writeInt16(s.errorCode, "OffsetFetchResponse/OffsetFetchResponsePartition.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse/OffsetFetchResponsePartition._tagged");
 }
 
 /** OffsetFetchResponsePartition in versions 5. */
@@ -563,6 +570,7 @@ function encodeOffsetFetchResponsePartitionV5(w: Writer, s: OffsetFetchResponseP
   w.writeInt32(s.committedLeaderEpoch, "OffsetFetchResponse/OffsetFetchResponsePartition.committedLeaderEpoch");
   w.writeNullableString(s.metadata, "OffsetFetchResponse/OffsetFetchResponsePartition.metadata");
   w.writeInt16(s.errorCode, "OffsetFetchResponse/OffsetFetchResponsePartition.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse/OffsetFetchResponsePartition._tagged");
 }
 
 /** OffsetFetchResponsePartition in versions 6, 7. */

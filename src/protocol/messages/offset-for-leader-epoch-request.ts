@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface OffsetForLeaderEpochRequest {
   /** Kafka ReplicaId: versions 3+, ignorable. */
@@ -148,6 +148,7 @@ function encodeOffsetForLeaderEpochRequestV0(w: Writer, s: OffsetForLeaderEpochR
       encodeOffsetForLeaderTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochRequest._tagged");
 }
 
 /** OffsetForLeaderEpochRequest in versions 2. */
@@ -171,6 +172,7 @@ function encodeOffsetForLeaderEpochRequestV2(w: Writer, s: OffsetForLeaderEpochR
       encodeOffsetForLeaderTopicV2(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochRequest._tagged");
 }
 
 /** OffsetForLeaderEpochRequest in versions 3. */
@@ -195,6 +197,7 @@ function encodeOffsetForLeaderEpochRequestV3(w: Writer, s: OffsetForLeaderEpochR
       encodeOffsetForLeaderTopicV2(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochRequest._tagged");
 }
 
 /** OffsetForLeaderEpochRequest in versions 4. */
@@ -245,6 +248,7 @@ function encodeOffsetForLeaderTopicV0(w: Writer, s: OffsetForLeaderTopic): void 
       encodeOffsetForLeaderPartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochRequest/OffsetForLeaderTopic._tagged");
 }
 
 /** OffsetForLeaderTopic in versions 2, 3. */
@@ -269,6 +273,7 @@ function encodeOffsetForLeaderTopicV2(w: Writer, s: OffsetForLeaderTopic): void 
       encodeOffsetForLeaderPartitionV2(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochRequest/OffsetForLeaderTopic._tagged");
 }
 
 /** OffsetForLeaderTopic in versions 4. */
@@ -313,6 +318,7 @@ function decodeOffsetForLeaderPartitionV0(r: Reader): OffsetForLeaderPartition {
 function encodeOffsetForLeaderPartitionV0(w: Writer, s: OffsetForLeaderPartition): void {
   w.writeInt32(s.partition, "OffsetForLeaderEpochRequest/OffsetForLeaderPartition.partition");
   w.writeInt32(s.leaderEpoch, "OffsetForLeaderEpochRequest/OffsetForLeaderPartition.leaderEpoch");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochRequest/OffsetForLeaderPartition._tagged");
 }
 
 /** OffsetForLeaderPartition in versions 2, 3. */
@@ -332,6 +338,7 @@ function encodeOffsetForLeaderPartitionV2(w: Writer, s: OffsetForLeaderPartition
   w.writeInt32(s.partition, "OffsetForLeaderEpochRequest/OffsetForLeaderPartition.partition");
   w.writeInt32(s.currentLeaderEpoch, "OffsetForLeaderEpochRequest/OffsetForLeaderPartition.currentLeaderEpoch");
   w.writeInt32(s.leaderEpoch, "OffsetForLeaderEpochRequest/OffsetForLeaderPartition.leaderEpoch");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochRequest/OffsetForLeaderPartition._tagged");
 }
 
 /** OffsetForLeaderPartition in versions 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface OffsetForLeaderEpochResponse {
   /** Kafka ThrottleTimeMs: versions 2+, ignorable. */
@@ -152,6 +152,7 @@ function encodeOffsetForLeaderEpochResponseV0(w: Writer, s: OffsetForLeaderEpoch
       encodeOffsetForLeaderTopicResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochResponse._tagged");
 }
 
 /** OffsetForLeaderEpochResponse in versions 1. */
@@ -175,6 +176,7 @@ function encodeOffsetForLeaderEpochResponseV1(w: Writer, s: OffsetForLeaderEpoch
       encodeOffsetForLeaderTopicResultV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochResponse._tagged");
 }
 
 /** OffsetForLeaderEpochResponse in versions 2, 3. */
@@ -199,6 +201,7 @@ function encodeOffsetForLeaderEpochResponseV2(w: Writer, s: OffsetForLeaderEpoch
       encodeOffsetForLeaderTopicResultV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochResponse._tagged");
 }
 
 /** OffsetForLeaderEpochResponse in versions 4. */
@@ -249,6 +252,7 @@ function encodeOffsetForLeaderTopicResultV0(w: Writer, s: OffsetForLeaderTopicRe
       encodeEpochEndOffsetV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochResponse/OffsetForLeaderTopicResult._tagged");
 }
 
 /** OffsetForLeaderTopicResult in versions 1, 2, 3. */
@@ -273,6 +277,7 @@ function encodeOffsetForLeaderTopicResultV1(w: Writer, s: OffsetForLeaderTopicRe
       encodeEpochEndOffsetV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochResponse/OffsetForLeaderTopicResult._tagged");
 }
 
 /** OffsetForLeaderTopicResult in versions 4. */
@@ -320,6 +325,7 @@ function encodeEpochEndOffsetV0(w: Writer, s: EpochEndOffset): void {
   w.writeInt16(s.errorCode, "OffsetForLeaderEpochResponse/EpochEndOffset.errorCode");
   w.writeInt32(s.partition, "OffsetForLeaderEpochResponse/EpochEndOffset.partition");
   w.writeInt64(s.endOffset, "OffsetForLeaderEpochResponse/EpochEndOffset.endOffset");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochResponse/EpochEndOffset._tagged");
 }
 
 /** EpochEndOffset in versions 1, 2, 3. */
@@ -342,6 +348,7 @@ function encodeEpochEndOffsetV1(w: Writer, s: EpochEndOffset): void {
   w.writeInt32(s.partition, "OffsetForLeaderEpochResponse/EpochEndOffset.partition");
   w.writeInt32(s.leaderEpoch, "OffsetForLeaderEpochResponse/EpochEndOffset.leaderEpoch");
   w.writeInt64(s.endOffset, "OffsetForLeaderEpochResponse/EpochEndOffset.endOffset");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetForLeaderEpochResponse/EpochEndOffset._tagged");
 }
 
 /** EpochEndOffset in versions 4. */

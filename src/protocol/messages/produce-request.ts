@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ProduceRequest {
   /** Kafka TransactionalId: versions 3+, nullable 3+. */
@@ -172,6 +172,7 @@ function encodeProduceRequestV0(w: Writer, s: ProduceRequest): void {
       encodeTopicProduceDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceRequest._tagged");
 }
 
 /** ProduceRequest in versions 3, 4, 5, 6, 7, 8. */
@@ -202,6 +203,7 @@ function encodeProduceRequestV3(w: Writer, s: ProduceRequest): void {
       encodeTopicProduceDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceRequest._tagged");
 }
 
 /** ProduceRequest in versions 9, 10, 11. */
@@ -258,6 +260,7 @@ function encodeTopicProduceDataV0(w: Writer, s: TopicProduceData): void {
       encodePartitionProduceDataV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceRequest/TopicProduceData._tagged");
 }
 
 /** TopicProduceData in versions 9, 10, 11. */
@@ -300,6 +303,7 @@ function decodePartitionProduceDataV0(r: Reader): PartitionProduceData {
 function encodePartitionProduceDataV0(w: Writer, s: PartitionProduceData): void {
   w.writeInt32(s.index, "ProduceRequest/PartitionProduceData.index");
   w.writeNullableBytes(s.records, false, true, "ProduceRequest/PartitionProduceData.records");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceRequest/PartitionProduceData._tagged");
 }
 
 /** PartitionProduceData in versions 9, 10, 11. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface ProduceResponse {
   /** Kafka Responses: versions 0+. */
@@ -283,6 +283,7 @@ function encodeProduceResponseV0(w: Writer, s: ProduceResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
 }
 
 /** ProduceResponse in versions 1. */
@@ -312,6 +313,7 @@ function encodeProduceResponseV1(w: Writer, s: ProduceResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
 }
 
 /** ProduceResponse in versions 2, 3, 4. */
@@ -341,6 +343,7 @@ function encodeProduceResponseV2(w: Writer, s: ProduceResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 2, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
 }
 
 /** ProduceResponse in versions 5, 6, 7. */
@@ -370,6 +373,7 @@ function encodeProduceResponseV5(w: Writer, s: ProduceResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 5, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
 }
 
 /** ProduceResponse in versions 8. */
@@ -399,6 +403,7 @@ function encodeProduceResponseV8(w: Writer, s: ProduceResponse): void {
   if (!(s.nodeEndpoints.length === 0)) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 8, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
 }
 
 /** ProduceResponse in versions 9. */
@@ -512,6 +517,7 @@ function encodeTopicProduceResponseV0(w: Writer, s: TopicProduceResponse): void 
       encodePartitionProduceResponseV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/TopicProduceResponse._tagged");
 }
 
 /** TopicProduceResponse in versions 2, 3, 4. */
@@ -536,6 +542,7 @@ function encodeTopicProduceResponseV2(w: Writer, s: TopicProduceResponse): void 
       encodePartitionProduceResponseV2(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/TopicProduceResponse._tagged");
 }
 
 /** TopicProduceResponse in versions 5, 6, 7. */
@@ -560,6 +567,7 @@ function encodeTopicProduceResponseV5(w: Writer, s: TopicProduceResponse): void 
       encodePartitionProduceResponseV5(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/TopicProduceResponse._tagged");
 }
 
 /** TopicProduceResponse in versions 8. */
@@ -584,6 +592,7 @@ function encodeTopicProduceResponseV8(w: Writer, s: TopicProduceResponse): void 
       encodePartitionProduceResponseV8(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/TopicProduceResponse._tagged");
 }
 
 /** TopicProduceResponse in versions 9. */
@@ -668,6 +677,7 @@ function encodePartitionProduceResponseV0(w: Writer, s: PartitionProduceResponse
   if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
     throw new EncodeError("unsupportedField", "ProduceResponse/PartitionProduceResponse.currentLeader", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");
 }
 
 /** PartitionProduceResponse in versions 2, 3, 4. */
@@ -701,6 +711,7 @@ function encodePartitionProduceResponseV2(w: Writer, s: PartitionProduceResponse
   if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
     throw new EncodeError("unsupportedField", "ProduceResponse/PartitionProduceResponse.currentLeader", "a non-default value in version 2, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");
 }
 
 /** PartitionProduceResponse in versions 5, 6, 7. */
@@ -735,6 +746,7 @@ function encodePartitionProduceResponseV5(w: Writer, s: PartitionProduceResponse
   if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
     throw new EncodeError("unsupportedField", "ProduceResponse/PartitionProduceResponse.currentLeader", "a non-default value in version 5, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");
 }
 
 /** PartitionProduceResponse in versions 8. */
@@ -779,6 +791,7 @@ function encodePartitionProduceResponseV8(w: Writer, s: PartitionProduceResponse
   if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
     throw new EncodeError("unsupportedField", "ProduceResponse/PartitionProduceResponse.currentLeader", "a non-default value in version 8, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");
 }
 
 /** PartitionProduceResponse in versions 9. */
@@ -907,6 +920,7 @@ function decodeBatchIndexAndErrorMessageV8(r: Reader): BatchIndexAndErrorMessage
 function encodeBatchIndexAndErrorMessageV8(w: Writer, s: BatchIndexAndErrorMessage): void {
   w.writeInt32(s.batchIndex, "ProduceResponse/BatchIndexAndErrorMessage.batchIndex");
   w.writeNullableString(s.batchIndexErrorMessage, "ProduceResponse/BatchIndexAndErrorMessage.batchIndexErrorMessage");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/BatchIndexAndErrorMessage._tagged");
 }
 
 /** BatchIndexAndErrorMessage in versions 9, 10, 11. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface RenewDelegationTokenRequest {
   /** Kafka Hmac: versions 0+. */
@@ -77,6 +77,7 @@ function decodeRenewDelegationTokenRequestV0(r: Reader): RenewDelegationTokenReq
 function encodeRenewDelegationTokenRequestV0(w: Writer, s: RenewDelegationTokenRequest): void {
   w.writeBytes(s.hmac, false, false, "RenewDelegationTokenRequest.hmac");
   w.writeInt64(s.renewPeriodMs, "RenewDelegationTokenRequest.renewPeriodMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "RenewDelegationTokenRequest._tagged");
 }
 
 /** RenewDelegationTokenRequest in versions 2. */

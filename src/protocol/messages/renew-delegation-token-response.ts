@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface RenewDelegationTokenResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -84,6 +84,7 @@ function encodeRenewDelegationTokenResponseV0(w: Writer, s: RenewDelegationToken
   w.writeInt16(s.errorCode, "RenewDelegationTokenResponse.errorCode");
   w.writeInt64(s.expiryTimestampMs, "RenewDelegationTokenResponse.expiryTimestampMs");
   w.writeInt32(s.throttleTimeMs, "RenewDelegationTokenResponse.throttleTimeMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "RenewDelegationTokenResponse._tagged");
 }
 
 /** RenewDelegationTokenResponse in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface SaslAuthenticateRequest {
   /** Kafka AuthBytes: versions 0+. */
@@ -70,6 +70,7 @@ function decodeSaslAuthenticateRequestV0(r: Reader): SaslAuthenticateRequest {
 
 function encodeSaslAuthenticateRequestV0(w: Writer, s: SaslAuthenticateRequest): void {
   w.writeBytes(s.authBytes, false, false, "SaslAuthenticateRequest.authBytes");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "SaslAuthenticateRequest._tagged");
 }
 
 /** SaslAuthenticateRequest in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface SaslAuthenticateResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -93,6 +93,7 @@ function encodeSaslAuthenticateResponseV0(w: Writer, s: SaslAuthenticateResponse
   w.writeInt16(s.errorCode, "SaslAuthenticateResponse.errorCode");
   w.writeNullableString(s.errorMessage, "SaslAuthenticateResponse.errorMessage");
   w.writeBytes(s.authBytes, false, false, "SaslAuthenticateResponse.authBytes");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "SaslAuthenticateResponse._tagged");
 }
 
 /** SaslAuthenticateResponse in versions 1. */
@@ -115,6 +116,7 @@ function encodeSaslAuthenticateResponseV1(w: Writer, s: SaslAuthenticateResponse
   w.writeNullableString(s.errorMessage, "SaslAuthenticateResponse.errorMessage");
   w.writeBytes(s.authBytes, false, false, "SaslAuthenticateResponse.authBytes");
   w.writeInt64(s.sessionLifetimeMs, "SaslAuthenticateResponse.sessionLifetimeMs");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "SaslAuthenticateResponse._tagged");
 }
 
 /** SaslAuthenticateResponse in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface StopReplicaRequest {
   /** Kafka ControllerId: versions 0+. */
@@ -249,6 +249,7 @@ function encodeStopReplicaRequestV0(w: Writer, s: StopReplicaRequest): void {
   if (!(s.topicStates.length === 0)) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.topicStates", "a non-default value in version 0, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "StopReplicaRequest._tagged");
 }
 
 /** StopReplicaRequest in versions 1. */
@@ -297,6 +298,7 @@ function encodeStopReplicaRequestV1(w: Writer, s: StopReplicaRequest): void {
   if (!(s.topicStates.length === 0)) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.topicStates", "a non-default value in version 1, which lacks the field");
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "StopReplicaRequest._tagged");
 }
 
 /** StopReplicaRequest in versions 2. */
@@ -465,6 +467,7 @@ function decodeStopReplicaPartitionV0V0(r: Reader): StopReplicaPartitionV0 {
 function encodeStopReplicaPartitionV0V0(w: Writer, s: StopReplicaPartitionV0): void {
   w.writeString(s.topicName, "StopReplicaRequest/StopReplicaPartitionV0.topicName");
   w.writeInt32(s.partitionIndex, "StopReplicaRequest/StopReplicaPartitionV0.partitionIndex");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "StopReplicaRequest/StopReplicaPartitionV0._tagged");
 }
 
 /** StopReplicaTopicV1 in versions 1. */
@@ -489,6 +492,7 @@ function encodeStopReplicaTopicV1V1(w: Writer, s: StopReplicaTopicV1): void {
       w.writeInt32(x, "StopReplicaRequest/StopReplicaTopicV1.partitionIndexes");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "StopReplicaRequest/StopReplicaTopicV1._tagged");
 }
 
 /** StopReplicaTopicV1 in versions 2. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface StopReplicaResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -118,6 +118,7 @@ function encodeStopReplicaResponseV0(w: Writer, s: StopReplicaResponse): void {
       encodeStopReplicaPartitionErrorV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "StopReplicaResponse._tagged");
 }
 
 /** StopReplicaResponse in versions 2, 3, 4. */
@@ -163,6 +164,7 @@ function encodeStopReplicaPartitionErrorV0(w: Writer, s: StopReplicaPartitionErr
   w.writeString(s.topicName, "StopReplicaResponse/StopReplicaPartitionError.topicName");
   w.writeInt32(s.partitionIndex, "StopReplicaResponse/StopReplicaPartitionError.partitionIndex");
   w.writeInt16(s.errorCode, "StopReplicaResponse/StopReplicaPartitionError.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "StopReplicaResponse/StopReplicaPartitionError._tagged");
 }
 
 /** StopReplicaPartitionError in versions 2, 3, 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface SyncGroupRequest {
   /** Kafka GroupId: versions 0+. */
@@ -157,6 +157,7 @@ function encodeSyncGroupRequestV0(w: Writer, s: SyncGroupRequest): void {
       encodeSyncGroupRequestAssignmentV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "SyncGroupRequest._tagged");
 }
 
 /** SyncGroupRequest in versions 3. */
@@ -194,6 +195,7 @@ function encodeSyncGroupRequestV3(w: Writer, s: SyncGroupRequest): void {
       encodeSyncGroupRequestAssignmentV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "SyncGroupRequest._tagged");
 }
 
 /** SyncGroupRequest in versions 4. */
@@ -290,6 +292,7 @@ function decodeSyncGroupRequestAssignmentV0(r: Reader): SyncGroupRequestAssignme
 function encodeSyncGroupRequestAssignmentV0(w: Writer, s: SyncGroupRequestAssignment): void {
   w.writeString(s.memberId, "SyncGroupRequest/SyncGroupRequestAssignment.memberId");
   w.writeBytes(s.assignment, false, false, "SyncGroupRequest/SyncGroupRequestAssignment.assignment");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "SyncGroupRequest/SyncGroupRequestAssignment._tagged");
 }
 
 /** SyncGroupRequestAssignment in versions 4, 5. */

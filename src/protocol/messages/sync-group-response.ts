@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface SyncGroupResponse {
   /** Kafka ThrottleTimeMs: versions 1+, ignorable. */
@@ -107,6 +107,7 @@ function decodeSyncGroupResponseV0(r: Reader): SyncGroupResponse {
 function encodeSyncGroupResponseV0(w: Writer, s: SyncGroupResponse): void {
   w.writeInt16(s.errorCode, "SyncGroupResponse.errorCode");
   w.writeBytes(s.assignment, false, false, "SyncGroupResponse.assignment");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "SyncGroupResponse._tagged");
 }
 
 /** SyncGroupResponse in versions 1, 2, 3. */
@@ -130,6 +131,7 @@ function encodeSyncGroupResponseV1(w: Writer, s: SyncGroupResponse): void {
   w.writeInt32(s.throttleTimeMs, "SyncGroupResponse.throttleTimeMs");
   w.writeInt16(s.errorCode, "SyncGroupResponse.errorCode");
   w.writeBytes(s.assignment, false, false, "SyncGroupResponse.assignment");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "SyncGroupResponse._tagged");
 }
 
 /** SyncGroupResponse in versions 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface TxnOffsetCommitRequest {
   /** Kafka TransactionalId: versions 0+. */
@@ -198,6 +198,7 @@ function encodeTxnOffsetCommitRequestV0(w: Writer, s: TxnOffsetCommitRequest): v
       encodeTxnOffsetCommitRequestTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "TxnOffsetCommitRequest._tagged");
 }
 
 /** TxnOffsetCommitRequest in versions 2. */
@@ -246,6 +247,7 @@ function encodeTxnOffsetCommitRequestV2(w: Writer, s: TxnOffsetCommitRequest): v
       encodeTxnOffsetCommitRequestTopicV2(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "TxnOffsetCommitRequest._tagged");
 }
 
 /** TxnOffsetCommitRequest in versions 3, 4. */
@@ -314,6 +316,7 @@ function encodeTxnOffsetCommitRequestTopicV0(w: Writer, s: TxnOffsetCommitReques
       encodeTxnOffsetCommitRequestPartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "TxnOffsetCommitRequest/TxnOffsetCommitRequestTopic._tagged");
 }
 
 /** TxnOffsetCommitRequestTopic in versions 2. */
@@ -338,6 +341,7 @@ function encodeTxnOffsetCommitRequestTopicV2(w: Writer, s: TxnOffsetCommitReques
       encodeTxnOffsetCommitRequestPartitionV2(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "TxnOffsetCommitRequest/TxnOffsetCommitRequestTopic._tagged");
 }
 
 /** TxnOffsetCommitRequestTopic in versions 3, 4. */
@@ -385,6 +389,7 @@ function encodeTxnOffsetCommitRequestPartitionV0(w: Writer, s: TxnOffsetCommitRe
   w.writeInt32(s.partitionIndex, "TxnOffsetCommitRequest/TxnOffsetCommitRequestPartition.partitionIndex");
   w.writeInt64(s.committedOffset, "TxnOffsetCommitRequest/TxnOffsetCommitRequestPartition.committedOffset");
   w.writeNullableString(s.committedMetadata, "TxnOffsetCommitRequest/TxnOffsetCommitRequestPartition.committedMetadata");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "TxnOffsetCommitRequest/TxnOffsetCommitRequestPartition._tagged");
 }
 
 /** TxnOffsetCommitRequestPartition in versions 2. */
@@ -407,6 +412,7 @@ function encodeTxnOffsetCommitRequestPartitionV2(w: Writer, s: TxnOffsetCommitRe
   w.writeInt64(s.committedOffset, "TxnOffsetCommitRequest/TxnOffsetCommitRequestPartition.committedOffset");
   w.writeInt32(s.committedLeaderEpoch, "TxnOffsetCommitRequest/TxnOffsetCommitRequestPartition.committedLeaderEpoch");
   w.writeNullableString(s.committedMetadata, "TxnOffsetCommitRequest/TxnOffsetCommitRequestPartition.committedMetadata");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "TxnOffsetCommitRequest/TxnOffsetCommitRequestPartition._tagged");
 }
 
 /** TxnOffsetCommitRequestPartition in versions 3, 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface TxnOffsetCommitResponse {
   /** Kafka ThrottleTimeMs: versions 0+. */
@@ -139,6 +139,7 @@ function encodeTxnOffsetCommitResponseV0(w: Writer, s: TxnOffsetCommitResponse):
       encodeTxnOffsetCommitResponseTopicV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "TxnOffsetCommitResponse._tagged");
 }
 
 /** TxnOffsetCommitResponse in versions 3, 4. */
@@ -189,6 +190,7 @@ function encodeTxnOffsetCommitResponseTopicV0(w: Writer, s: TxnOffsetCommitRespo
       encodeTxnOffsetCommitResponsePartitionV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "TxnOffsetCommitResponse/TxnOffsetCommitResponseTopic._tagged");
 }
 
 /** TxnOffsetCommitResponseTopic in versions 3, 4. */
@@ -231,6 +233,7 @@ function decodeTxnOffsetCommitResponsePartitionV0(r: Reader): TxnOffsetCommitRes
 function encodeTxnOffsetCommitResponsePartitionV0(w: Writer, s: TxnOffsetCommitResponsePartition): void {
   w.writeInt32(s.partitionIndex, "TxnOffsetCommitResponse/TxnOffsetCommitResponsePartition.partitionIndex");
   w.writeInt16(s.errorCode, "TxnOffsetCommitResponse/TxnOffsetCommitResponsePartition.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "TxnOffsetCommitResponse/TxnOffsetCommitResponsePartition._tagged");
 }
 
 /** TxnOffsetCommitResponsePartition in versions 3, 4. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, Writer, writeTaggedFields, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface UpdateMetadataRequest {
   /** Kafka ControllerId: versions 0+. */
@@ -325,6 +325,7 @@ function encodeUpdateMetadataRequestV0(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataBrokerV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest._tagged");
 }
 
 /** UpdateMetadataRequest in versions 1. */
@@ -380,6 +381,7 @@ function encodeUpdateMetadataRequestV1(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataBrokerV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest._tagged");
 }
 
 /** UpdateMetadataRequest in versions 2. */
@@ -435,6 +437,7 @@ function encodeUpdateMetadataRequestV2(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataBrokerV2(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest._tagged");
 }
 
 /** UpdateMetadataRequest in versions 3. */
@@ -490,6 +493,7 @@ function encodeUpdateMetadataRequestV3(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataBrokerV3(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest._tagged");
 }
 
 /** UpdateMetadataRequest in versions 4. */
@@ -545,6 +549,7 @@ function encodeUpdateMetadataRequestV4(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataBrokerV3(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest._tagged");
 }
 
 /** UpdateMetadataRequest in versions 5. */
@@ -601,6 +606,7 @@ function encodeUpdateMetadataRequestV5(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataBrokerV3(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest._tagged");
 }
 
 /** UpdateMetadataRequest in versions 6. */
@@ -842,6 +848,7 @@ function encodeUpdateMetadataPartitionStateV0(w: Writer, s: UpdateMetadataPartit
       w.writeInt32(x, "UpdateMetadataRequest/UpdateMetadataPartitionState.replicas");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataPartitionState._tagged");
 }
 
 /** UpdateMetadataPartitionState in versions 4. */
@@ -903,6 +910,7 @@ function encodeUpdateMetadataPartitionStateV4(w: Writer, s: UpdateMetadataPartit
       w.writeInt32(x, "UpdateMetadataRequest/UpdateMetadataPartitionState.offlineReplicas");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataPartitionState._tagged");
 }
 
 /** UpdateMetadataPartitionState in versions 5. */
@@ -963,6 +971,7 @@ function encodeUpdateMetadataPartitionStateV5(w: Writer, s: UpdateMetadataPartit
       w.writeInt32(x, "UpdateMetadataRequest/UpdateMetadataPartitionState.offlineReplicas");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataPartitionState._tagged");
 }
 
 /** UpdateMetadataPartitionState in versions 6, 7, 8. */
@@ -1051,6 +1060,7 @@ function encodeUpdateMetadataTopicStateV5(w: Writer, s: UpdateMetadataTopicState
       encodeUpdateMetadataPartitionStateV5(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataTopicState._tagged");
 }
 
 /** UpdateMetadataTopicState in versions 6. */
@@ -1131,6 +1141,7 @@ function encodeUpdateMetadataBrokerV0(w: Writer, s: UpdateMetadataBroker): void 
   w.writeInt32(s.id, "UpdateMetadataRequest/UpdateMetadataBroker.id");
   w.writeString(s.v0Host, "UpdateMetadataRequest/UpdateMetadataBroker.v0Host");
   w.writeInt32(s.v0Port, "UpdateMetadataRequest/UpdateMetadataBroker.v0Port");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataBroker._tagged");
 }
 
 /** UpdateMetadataBroker in versions 1. */
@@ -1161,6 +1172,7 @@ function encodeUpdateMetadataBrokerV1(w: Writer, s: UpdateMetadataBroker): void 
       encodeUpdateMetadataEndpointV1(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataBroker._tagged");
 }
 
 /** UpdateMetadataBroker in versions 2. */
@@ -1192,6 +1204,7 @@ function encodeUpdateMetadataBrokerV2(w: Writer, s: UpdateMetadataBroker): void 
     }
   }
   w.writeNullableString(s.rack, "UpdateMetadataRequest/UpdateMetadataBroker.rack");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataBroker._tagged");
 }
 
 /** UpdateMetadataBroker in versions 3, 4, 5. */
@@ -1223,6 +1236,7 @@ function encodeUpdateMetadataBrokerV3(w: Writer, s: UpdateMetadataBroker): void 
     }
   }
   w.writeNullableString(s.rack, "UpdateMetadataRequest/UpdateMetadataBroker.rack");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataBroker._tagged");
 }
 
 /** UpdateMetadataBroker in versions 6, 7, 8. */
@@ -1277,6 +1291,7 @@ function encodeUpdateMetadataEndpointV1(w: Writer, s: UpdateMetadataEndpoint): v
   w.writeInt32(s.port, "UpdateMetadataRequest/UpdateMetadataEndpoint.port");
   w.writeString(s.host, "UpdateMetadataRequest/UpdateMetadataEndpoint.host");
   w.writeInt16(s.securityProtocol, "UpdateMetadataRequest/UpdateMetadataEndpoint.securityProtocol");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataEndpoint._tagged");
 }
 
 /** UpdateMetadataEndpoint in versions 3, 4, 5. */
@@ -1299,6 +1314,7 @@ function encodeUpdateMetadataEndpointV3(w: Writer, s: UpdateMetadataEndpoint): v
   w.writeString(s.host, "UpdateMetadataRequest/UpdateMetadataEndpoint.host");
   w.writeString(s.listener, "UpdateMetadataRequest/UpdateMetadataEndpoint.listener");
   w.writeInt16(s.securityProtocol, "UpdateMetadataRequest/UpdateMetadataEndpoint.securityProtocol");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataRequest/UpdateMetadataEndpoint._tagged");
 }
 
 /** UpdateMetadataEndpoint in versions 6, 7, 8. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface UpdateMetadataResponse {
   /** Kafka ErrorCode: versions 0+. */
@@ -82,6 +82,7 @@ function decodeUpdateMetadataResponseV0(r: Reader): UpdateMetadataResponse {
 
 function encodeUpdateMetadataResponseV0(w: Writer, s: UpdateMetadataResponse): void {
   w.writeInt16(s.errorCode, "UpdateMetadataResponse.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "UpdateMetadataResponse._tagged");
 }
 
 /** UpdateMetadataResponse in versions 6, 7, 8. */

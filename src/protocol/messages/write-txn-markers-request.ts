@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface WriteTxnMarkersRequest {
   /** Kafka Markers: versions 0+. */
@@ -138,6 +138,7 @@ function encodeWriteTxnMarkersRequestV0(w: Writer, s: WriteTxnMarkersRequest): v
       encodeWritableTxnMarkerV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "WriteTxnMarkersRequest._tagged");
 }
 
 /** WriteTxnMarkersRequest in versions 1. */
@@ -194,6 +195,7 @@ function encodeWritableTxnMarkerV0(w: Writer, s: WritableTxnMarker): void {
     }
   }
   w.writeInt32(s.coordinatorEpoch, "WriteTxnMarkersRequest/WritableTxnMarker.coordinatorEpoch");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "WriteTxnMarkersRequest/WritableTxnMarker._tagged");
 }
 
 /** WritableTxnMarker in versions 1. */
@@ -253,6 +255,7 @@ function encodeWritableTxnMarkerTopicV0(w: Writer, s: WritableTxnMarkerTopic): v
       w.writeInt32(x, "WriteTxnMarkersRequest/WritableTxnMarkerTopic.partitionIndexes");
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "WriteTxnMarkersRequest/WritableTxnMarkerTopic._tagged");
 }
 
 /** WritableTxnMarkerTopic in versions 1. */

@@ -8,7 +8,7 @@
  */
 import { DecodeError, EncodeError } from "../codec/codec-error.ts";
 import type { Reader } from "../codec/reader.ts";
-import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
+import { type RawTaggedField, rejectUnknownTaggedFields, type Writer, writeUnknownTaggedFields } from "../codec/writer.ts";
 
 export interface WriteTxnMarkersResponse {
   /** Kafka Markers: versions 0+. */
@@ -151,6 +151,7 @@ function encodeWriteTxnMarkersResponseV0(w: Writer, s: WriteTxnMarkersResponse):
       encodeWritableTxnMarkerResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "WriteTxnMarkersResponse._tagged");
 }
 
 /** WriteTxnMarkersResponse in versions 1. */
@@ -198,6 +199,7 @@ function encodeWritableTxnMarkerResultV0(w: Writer, s: WritableTxnMarkerResult):
       encodeWritableTxnMarkerTopicResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "WriteTxnMarkersResponse/WritableTxnMarkerResult._tagged");
 }
 
 /** WritableTxnMarkerResult in versions 1. */
@@ -248,6 +250,7 @@ function encodeWritableTxnMarkerTopicResultV0(w: Writer, s: WritableTxnMarkerTop
       encodeWritableTxnMarkerPartitionResultV0(w, x);
     }
   }
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "WriteTxnMarkersResponse/WritableTxnMarkerTopicResult._tagged");
 }
 
 /** WritableTxnMarkerTopicResult in versions 1. */
@@ -290,6 +293,7 @@ function decodeWritableTxnMarkerPartitionResultV0(r: Reader): WritableTxnMarkerP
 function encodeWritableTxnMarkerPartitionResultV0(w: Writer, s: WritableTxnMarkerPartitionResult): void {
   w.writeInt32(s.partitionIndex, "WriteTxnMarkersResponse/WritableTxnMarkerPartitionResult.partitionIndex");
   w.writeInt16(s.errorCode, "WriteTxnMarkersResponse/WritableTxnMarkerPartitionResult.errorCode");
+  rejectUnknownTaggedFields(s._unknownTaggedFields, "WriteTxnMarkersResponse/WritableTxnMarkerPartitionResult._tagged");
 }
 
 /** WritableTxnMarkerPartitionResult in versions 1. */

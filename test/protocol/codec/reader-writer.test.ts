@@ -9,7 +9,7 @@ import { SeededPrng } from "../../../src/platform/prng.ts";
 import { DecodeError, EncodeError } from "../../../src/protocol/codec/codec-error.ts";
 import { Reader } from "../../../src/protocol/codec/reader.ts";
 import { uuidBytesToText, uuidTextToBytes } from "../../../src/protocol/codec/uuid.ts";
-import { chunksLength, flattenChunks, REFERENCE_MIN_BYTES, writeTaggedFields, Writer } from "../../../src/protocol/codec/writer.ts";
+import { chunksLength, flattenChunks, REFERENCE_MIN_BYTES, rejectUnknownTaggedFields, writeTaggedFields, Writer } from "../../../src/protocol/codec/writer.ts";
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 
@@ -245,7 +245,22 @@ describe("Writer chunks", () => {
     expect(() => writeTaggedFields(new Writer(), [{ tag: 1, data: bytes() }], [{ tag: 1, data: bytes() }], "t")).toThrow(EncodeError);
   });
 
-  test("non-compact strings longer than 32767 bytes are an EncodeError", () => {
+  test("strings longer than 32767 bytes are refused both ways, compact or not (Kafka's limit)", () => {
     expect(() => new Writer().writeString("x".repeat(32768), "s")).toThrow(EncodeError);
+    expect(() => new Writer().writeCompactString("x".repeat(32768), "s")).toThrow(EncodeError);
+    expect(() => new Writer().writeCompactString("é".repeat(16384), "s")).toThrow(EncodeError);
+    const w = new Writer();
+    w.writeCompactString("x".repeat(32767), "s");
+    expect(new Reader(w.flatten()).readCompactString("s").length).toBe(32767);
+    const long = new Writer();
+    long.writeUnsignedVarint(32769);
+    long.writeRaw(new Uint8Array(32768).fill(0x61));
+    expect(decodeErrorOf(() => new Reader(long.flatten()).readCompactString("s")).kind).toBe("tooLarge");
+  });
+
+  test("unknown tagged fields cannot be written into a non-flexible version", () => {
+    expect(() => rejectUnknownTaggedFields([{ tag: 1, data: bytes(1) }], "t")).toThrow(EncodeError);
+    rejectUnknownTaggedFields([], "t");
+    rejectUnknownTaggedFields(undefined, "t");
   });
 });

@@ -13,7 +13,7 @@ import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { SeededPrng } from "../../../src/platform/prng.ts";
 import { EncodeError } from "../../../src/protocol/codec/codec-error.ts";
-import { everNullable, isNullable, isPresent, loadMessages, type MessageSpec, versionsOf } from "../../../scripts/gen-protocol.ts";
+import { everNullable, isFlexible, isNullable, isPresent, loadMessages, type MessageSpec, versionsOf } from "../../../scripts/gen-protocol.ts";
 import { decodeBody, defaultValue, encodeBody, normalise, type Obj, randomStruct } from "./schema-values.ts";
 
 const specDir = resolve(import.meta.dir, "../../../../shared/kafka-protocol/messages");
@@ -73,6 +73,11 @@ describe("encode rejects what a version cannot carry", () => {
             const bad = { ...base, [f.prop]: nonDefault(f.type.kind === "primitive" ? f.type.name : f.type.kind, defaultValue(f)) };
             if (bad[f.prop] === undefined) continue;
             expect(() => encodeBody(m, bad, v)).toThrow(EncodeError);
+            checked++;
+          }
+          if (f === m.root.fields[0] && !isFlexible(m, v) && m.flexibleVersions !== null && m.flexibleVersions.min <= m.validVersions.max) {
+            // Unknown tagged fields in a version without a tagged-field section.
+            expect(() => encodeBody(m, { ...base, _unknownTaggedFields: [{ tag: 9, data: new Uint8Array(1) }] }, v)).toThrow(EncodeError);
             checked++;
           }
           if (isPresent(f, v) && everNullable(f) && !isNullable(f, v)) {

@@ -481,6 +481,14 @@ function isDefaultExpr(f: FieldSpec, e: string, where: string): string {
   return `${e} === ${defaultExpr(f, where)}`;
 }
 
+/** Negation of an expression made by isDefaultExpr, kept readable for the simple forms. */
+function negate(expr: string): string {
+  if (/^[\w.$]+ === [\w.$"-]+$/.test(expr)) return expr.replace(" === ", " !== ");
+  if (/^isDefault\w+\([\w.$]+\)$/.test(expr)) return `!${expr}`;
+  if (/^[\w.$]+\.length === 0$/.test(expr)) return expr.replace(" === ", " !== ");
+  return `!${expr.startsWith("(") ? expr : `(${expr})`}`;
+}
+
 function primitiveMinBytes(name: PrimitiveName, compact: boolean): number {
   switch (name) {
     case "bool":
@@ -684,7 +692,7 @@ function emitEncodeField(e: Emitter, ctx: Ctx, s: StructSpec, f: FieldSpec, v: n
   }
   const t = f.type;
   if (t.kind !== "array") {
-    if (t.kind === "struct" || x !== value) {
+    if (x !== value || (t.kind === "struct" && nullable)) {
       // Evaluate once into a local so null checks narrow.
       e.open("{");
       e.line(`const x = ${x};`);
@@ -804,7 +812,7 @@ function emitEncodeFn(e: Emitter, ctx: Ctx, s: StructSpec, v: number, anyFlexibl
     if (!isPresent(f, v)) {
       if (!f.ignorable) {
         ctx.uses.add("EncodeError");
-        e.open(`if (!(${isDefaultExpr(f, `s.${f.prop}`, where)})) {`);
+        e.open(`if (${negate(isDefaultExpr(f, `s.${f.prop}`, where))}) {`);
         e.line(`throw new EncodeError("unsupportedField", ${path(ctx, s, f)}, "a non-default value in version ${v}, which lacks the field");`);
         e.close();
       }
@@ -831,7 +839,7 @@ function emitEncodeFn(e: Emitter, ctx: Ctx, s: StructSpec, v: number, anyFlexibl
       e.line("const tagged: RawTaggedField[] = [];");
       for (const f of taggedHere) {
         const where = `${m.name}.${s.name}.${f.name}`;
-        e.open(`if (!(${isDefaultExpr(f, `s.${f.prop}`, where)})) {`);
+        e.open(`if (${negate(isDefaultExpr(f, `s.${f.prop}`, where))}) {`);
         e.line("const t = new Writer(64);");
         emitEncodeField(e, ctx, s, f, v, `s.${f.prop}`, true, "t");
         e.line(`tagged.push({ tag: ${String(f.tag)}, data: t.flatten() });`);

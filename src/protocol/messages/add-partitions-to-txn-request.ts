@@ -166,7 +166,7 @@ function decodeAddPartitionsToTxnRequestV0(r: Reader): AddPartitionsToTxnRequest
 }
 
 function encodeAddPartitionsToTxnRequestV0(w: Writer, s: AddPartitionsToTxnRequest): void {
-  if (!(s.transactions.length === 0)) {
+  if (s.transactions.length !== 0) {
     throw new EncodeError("unsupportedField", "AddPartitionsToTxnRequest.transactions", "a non-default value in version 0, which lacks the field");
   }
   w.writeString(s.v3AndBelowTransactionalId, "AddPartitionsToTxnRequest.v3AndBelowTransactionalId");
@@ -203,7 +203,7 @@ function decodeAddPartitionsToTxnRequestV3(r: Reader): AddPartitionsToTxnRequest
 }
 
 function encodeAddPartitionsToTxnRequestV3(w: Writer, s: AddPartitionsToTxnRequest): void {
-  if (!(s.transactions.length === 0)) {
+  if (s.transactions.length !== 0) {
     throw new EncodeError("unsupportedField", "AddPartitionsToTxnRequest.transactions", "a non-default value in version 3, which lacks the field");
   }
   w.writeCompactString(s.v3AndBelowTransactionalId, "AddPartitionsToTxnRequest.v3AndBelowTransactionalId");
@@ -247,16 +247,16 @@ function encodeAddPartitionsToTxnRequestV4(w: Writer, s: AddPartitionsToTxnReque
       encodeAddPartitionsToTxnTransactionV4(w, x);
     }
   }
-  if (!(s.v3AndBelowTransactionalId === "")) {
+  if (s.v3AndBelowTransactionalId !== "") {
     throw new EncodeError("unsupportedField", "AddPartitionsToTxnRequest.v3AndBelowTransactionalId", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.v3AndBelowProducerId === 0)) {
+  if (s.v3AndBelowProducerId !== 0) {
     throw new EncodeError("unsupportedField", "AddPartitionsToTxnRequest.v3AndBelowProducerId", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.v3AndBelowProducerEpoch === 0)) {
+  if (s.v3AndBelowProducerEpoch !== 0) {
     throw new EncodeError("unsupportedField", "AddPartitionsToTxnRequest.v3AndBelowProducerEpoch", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.v3AndBelowTopics.length === 0)) {
+  if (s.v3AndBelowTopics.length !== 0) {
     throw new EncodeError("unsupportedField", "AddPartitionsToTxnRequest.v3AndBelowTopics", "a non-default value in version 4, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "AddPartitionsToTxnRequest._tagged");

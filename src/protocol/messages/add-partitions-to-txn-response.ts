@@ -174,7 +174,7 @@ function decodeAddPartitionsToTxnResponseV0(r: Reader): AddPartitionsToTxnRespon
 
 function encodeAddPartitionsToTxnResponseV0(w: Writer, s: AddPartitionsToTxnResponse): void {
   w.writeInt32(s.throttleTimeMs, "AddPartitionsToTxnResponse.throttleTimeMs");
-  if (!(s.resultsByTransaction.length === 0)) {
+  if (s.resultsByTransaction.length !== 0) {
     throw new EncodeError("unsupportedField", "AddPartitionsToTxnResponse.resultsByTransaction", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -207,7 +207,7 @@ function decodeAddPartitionsToTxnResponseV3(r: Reader): AddPartitionsToTxnRespon
 
 function encodeAddPartitionsToTxnResponseV3(w: Writer, s: AddPartitionsToTxnResponse): void {
   w.writeInt32(s.throttleTimeMs, "AddPartitionsToTxnResponse.throttleTimeMs");
-  if (!(s.resultsByTransaction.length === 0)) {
+  if (s.resultsByTransaction.length !== 0) {
     throw new EncodeError("unsupportedField", "AddPartitionsToTxnResponse.resultsByTransaction", "a non-default value in version 3, which lacks the field");
   }
   {
@@ -248,7 +248,7 @@ function encodeAddPartitionsToTxnResponseV4(w: Writer, s: AddPartitionsToTxnResp
       encodeAddPartitionsToTxnResultV4(w, x);
     }
   }
-  if (!(s.resultsByTopicV3AndBelow.length === 0)) {
+  if (s.resultsByTopicV3AndBelow.length !== 0) {
     throw new EncodeError("unsupportedField", "AddPartitionsToTxnResponse.resultsByTopicV3AndBelow", "a non-default value in version 4, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "AddPartitionsToTxnResponse._tagged");

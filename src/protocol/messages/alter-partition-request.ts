@@ -430,10 +430,10 @@ function encodePartitionDataV0(w: Writer, s: PartitionData): void {
       w.writeInt32(x, "AlterPartitionRequest/PartitionData.newIsr");
     }
   }
-  if (!(s.newIsrWithEpochs.length === 0)) {
+  if (s.newIsrWithEpochs.length !== 0) {
     throw new EncodeError("unsupportedField", "AlterPartitionRequest/PartitionData.newIsrWithEpochs", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.leaderRecoveryState === 0)) {
+  if (s.leaderRecoveryState !== 0) {
     throw new EncodeError("unsupportedField", "AlterPartitionRequest/PartitionData.leaderRecoveryState", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt32(s.partitionEpoch, "AlterPartitionRequest/PartitionData.partitionEpoch");
@@ -472,7 +472,7 @@ function encodePartitionDataV1(w: Writer, s: PartitionData): void {
       w.writeInt32(x, "AlterPartitionRequest/PartitionData.newIsr");
     }
   }
-  if (!(s.newIsrWithEpochs.length === 0)) {
+  if (s.newIsrWithEpochs.length !== 0) {
     throw new EncodeError("unsupportedField", "AlterPartitionRequest/PartitionData.newIsrWithEpochs", "a non-default value in version 1, which lacks the field");
   }
   w.writeInt8(s.leaderRecoveryState, "AlterPartitionRequest/PartitionData.leaderRecoveryState");
@@ -505,7 +505,7 @@ function decodePartitionDataV3(r: Reader): PartitionData {
 function encodePartitionDataV3(w: Writer, s: PartitionData): void {
   w.writeInt32(s.partitionIndex, "AlterPartitionRequest/PartitionData.partitionIndex");
   w.writeInt32(s.leaderEpoch, "AlterPartitionRequest/PartitionData.leaderEpoch");
-  if (!(s.newIsr.length === 0)) {
+  if (s.newIsr.length !== 0) {
     throw new EncodeError("unsupportedField", "AlterPartitionRequest/PartitionData.newIsr", "a non-default value in version 3, which lacks the field");
   }
   {

@@ -320,7 +320,7 @@ function encodeApiVersionsResponseV3(w: Writer, s: ApiVersionsResponse): void {
   }
   w.writeInt32(s.throttleTimeMs, "ApiVersionsResponse.throttleTimeMs");
   const tagged: RawTaggedField[] = [];
-  if (!(s.supportedFeatures.length === 0)) {
+  if (s.supportedFeatures.length !== 0) {
     const t = new Writer(64);
     {
       const a = s.supportedFeatures;
@@ -331,12 +331,12 @@ function encodeApiVersionsResponseV3(w: Writer, s: ApiVersionsResponse): void {
     }
     tagged.push({ tag: 0, data: t.flatten() });
   }
-  if (!(s.finalizedFeaturesEpoch === -1)) {
+  if (s.finalizedFeaturesEpoch !== -1) {
     const t = new Writer(64);
     t.writeInt64(s.finalizedFeaturesEpoch, "ApiVersionsResponse.finalizedFeaturesEpoch");
     tagged.push({ tag: 1, data: t.flatten() });
   }
-  if (!(s.finalizedFeatures.length === 0)) {
+  if (s.finalizedFeatures.length !== 0) {
     const t = new Writer(64);
     {
       const a = s.finalizedFeatures;
@@ -347,7 +347,7 @@ function encodeApiVersionsResponseV3(w: Writer, s: ApiVersionsResponse): void {
     }
     tagged.push({ tag: 2, data: t.flatten() });
   }
-  if (!(s.zkMigrationReady === false)) {
+  if (s.zkMigrationReady !== false) {
     const t = new Writer(64);
     t.writeBool(s.zkMigrationReady);
     tagged.push({ tag: 3, data: t.flatten() });

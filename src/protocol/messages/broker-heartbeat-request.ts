@@ -103,7 +103,7 @@ function encodeBrokerHeartbeatRequestV0(w: Writer, s: BrokerHeartbeatRequest): v
   w.writeInt64(s.currentMetadataOffset, "BrokerHeartbeatRequest.currentMetadataOffset");
   w.writeBool(s.wantFence);
   w.writeBool(s.wantShutDown);
-  if (!(s.offlineLogDirs.length === 0)) {
+  if (s.offlineLogDirs.length !== 0) {
     throw new EncodeError("unsupportedField", "BrokerHeartbeatRequest.offlineLogDirs", "a non-default value in version 0, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "BrokerHeartbeatRequest._tagged");
@@ -154,7 +154,7 @@ function encodeBrokerHeartbeatRequestV1(w: Writer, s: BrokerHeartbeatRequest): v
   w.writeBool(s.wantFence);
   w.writeBool(s.wantShutDown);
   const tagged: RawTaggedField[] = [];
-  if (!(s.offlineLogDirs.length === 0)) {
+  if (s.offlineLogDirs.length !== 0) {
     const t = new Writer(64);
     {
       const a = s.offlineLogDirs;

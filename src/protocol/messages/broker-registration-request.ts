@@ -212,7 +212,7 @@ function encodeBrokerRegistrationRequestV0(w: Writer, s: BrokerRegistrationReque
     }
   }
   w.writeCompactNullableString(s.rack, "BrokerRegistrationRequest.rack");
-  if (!(s.isMigratingZkBroker === false)) {
+  if (s.isMigratingZkBroker !== false) {
     throw new EncodeError("unsupportedField", "BrokerRegistrationRequest.isMigratingZkBroker", "a non-default value in version 0, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "BrokerRegistrationRequest._tagged");

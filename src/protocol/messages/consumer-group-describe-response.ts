@@ -334,14 +334,8 @@ function encodeMemberV0(w: Writer, s: Member): void {
     }
   }
   w.writeCompactNullableString(s.subscribedTopicRegex, "ConsumerGroupDescribeResponse/Member.subscribedTopicRegex");
-  {
-    const x = s.assignment;
-    encodeAssignmentV0(w, x);
-  }
-  {
-    const x = s.targetAssignment;
-    encodeAssignmentV0(w, x);
-  }
+  encodeAssignmentV0(w, s.assignment);
+  encodeAssignmentV0(w, s.targetAssignment);
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "ConsumerGroupDescribeResponse/Member._tagged");
 }
 

@@ -174,7 +174,7 @@ function encodeConsumerGroupHeartbeatRequestV0(w: Writer, s: ConsumerGroupHeartb
       }
     }
   }
-  if (!(s.subscribedTopicRegex === null)) {
+  if (s.subscribedTopicRegex !== null) {
     throw new EncodeError("unsupportedField", "ConsumerGroupHeartbeatRequest.subscribedTopicRegex", "a non-default value in version 0, which lacks the field");
   }
   w.writeCompactNullableString(s.serverAssignor, "ConsumerGroupHeartbeatRequest.serverAssignor");

@@ -200,7 +200,7 @@ function decodeAclCreationV0(r: Reader): AclCreation {
 function encodeAclCreationV0(w: Writer, s: AclCreation): void {
   w.writeInt8(s.resourceType, "CreateAclsRequest/AclCreation.resourceType");
   w.writeString(s.resourceName, "CreateAclsRequest/AclCreation.resourceName");
-  if (!(s.resourcePatternType === 3)) {
+  if (s.resourcePatternType !== 3) {
     throw new EncodeError("unsupportedField", "CreateAclsRequest/AclCreation.resourcePatternType", "a non-default value in version 0, which lacks the field");
   }
   w.writeString(s.principal, "CreateAclsRequest/AclCreation.principal");

@@ -119,10 +119,10 @@ function decodeCreateDelegationTokenRequestV0(r: Reader): CreateDelegationTokenR
 }
 
 function encodeCreateDelegationTokenRequestV0(w: Writer, s: CreateDelegationTokenRequest): void {
-  if (!(s.ownerPrincipalType === "")) {
+  if (s.ownerPrincipalType !== "") {
     throw new EncodeError("unsupportedField", "CreateDelegationTokenRequest.ownerPrincipalType", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.ownerPrincipalName === "")) {
+  if (s.ownerPrincipalName !== "") {
     throw new EncodeError("unsupportedField", "CreateDelegationTokenRequest.ownerPrincipalName", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -155,10 +155,10 @@ function decodeCreateDelegationTokenRequestV2(r: Reader): CreateDelegationTokenR
 }
 
 function encodeCreateDelegationTokenRequestV2(w: Writer, s: CreateDelegationTokenRequest): void {
-  if (!(s.ownerPrincipalType === "")) {
+  if (s.ownerPrincipalType !== "") {
     throw new EncodeError("unsupportedField", "CreateDelegationTokenRequest.ownerPrincipalType", "a non-default value in version 2, which lacks the field");
   }
-  if (!(s.ownerPrincipalName === "")) {
+  if (s.ownerPrincipalName !== "") {
     throw new EncodeError("unsupportedField", "CreateDelegationTokenRequest.ownerPrincipalName", "a non-default value in version 2, which lacks the field");
   }
   {

@@ -137,10 +137,10 @@ function encodeCreateDelegationTokenResponseV0(w: Writer, s: CreateDelegationTok
   w.writeInt16(s.errorCode, "CreateDelegationTokenResponse.errorCode");
   w.writeString(s.principalType, "CreateDelegationTokenResponse.principalType");
   w.writeString(s.principalName, "CreateDelegationTokenResponse.principalName");
-  if (!(s.tokenRequesterPrincipalType === "")) {
+  if (s.tokenRequesterPrincipalType !== "") {
     throw new EncodeError("unsupportedField", "CreateDelegationTokenResponse.tokenRequesterPrincipalType", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.tokenRequesterPrincipalName === "")) {
+  if (s.tokenRequesterPrincipalName !== "") {
     throw new EncodeError("unsupportedField", "CreateDelegationTokenResponse.tokenRequesterPrincipalName", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt64(s.issueTimestampMs, "CreateDelegationTokenResponse.issueTimestampMs");
@@ -186,10 +186,10 @@ function encodeCreateDelegationTokenResponseV2(w: Writer, s: CreateDelegationTok
   w.writeInt16(s.errorCode, "CreateDelegationTokenResponse.errorCode");
   w.writeCompactString(s.principalType, "CreateDelegationTokenResponse.principalType");
   w.writeCompactString(s.principalName, "CreateDelegationTokenResponse.principalName");
-  if (!(s.tokenRequesterPrincipalType === "")) {
+  if (s.tokenRequesterPrincipalType !== "") {
     throw new EncodeError("unsupportedField", "CreateDelegationTokenResponse.tokenRequesterPrincipalType", "a non-default value in version 2, which lacks the field");
   }
-  if (!(s.tokenRequesterPrincipalName === "")) {
+  if (s.tokenRequesterPrincipalName !== "") {
     throw new EncodeError("unsupportedField", "CreateDelegationTokenResponse.tokenRequesterPrincipalName", "a non-default value in version 2, which lacks the field");
   }
   w.writeInt64(s.issueTimestampMs, "CreateDelegationTokenResponse.issueTimestampMs");

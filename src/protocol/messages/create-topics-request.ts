@@ -191,7 +191,7 @@ function encodeCreateTopicsRequestV0(w: Writer, s: CreateTopicsRequest): void {
     }
   }
   w.writeInt32(s.timeoutMs, "CreateTopicsRequest.timeoutMs");
-  if (!(s.validateOnly === false)) {
+  if (s.validateOnly !== false) {
     throw new EncodeError("unsupportedField", "CreateTopicsRequest.validateOnly", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "CreateTopicsRequest._tagged");

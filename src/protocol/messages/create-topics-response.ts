@@ -412,7 +412,7 @@ function encodeCreatableTopicResultV5(w: Writer, s: CreatableTopicResult): void 
     }
   }
   const tagged: RawTaggedField[] = [];
-  if (!(s.topicConfigErrorCode === 0)) {
+  if (s.topicConfigErrorCode !== 0) {
     const t = new Writer(64);
     t.writeInt16(s.topicConfigErrorCode, "CreateTopicsResponse/CreatableTopicResult.topicConfigErrorCode");
     tagged.push({ tag: 0, data: t.flatten() });
@@ -481,7 +481,7 @@ function encodeCreatableTopicResultV7(w: Writer, s: CreatableTopicResult): void 
     }
   }
   const tagged: RawTaggedField[] = [];
-  if (!(s.topicConfigErrorCode === 0)) {
+  if (s.topicConfigErrorCode !== 0) {
     const t = new Writer(64);
     t.writeInt16(s.topicConfigErrorCode, "CreateTopicsResponse/CreatableTopicResult.topicConfigErrorCode");
     tagged.push({ tag: 0, data: t.flatten() });

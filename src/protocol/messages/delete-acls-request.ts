@@ -200,7 +200,7 @@ function decodeDeleteAclsFilterV0(r: Reader): DeleteAclsFilter {
 function encodeDeleteAclsFilterV0(w: Writer, s: DeleteAclsFilter): void {
   w.writeInt8(s.resourceTypeFilter, "DeleteAclsRequest/DeleteAclsFilter.resourceTypeFilter");
   w.writeNullableString(s.resourceNameFilter, "DeleteAclsRequest/DeleteAclsFilter.resourceNameFilter");
-  if (!(s.patternTypeFilter === 3)) {
+  if (s.patternTypeFilter !== 3) {
     throw new EncodeError("unsupportedField", "DeleteAclsRequest/DeleteAclsFilter.patternTypeFilter", "a non-default value in version 0, which lacks the field");
   }
   w.writeNullableString(s.principalFilter, "DeleteAclsRequest/DeleteAclsFilter.principalFilter");

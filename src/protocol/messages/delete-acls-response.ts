@@ -341,7 +341,7 @@ function encodeDeleteAclsMatchingAclV0(w: Writer, s: DeleteAclsMatchingAcl): voi
   w.writeNullableString(s.errorMessage, "DeleteAclsResponse/DeleteAclsMatchingAcl.errorMessage");
   w.writeInt8(s.resourceType, "DeleteAclsResponse/DeleteAclsMatchingAcl.resourceType");
   w.writeString(s.resourceName, "DeleteAclsResponse/DeleteAclsMatchingAcl.resourceName");
-  if (!(s.patternType === 3)) {
+  if (s.patternType !== 3) {
     throw new EncodeError("unsupportedField", "DeleteAclsResponse/DeleteAclsMatchingAcl.patternType", "a non-default value in version 0, which lacks the field");
   }
   w.writeString(s.principal, "DeleteAclsResponse/DeleteAclsMatchingAcl.principal");

@@ -119,7 +119,7 @@ function decodeDeleteTopicsRequestV0(r: Reader): DeleteTopicsRequest {
 }
 
 function encodeDeleteTopicsRequestV0(w: Writer, s: DeleteTopicsRequest): void {
-  if (!(s.topics.length === 0)) {
+  if (s.topics.length !== 0) {
     throw new EncodeError("unsupportedField", "DeleteTopicsRequest.topics", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -150,7 +150,7 @@ function decodeDeleteTopicsRequestV4(r: Reader): DeleteTopicsRequest {
 }
 
 function encodeDeleteTopicsRequestV4(w: Writer, s: DeleteTopicsRequest): void {
-  if (!(s.topics.length === 0)) {
+  if (s.topics.length !== 0) {
     throw new EncodeError("unsupportedField", "DeleteTopicsRequest.topics", "a non-default value in version 4, which lacks the field");
   }
   {

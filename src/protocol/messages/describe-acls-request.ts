@@ -112,7 +112,7 @@ function decodeDescribeAclsRequestV0(r: Reader): DescribeAclsRequest {
 function encodeDescribeAclsRequestV0(w: Writer, s: DescribeAclsRequest): void {
   w.writeInt8(s.resourceTypeFilter, "DescribeAclsRequest.resourceTypeFilter");
   w.writeNullableString(s.resourceNameFilter, "DescribeAclsRequest.resourceNameFilter");
-  if (!(s.patternTypeFilter === 3)) {
+  if (s.patternTypeFilter !== 3) {
     throw new EncodeError("unsupportedField", "DescribeAclsRequest.patternTypeFilter", "a non-default value in version 0, which lacks the field");
   }
   w.writeNullableString(s.principalFilter, "DescribeAclsRequest.principalFilter");

@@ -256,7 +256,7 @@ function decodeDescribeAclsResourceV0(r: Reader): DescribeAclsResource {
 function encodeDescribeAclsResourceV0(w: Writer, s: DescribeAclsResource): void {
   w.writeInt8(s.resourceType, "DescribeAclsResponse/DescribeAclsResource.resourceType");
   w.writeString(s.resourceName, "DescribeAclsResponse/DescribeAclsResource.resourceName");
-  if (!(s.patternType === 3)) {
+  if (s.patternType !== 3) {
     throw new EncodeError("unsupportedField", "DescribeAclsResponse/DescribeAclsResource.patternType", "a non-default value in version 0, which lacks the field");
   }
   {

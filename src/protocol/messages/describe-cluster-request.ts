@@ -75,7 +75,7 @@ function decodeDescribeClusterRequestV0(r: Reader): DescribeClusterRequest {
 
 function encodeDescribeClusterRequestV0(w: Writer, s: DescribeClusterRequest): void {
   w.writeBool(s.includeClusterAuthorizedOperations);
-  if (!(s.endpointType === 1)) {
+  if (s.endpointType !== 1) {
     throw new EncodeError("unsupportedField", "DescribeClusterRequest.endpointType", "a non-default value in version 0, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "DescribeClusterRequest._tagged");

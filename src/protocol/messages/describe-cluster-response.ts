@@ -148,7 +148,7 @@ function encodeDescribeClusterResponseV0(w: Writer, s: DescribeClusterResponse):
   w.writeInt32(s.throttleTimeMs, "DescribeClusterResponse.throttleTimeMs");
   w.writeInt16(s.errorCode, "DescribeClusterResponse.errorCode");
   w.writeCompactNullableString(s.errorMessage, "DescribeClusterResponse.errorMessage");
-  if (!(s.endpointType === 1)) {
+  if (s.endpointType !== 1) {
     throw new EncodeError("unsupportedField", "DescribeClusterResponse.endpointType", "a non-default value in version 0, which lacks the field");
   }
   w.writeCompactString(s.clusterId, "DescribeClusterResponse.clusterId");

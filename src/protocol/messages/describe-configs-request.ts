@@ -129,10 +129,10 @@ function encodeDescribeConfigsRequestV0(w: Writer, s: DescribeConfigsRequest): v
       encodeDescribeConfigsResourceV0(w, x);
     }
   }
-  if (!(s.includeSynonyms === false)) {
+  if (s.includeSynonyms !== false) {
     throw new EncodeError("unsupportedField", "DescribeConfigsRequest.includeSynonyms", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.includeDocumentation === false)) {
+  if (s.includeDocumentation !== false) {
     throw new EncodeError("unsupportedField", "DescribeConfigsRequest.includeDocumentation", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsRequest._tagged");
@@ -162,7 +162,7 @@ function encodeDescribeConfigsRequestV1(w: Writer, s: DescribeConfigsRequest): v
     }
   }
   w.writeBool(s.includeSynonyms);
-  if (!(s.includeDocumentation === false)) {
+  if (s.includeDocumentation !== false) {
     throw new EncodeError("unsupportedField", "DescribeConfigsRequest.includeDocumentation", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeConfigsRequest._tagged");

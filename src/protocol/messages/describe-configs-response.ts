@@ -495,7 +495,7 @@ function encodeDescribeConfigsResourceResultV1(w: Writer, s: DescribeConfigsReso
   w.writeString(s.name, "DescribeConfigsResponse/DescribeConfigsResourceResult.name");
   w.writeNullableString(s.value, "DescribeConfigsResponse/DescribeConfigsResourceResult.value");
   w.writeBool(s.readOnly);
-  if (!(s.isDefault === false)) {
+  if (s.isDefault !== false) {
     throw new EncodeError("unsupportedField", "DescribeConfigsResponse/DescribeConfigsResourceResult.isDefault", "a non-default value in version 1, which lacks the field");
   }
   w.writeInt8(s.configSource, "DescribeConfigsResponse/DescribeConfigsResourceResult.configSource");
@@ -541,7 +541,7 @@ function encodeDescribeConfigsResourceResultV3(w: Writer, s: DescribeConfigsReso
   w.writeString(s.name, "DescribeConfigsResponse/DescribeConfigsResourceResult.name");
   w.writeNullableString(s.value, "DescribeConfigsResponse/DescribeConfigsResourceResult.value");
   w.writeBool(s.readOnly);
-  if (!(s.isDefault === false)) {
+  if (s.isDefault !== false) {
     throw new EncodeError("unsupportedField", "DescribeConfigsResponse/DescribeConfigsResourceResult.isDefault", "a non-default value in version 3, which lacks the field");
   }
   w.writeInt8(s.configSource, "DescribeConfigsResponse/DescribeConfigsResourceResult.configSource");
@@ -590,7 +590,7 @@ function encodeDescribeConfigsResourceResultV4(w: Writer, s: DescribeConfigsReso
   w.writeCompactString(s.name, "DescribeConfigsResponse/DescribeConfigsResourceResult.name");
   w.writeCompactNullableString(s.value, "DescribeConfigsResponse/DescribeConfigsResourceResult.value");
   w.writeBool(s.readOnly);
-  if (!(s.isDefault === false)) {
+  if (s.isDefault !== false) {
     throw new EncodeError("unsupportedField", "DescribeConfigsResponse/DescribeConfigsResourceResult.isDefault", "a non-default value in version 4, which lacks the field");
   }
   w.writeInt8(s.configSource, "DescribeConfigsResponse/DescribeConfigsResourceResult.configSource");

@@ -272,10 +272,10 @@ function decodeDescribedDelegationTokenV0(r: Reader): DescribedDelegationToken {
 function encodeDescribedDelegationTokenV0(w: Writer, s: DescribedDelegationToken): void {
   w.writeString(s.principalType, "DescribeDelegationTokenResponse/DescribedDelegationToken.principalType");
   w.writeString(s.principalName, "DescribeDelegationTokenResponse/DescribedDelegationToken.principalName");
-  if (!(s.tokenRequesterPrincipalType === "")) {
+  if (s.tokenRequesterPrincipalType !== "") {
     throw new EncodeError("unsupportedField", "DescribeDelegationTokenResponse/DescribedDelegationToken.tokenRequesterPrincipalType", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.tokenRequesterPrincipalName === "")) {
+  if (s.tokenRequesterPrincipalName !== "") {
     throw new EncodeError("unsupportedField", "DescribeDelegationTokenResponse/DescribedDelegationToken.tokenRequesterPrincipalName", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt64(s.issueTimestamp, "DescribeDelegationTokenResponse/DescribedDelegationToken.issueTimestamp");
@@ -326,10 +326,10 @@ function decodeDescribedDelegationTokenV2(r: Reader): DescribedDelegationToken {
 function encodeDescribedDelegationTokenV2(w: Writer, s: DescribedDelegationToken): void {
   w.writeCompactString(s.principalType, "DescribeDelegationTokenResponse/DescribedDelegationToken.principalType");
   w.writeCompactString(s.principalName, "DescribeDelegationTokenResponse/DescribedDelegationToken.principalName");
-  if (!(s.tokenRequesterPrincipalType === "")) {
+  if (s.tokenRequesterPrincipalType !== "") {
     throw new EncodeError("unsupportedField", "DescribeDelegationTokenResponse/DescribedDelegationToken.tokenRequesterPrincipalType", "a non-default value in version 2, which lacks the field");
   }
-  if (!(s.tokenRequesterPrincipalName === "")) {
+  if (s.tokenRequesterPrincipalName !== "") {
     throw new EncodeError("unsupportedField", "DescribeDelegationTokenResponse/DescribedDelegationToken.tokenRequesterPrincipalName", "a non-default value in version 2, which lacks the field");
   }
   w.writeInt64(s.issueTimestamp, "DescribeDelegationTokenResponse/DescribedDelegationToken.issueTimestamp");

@@ -93,7 +93,7 @@ function encodeDescribeGroupsRequestV0(w: Writer, s: DescribeGroupsRequest): voi
       w.writeString(x, "DescribeGroupsRequest.groups");
     }
   }
-  if (!(s.includeAuthorizedOperations === false)) {
+  if (s.includeAuthorizedOperations !== false) {
     throw new EncodeError("unsupportedField", "DescribeGroupsRequest.includeAuthorizedOperations", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsRequest._tagged");

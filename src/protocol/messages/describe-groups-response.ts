@@ -325,7 +325,7 @@ function encodeDescribedGroupV0(w: Writer, s: DescribedGroup): void {
       encodeDescribedGroupMemberV0(w, x);
     }
   }
-  if (!(s.authorizedOperations === -2147483648)) {
+  if (s.authorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "DescribeGroupsResponse/DescribedGroup.authorizedOperations", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "DescribeGroupsResponse/DescribedGroup._tagged");

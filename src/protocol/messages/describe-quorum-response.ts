@@ -266,7 +266,7 @@ function encodeDescribeQuorumResponseV0(w: Writer, s: DescribeQuorumResponse): v
       encodeTopicDataV0(w, x);
     }
   }
-  if (!(s.nodes.length === 0)) {
+  if (s.nodes.length !== 0) {
     throw new EncodeError("unsupportedField", "DescribeQuorumResponse.nodes", "a non-default value in version 0, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "DescribeQuorumResponse._tagged");
@@ -299,7 +299,7 @@ function encodeDescribeQuorumResponseV1(w: Writer, s: DescribeQuorumResponse): v
       encodeTopicDataV1(w, x);
     }
   }
-  if (!(s.nodes.length === 0)) {
+  if (s.nodes.length !== 0) {
     throw new EncodeError("unsupportedField", "DescribeQuorumResponse.nodes", "a non-default value in version 1, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "DescribeQuorumResponse._tagged");
@@ -597,7 +597,7 @@ function decodeReplicaStateV0(r: Reader): ReplicaState {
 
 function encodeReplicaStateV0(w: Writer, s: ReplicaState): void {
   w.writeInt32(s.replicaId, "DescribeQuorumResponse/ReplicaState.replicaId");
-  if (!(s.replicaDirectoryId === "AAAAAAAAAAAAAAAAAAAAAA")) {
+  if (s.replicaDirectoryId !== "AAAAAAAAAAAAAAAAAAAAAA") {
     throw new EncodeError("unsupportedField", "DescribeQuorumResponse/ReplicaState.replicaDirectoryId", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt64(s.logEndOffset, "DescribeQuorumResponse/ReplicaState.logEndOffset");
@@ -624,7 +624,7 @@ function decodeReplicaStateV1(r: Reader): ReplicaState {
 
 function encodeReplicaStateV1(w: Writer, s: ReplicaState): void {
   w.writeInt32(s.replicaId, "DescribeQuorumResponse/ReplicaState.replicaId");
-  if (!(s.replicaDirectoryId === "AAAAAAAAAAAAAAAAAAAAAA")) {
+  if (s.replicaDirectoryId !== "AAAAAAAAAAAAAAAAAAAAAA") {
     throw new EncodeError("unsupportedField", "DescribeQuorumResponse/ReplicaState.replicaDirectoryId", "a non-default value in version 1, which lacks the field");
   }
   w.writeInt64(s.logEndOffset, "DescribeQuorumResponse/ReplicaState.logEndOffset");

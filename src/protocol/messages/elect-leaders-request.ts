@@ -115,7 +115,7 @@ function decodeElectLeadersRequestV0(r: Reader): ElectLeadersRequest {
 }
 
 function encodeElectLeadersRequestV0(w: Writer, s: ElectLeadersRequest): void {
-  if (!(s.electionType === 0)) {
+  if (s.electionType !== 0) {
     throw new EncodeError("unsupportedField", "ElectLeadersRequest.electionType", "a non-default value in version 0, which lacks the field");
   }
   {

@@ -141,7 +141,7 @@ function decodeElectLeadersResponseV0(r: Reader): ElectLeadersResponse {
 
 function encodeElectLeadersResponseV0(w: Writer, s: ElectLeadersResponse): void {
   w.writeInt32(s.throttleTimeMs, "ElectLeadersResponse.throttleTimeMs");
-  if (!(s.errorCode === 0)) {
+  if (s.errorCode !== 0) {
     throw new EncodeError("unsupportedField", "ElectLeadersResponse.errorCode", "a non-default value in version 0, which lacks the field");
   }
   {

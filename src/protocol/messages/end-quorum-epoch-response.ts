@@ -176,7 +176,7 @@ function encodeEndQuorumEpochResponseV0(w: Writer, s: EndQuorumEpochResponse): v
       encodeTopicDataV0(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "EndQuorumEpochResponse.nodeEndpoints", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "EndQuorumEpochResponse._tagged");
@@ -226,7 +226,7 @@ function encodeEndQuorumEpochResponseV1(w: Writer, s: EndQuorumEpochResponse): v
     }
   }
   const tagged: RawTaggedField[] = [];
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     const t = new Writer(64);
     {
       const a = s.nodeEndpoints;

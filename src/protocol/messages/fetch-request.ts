@@ -323,7 +323,7 @@ function decodeFetchRequestV0(r: Reader): FetchRequest {
 
 function encodeFetchRequestV0(w: Writer, s: FetchRequest): void {
   w.writeInt32(s.replicaId, "FetchRequest.replicaId");
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaState", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -335,7 +335,7 @@ function encodeFetchRequestV0(w: Writer, s: FetchRequest): void {
       encodeFetchTopicV0(w, x);
     }
   }
-  if (!(s.forgottenTopicsData.length === 0)) {
+  if (s.forgottenTopicsData.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchRequest.forgottenTopicsData", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
@@ -376,7 +376,7 @@ function decodeFetchRequestV3(r: Reader): FetchRequest {
 
 function encodeFetchRequestV3(w: Writer, s: FetchRequest): void {
   w.writeInt32(s.replicaId, "FetchRequest.replicaId");
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaState", "a non-default value in version 3, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -389,7 +389,7 @@ function encodeFetchRequestV3(w: Writer, s: FetchRequest): void {
       encodeFetchTopicV0(w, x);
     }
   }
-  if (!(s.forgottenTopicsData.length === 0)) {
+  if (s.forgottenTopicsData.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchRequest.forgottenTopicsData", "a non-default value in version 3, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
@@ -430,7 +430,7 @@ function decodeFetchRequestV4(r: Reader): FetchRequest {
 
 function encodeFetchRequestV4(w: Writer, s: FetchRequest): void {
   w.writeInt32(s.replicaId, "FetchRequest.replicaId");
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaState", "a non-default value in version 4, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -444,7 +444,7 @@ function encodeFetchRequestV4(w: Writer, s: FetchRequest): void {
       encodeFetchTopicV0(w, x);
     }
   }
-  if (!(s.forgottenTopicsData.length === 0)) {
+  if (s.forgottenTopicsData.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchRequest.forgottenTopicsData", "a non-default value in version 4, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
@@ -485,7 +485,7 @@ function decodeFetchRequestV5(r: Reader): FetchRequest {
 
 function encodeFetchRequestV5(w: Writer, s: FetchRequest): void {
   w.writeInt32(s.replicaId, "FetchRequest.replicaId");
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaState", "a non-default value in version 5, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -499,7 +499,7 @@ function encodeFetchRequestV5(w: Writer, s: FetchRequest): void {
       encodeFetchTopicV5(w, x);
     }
   }
-  if (!(s.forgottenTopicsData.length === 0)) {
+  if (s.forgottenTopicsData.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchRequest.forgottenTopicsData", "a non-default value in version 5, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchRequest._tagged");
@@ -542,7 +542,7 @@ function decodeFetchRequestV7(r: Reader): FetchRequest {
 
 function encodeFetchRequestV7(w: Writer, s: FetchRequest): void {
   w.writeInt32(s.replicaId, "FetchRequest.replicaId");
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaState", "a non-default value in version 7, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -605,7 +605,7 @@ function decodeFetchRequestV9(r: Reader): FetchRequest {
 
 function encodeFetchRequestV9(w: Writer, s: FetchRequest): void {
   w.writeInt32(s.replicaId, "FetchRequest.replicaId");
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaState", "a non-default value in version 9, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -668,7 +668,7 @@ function decodeFetchRequestV11(r: Reader): FetchRequest {
 
 function encodeFetchRequestV11(w: Writer, s: FetchRequest): void {
   w.writeInt32(s.replicaId, "FetchRequest.replicaId");
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaState", "a non-default value in version 11, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -747,7 +747,7 @@ function decodeFetchRequestV12(r: Reader): FetchRequest {
 
 function encodeFetchRequestV12(w: Writer, s: FetchRequest): void {
   w.writeInt32(s.replicaId, "FetchRequest.replicaId");
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaState", "a non-default value in version 12, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -772,7 +772,7 @@ function encodeFetchRequestV12(w: Writer, s: FetchRequest): void {
   }
   w.writeCompactString(s.rackId, "FetchRequest.rackId");
   const tagged: RawTaggedField[] = [];
-  if (!(s.clusterId === null)) {
+  if (s.clusterId !== null) {
     const t = new Writer(64);
     t.writeCompactNullableString(s.clusterId, "FetchRequest.clusterId");
     tagged.push({ tag: 0, data: t.flatten() });
@@ -832,7 +832,7 @@ function decodeFetchRequestV13(r: Reader): FetchRequest {
 
 function encodeFetchRequestV13(w: Writer, s: FetchRequest): void {
   w.writeInt32(s.replicaId, "FetchRequest.replicaId");
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaState", "a non-default value in version 13, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -857,7 +857,7 @@ function encodeFetchRequestV13(w: Writer, s: FetchRequest): void {
   }
   w.writeCompactString(s.rackId, "FetchRequest.rackId");
   const tagged: RawTaggedField[] = [];
-  if (!(s.clusterId === null)) {
+  if (s.clusterId !== null) {
     const t = new Writer(64);
     t.writeCompactNullableString(s.clusterId, "FetchRequest.clusterId");
     tagged.push({ tag: 0, data: t.flatten() });
@@ -921,7 +921,7 @@ function decodeFetchRequestV15(r: Reader): FetchRequest {
 }
 
 function encodeFetchRequestV15(w: Writer, s: FetchRequest): void {
-  if (!(s.replicaId === -1)) {
+  if (s.replicaId !== -1) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaId", "a non-default value in version 15, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -946,17 +946,14 @@ function encodeFetchRequestV15(w: Writer, s: FetchRequest): void {
   }
   w.writeCompactString(s.rackId, "FetchRequest.rackId");
   const tagged: RawTaggedField[] = [];
-  if (!(s.clusterId === null)) {
+  if (s.clusterId !== null) {
     const t = new Writer(64);
     t.writeCompactNullableString(s.clusterId, "FetchRequest.clusterId");
     tagged.push({ tag: 0, data: t.flatten() });
   }
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     const t = new Writer(64);
-    {
-      const x = s.replicaState;
-      encodeReplicaStateV15(t, x);
-    }
+    encodeReplicaStateV15(t, s.replicaState);
     tagged.push({ tag: 1, data: t.flatten() });
   }
   writeTaggedFields(w, tagged, s._unknownTaggedFields, "FetchRequest._tagged");
@@ -1018,7 +1015,7 @@ function decodeFetchRequestV17(r: Reader): FetchRequest {
 }
 
 function encodeFetchRequestV17(w: Writer, s: FetchRequest): void {
-  if (!(s.replicaId === -1)) {
+  if (s.replicaId !== -1) {
     throw new EncodeError("unsupportedField", "FetchRequest.replicaId", "a non-default value in version 17, which lacks the field");
   }
   w.writeInt32(s.maxWaitMs, "FetchRequest.maxWaitMs");
@@ -1043,17 +1040,14 @@ function encodeFetchRequestV17(w: Writer, s: FetchRequest): void {
   }
   w.writeCompactString(s.rackId, "FetchRequest.rackId");
   const tagged: RawTaggedField[] = [];
-  if (!(s.clusterId === null)) {
+  if (s.clusterId !== null) {
     const t = new Writer(64);
     t.writeCompactNullableString(s.clusterId, "FetchRequest.clusterId");
     tagged.push({ tag: 0, data: t.flatten() });
   }
-  if (!(isDefaultReplicaState(s.replicaState))) {
+  if (!isDefaultReplicaState(s.replicaState)) {
     const t = new Writer(64);
-    {
-      const x = s.replicaState;
-      encodeReplicaStateV15(t, x);
-    }
+    encodeReplicaStateV15(t, s.replicaState);
     tagged.push({ tag: 1, data: t.flatten() });
   }
   writeTaggedFields(w, tagged, s._unknownTaggedFields, "FetchRequest._tagged");
@@ -1266,7 +1260,7 @@ function decodeFetchPartitionV0(r: Reader): FetchPartition {
 function encodeFetchPartitionV0(w: Writer, s: FetchPartition): void {
   w.writeInt32(s.partition, "FetchRequest/FetchPartition.partition");
   w.writeInt64(s.fetchOffset, "FetchRequest/FetchPartition.fetchOffset");
-  if (!(s.lastFetchedEpoch === -1)) {
+  if (s.lastFetchedEpoch !== -1) {
     throw new EncodeError("unsupportedField", "FetchRequest/FetchPartition.lastFetchedEpoch", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt32(s.partitionMaxBytes, "FetchRequest/FetchPartition.partitionMaxBytes");
@@ -1297,7 +1291,7 @@ function decodeFetchPartitionV5(r: Reader): FetchPartition {
 function encodeFetchPartitionV5(w: Writer, s: FetchPartition): void {
   w.writeInt32(s.partition, "FetchRequest/FetchPartition.partition");
   w.writeInt64(s.fetchOffset, "FetchRequest/FetchPartition.fetchOffset");
-  if (!(s.lastFetchedEpoch === -1)) {
+  if (s.lastFetchedEpoch !== -1) {
     throw new EncodeError("unsupportedField", "FetchRequest/FetchPartition.lastFetchedEpoch", "a non-default value in version 5, which lacks the field");
   }
   w.writeInt64(s.logStartOffset, "FetchRequest/FetchPartition.logStartOffset");
@@ -1330,7 +1324,7 @@ function encodeFetchPartitionV9(w: Writer, s: FetchPartition): void {
   w.writeInt32(s.partition, "FetchRequest/FetchPartition.partition");
   w.writeInt32(s.currentLeaderEpoch, "FetchRequest/FetchPartition.currentLeaderEpoch");
   w.writeInt64(s.fetchOffset, "FetchRequest/FetchPartition.fetchOffset");
-  if (!(s.lastFetchedEpoch === -1)) {
+  if (s.lastFetchedEpoch !== -1) {
     throw new EncodeError("unsupportedField", "FetchRequest/FetchPartition.lastFetchedEpoch", "a non-default value in version 9, which lacks the field");
   }
   w.writeInt64(s.logStartOffset, "FetchRequest/FetchPartition.logStartOffset");
@@ -1414,7 +1408,7 @@ function encodeFetchPartitionV17(w: Writer, s: FetchPartition): void {
   w.writeInt64(s.logStartOffset, "FetchRequest/FetchPartition.logStartOffset");
   w.writeInt32(s.partitionMaxBytes, "FetchRequest/FetchPartition.partitionMaxBytes");
   const tagged: RawTaggedField[] = [];
-  if (!(s.replicaDirectoryId === "AAAAAAAAAAAAAAAAAAAAAA")) {
+  if (s.replicaDirectoryId !== "AAAAAAAAAAAAAAAAAAAAAA") {
     const t = new Writer(64);
     t.writeUuid(s.replicaDirectoryId, "FetchRequest/FetchPartition.replicaDirectoryId");
     tagged.push({ tag: 0, data: t.flatten() });

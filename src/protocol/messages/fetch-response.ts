@@ -369,7 +369,7 @@ function decodeFetchResponseV0(r: Reader): FetchResponse {
 }
 
 function encodeFetchResponseV0(w: Writer, s: FetchResponse): void {
-  if (!(s.sessionId === 0)) {
+  if (s.sessionId !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.sessionId", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -379,7 +379,7 @@ function encodeFetchResponseV0(w: Writer, s: FetchResponse): void {
       encodeFetchableTopicResponseV0(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
@@ -406,7 +406,7 @@ function decodeFetchResponseV1(r: Reader): FetchResponse {
 
 function encodeFetchResponseV1(w: Writer, s: FetchResponse): void {
   w.writeInt32(s.throttleTimeMs, "FetchResponse.throttleTimeMs");
-  if (!(s.sessionId === 0)) {
+  if (s.sessionId !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.sessionId", "a non-default value in version 1, which lacks the field");
   }
   {
@@ -416,7 +416,7 @@ function encodeFetchResponseV1(w: Writer, s: FetchResponse): void {
       encodeFetchableTopicResponseV0(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
@@ -443,7 +443,7 @@ function decodeFetchResponseV4(r: Reader): FetchResponse {
 
 function encodeFetchResponseV4(w: Writer, s: FetchResponse): void {
   w.writeInt32(s.throttleTimeMs, "FetchResponse.throttleTimeMs");
-  if (!(s.sessionId === 0)) {
+  if (s.sessionId !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.sessionId", "a non-default value in version 4, which lacks the field");
   }
   {
@@ -453,7 +453,7 @@ function encodeFetchResponseV4(w: Writer, s: FetchResponse): void {
       encodeFetchableTopicResponseV4(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 4, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
@@ -480,7 +480,7 @@ function decodeFetchResponseV5(r: Reader): FetchResponse {
 
 function encodeFetchResponseV5(w: Writer, s: FetchResponse): void {
   w.writeInt32(s.throttleTimeMs, "FetchResponse.throttleTimeMs");
-  if (!(s.sessionId === 0)) {
+  if (s.sessionId !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.sessionId", "a non-default value in version 5, which lacks the field");
   }
   {
@@ -490,7 +490,7 @@ function encodeFetchResponseV5(w: Writer, s: FetchResponse): void {
       encodeFetchableTopicResponseV5(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 5, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
@@ -526,7 +526,7 @@ function encodeFetchResponseV7(w: Writer, s: FetchResponse): void {
       encodeFetchableTopicResponseV5(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 7, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
@@ -562,7 +562,7 @@ function encodeFetchResponseV11(w: Writer, s: FetchResponse): void {
       encodeFetchableTopicResponseV11(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 11, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FetchResponse._tagged");
@@ -599,7 +599,7 @@ function encodeFetchResponseV12(w: Writer, s: FetchResponse): void {
       encodeFetchableTopicResponseV12(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 12, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "FetchResponse._tagged");
@@ -636,7 +636,7 @@ function encodeFetchResponseV13(w: Writer, s: FetchResponse): void {
       encodeFetchableTopicResponseV13(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchResponse.nodeEndpoints", "a non-default value in version 13, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "FetchResponse._tagged");
@@ -692,7 +692,7 @@ function encodeFetchResponseV16(w: Writer, s: FetchResponse): void {
     }
   }
   const tagged: RawTaggedField[] = [];
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     const t = new Writer(64);
     {
       const a = s.nodeEndpoints;
@@ -903,16 +903,16 @@ function encodePartitionDataV0(w: Writer, s: PartitionData): void {
   w.writeInt32(s.partitionIndex, "FetchResponse/PartitionData.partitionIndex");
   w.writeInt16(s.errorCode, "FetchResponse/PartitionData.errorCode");
   w.writeInt64(s.highWatermark, "FetchResponse/PartitionData.highWatermark");
-  if (!(isDefaultEpochEndOffset(s.divergingEpoch))) {
+  if (!isDefaultEpochEndOffset(s.divergingEpoch)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.divergingEpoch", "a non-default value in version 0, which lacks the field");
   }
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.currentLeader", "a non-default value in version 0, which lacks the field");
   }
-  if (!(isDefaultSnapshotId(s.snapshotId))) {
+  if (!isDefaultSnapshotId(s.snapshotId)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.snapshotId", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.preferredReadReplica === -1)) {
+  if (s.preferredReadReplica !== -1) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.preferredReadReplica", "a non-default value in version 0, which lacks the field");
   }
   w.writeNullableBytes(s.records, false, true, "FetchResponse/PartitionData.records");
@@ -959,13 +959,13 @@ function encodePartitionDataV4(w: Writer, s: PartitionData): void {
   w.writeInt16(s.errorCode, "FetchResponse/PartitionData.errorCode");
   w.writeInt64(s.highWatermark, "FetchResponse/PartitionData.highWatermark");
   w.writeInt64(s.lastStableOffset, "FetchResponse/PartitionData.lastStableOffset");
-  if (!(isDefaultEpochEndOffset(s.divergingEpoch))) {
+  if (!isDefaultEpochEndOffset(s.divergingEpoch)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.divergingEpoch", "a non-default value in version 4, which lacks the field");
   }
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.currentLeader", "a non-default value in version 4, which lacks the field");
   }
-  if (!(isDefaultSnapshotId(s.snapshotId))) {
+  if (!isDefaultSnapshotId(s.snapshotId)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.snapshotId", "a non-default value in version 4, which lacks the field");
   }
   {
@@ -977,7 +977,7 @@ function encodePartitionDataV4(w: Writer, s: PartitionData): void {
       }
     }
   }
-  if (!(s.preferredReadReplica === -1)) {
+  if (s.preferredReadReplica !== -1) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.preferredReadReplica", "a non-default value in version 4, which lacks the field");
   }
   w.writeNullableBytes(s.records, false, true, "FetchResponse/PartitionData.records");
@@ -1025,13 +1025,13 @@ function encodePartitionDataV5(w: Writer, s: PartitionData): void {
   w.writeInt64(s.highWatermark, "FetchResponse/PartitionData.highWatermark");
   w.writeInt64(s.lastStableOffset, "FetchResponse/PartitionData.lastStableOffset");
   w.writeInt64(s.logStartOffset, "FetchResponse/PartitionData.logStartOffset");
-  if (!(isDefaultEpochEndOffset(s.divergingEpoch))) {
+  if (!isDefaultEpochEndOffset(s.divergingEpoch)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.divergingEpoch", "a non-default value in version 5, which lacks the field");
   }
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.currentLeader", "a non-default value in version 5, which lacks the field");
   }
-  if (!(isDefaultSnapshotId(s.snapshotId))) {
+  if (!isDefaultSnapshotId(s.snapshotId)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.snapshotId", "a non-default value in version 5, which lacks the field");
   }
   {
@@ -1043,7 +1043,7 @@ function encodePartitionDataV5(w: Writer, s: PartitionData): void {
       }
     }
   }
-  if (!(s.preferredReadReplica === -1)) {
+  if (s.preferredReadReplica !== -1) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.preferredReadReplica", "a non-default value in version 5, which lacks the field");
   }
   w.writeNullableBytes(s.records, false, true, "FetchResponse/PartitionData.records");
@@ -1091,13 +1091,13 @@ function encodePartitionDataV11(w: Writer, s: PartitionData): void {
   w.writeInt64(s.highWatermark, "FetchResponse/PartitionData.highWatermark");
   w.writeInt64(s.lastStableOffset, "FetchResponse/PartitionData.lastStableOffset");
   w.writeInt64(s.logStartOffset, "FetchResponse/PartitionData.logStartOffset");
-  if (!(isDefaultEpochEndOffset(s.divergingEpoch))) {
+  if (!isDefaultEpochEndOffset(s.divergingEpoch)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.divergingEpoch", "a non-default value in version 11, which lacks the field");
   }
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.currentLeader", "a non-default value in version 11, which lacks the field");
   }
-  if (!(isDefaultSnapshotId(s.snapshotId))) {
+  if (!isDefaultSnapshotId(s.snapshotId)) {
     throw new EncodeError("unsupportedField", "FetchResponse/PartitionData.snapshotId", "a non-default value in version 11, which lacks the field");
   }
   {
@@ -1192,28 +1192,19 @@ function encodePartitionDataV12(w: Writer, s: PartitionData): void {
   w.writeInt32(s.preferredReadReplica, "FetchResponse/PartitionData.preferredReadReplica");
   w.writeNullableBytes(s.records, true, true, "FetchResponse/PartitionData.records");
   const tagged: RawTaggedField[] = [];
-  if (!(isDefaultEpochEndOffset(s.divergingEpoch))) {
+  if (!isDefaultEpochEndOffset(s.divergingEpoch)) {
     const t = new Writer(64);
-    {
-      const x = s.divergingEpoch;
-      encodeEpochEndOffsetV12(t, x);
-    }
+    encodeEpochEndOffsetV12(t, s.divergingEpoch);
     tagged.push({ tag: 0, data: t.flatten() });
   }
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     const t = new Writer(64);
-    {
-      const x = s.currentLeader;
-      encodeLeaderIdAndEpochV12(t, x);
-    }
+    encodeLeaderIdAndEpochV12(t, s.currentLeader);
     tagged.push({ tag: 1, data: t.flatten() });
   }
-  if (!(isDefaultSnapshotId(s.snapshotId))) {
+  if (!isDefaultSnapshotId(s.snapshotId)) {
     const t = new Writer(64);
-    {
-      const x = s.snapshotId;
-      encodeSnapshotIdV12(t, x);
-    }
+    encodeSnapshotIdV12(t, s.snapshotId);
     tagged.push({ tag: 2, data: t.flatten() });
   }
   writeTaggedFields(w, tagged, s._unknownTaggedFields, "FetchResponse/PartitionData._tagged");

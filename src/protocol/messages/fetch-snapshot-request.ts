@@ -199,7 +199,7 @@ function encodeFetchSnapshotRequestV0(w: Writer, s: FetchSnapshotRequest): void 
     }
   }
   const tagged: RawTaggedField[] = [];
-  if (!(s.clusterId === null)) {
+  if (s.clusterId !== null) {
     const t = new Writer(64);
     t.writeCompactNullableString(s.clusterId, "FetchSnapshotRequest.clusterId");
     tagged.push({ tag: 0, data: t.flatten() });
@@ -250,7 +250,7 @@ function encodeFetchSnapshotRequestV1(w: Writer, s: FetchSnapshotRequest): void 
     }
   }
   const tagged: RawTaggedField[] = [];
-  if (!(s.clusterId === null)) {
+  if (s.clusterId !== null) {
     const t = new Writer(64);
     t.writeCompactNullableString(s.clusterId, "FetchSnapshotRequest.clusterId");
     tagged.push({ tag: 0, data: t.flatten() });
@@ -331,10 +331,7 @@ function decodePartitionSnapshotV0(r: Reader): PartitionSnapshot {
 function encodePartitionSnapshotV0(w: Writer, s: PartitionSnapshot): void {
   w.writeInt32(s.partition, "FetchSnapshotRequest/PartitionSnapshot.partition");
   w.writeInt32(s.currentLeaderEpoch, "FetchSnapshotRequest/PartitionSnapshot.currentLeaderEpoch");
-  {
-    const x = s.snapshotId;
-    encodeSnapshotIdV0(w, x);
-  }
+  encodeSnapshotIdV0(w, s.snapshotId);
   w.writeInt64(s.position, "FetchSnapshotRequest/PartitionSnapshot.position");
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "FetchSnapshotRequest/PartitionSnapshot._tagged");
 }
@@ -374,13 +371,10 @@ function decodePartitionSnapshotV1(r: Reader): PartitionSnapshot {
 function encodePartitionSnapshotV1(w: Writer, s: PartitionSnapshot): void {
   w.writeInt32(s.partition, "FetchSnapshotRequest/PartitionSnapshot.partition");
   w.writeInt32(s.currentLeaderEpoch, "FetchSnapshotRequest/PartitionSnapshot.currentLeaderEpoch");
-  {
-    const x = s.snapshotId;
-    encodeSnapshotIdV0(w, x);
-  }
+  encodeSnapshotIdV0(w, s.snapshotId);
   w.writeInt64(s.position, "FetchSnapshotRequest/PartitionSnapshot.position");
   const tagged: RawTaggedField[] = [];
-  if (!(s.replicaDirectoryId === "AAAAAAAAAAAAAAAAAAAAAA")) {
+  if (s.replicaDirectoryId !== "AAAAAAAAAAAAAAAAAAAAAA") {
     const t = new Writer(64);
     t.writeUuid(s.replicaDirectoryId, "FetchSnapshotRequest/PartitionSnapshot.replicaDirectoryId");
     tagged.push({ tag: 0, data: t.flatten() });

@@ -246,7 +246,7 @@ function encodeFetchSnapshotResponseV0(w: Writer, s: FetchSnapshotResponse): voi
       encodeTopicSnapshotV0(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "FetchSnapshotResponse.nodeEndpoints", "a non-default value in version 0, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "FetchSnapshotResponse._tagged");
@@ -299,7 +299,7 @@ function encodeFetchSnapshotResponseV1(w: Writer, s: FetchSnapshotResponse): voi
     }
   }
   const tagged: RawTaggedField[] = [];
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     const t = new Writer(64);
     {
       const a = s.nodeEndpoints;
@@ -378,20 +378,14 @@ function decodePartitionSnapshotV0(r: Reader): PartitionSnapshot {
 function encodePartitionSnapshotV0(w: Writer, s: PartitionSnapshot): void {
   w.writeInt32(s.index, "FetchSnapshotResponse/PartitionSnapshot.index");
   w.writeInt16(s.errorCode, "FetchSnapshotResponse/PartitionSnapshot.errorCode");
-  {
-    const x = s.snapshotId;
-    encodeSnapshotIdV0(w, x);
-  }
+  encodeSnapshotIdV0(w, s.snapshotId);
   w.writeInt64(s.size, "FetchSnapshotResponse/PartitionSnapshot.size");
   w.writeInt64(s.position, "FetchSnapshotResponse/PartitionSnapshot.position");
   w.writeBytes(s.unalignedRecords, true, true, "FetchSnapshotResponse/PartitionSnapshot.unalignedRecords");
   const tagged: RawTaggedField[] = [];
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     const t = new Writer(64);
-    {
-      const x = s.currentLeader;
-      encodeLeaderIdAndEpochV0(t, x);
-    }
+    encodeLeaderIdAndEpochV0(t, s.currentLeader);
     tagged.push({ tag: 0, data: t.flatten() });
   }
   writeTaggedFields(w, tagged, s._unknownTaggedFields, "FetchSnapshotResponse/PartitionSnapshot._tagged");

@@ -96,10 +96,10 @@ function decodeFindCoordinatorRequestV0(r: Reader): FindCoordinatorRequest {
 
 function encodeFindCoordinatorRequestV0(w: Writer, s: FindCoordinatorRequest): void {
   w.writeString(s.key, "FindCoordinatorRequest.key");
-  if (!(s.keyType === 0)) {
+  if (s.keyType !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorRequest.keyType", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.coordinatorKeys.length === 0)) {
+  if (s.coordinatorKeys.length !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorRequest.coordinatorKeys", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FindCoordinatorRequest._tagged");
@@ -121,7 +121,7 @@ function decodeFindCoordinatorRequestV1(r: Reader): FindCoordinatorRequest {
 function encodeFindCoordinatorRequestV1(w: Writer, s: FindCoordinatorRequest): void {
   w.writeString(s.key, "FindCoordinatorRequest.key");
   w.writeInt8(s.keyType, "FindCoordinatorRequest.keyType");
-  if (!(s.coordinatorKeys.length === 0)) {
+  if (s.coordinatorKeys.length !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorRequest.coordinatorKeys", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FindCoordinatorRequest._tagged");
@@ -144,7 +144,7 @@ function decodeFindCoordinatorRequestV3(r: Reader): FindCoordinatorRequest {
 function encodeFindCoordinatorRequestV3(w: Writer, s: FindCoordinatorRequest): void {
   w.writeCompactString(s.key, "FindCoordinatorRequest.key");
   w.writeInt8(s.keyType, "FindCoordinatorRequest.keyType");
-  if (!(s.coordinatorKeys.length === 0)) {
+  if (s.coordinatorKeys.length !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorRequest.coordinatorKeys", "a non-default value in version 3, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "FindCoordinatorRequest._tagged");
@@ -167,7 +167,7 @@ function decodeFindCoordinatorRequestV4(r: Reader): FindCoordinatorRequest {
 }
 
 function encodeFindCoordinatorRequestV4(w: Writer, s: FindCoordinatorRequest): void {
-  if (!(s.key === "")) {
+  if (s.key !== "") {
     throw new EncodeError("unsupportedField", "FindCoordinatorRequest.key", "a non-default value in version 4, which lacks the field");
   }
   w.writeInt8(s.keyType, "FindCoordinatorRequest.keyType");

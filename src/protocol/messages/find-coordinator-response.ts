@@ -164,7 +164,7 @@ function encodeFindCoordinatorResponseV0(w: Writer, s: FindCoordinatorResponse):
   w.writeInt32(s.nodeId, "FindCoordinatorResponse.nodeId");
   w.writeString(s.host, "FindCoordinatorResponse.host");
   w.writeInt32(s.port, "FindCoordinatorResponse.port");
-  if (!(s.coordinators.length === 0)) {
+  if (s.coordinators.length !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorResponse.coordinators", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FindCoordinatorResponse._tagged");
@@ -198,7 +198,7 @@ function encodeFindCoordinatorResponseV1(w: Writer, s: FindCoordinatorResponse):
   w.writeInt32(s.nodeId, "FindCoordinatorResponse.nodeId");
   w.writeString(s.host, "FindCoordinatorResponse.host");
   w.writeInt32(s.port, "FindCoordinatorResponse.port");
-  if (!(s.coordinators.length === 0)) {
+  if (s.coordinators.length !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorResponse.coordinators", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "FindCoordinatorResponse._tagged");
@@ -233,7 +233,7 @@ function encodeFindCoordinatorResponseV3(w: Writer, s: FindCoordinatorResponse):
   w.writeInt32(s.nodeId, "FindCoordinatorResponse.nodeId");
   w.writeCompactString(s.host, "FindCoordinatorResponse.host");
   w.writeInt32(s.port, "FindCoordinatorResponse.port");
-  if (!(s.coordinators.length === 0)) {
+  if (s.coordinators.length !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorResponse.coordinators", "a non-default value in version 3, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "FindCoordinatorResponse._tagged");
@@ -265,16 +265,16 @@ function decodeFindCoordinatorResponseV4(r: Reader): FindCoordinatorResponse {
 
 function encodeFindCoordinatorResponseV4(w: Writer, s: FindCoordinatorResponse): void {
   w.writeInt32(s.throttleTimeMs, "FindCoordinatorResponse.throttleTimeMs");
-  if (!(s.errorCode === 0)) {
+  if (s.errorCode !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorResponse.errorCode", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.nodeId === 0)) {
+  if (s.nodeId !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorResponse.nodeId", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.host === "")) {
+  if (s.host !== "") {
     throw new EncodeError("unsupportedField", "FindCoordinatorResponse.host", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.port === 0)) {
+  if (s.port !== 0) {
     throw new EncodeError("unsupportedField", "FindCoordinatorResponse.port", "a non-default value in version 4, which lacks the field");
   }
   {

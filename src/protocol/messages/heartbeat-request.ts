@@ -97,7 +97,7 @@ function encodeHeartbeatRequestV0(w: Writer, s: HeartbeatRequest): void {
   w.writeString(s.groupId, "HeartbeatRequest.groupId");
   w.writeInt32(s.generationId, "HeartbeatRequest.generationId");
   w.writeString(s.memberId, "HeartbeatRequest.memberId");
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "HeartbeatRequest.groupInstanceId", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "HeartbeatRequest._tagged");

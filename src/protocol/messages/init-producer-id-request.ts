@@ -98,10 +98,10 @@ function decodeInitProducerIdRequestV0(r: Reader): InitProducerIdRequest {
 function encodeInitProducerIdRequestV0(w: Writer, s: InitProducerIdRequest): void {
   w.writeNullableString(s.transactionalId, "InitProducerIdRequest.transactionalId");
   w.writeInt32(s.transactionTimeoutMs, "InitProducerIdRequest.transactionTimeoutMs");
-  if (!(s.producerId === -1)) {
+  if (s.producerId !== -1) {
     throw new EncodeError("unsupportedField", "InitProducerIdRequest.producerId", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.producerEpoch === -1)) {
+  if (s.producerEpoch !== -1) {
     throw new EncodeError("unsupportedField", "InitProducerIdRequest.producerEpoch", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "InitProducerIdRequest._tagged");
@@ -126,10 +126,10 @@ function decodeInitProducerIdRequestV2(r: Reader): InitProducerIdRequest {
 function encodeInitProducerIdRequestV2(w: Writer, s: InitProducerIdRequest): void {
   w.writeCompactNullableString(s.transactionalId, "InitProducerIdRequest.transactionalId");
   w.writeInt32(s.transactionTimeoutMs, "InitProducerIdRequest.transactionTimeoutMs");
-  if (!(s.producerId === -1)) {
+  if (s.producerId !== -1) {
     throw new EncodeError("unsupportedField", "InitProducerIdRequest.producerId", "a non-default value in version 2, which lacks the field");
   }
-  if (!(s.producerEpoch === -1)) {
+  if (s.producerEpoch !== -1) {
     throw new EncodeError("unsupportedField", "InitProducerIdRequest.producerEpoch", "a non-default value in version 2, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "InitProducerIdRequest._tagged");

@@ -164,7 +164,7 @@ function encodeJoinGroupRequestV0(w: Writer, s: JoinGroupRequest): void {
   w.writeString(s.groupId, "JoinGroupRequest.groupId");
   w.writeInt32(s.sessionTimeoutMs, "JoinGroupRequest.sessionTimeoutMs");
   w.writeString(s.memberId, "JoinGroupRequest.memberId");
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "JoinGroupRequest.groupInstanceId", "a non-default value in version 0, which lacks the field");
   }
   w.writeString(s.protocolType, "JoinGroupRequest.protocolType");
@@ -208,7 +208,7 @@ function encodeJoinGroupRequestV1(w: Writer, s: JoinGroupRequest): void {
   w.writeInt32(s.sessionTimeoutMs, "JoinGroupRequest.sessionTimeoutMs");
   w.writeInt32(s.rebalanceTimeoutMs, "JoinGroupRequest.rebalanceTimeoutMs");
   w.writeString(s.memberId, "JoinGroupRequest.memberId");
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "JoinGroupRequest.groupInstanceId", "a non-default value in version 1, which lacks the field");
   }
   w.writeString(s.protocolType, "JoinGroupRequest.protocolType");

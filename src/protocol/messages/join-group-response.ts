@@ -181,7 +181,7 @@ function encodeJoinGroupResponseV0(w: Writer, s: JoinGroupResponse): void {
     w.writeString(x, "JoinGroupResponse.protocolName");
   }
   w.writeString(s.leader, "JoinGroupResponse.leader");
-  if (!(s.skipAssignment === false)) {
+  if (s.skipAssignment !== false) {
     throw new EncodeError("unsupportedField", "JoinGroupResponse.skipAssignment", "a non-default value in version 0, which lacks the field");
   }
   w.writeString(s.memberId, "JoinGroupResponse.memberId");
@@ -231,7 +231,7 @@ function encodeJoinGroupResponseV2(w: Writer, s: JoinGroupResponse): void {
     w.writeString(x, "JoinGroupResponse.protocolName");
   }
   w.writeString(s.leader, "JoinGroupResponse.leader");
-  if (!(s.skipAssignment === false)) {
+  if (s.skipAssignment !== false) {
     throw new EncodeError("unsupportedField", "JoinGroupResponse.skipAssignment", "a non-default value in version 2, which lacks the field");
   }
   w.writeString(s.memberId, "JoinGroupResponse.memberId");
@@ -281,7 +281,7 @@ function encodeJoinGroupResponseV5(w: Writer, s: JoinGroupResponse): void {
     w.writeString(x, "JoinGroupResponse.protocolName");
   }
   w.writeString(s.leader, "JoinGroupResponse.leader");
-  if (!(s.skipAssignment === false)) {
+  if (s.skipAssignment !== false) {
     throw new EncodeError("unsupportedField", "JoinGroupResponse.skipAssignment", "a non-default value in version 5, which lacks the field");
   }
   w.writeString(s.memberId, "JoinGroupResponse.memberId");
@@ -332,7 +332,7 @@ function encodeJoinGroupResponseV6(w: Writer, s: JoinGroupResponse): void {
     w.writeCompactString(x, "JoinGroupResponse.protocolName");
   }
   w.writeCompactString(s.leader, "JoinGroupResponse.leader");
-  if (!(s.skipAssignment === false)) {
+  if (s.skipAssignment !== false) {
     throw new EncodeError("unsupportedField", "JoinGroupResponse.skipAssignment", "a non-default value in version 6, which lacks the field");
   }
   w.writeCompactString(s.memberId, "JoinGroupResponse.memberId");
@@ -381,7 +381,7 @@ function encodeJoinGroupResponseV7(w: Writer, s: JoinGroupResponse): void {
   w.writeCompactNullableString(s.protocolType, "JoinGroupResponse.protocolType");
   w.writeCompactNullableString(s.protocolName, "JoinGroupResponse.protocolName");
   w.writeCompactString(s.leader, "JoinGroupResponse.leader");
-  if (!(s.skipAssignment === false)) {
+  if (s.skipAssignment !== false) {
     throw new EncodeError("unsupportedField", "JoinGroupResponse.skipAssignment", "a non-default value in version 7, which lacks the field");
   }
   w.writeCompactString(s.memberId, "JoinGroupResponse.memberId");

@@ -267,11 +267,11 @@ function decodeLeaderAndIsrRequestV0(r: Reader): LeaderAndIsrRequest {
 
 function encodeLeaderAndIsrRequestV0(w: Writer, s: LeaderAndIsrRequest): void {
   w.writeInt32(s.controllerId, "LeaderAndIsrRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.isKRaftController", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "LeaderAndIsrRequest.controllerEpoch");
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.type", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -281,7 +281,7 @@ function encodeLeaderAndIsrRequestV0(w: Writer, s: LeaderAndIsrRequest): void {
       encodeLeaderAndIsrPartitionStateV0(w, x);
     }
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.topicStates", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -323,11 +323,11 @@ function decodeLeaderAndIsrRequestV1(r: Reader): LeaderAndIsrRequest {
 
 function encodeLeaderAndIsrRequestV1(w: Writer, s: LeaderAndIsrRequest): void {
   w.writeInt32(s.controllerId, "LeaderAndIsrRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.isKRaftController", "a non-default value in version 1, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "LeaderAndIsrRequest.controllerEpoch");
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.type", "a non-default value in version 1, which lacks the field");
   }
   {
@@ -337,7 +337,7 @@ function encodeLeaderAndIsrRequestV1(w: Writer, s: LeaderAndIsrRequest): void {
       encodeLeaderAndIsrPartitionStateV1(w, x);
     }
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.topicStates", "a non-default value in version 1, which lacks the field");
   }
   {
@@ -379,15 +379,15 @@ function decodeLeaderAndIsrRequestV2(r: Reader): LeaderAndIsrRequest {
 
 function encodeLeaderAndIsrRequestV2(w: Writer, s: LeaderAndIsrRequest): void {
   w.writeInt32(s.controllerId, "LeaderAndIsrRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.isKRaftController", "a non-default value in version 2, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "LeaderAndIsrRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "LeaderAndIsrRequest.brokerEpoch");
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.type", "a non-default value in version 2, which lacks the field");
   }
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.ungroupedPartitionStates", "a non-default value in version 2, which lacks the field");
   }
   {
@@ -436,15 +436,15 @@ function decodeLeaderAndIsrRequestV3(r: Reader): LeaderAndIsrRequest {
 
 function encodeLeaderAndIsrRequestV3(w: Writer, s: LeaderAndIsrRequest): void {
   w.writeInt32(s.controllerId, "LeaderAndIsrRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.isKRaftController", "a non-default value in version 3, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "LeaderAndIsrRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "LeaderAndIsrRequest.brokerEpoch");
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.type", "a non-default value in version 3, which lacks the field");
   }
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.ungroupedPartitionStates", "a non-default value in version 3, which lacks the field");
   }
   {
@@ -494,15 +494,15 @@ function decodeLeaderAndIsrRequestV4(r: Reader): LeaderAndIsrRequest {
 
 function encodeLeaderAndIsrRequestV4(w: Writer, s: LeaderAndIsrRequest): void {
   w.writeInt32(s.controllerId, "LeaderAndIsrRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.isKRaftController", "a non-default value in version 4, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "LeaderAndIsrRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "LeaderAndIsrRequest.brokerEpoch");
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.type", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.ungroupedPartitionStates", "a non-default value in version 4, which lacks the field");
   }
   {
@@ -552,13 +552,13 @@ function decodeLeaderAndIsrRequestV5(r: Reader): LeaderAndIsrRequest {
 
 function encodeLeaderAndIsrRequestV5(w: Writer, s: LeaderAndIsrRequest): void {
   w.writeInt32(s.controllerId, "LeaderAndIsrRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.isKRaftController", "a non-default value in version 5, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "LeaderAndIsrRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "LeaderAndIsrRequest.brokerEpoch");
   w.writeInt8(s.type, "LeaderAndIsrRequest.type");
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.ungroupedPartitionStates", "a non-default value in version 5, which lacks the field");
   }
   {
@@ -608,13 +608,13 @@ function decodeLeaderAndIsrRequestV6(r: Reader): LeaderAndIsrRequest {
 
 function encodeLeaderAndIsrRequestV6(w: Writer, s: LeaderAndIsrRequest): void {
   w.writeInt32(s.controllerId, "LeaderAndIsrRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.isKRaftController", "a non-default value in version 6, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "LeaderAndIsrRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "LeaderAndIsrRequest.brokerEpoch");
   w.writeInt8(s.type, "LeaderAndIsrRequest.type");
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.ungroupedPartitionStates", "a non-default value in version 6, which lacks the field");
   }
   {
@@ -668,7 +668,7 @@ function encodeLeaderAndIsrRequestV7(w: Writer, s: LeaderAndIsrRequest): void {
   w.writeInt32(s.controllerEpoch, "LeaderAndIsrRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "LeaderAndIsrRequest.brokerEpoch");
   w.writeInt8(s.type, "LeaderAndIsrRequest.type");
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest.ungroupedPartitionStates", "a non-default value in version 7, which lacks the field");
   }
   {
@@ -744,7 +744,7 @@ function encodeLeaderAndIsrPartitionStateV0(w: Writer, s: LeaderAndIsrPartitionS
       w.writeInt32(x, "LeaderAndIsrRequest/LeaderAndIsrPartitionState.replicas");
     }
   }
-  if (!(s.leaderRecoveryState === 0)) {
+  if (s.leaderRecoveryState !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest/LeaderAndIsrPartitionState.leaderRecoveryState", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrPartitionState._tagged");
@@ -807,7 +807,7 @@ function encodeLeaderAndIsrPartitionStateV1(w: Writer, s: LeaderAndIsrPartitionS
     }
   }
   w.writeBool(s.isNew);
-  if (!(s.leaderRecoveryState === 0)) {
+  if (s.leaderRecoveryState !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest/LeaderAndIsrPartitionState.leaderRecoveryState", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrPartitionState._tagged");
@@ -869,7 +869,7 @@ function encodeLeaderAndIsrPartitionStateV2(w: Writer, s: LeaderAndIsrPartitionS
     }
   }
   w.writeBool(s.isNew);
-  if (!(s.leaderRecoveryState === 0)) {
+  if (s.leaderRecoveryState !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest/LeaderAndIsrPartitionState.leaderRecoveryState", "a non-default value in version 2, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrPartitionState._tagged");
@@ -949,7 +949,7 @@ function encodeLeaderAndIsrPartitionStateV3(w: Writer, s: LeaderAndIsrPartitionS
     }
   }
   w.writeBool(s.isNew);
-  if (!(s.leaderRecoveryState === 0)) {
+  if (s.leaderRecoveryState !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest/LeaderAndIsrPartitionState.leaderRecoveryState", "a non-default value in version 3, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrPartitionState._tagged");
@@ -1030,7 +1030,7 @@ function encodeLeaderAndIsrPartitionStateV4(w: Writer, s: LeaderAndIsrPartitionS
     }
   }
   w.writeBool(s.isNew);
-  if (!(s.leaderRecoveryState === 0)) {
+  if (s.leaderRecoveryState !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrRequest/LeaderAndIsrPartitionState.leaderRecoveryState", "a non-default value in version 4, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "LeaderAndIsrRequest/LeaderAndIsrPartitionState._tagged");

@@ -158,7 +158,7 @@ function encodeLeaderAndIsrResponseV0(w: Writer, s: LeaderAndIsrResponse): void 
       encodeLeaderAndIsrPartitionErrorV0(w, x);
     }
   }
-  if (!(s.topics.length === 0)) {
+  if (s.topics.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrResponse.topics", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaderAndIsrResponse._tagged");
@@ -189,7 +189,7 @@ function encodeLeaderAndIsrResponseV4(w: Writer, s: LeaderAndIsrResponse): void 
       encodeLeaderAndIsrPartitionErrorV4(w, x);
     }
   }
-  if (!(s.topics.length === 0)) {
+  if (s.topics.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrResponse.topics", "a non-default value in version 4, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "LeaderAndIsrResponse._tagged");
@@ -213,7 +213,7 @@ function decodeLeaderAndIsrResponseV5(r: Reader): LeaderAndIsrResponse {
 
 function encodeLeaderAndIsrResponseV5(w: Writer, s: LeaderAndIsrResponse): void {
   w.writeInt16(s.errorCode, "LeaderAndIsrResponse.errorCode");
-  if (!(s.partitionErrors.length === 0)) {
+  if (s.partitionErrors.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaderAndIsrResponse.partitionErrors", "a non-default value in version 5, which lacks the field");
   }
   {

@@ -124,7 +124,7 @@ function decodeLeaveGroupRequestV0(r: Reader): LeaveGroupRequest {
 function encodeLeaveGroupRequestV0(w: Writer, s: LeaveGroupRequest): void {
   w.writeString(s.groupId, "LeaveGroupRequest.groupId");
   w.writeString(s.memberId, "LeaveGroupRequest.memberId");
-  if (!(s.members.length === 0)) {
+  if (s.members.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaveGroupRequest.members", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupRequest._tagged");
@@ -147,7 +147,7 @@ function decodeLeaveGroupRequestV3(r: Reader): LeaveGroupRequest {
 
 function encodeLeaveGroupRequestV3(w: Writer, s: LeaveGroupRequest): void {
   w.writeString(s.groupId, "LeaveGroupRequest.groupId");
-  if (!(s.memberId === "")) {
+  if (s.memberId !== "") {
     throw new EncodeError("unsupportedField", "LeaveGroupRequest.memberId", "a non-default value in version 3, which lacks the field");
   }
   {
@@ -178,7 +178,7 @@ function decodeLeaveGroupRequestV4(r: Reader): LeaveGroupRequest {
 
 function encodeLeaveGroupRequestV4(w: Writer, s: LeaveGroupRequest): void {
   w.writeCompactString(s.groupId, "LeaveGroupRequest.groupId");
-  if (!(s.memberId === "")) {
+  if (s.memberId !== "") {
     throw new EncodeError("unsupportedField", "LeaveGroupRequest.memberId", "a non-default value in version 4, which lacks the field");
   }
   {
@@ -209,7 +209,7 @@ function decodeLeaveGroupRequestV5(r: Reader): LeaveGroupRequest {
 
 function encodeLeaveGroupRequestV5(w: Writer, s: LeaveGroupRequest): void {
   w.writeCompactString(s.groupId, "LeaveGroupRequest.groupId");
-  if (!(s.memberId === "")) {
+  if (s.memberId !== "") {
     throw new EncodeError("unsupportedField", "LeaveGroupRequest.memberId", "a non-default value in version 5, which lacks the field");
   }
   {

@@ -123,7 +123,7 @@ function decodeLeaveGroupResponseV0(r: Reader): LeaveGroupResponse {
 
 function encodeLeaveGroupResponseV0(w: Writer, s: LeaveGroupResponse): void {
   w.writeInt16(s.errorCode, "LeaveGroupResponse.errorCode");
-  if (!(s.members.length === 0)) {
+  if (s.members.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaveGroupResponse.members", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupResponse._tagged");
@@ -145,7 +145,7 @@ function decodeLeaveGroupResponseV1(r: Reader): LeaveGroupResponse {
 function encodeLeaveGroupResponseV1(w: Writer, s: LeaveGroupResponse): void {
   w.writeInt32(s.throttleTimeMs, "LeaveGroupResponse.throttleTimeMs");
   w.writeInt16(s.errorCode, "LeaveGroupResponse.errorCode");
-  if (!(s.members.length === 0)) {
+  if (s.members.length !== 0) {
     throw new EncodeError("unsupportedField", "LeaveGroupResponse.members", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "LeaveGroupResponse._tagged");

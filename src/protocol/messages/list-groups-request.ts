@@ -87,10 +87,10 @@ function decodeListGroupsRequestV0(r: Reader): ListGroupsRequest {
 }
 
 function encodeListGroupsRequestV0(w: Writer, s: ListGroupsRequest): void {
-  if (!(s.statesFilter.length === 0)) {
+  if (s.statesFilter.length !== 0) {
     throw new EncodeError("unsupportedField", "ListGroupsRequest.statesFilter", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.typesFilter.length === 0)) {
+  if (s.typesFilter.length !== 0) {
     throw new EncodeError("unsupportedField", "ListGroupsRequest.typesFilter", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ListGroupsRequest._tagged");
@@ -109,10 +109,10 @@ function decodeListGroupsRequestV3(r: Reader): ListGroupsRequest {
 }
 
 function encodeListGroupsRequestV3(w: Writer, s: ListGroupsRequest): void {
-  if (!(s.statesFilter.length === 0)) {
+  if (s.statesFilter.length !== 0) {
     throw new EncodeError("unsupportedField", "ListGroupsRequest.statesFilter", "a non-default value in version 3, which lacks the field");
   }
-  if (!(s.typesFilter.length === 0)) {
+  if (s.typesFilter.length !== 0) {
     throw new EncodeError("unsupportedField", "ListGroupsRequest.typesFilter", "a non-default value in version 3, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "ListGroupsRequest._tagged");
@@ -140,7 +140,7 @@ function encodeListGroupsRequestV4(w: Writer, s: ListGroupsRequest): void {
       w.writeCompactString(x, "ListGroupsRequest.statesFilter");
     }
   }
-  if (!(s.typesFilter.length === 0)) {
+  if (s.typesFilter.length !== 0) {
     throw new EncodeError("unsupportedField", "ListGroupsRequest.typesFilter", "a non-default value in version 4, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "ListGroupsRequest._tagged");

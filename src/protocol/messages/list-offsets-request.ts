@@ -176,7 +176,7 @@ function decodeListOffsetsRequestV0(r: Reader): ListOffsetsRequest {
 
 function encodeListOffsetsRequestV0(w: Writer, s: ListOffsetsRequest): void {
   w.writeInt32(s.replicaId, "ListOffsetsRequest.replicaId");
-  if (!(s.isolationLevel === 0)) {
+  if (s.isolationLevel !== 0) {
     throw new EncodeError("unsupportedField", "ListOffsetsRequest.isolationLevel", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -208,7 +208,7 @@ function decodeListOffsetsRequestV1(r: Reader): ListOffsetsRequest {
 
 function encodeListOffsetsRequestV1(w: Writer, s: ListOffsetsRequest): void {
   w.writeInt32(s.replicaId, "ListOffsetsRequest.replicaId");
-  if (!(s.isolationLevel === 0)) {
+  if (s.isolationLevel !== 0) {
     throw new EncodeError("unsupportedField", "ListOffsetsRequest.isolationLevel", "a non-default value in version 1, which lacks the field");
   }
   {
@@ -485,7 +485,7 @@ function decodeListOffsetsPartitionV1(r: Reader): ListOffsetsPartition {
 function encodeListOffsetsPartitionV1(w: Writer, s: ListOffsetsPartition): void {
   w.writeInt32(s.partitionIndex, "ListOffsetsRequest/ListOffsetsPartition.partitionIndex");
   w.writeInt64(s.timestamp, "ListOffsetsRequest/ListOffsetsPartition.timestamp");
-  if (!(s.maxNumOffsets === 1)) {
+  if (s.maxNumOffsets !== 1) {
     throw new EncodeError("unsupportedField", "ListOffsetsRequest/ListOffsetsPartition.maxNumOffsets", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest/ListOffsetsPartition._tagged");
@@ -510,7 +510,7 @@ function encodeListOffsetsPartitionV4(w: Writer, s: ListOffsetsPartition): void 
   w.writeInt32(s.partitionIndex, "ListOffsetsRequest/ListOffsetsPartition.partitionIndex");
   w.writeInt32(s.currentLeaderEpoch, "ListOffsetsRequest/ListOffsetsPartition.currentLeaderEpoch");
   w.writeInt64(s.timestamp, "ListOffsetsRequest/ListOffsetsPartition.timestamp");
-  if (!(s.maxNumOffsets === 1)) {
+  if (s.maxNumOffsets !== 1) {
     throw new EncodeError("unsupportedField", "ListOffsetsRequest/ListOffsetsPartition.maxNumOffsets", "a non-default value in version 4, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsRequest/ListOffsetsPartition._tagged");
@@ -536,7 +536,7 @@ function encodeListOffsetsPartitionV6(w: Writer, s: ListOffsetsPartition): void 
   w.writeInt32(s.partitionIndex, "ListOffsetsRequest/ListOffsetsPartition.partitionIndex");
   w.writeInt32(s.currentLeaderEpoch, "ListOffsetsRequest/ListOffsetsPartition.currentLeaderEpoch");
   w.writeInt64(s.timestamp, "ListOffsetsRequest/ListOffsetsPartition.timestamp");
-  if (!(s.maxNumOffsets === 1)) {
+  if (s.maxNumOffsets !== 1) {
     throw new EncodeError("unsupportedField", "ListOffsetsRequest/ListOffsetsPartition.maxNumOffsets", "a non-default value in version 6, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "ListOffsetsRequest/ListOffsetsPartition._tagged");

@@ -410,13 +410,13 @@ function encodeListOffsetsPartitionResponseV0(w: Writer, s: ListOffsetsPartition
       w.writeInt64(x, "ListOffsetsResponse/ListOffsetsPartitionResponse.oldStyleOffsets");
     }
   }
-  if (!(s.timestamp === -1)) {
+  if (s.timestamp !== -1) {
     throw new EncodeError("unsupportedField", "ListOffsetsResponse/ListOffsetsPartitionResponse.timestamp", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.offset === -1)) {
+  if (s.offset !== -1) {
     throw new EncodeError("unsupportedField", "ListOffsetsResponse/ListOffsetsPartitionResponse.offset", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.leaderEpoch === -1)) {
+  if (s.leaderEpoch !== -1) {
     throw new EncodeError("unsupportedField", "ListOffsetsResponse/ListOffsetsPartitionResponse.leaderEpoch", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse/ListOffsetsPartitionResponse._tagged");
@@ -444,12 +444,12 @@ function decodeListOffsetsPartitionResponseV1(r: Reader): ListOffsetsPartitionRe
 function encodeListOffsetsPartitionResponseV1(w: Writer, s: ListOffsetsPartitionResponse): void {
   w.writeInt32(s.partitionIndex, "ListOffsetsResponse/ListOffsetsPartitionResponse.partitionIndex");
   w.writeInt16(s.errorCode, "ListOffsetsResponse/ListOffsetsPartitionResponse.errorCode");
-  if (!(s.oldStyleOffsets.length === 0)) {
+  if (s.oldStyleOffsets.length !== 0) {
     throw new EncodeError("unsupportedField", "ListOffsetsResponse/ListOffsetsPartitionResponse.oldStyleOffsets", "a non-default value in version 1, which lacks the field");
   }
   w.writeInt64(s.timestamp, "ListOffsetsResponse/ListOffsetsPartitionResponse.timestamp");
   w.writeInt64(s.offset, "ListOffsetsResponse/ListOffsetsPartitionResponse.offset");
-  if (!(s.leaderEpoch === -1)) {
+  if (s.leaderEpoch !== -1) {
     throw new EncodeError("unsupportedField", "ListOffsetsResponse/ListOffsetsPartitionResponse.leaderEpoch", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ListOffsetsResponse/ListOffsetsPartitionResponse._tagged");
@@ -477,7 +477,7 @@ function decodeListOffsetsPartitionResponseV4(r: Reader): ListOffsetsPartitionRe
 function encodeListOffsetsPartitionResponseV4(w: Writer, s: ListOffsetsPartitionResponse): void {
   w.writeInt32(s.partitionIndex, "ListOffsetsResponse/ListOffsetsPartitionResponse.partitionIndex");
   w.writeInt16(s.errorCode, "ListOffsetsResponse/ListOffsetsPartitionResponse.errorCode");
-  if (!(s.oldStyleOffsets.length === 0)) {
+  if (s.oldStyleOffsets.length !== 0) {
     throw new EncodeError("unsupportedField", "ListOffsetsResponse/ListOffsetsPartitionResponse.oldStyleOffsets", "a non-default value in version 4, which lacks the field");
   }
   w.writeInt64(s.timestamp, "ListOffsetsResponse/ListOffsetsPartitionResponse.timestamp");
@@ -509,7 +509,7 @@ function decodeListOffsetsPartitionResponseV6(r: Reader): ListOffsetsPartitionRe
 function encodeListOffsetsPartitionResponseV6(w: Writer, s: ListOffsetsPartitionResponse): void {
   w.writeInt32(s.partitionIndex, "ListOffsetsResponse/ListOffsetsPartitionResponse.partitionIndex");
   w.writeInt16(s.errorCode, "ListOffsetsResponse/ListOffsetsPartitionResponse.errorCode");
-  if (!(s.oldStyleOffsets.length === 0)) {
+  if (s.oldStyleOffsets.length !== 0) {
     throw new EncodeError("unsupportedField", "ListOffsetsResponse/ListOffsetsPartitionResponse.oldStyleOffsets", "a non-default value in version 6, which lacks the field");
   }
   w.writeInt64(s.timestamp, "ListOffsetsResponse/ListOffsetsPartitionResponse.timestamp");

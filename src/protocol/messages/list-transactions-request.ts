@@ -98,7 +98,7 @@ function encodeListTransactionsRequestV0(w: Writer, s: ListTransactionsRequest):
       w.writeInt64(x, "ListTransactionsRequest.producerIdFilters");
     }
   }
-  if (!(s.durationFilter === -1)) {
+  if (s.durationFilter !== -1) {
     throw new EncodeError("unsupportedField", "ListTransactionsRequest.durationFilter", "a non-default value in version 0, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "ListTransactionsRequest._tagged");

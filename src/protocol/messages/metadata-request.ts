@@ -156,13 +156,13 @@ function encodeMetadataRequestV0(w: Writer, s: MetadataRequest): void {
       encodeMetadataRequestTopicV0(w, x);
     }
   }
-  if (!(s.allowAutoTopicCreation === true)) {
+  if (s.allowAutoTopicCreation !== true) {
     throw new EncodeError("unsupportedField", "MetadataRequest.allowAutoTopicCreation", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.includeClusterAuthorizedOperations === false)) {
+  if (s.includeClusterAuthorizedOperations !== false) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeClusterAuthorizedOperations", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.includeTopicAuthorizedOperations === false)) {
+  if (s.includeTopicAuthorizedOperations !== false) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeTopicAuthorizedOperations", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataRequest._tagged");
@@ -199,13 +199,13 @@ function encodeMetadataRequestV1(w: Writer, s: MetadataRequest): void {
       }
     }
   }
-  if (!(s.allowAutoTopicCreation === true)) {
+  if (s.allowAutoTopicCreation !== true) {
     throw new EncodeError("unsupportedField", "MetadataRequest.allowAutoTopicCreation", "a non-default value in version 1, which lacks the field");
   }
-  if (!(s.includeClusterAuthorizedOperations === false)) {
+  if (s.includeClusterAuthorizedOperations !== false) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeClusterAuthorizedOperations", "a non-default value in version 1, which lacks the field");
   }
-  if (!(s.includeTopicAuthorizedOperations === false)) {
+  if (s.includeTopicAuthorizedOperations !== false) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeTopicAuthorizedOperations", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataRequest._tagged");
@@ -243,10 +243,10 @@ function encodeMetadataRequestV4(w: Writer, s: MetadataRequest): void {
     }
   }
   w.writeBool(s.allowAutoTopicCreation);
-  if (!(s.includeClusterAuthorizedOperations === false)) {
+  if (s.includeClusterAuthorizedOperations !== false) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeClusterAuthorizedOperations", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.includeTopicAuthorizedOperations === false)) {
+  if (s.includeTopicAuthorizedOperations !== false) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeTopicAuthorizedOperations", "a non-default value in version 4, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataRequest._tagged");
@@ -398,7 +398,7 @@ function encodeMetadataRequestV11(w: Writer, s: MetadataRequest): void {
     }
   }
   w.writeBool(s.allowAutoTopicCreation);
-  if (!(s.includeClusterAuthorizedOperations === false)) {
+  if (s.includeClusterAuthorizedOperations !== false) {
     throw new EncodeError("unsupportedField", "MetadataRequest.includeClusterAuthorizedOperations", "a non-default value in version 11, which lacks the field");
   }
   w.writeBool(s.includeTopicAuthorizedOperations);

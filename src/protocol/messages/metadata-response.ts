@@ -283,7 +283,7 @@ function encodeMetadataResponseV0(w: Writer, s: MetadataResponse): void {
       encodeMetadataResponseTopicV0(w, x);
     }
   }
-  if (!(s.clusterAuthorizedOperations === -2147483648)) {
+  if (s.clusterAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
@@ -328,7 +328,7 @@ function encodeMetadataResponseV1(w: Writer, s: MetadataResponse): void {
       encodeMetadataResponseTopicV1(w, x);
     }
   }
-  if (!(s.clusterAuthorizedOperations === -2147483648)) {
+  if (s.clusterAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
@@ -374,7 +374,7 @@ function encodeMetadataResponseV2(w: Writer, s: MetadataResponse): void {
       encodeMetadataResponseTopicV1(w, x);
     }
   }
-  if (!(s.clusterAuthorizedOperations === -2147483648)) {
+  if (s.clusterAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 2, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
@@ -421,7 +421,7 @@ function encodeMetadataResponseV3(w: Writer, s: MetadataResponse): void {
       encodeMetadataResponseTopicV1(w, x);
     }
   }
-  if (!(s.clusterAuthorizedOperations === -2147483648)) {
+  if (s.clusterAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 3, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
@@ -468,7 +468,7 @@ function encodeMetadataResponseV5(w: Writer, s: MetadataResponse): void {
       encodeMetadataResponseTopicV5(w, x);
     }
   }
-  if (!(s.clusterAuthorizedOperations === -2147483648)) {
+  if (s.clusterAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 5, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
@@ -515,7 +515,7 @@ function encodeMetadataResponseV7(w: Writer, s: MetadataResponse): void {
       encodeMetadataResponseTopicV7(w, x);
     }
   }
-  if (!(s.clusterAuthorizedOperations === -2147483648)) {
+  if (s.clusterAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 7, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse._tagged");
@@ -700,7 +700,7 @@ function encodeMetadataResponseV11(w: Writer, s: MetadataResponse): void {
       encodeMetadataResponseTopicV10(w, x);
     }
   }
-  if (!(s.clusterAuthorizedOperations === -2147483648)) {
+  if (s.clusterAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 11, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "MetadataResponse._tagged");
@@ -748,7 +748,7 @@ function encodeMetadataResponseV12(w: Writer, s: MetadataResponse): void {
       encodeMetadataResponseTopicV12(w, x);
     }
   }
-  if (!(s.clusterAuthorizedOperations === -2147483648)) {
+  if (s.clusterAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse.clusterAuthorizedOperations", "a non-default value in version 12, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "MetadataResponse._tagged");
@@ -857,7 +857,7 @@ function encodeMetadataResponseTopicV0(w: Writer, s: MetadataResponseTopic): voi
       encodeMetadataResponsePartitionV0(w, x);
     }
   }
-  if (!(s.topicAuthorizedOperations === -2147483648)) {
+  if (s.topicAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse/MetadataResponseTopic.topicAuthorizedOperations", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseTopic._tagged");
@@ -898,7 +898,7 @@ function encodeMetadataResponseTopicV1(w: Writer, s: MetadataResponseTopic): voi
       encodeMetadataResponsePartitionV0(w, x);
     }
   }
-  if (!(s.topicAuthorizedOperations === -2147483648)) {
+  if (s.topicAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse/MetadataResponseTopic.topicAuthorizedOperations", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseTopic._tagged");
@@ -939,7 +939,7 @@ function encodeMetadataResponseTopicV5(w: Writer, s: MetadataResponseTopic): voi
       encodeMetadataResponsePartitionV5(w, x);
     }
   }
-  if (!(s.topicAuthorizedOperations === -2147483648)) {
+  if (s.topicAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse/MetadataResponseTopic.topicAuthorizedOperations", "a non-default value in version 5, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseTopic._tagged");
@@ -980,7 +980,7 @@ function encodeMetadataResponseTopicV7(w: Writer, s: MetadataResponseTopic): voi
       encodeMetadataResponsePartitionV7(w, x);
     }
   }
-  if (!(s.topicAuthorizedOperations === -2147483648)) {
+  if (s.topicAuthorizedOperations !== -2147483648) {
     throw new EncodeError("unsupportedField", "MetadataResponse/MetadataResponseTopic.topicAuthorizedOperations", "a non-default value in version 7, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "MetadataResponse/MetadataResponseTopic._tagged");

@@ -193,7 +193,7 @@ function decodeOffsetCommitRequestV0(r: Reader): OffsetCommitRequest {
 
 function encodeOffsetCommitRequestV0(w: Writer, s: OffsetCommitRequest): void {
   w.writeString(s.groupId, "OffsetCommitRequest.groupId");
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "OffsetCommitRequest.groupInstanceId", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -231,7 +231,7 @@ function encodeOffsetCommitRequestV1(w: Writer, s: OffsetCommitRequest): void {
   w.writeString(s.groupId, "OffsetCommitRequest.groupId");
   w.writeInt32(s.generationIdOrMemberEpoch, "OffsetCommitRequest.generationIdOrMemberEpoch");
   w.writeString(s.memberId, "OffsetCommitRequest.memberId");
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "OffsetCommitRequest.groupInstanceId", "a non-default value in version 1, which lacks the field");
   }
   {
@@ -269,7 +269,7 @@ function encodeOffsetCommitRequestV2(w: Writer, s: OffsetCommitRequest): void {
   w.writeString(s.groupId, "OffsetCommitRequest.groupId");
   w.writeInt32(s.generationIdOrMemberEpoch, "OffsetCommitRequest.generationIdOrMemberEpoch");
   w.writeString(s.memberId, "OffsetCommitRequest.memberId");
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "OffsetCommitRequest.groupInstanceId", "a non-default value in version 2, which lacks the field");
   }
   w.writeInt64(s.retentionTimeMs, "OffsetCommitRequest.retentionTimeMs");
@@ -308,7 +308,7 @@ function encodeOffsetCommitRequestV5(w: Writer, s: OffsetCommitRequest): void {
   w.writeString(s.groupId, "OffsetCommitRequest.groupId");
   w.writeInt32(s.generationIdOrMemberEpoch, "OffsetCommitRequest.generationIdOrMemberEpoch");
   w.writeString(s.memberId, "OffsetCommitRequest.memberId");
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "OffsetCommitRequest.groupInstanceId", "a non-default value in version 5, which lacks the field");
   }
   {
@@ -346,7 +346,7 @@ function encodeOffsetCommitRequestV6(w: Writer, s: OffsetCommitRequest): void {
   w.writeString(s.groupId, "OffsetCommitRequest.groupId");
   w.writeInt32(s.generationIdOrMemberEpoch, "OffsetCommitRequest.generationIdOrMemberEpoch");
   w.writeString(s.memberId, "OffsetCommitRequest.memberId");
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "OffsetCommitRequest.groupInstanceId", "a non-default value in version 6, which lacks the field");
   }
   {
@@ -553,7 +553,7 @@ function decodeOffsetCommitRequestPartitionV0(r: Reader): OffsetCommitRequestPar
 function encodeOffsetCommitRequestPartitionV0(w: Writer, s: OffsetCommitRequestPartition): void {
   w.writeInt32(s.partitionIndex, "OffsetCommitRequest/OffsetCommitRequestPartition.partitionIndex");
   w.writeInt64(s.committedOffset, "OffsetCommitRequest/OffsetCommitRequestPartition.committedOffset");
-  if (!(s.commitTimestamp === -1)) {
+  if (s.commitTimestamp !== -1) {
     throw new EncodeError("unsupportedField", "OffsetCommitRequest/OffsetCommitRequestPartition.commitTimestamp", "a non-default value in version 0, which lacks the field");
   }
   w.writeNullableString(s.committedMetadata, "OffsetCommitRequest/OffsetCommitRequestPartition.committedMetadata");
@@ -606,7 +606,7 @@ function encodeOffsetCommitRequestPartitionV6(w: Writer, s: OffsetCommitRequestP
   w.writeInt32(s.partitionIndex, "OffsetCommitRequest/OffsetCommitRequestPartition.partitionIndex");
   w.writeInt64(s.committedOffset, "OffsetCommitRequest/OffsetCommitRequestPartition.committedOffset");
   w.writeInt32(s.committedLeaderEpoch, "OffsetCommitRequest/OffsetCommitRequestPartition.committedLeaderEpoch");
-  if (!(s.commitTimestamp === -1)) {
+  if (s.commitTimestamp !== -1) {
     throw new EncodeError("unsupportedField", "OffsetCommitRequest/OffsetCommitRequestPartition.commitTimestamp", "a non-default value in version 6, which lacks the field");
   }
   w.writeNullableString(s.committedMetadata, "OffsetCommitRequest/OffsetCommitRequestPartition.committedMetadata");
@@ -635,7 +635,7 @@ function encodeOffsetCommitRequestPartitionV8(w: Writer, s: OffsetCommitRequestP
   w.writeInt32(s.partitionIndex, "OffsetCommitRequest/OffsetCommitRequestPartition.partitionIndex");
   w.writeInt64(s.committedOffset, "OffsetCommitRequest/OffsetCommitRequestPartition.committedOffset");
   w.writeInt32(s.committedLeaderEpoch, "OffsetCommitRequest/OffsetCommitRequestPartition.committedLeaderEpoch");
-  if (!(s.commitTimestamp === -1)) {
+  if (s.commitTimestamp !== -1) {
     throw new EncodeError("unsupportedField", "OffsetCommitRequest/OffsetCommitRequestPartition.commitTimestamp", "a non-default value in version 8, which lacks the field");
   }
   w.writeCompactNullableString(s.committedMetadata, "OffsetCommitRequest/OffsetCommitRequestPartition.committedMetadata");

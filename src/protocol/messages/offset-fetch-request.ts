@@ -206,10 +206,10 @@ function encodeOffsetFetchRequestV0(w: Writer, s: OffsetFetchRequest): void {
       encodeOffsetFetchRequestTopicV0(w, x);
     }
   }
-  if (!(s.groups.length === 0)) {
+  if (s.groups.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.groups", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.requireStable === false)) {
+  if (s.requireStable !== false) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.requireStable", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchRequest._tagged");
@@ -247,10 +247,10 @@ function encodeOffsetFetchRequestV2(w: Writer, s: OffsetFetchRequest): void {
       }
     }
   }
-  if (!(s.groups.length === 0)) {
+  if (s.groups.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.groups", "a non-default value in version 2, which lacks the field");
   }
-  if (!(s.requireStable === false)) {
+  if (s.requireStable !== false) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.requireStable", "a non-default value in version 2, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchRequest._tagged");
@@ -289,10 +289,10 @@ function encodeOffsetFetchRequestV6(w: Writer, s: OffsetFetchRequest): void {
       }
     }
   }
-  if (!(s.groups.length === 0)) {
+  if (s.groups.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.groups", "a non-default value in version 6, which lacks the field");
   }
-  if (!(s.requireStable === false)) {
+  if (s.requireStable !== false) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.requireStable", "a non-default value in version 6, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "OffsetFetchRequest._tagged");
@@ -331,7 +331,7 @@ function encodeOffsetFetchRequestV7(w: Writer, s: OffsetFetchRequest): void {
       }
     }
   }
-  if (!(s.groups.length === 0)) {
+  if (s.groups.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.groups", "a non-default value in version 7, which lacks the field");
   }
   w.writeBool(s.requireStable);
@@ -357,10 +357,10 @@ function decodeOffsetFetchRequestV8(r: Reader): OffsetFetchRequest {
 }
 
 function encodeOffsetFetchRequestV8(w: Writer, s: OffsetFetchRequest): void {
-  if (!(s.groupId === "")) {
+  if (s.groupId !== "") {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.groupId", "a non-default value in version 8, which lacks the field");
   }
-  if (!((s.topics !== null && s.topics.length === 0))) {
+  if (!(s.topics !== null && s.topics.length === 0)) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.topics", "a non-default value in version 8, which lacks the field");
   }
   {
@@ -393,10 +393,10 @@ function decodeOffsetFetchRequestV9(r: Reader): OffsetFetchRequest {
 }
 
 function encodeOffsetFetchRequestV9(w: Writer, s: OffsetFetchRequest): void {
-  if (!(s.groupId === "")) {
+  if (s.groupId !== "") {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.groupId", "a non-default value in version 9, which lacks the field");
   }
-  if (!((s.topics !== null && s.topics.length === 0))) {
+  if (!(s.topics !== null && s.topics.length === 0)) {
     throw new EncodeError("unsupportedField", "OffsetFetchRequest.topics", "a non-default value in version 9, which lacks the field");
   }
   {

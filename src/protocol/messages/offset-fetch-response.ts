@@ -275,7 +275,7 @@ function encodeOffsetFetchResponseV0(w: Writer, s: OffsetFetchResponse): void {
       encodeOffsetFetchResponseTopicV0(w, x);
     }
   }
-  if (!(s.groups.length === 0)) {
+  if (s.groups.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.groups", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse._tagged");
@@ -307,7 +307,7 @@ function encodeOffsetFetchResponseV2(w: Writer, s: OffsetFetchResponse): void {
     }
   }
   w.writeInt16(s.errorCode, "OffsetFetchResponse.errorCode");
-  if (!(s.groups.length === 0)) {
+  if (s.groups.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.groups", "a non-default value in version 2, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse._tagged");
@@ -340,7 +340,7 @@ function encodeOffsetFetchResponseV3(w: Writer, s: OffsetFetchResponse): void {
     }
   }
   w.writeInt16(s.errorCode, "OffsetFetchResponse.errorCode");
-  if (!(s.groups.length === 0)) {
+  if (s.groups.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.groups", "a non-default value in version 3, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse._tagged");
@@ -373,7 +373,7 @@ function encodeOffsetFetchResponseV5(w: Writer, s: OffsetFetchResponse): void {
     }
   }
   w.writeInt16(s.errorCode, "OffsetFetchResponse.errorCode");
-  if (!(s.groups.length === 0)) {
+  if (s.groups.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.groups", "a non-default value in version 5, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "OffsetFetchResponse._tagged");
@@ -407,7 +407,7 @@ function encodeOffsetFetchResponseV6(w: Writer, s: OffsetFetchResponse): void {
     }
   }
   w.writeInt16(s.errorCode, "OffsetFetchResponse.errorCode");
-  if (!(s.groups.length === 0)) {
+  if (s.groups.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.groups", "a non-default value in version 6, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "OffsetFetchResponse._tagged");
@@ -433,7 +433,7 @@ function decodeOffsetFetchResponseV8(r: Reader): OffsetFetchResponse {
 
 function encodeOffsetFetchResponseV8(w: Writer, s: OffsetFetchResponse): void {
   w.writeInt32(s.throttleTimeMs, "OffsetFetchResponse.throttleTimeMs");
-  if (!(s.topics.length === 0)) {
+  if (s.topics.length !== 0) {
     throw new EncodeError("unsupportedField", "OffsetFetchResponse.topics", "a non-default value in version 8, which lacks the field");
   }
   {

@@ -160,7 +160,7 @@ function decodeProduceRequestV0(r: Reader): ProduceRequest {
 }
 
 function encodeProduceRequestV0(w: Writer, s: ProduceRequest): void {
-  if (!(s.transactionalId === null)) {
+  if (s.transactionalId !== null) {
     throw new EncodeError("unsupportedField", "ProduceRequest.transactionalId", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt16(s.acks, "ProduceRequest.acks");

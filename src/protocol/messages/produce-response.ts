@@ -280,7 +280,7 @@ function encodeProduceResponseV0(w: Writer, s: ProduceResponse): void {
       encodeTopicProduceResponseV0(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
@@ -310,7 +310,7 @@ function encodeProduceResponseV1(w: Writer, s: ProduceResponse): void {
     }
   }
   w.writeInt32(s.throttleTimeMs, "ProduceResponse.throttleTimeMs");
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
@@ -340,7 +340,7 @@ function encodeProduceResponseV2(w: Writer, s: ProduceResponse): void {
     }
   }
   w.writeInt32(s.throttleTimeMs, "ProduceResponse.throttleTimeMs");
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 2, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
@@ -370,7 +370,7 @@ function encodeProduceResponseV5(w: Writer, s: ProduceResponse): void {
     }
   }
   w.writeInt32(s.throttleTimeMs, "ProduceResponse.throttleTimeMs");
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 5, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
@@ -400,7 +400,7 @@ function encodeProduceResponseV8(w: Writer, s: ProduceResponse): void {
     }
   }
   w.writeInt32(s.throttleTimeMs, "ProduceResponse.throttleTimeMs");
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 8, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse._tagged");
@@ -431,7 +431,7 @@ function encodeProduceResponseV9(w: Writer, s: ProduceResponse): void {
     }
   }
   w.writeInt32(s.throttleTimeMs, "ProduceResponse.throttleTimeMs");
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "ProduceResponse.nodeEndpoints", "a non-default value in version 9, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "ProduceResponse._tagged");
@@ -481,7 +481,7 @@ function encodeProduceResponseV10(w: Writer, s: ProduceResponse): void {
   }
   w.writeInt32(s.throttleTimeMs, "ProduceResponse.throttleTimeMs");
   const tagged: RawTaggedField[] = [];
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     const t = new Writer(64);
     {
       const a = s.nodeEndpoints;
@@ -674,7 +674,7 @@ function encodePartitionProduceResponseV0(w: Writer, s: PartitionProduceResponse
   w.writeInt32(s.index, "ProduceResponse/PartitionProduceResponse.index");
   w.writeInt16(s.errorCode, "ProduceResponse/PartitionProduceResponse.errorCode");
   w.writeInt64(s.baseOffset, "ProduceResponse/PartitionProduceResponse.baseOffset");
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     throw new EncodeError("unsupportedField", "ProduceResponse/PartitionProduceResponse.currentLeader", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");
@@ -708,7 +708,7 @@ function encodePartitionProduceResponseV2(w: Writer, s: PartitionProduceResponse
   w.writeInt16(s.errorCode, "ProduceResponse/PartitionProduceResponse.errorCode");
   w.writeInt64(s.baseOffset, "ProduceResponse/PartitionProduceResponse.baseOffset");
   w.writeInt64(s.logAppendTimeMs, "ProduceResponse/PartitionProduceResponse.logAppendTimeMs");
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     throw new EncodeError("unsupportedField", "ProduceResponse/PartitionProduceResponse.currentLeader", "a non-default value in version 2, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");
@@ -743,7 +743,7 @@ function encodePartitionProduceResponseV5(w: Writer, s: PartitionProduceResponse
   w.writeInt64(s.baseOffset, "ProduceResponse/PartitionProduceResponse.baseOffset");
   w.writeInt64(s.logAppendTimeMs, "ProduceResponse/PartitionProduceResponse.logAppendTimeMs");
   w.writeInt64(s.logStartOffset, "ProduceResponse/PartitionProduceResponse.logStartOffset");
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     throw new EncodeError("unsupportedField", "ProduceResponse/PartitionProduceResponse.currentLeader", "a non-default value in version 5, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");
@@ -788,7 +788,7 @@ function encodePartitionProduceResponseV8(w: Writer, s: PartitionProduceResponse
     }
   }
   w.writeNullableString(s.errorMessage, "ProduceResponse/PartitionProduceResponse.errorMessage");
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     throw new EncodeError("unsupportedField", "ProduceResponse/PartitionProduceResponse.currentLeader", "a non-default value in version 8, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");
@@ -834,7 +834,7 @@ function encodePartitionProduceResponseV9(w: Writer, s: PartitionProduceResponse
     }
   }
   w.writeCompactNullableString(s.errorMessage, "ProduceResponse/PartitionProduceResponse.errorMessage");
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     throw new EncodeError("unsupportedField", "ProduceResponse/PartitionProduceResponse.currentLeader", "a non-default value in version 9, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");
@@ -895,12 +895,9 @@ function encodePartitionProduceResponseV10(w: Writer, s: PartitionProduceRespons
   }
   w.writeCompactNullableString(s.errorMessage, "ProduceResponse/PartitionProduceResponse.errorMessage");
   const tagged: RawTaggedField[] = [];
-  if (!(isDefaultLeaderIdAndEpoch(s.currentLeader))) {
+  if (!isDefaultLeaderIdAndEpoch(s.currentLeader)) {
     const t = new Writer(64);
-    {
-      const x = s.currentLeader;
-      encodeLeaderIdAndEpochV10(t, x);
-    }
+    encodeLeaderIdAndEpochV10(t, s.currentLeader);
     tagged.push({ tag: 0, data: t.flatten() });
   }
   writeTaggedFields(w, tagged, s._unknownTaggedFields, "ProduceResponse/PartitionProduceResponse._tagged");

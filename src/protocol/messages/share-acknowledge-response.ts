@@ -273,10 +273,7 @@ function encodePartitionDataV0(w: Writer, s: PartitionData): void {
   w.writeInt32(s.partitionIndex, "ShareAcknowledgeResponse/PartitionData.partitionIndex");
   w.writeInt16(s.errorCode, "ShareAcknowledgeResponse/PartitionData.errorCode");
   w.writeCompactNullableString(s.errorMessage, "ShareAcknowledgeResponse/PartitionData.errorMessage");
-  {
-    const x = s.currentLeader;
-    encodeLeaderIdAndEpochV0(w, x);
-  }
+  encodeLeaderIdAndEpochV0(w, s.currentLeader);
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "ShareAcknowledgeResponse/PartitionData._tagged");
 }
 

@@ -330,10 +330,7 @@ function encodePartitionDataV0(w: Writer, s: PartitionData): void {
   w.writeCompactNullableString(s.errorMessage, "ShareFetchResponse/PartitionData.errorMessage");
   w.writeInt16(s.acknowledgeErrorCode, "ShareFetchResponse/PartitionData.acknowledgeErrorCode");
   w.writeCompactNullableString(s.acknowledgeErrorMessage, "ShareFetchResponse/PartitionData.acknowledgeErrorMessage");
-  {
-    const x = s.currentLeader;
-    encodeLeaderIdAndEpochV0(w, x);
-  }
+  encodeLeaderIdAndEpochV0(w, s.currentLeader);
   w.writeNullableBytes(s.records, true, true, "ShareFetchResponse/PartitionData.records");
   {
     const a = s.acquiredRecords;

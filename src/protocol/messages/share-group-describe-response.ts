@@ -314,10 +314,7 @@ function encodeMemberV0(w: Writer, s: Member): void {
       w.writeCompactString(x, "ShareGroupDescribeResponse/Member.subscribedTopicNames");
     }
   }
-  {
-    const x = s.assignment;
-    encodeAssignmentV0(w, x);
-  }
+  encodeAssignmentV0(w, s.assignment);
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "ShareGroupDescribeResponse/Member._tagged");
 }
 

@@ -231,7 +231,7 @@ function decodeStopReplicaRequestV0(r: Reader): StopReplicaRequest {
 
 function encodeStopReplicaRequestV0(w: Writer, s: StopReplicaRequest): void {
   w.writeInt32(s.controllerId, "StopReplicaRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.isKRaftController", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "StopReplicaRequest.controllerEpoch");
@@ -243,10 +243,10 @@ function encodeStopReplicaRequestV0(w: Writer, s: StopReplicaRequest): void {
       encodeStopReplicaPartitionV0V0(w, x);
     }
   }
-  if (!(s.topics.length === 0)) {
+  if (s.topics.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.topics", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.topicStates", "a non-default value in version 0, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "StopReplicaRequest._tagged");
@@ -279,13 +279,13 @@ function decodeStopReplicaRequestV1(r: Reader): StopReplicaRequest {
 
 function encodeStopReplicaRequestV1(w: Writer, s: StopReplicaRequest): void {
   w.writeInt32(s.controllerId, "StopReplicaRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.isKRaftController", "a non-default value in version 1, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "StopReplicaRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "StopReplicaRequest.brokerEpoch");
   w.writeBool(s.deletePartitions);
-  if (!(s.ungroupedPartitions.length === 0)) {
+  if (s.ungroupedPartitions.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.ungroupedPartitions", "a non-default value in version 1, which lacks the field");
   }
   {
@@ -295,7 +295,7 @@ function encodeStopReplicaRequestV1(w: Writer, s: StopReplicaRequest): void {
       encodeStopReplicaTopicV1V1(w, x);
     }
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.topicStates", "a non-default value in version 1, which lacks the field");
   }
   rejectUnknownTaggedFields(s._unknownTaggedFields, "StopReplicaRequest._tagged");
@@ -329,13 +329,13 @@ function decodeStopReplicaRequestV2(r: Reader): StopReplicaRequest {
 
 function encodeStopReplicaRequestV2(w: Writer, s: StopReplicaRequest): void {
   w.writeInt32(s.controllerId, "StopReplicaRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.isKRaftController", "a non-default value in version 2, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "StopReplicaRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "StopReplicaRequest.brokerEpoch");
   w.writeBool(s.deletePartitions);
-  if (!(s.ungroupedPartitions.length === 0)) {
+  if (s.ungroupedPartitions.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.ungroupedPartitions", "a non-default value in version 2, which lacks the field");
   }
   {
@@ -345,7 +345,7 @@ function encodeStopReplicaRequestV2(w: Writer, s: StopReplicaRequest): void {
       encodeStopReplicaTopicV1V2(w, x);
     }
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.topicStates", "a non-default value in version 2, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "StopReplicaRequest._tagged");
@@ -379,18 +379,18 @@ function decodeStopReplicaRequestV3(r: Reader): StopReplicaRequest {
 
 function encodeStopReplicaRequestV3(w: Writer, s: StopReplicaRequest): void {
   w.writeInt32(s.controllerId, "StopReplicaRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.isKRaftController", "a non-default value in version 3, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "StopReplicaRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "StopReplicaRequest.brokerEpoch");
-  if (!(s.deletePartitions === false)) {
+  if (s.deletePartitions !== false) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.deletePartitions", "a non-default value in version 3, which lacks the field");
   }
-  if (!(s.ungroupedPartitions.length === 0)) {
+  if (s.ungroupedPartitions.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.ungroupedPartitions", "a non-default value in version 3, which lacks the field");
   }
-  if (!(s.topics.length === 0)) {
+  if (s.topics.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.topics", "a non-default value in version 3, which lacks the field");
   }
   {
@@ -434,13 +434,13 @@ function encodeStopReplicaRequestV4(w: Writer, s: StopReplicaRequest): void {
   w.writeBool(s.isKRaftController);
   w.writeInt32(s.controllerEpoch, "StopReplicaRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "StopReplicaRequest.brokerEpoch");
-  if (!(s.deletePartitions === false)) {
+  if (s.deletePartitions !== false) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.deletePartitions", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.ungroupedPartitions.length === 0)) {
+  if (s.ungroupedPartitions.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.ungroupedPartitions", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.topics.length === 0)) {
+  if (s.topics.length !== 0) {
     throw new EncodeError("unsupportedField", "StopReplicaRequest.topics", "a non-default value in version 4, which lacks the field");
   }
   {

@@ -147,7 +147,7 @@ function encodeSyncGroupRequestV0(w: Writer, s: SyncGroupRequest): void {
   w.writeString(s.groupId, "SyncGroupRequest.groupId");
   w.writeInt32(s.generationId, "SyncGroupRequest.generationId");
   w.writeString(s.memberId, "SyncGroupRequest.memberId");
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "SyncGroupRequest.groupInstanceId", "a non-default value in version 0, which lacks the field");
   }
   {

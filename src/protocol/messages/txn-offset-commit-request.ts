@@ -182,13 +182,13 @@ function encodeTxnOffsetCommitRequestV0(w: Writer, s: TxnOffsetCommitRequest): v
   w.writeString(s.groupId, "TxnOffsetCommitRequest.groupId");
   w.writeInt64(s.producerId, "TxnOffsetCommitRequest.producerId");
   w.writeInt16(s.producerEpoch, "TxnOffsetCommitRequest.producerEpoch");
-  if (!(s.generationId === -1)) {
+  if (s.generationId !== -1) {
     throw new EncodeError("unsupportedField", "TxnOffsetCommitRequest.generationId", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.memberId === "")) {
+  if (s.memberId !== "") {
     throw new EncodeError("unsupportedField", "TxnOffsetCommitRequest.memberId", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "TxnOffsetCommitRequest.groupInstanceId", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -231,13 +231,13 @@ function encodeTxnOffsetCommitRequestV2(w: Writer, s: TxnOffsetCommitRequest): v
   w.writeString(s.groupId, "TxnOffsetCommitRequest.groupId");
   w.writeInt64(s.producerId, "TxnOffsetCommitRequest.producerId");
   w.writeInt16(s.producerEpoch, "TxnOffsetCommitRequest.producerEpoch");
-  if (!(s.generationId === -1)) {
+  if (s.generationId !== -1) {
     throw new EncodeError("unsupportedField", "TxnOffsetCommitRequest.generationId", "a non-default value in version 2, which lacks the field");
   }
-  if (!(s.memberId === "")) {
+  if (s.memberId !== "") {
     throw new EncodeError("unsupportedField", "TxnOffsetCommitRequest.memberId", "a non-default value in version 2, which lacks the field");
   }
-  if (!(s.groupInstanceId === null)) {
+  if (s.groupInstanceId !== null) {
     throw new EncodeError("unsupportedField", "TxnOffsetCommitRequest.groupInstanceId", "a non-default value in version 2, which lacks the field");
   }
   {

@@ -125,7 +125,7 @@ function encodeUpdateFeaturesRequestV0(w: Writer, s: UpdateFeaturesRequest): voi
       encodeFeatureUpdateKeyV0(w, x);
     }
   }
-  if (!(s.validateOnly === false)) {
+  if (s.validateOnly !== false) {
     throw new EncodeError("unsupportedField", "UpdateFeaturesRequest.validateOnly", "a non-default value in version 0, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "UpdateFeaturesRequest._tagged");
@@ -180,7 +180,7 @@ function encodeFeatureUpdateKeyV0(w: Writer, s: FeatureUpdateKey): void {
   w.writeCompactString(s.feature, "UpdateFeaturesRequest/FeatureUpdateKey.feature");
   w.writeInt16(s.maxVersionLevel, "UpdateFeaturesRequest/FeatureUpdateKey.maxVersionLevel");
   w.writeBool(s.allowDowngrade);
-  if (!(s.upgradeType === 1)) {
+  if (s.upgradeType !== 1) {
     throw new EncodeError("unsupportedField", "UpdateFeaturesRequest/FeatureUpdateKey.upgradeType", "a non-default value in version 0, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "UpdateFeaturesRequest/FeatureUpdateKey._tagged");
@@ -205,7 +205,7 @@ function decodeFeatureUpdateKeyV1(r: Reader): FeatureUpdateKey {
 function encodeFeatureUpdateKeyV1(w: Writer, s: FeatureUpdateKey): void {
   w.writeCompactString(s.feature, "UpdateFeaturesRequest/FeatureUpdateKey.feature");
   w.writeInt16(s.maxVersionLevel, "UpdateFeaturesRequest/FeatureUpdateKey.maxVersionLevel");
-  if (!(s.allowDowngrade === false)) {
+  if (s.allowDowngrade !== false) {
     throw new EncodeError("unsupportedField", "UpdateFeaturesRequest/FeatureUpdateKey.allowDowngrade", "a non-default value in version 1, which lacks the field");
   }
   w.writeInt8(s.upgradeType, "UpdateFeaturesRequest/FeatureUpdateKey.upgradeType");

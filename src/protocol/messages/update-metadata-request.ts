@@ -301,10 +301,10 @@ function decodeUpdateMetadataRequestV0(r: Reader): UpdateMetadataRequest {
 
 function encodeUpdateMetadataRequestV0(w: Writer, s: UpdateMetadataRequest): void {
   w.writeInt32(s.controllerId, "UpdateMetadataRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.isKRaftController", "a non-default value in version 0, which lacks the field");
   }
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.type", "a non-default value in version 0, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "UpdateMetadataRequest.controllerEpoch");
@@ -315,7 +315,7 @@ function encodeUpdateMetadataRequestV0(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataPartitionStateV0(w, x);
     }
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.topicStates", "a non-default value in version 0, which lacks the field");
   }
   {
@@ -357,10 +357,10 @@ function decodeUpdateMetadataRequestV1(r: Reader): UpdateMetadataRequest {
 
 function encodeUpdateMetadataRequestV1(w: Writer, s: UpdateMetadataRequest): void {
   w.writeInt32(s.controllerId, "UpdateMetadataRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.isKRaftController", "a non-default value in version 1, which lacks the field");
   }
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.type", "a non-default value in version 1, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "UpdateMetadataRequest.controllerEpoch");
@@ -371,7 +371,7 @@ function encodeUpdateMetadataRequestV1(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataPartitionStateV0(w, x);
     }
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.topicStates", "a non-default value in version 1, which lacks the field");
   }
   {
@@ -413,10 +413,10 @@ function decodeUpdateMetadataRequestV2(r: Reader): UpdateMetadataRequest {
 
 function encodeUpdateMetadataRequestV2(w: Writer, s: UpdateMetadataRequest): void {
   w.writeInt32(s.controllerId, "UpdateMetadataRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.isKRaftController", "a non-default value in version 2, which lacks the field");
   }
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.type", "a non-default value in version 2, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "UpdateMetadataRequest.controllerEpoch");
@@ -427,7 +427,7 @@ function encodeUpdateMetadataRequestV2(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataPartitionStateV0(w, x);
     }
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.topicStates", "a non-default value in version 2, which lacks the field");
   }
   {
@@ -469,10 +469,10 @@ function decodeUpdateMetadataRequestV3(r: Reader): UpdateMetadataRequest {
 
 function encodeUpdateMetadataRequestV3(w: Writer, s: UpdateMetadataRequest): void {
   w.writeInt32(s.controllerId, "UpdateMetadataRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.isKRaftController", "a non-default value in version 3, which lacks the field");
   }
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.type", "a non-default value in version 3, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "UpdateMetadataRequest.controllerEpoch");
@@ -483,7 +483,7 @@ function encodeUpdateMetadataRequestV3(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataPartitionStateV0(w, x);
     }
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.topicStates", "a non-default value in version 3, which lacks the field");
   }
   {
@@ -525,10 +525,10 @@ function decodeUpdateMetadataRequestV4(r: Reader): UpdateMetadataRequest {
 
 function encodeUpdateMetadataRequestV4(w: Writer, s: UpdateMetadataRequest): void {
   w.writeInt32(s.controllerId, "UpdateMetadataRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.isKRaftController", "a non-default value in version 4, which lacks the field");
   }
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.type", "a non-default value in version 4, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "UpdateMetadataRequest.controllerEpoch");
@@ -539,7 +539,7 @@ function encodeUpdateMetadataRequestV4(w: Writer, s: UpdateMetadataRequest): voi
       encodeUpdateMetadataPartitionStateV4(w, x);
     }
   }
-  if (!(s.topicStates.length === 0)) {
+  if (s.topicStates.length !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.topicStates", "a non-default value in version 4, which lacks the field");
   }
   {
@@ -581,15 +581,15 @@ function decodeUpdateMetadataRequestV5(r: Reader): UpdateMetadataRequest {
 
 function encodeUpdateMetadataRequestV5(w: Writer, s: UpdateMetadataRequest): void {
   w.writeInt32(s.controllerId, "UpdateMetadataRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.isKRaftController", "a non-default value in version 5, which lacks the field");
   }
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.type", "a non-default value in version 5, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "UpdateMetadataRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "UpdateMetadataRequest.brokerEpoch");
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.ungroupedPartitionStates", "a non-default value in version 5, which lacks the field");
   }
   {
@@ -639,15 +639,15 @@ function decodeUpdateMetadataRequestV6(r: Reader): UpdateMetadataRequest {
 
 function encodeUpdateMetadataRequestV6(w: Writer, s: UpdateMetadataRequest): void {
   w.writeInt32(s.controllerId, "UpdateMetadataRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.isKRaftController", "a non-default value in version 6, which lacks the field");
   }
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.type", "a non-default value in version 6, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "UpdateMetadataRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "UpdateMetadataRequest.brokerEpoch");
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.ungroupedPartitionStates", "a non-default value in version 6, which lacks the field");
   }
   {
@@ -697,15 +697,15 @@ function decodeUpdateMetadataRequestV7(r: Reader): UpdateMetadataRequest {
 
 function encodeUpdateMetadataRequestV7(w: Writer, s: UpdateMetadataRequest): void {
   w.writeInt32(s.controllerId, "UpdateMetadataRequest.controllerId");
-  if (!(s.isKRaftController === false)) {
+  if (s.isKRaftController !== false) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.isKRaftController", "a non-default value in version 7, which lacks the field");
   }
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.type", "a non-default value in version 7, which lacks the field");
   }
   w.writeInt32(s.controllerEpoch, "UpdateMetadataRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "UpdateMetadataRequest.brokerEpoch");
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.ungroupedPartitionStates", "a non-default value in version 7, which lacks the field");
   }
   {
@@ -772,7 +772,7 @@ function encodeUpdateMetadataRequestV8(w: Writer, s: UpdateMetadataRequest): voi
   w.writeBool(s.isKRaftController);
   w.writeInt32(s.controllerEpoch, "UpdateMetadataRequest.controllerEpoch");
   w.writeInt64(s.brokerEpoch, "UpdateMetadataRequest.brokerEpoch");
-  if (!(s.ungroupedPartitionStates.length === 0)) {
+  if (s.ungroupedPartitionStates.length !== 0) {
     throw new EncodeError("unsupportedField", "UpdateMetadataRequest.ungroupedPartitionStates", "a non-default value in version 8, which lacks the field");
   }
   {
@@ -790,7 +790,7 @@ function encodeUpdateMetadataRequestV8(w: Writer, s: UpdateMetadataRequest): voi
     }
   }
   const tagged: RawTaggedField[] = [];
-  if (!(s.type === 0)) {
+  if (s.type !== 0) {
     const t = new Writer(64);
     t.writeInt8(s.type, "UpdateMetadataRequest.type");
     tagged.push({ tag: 0, data: t.flatten() });

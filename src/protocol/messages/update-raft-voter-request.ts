@@ -160,10 +160,7 @@ function encodeUpdateRaftVoterRequestV0(w: Writer, s: UpdateRaftVoterRequest): v
       encodeListenerV0(w, x);
     }
   }
-  {
-    const x = s.kRaftVersionFeature;
-    encodeKRaftVersionFeatureV0(w, x);
-  }
+  encodeKRaftVersionFeatureV0(w, s.kRaftVersionFeature);
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "UpdateRaftVoterRequest._tagged");
 }
 

@@ -125,12 +125,9 @@ function encodeUpdateRaftVoterResponseV0(w: Writer, s: UpdateRaftVoterResponse):
   w.writeInt32(s.throttleTimeMs, "UpdateRaftVoterResponse.throttleTimeMs");
   w.writeInt16(s.errorCode, "UpdateRaftVoterResponse.errorCode");
   const tagged: RawTaggedField[] = [];
-  if (!(isDefaultCurrentLeader(s.currentLeader))) {
+  if (!isDefaultCurrentLeader(s.currentLeader)) {
     const t = new Writer(64);
-    {
-      const x = s.currentLeader;
-      encodeCurrentLeaderV0(t, x);
-    }
+    encodeCurrentLeaderV0(t, s.currentLeader);
     tagged.push({ tag: 0, data: t.flatten() });
   }
   writeTaggedFields(w, tagged, s._unknownTaggedFields, "UpdateRaftVoterResponse._tagged");

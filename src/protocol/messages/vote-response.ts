@@ -181,7 +181,7 @@ function encodeVoteResponseV0(w: Writer, s: VoteResponse): void {
       encodeTopicDataV0(w, x);
     }
   }
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     throw new EncodeError("unsupportedField", "VoteResponse.nodeEndpoints", "a non-default value in version 0, which lacks the field");
   }
   writeUnknownTaggedFields(w, s._unknownTaggedFields, "VoteResponse._tagged");
@@ -231,7 +231,7 @@ function encodeVoteResponseV1(w: Writer, s: VoteResponse): void {
     }
   }
   const tagged: RawTaggedField[] = [];
-  if (!(s.nodeEndpoints.length === 0)) {
+  if (s.nodeEndpoints.length !== 0) {
     const t = new Writer(64);
     {
       const a = s.nodeEndpoints;

@@ -28,6 +28,8 @@ const skippableMask = 0xffff_fff0;
 const skippableMagic = 0x184d_2a50;
 const uncompressedBit = 0x8000_0000;
 const dictionaryBytesMax = 64 * 1024;
+/** Upper bound of LZ4's output/input ratio for one block (255 plus slack). */
+const lz4ExpansionMax = 256;
 /** Kafka's Java client writes 64 KiB blocks. */
 export const lz4WriteBlockBytes = 64 * 1024;
 const blockBytesById: Readonly<Record<number, number>> = { 4: 64 * 1024, 5: 256 * 1024, 6: 1024 * 1024, 7: 4 * 1024 * 1024 };
@@ -172,7 +174,10 @@ export function lz4FrameDecompress(data: Uint8Array, maxBytes: number, compressi
         out = body.slice();
       } else {
         const dictionary = independent ? undefined : tailDictionary(chunks, frameStartChunk);
-        out = compression.lz4DecompressBlock(body, blockMax, dictionary);
+        // A block expands at most ~255x (each length-extension byte adds ≤ 255 bytes), so
+        // tiny blocks get a tiny output buffer instead of a full blockMax allocation each.
+        const limit = Math.min(blockMax, size * lz4ExpansionMax + 64);
+        out = compression.lz4DecompressBlock(body, limit, dictionary);
       }
       if (out.length > maxBytes - total) throw tooLarge(maxBytes);
       chunks.push(out);

@@ -20,6 +20,8 @@ const xerialVersion = 1;
 const xerialCompatibleVersion = 1;
 /** snappy-java's default SnappyOutputStream block size, as Kafka's Java client uses it. */
 export const xerialChunkBytes = 32 * 1024;
+/** Upper bound of snappy's output/input ratio (64 / 3, rounded up). */
+const snappyExpansionMax = 22;
 
 function corrupt(message: string): CodecFailure {
   return new CodecFailure("snappy", "corrupt", message);
@@ -48,6 +50,9 @@ export function snappyUncompressedLength(block: Uint8Array): number {
 
 function decodeBlock(block: Uint8Array, budget: number, maxBytes: number, compression: Compression): Uint8Array {
   const length = snappyUncompressedLength(block);
+  // The densest snappy element (a 3-byte copy) yields 64 bytes: a preamble beyond that
+  // ratio is a lie, refused before the library allocates `length` bytes for it.
+  if (length > block.length * snappyExpansionMax + 32) throw corrupt(`preamble claims ${length} bytes from a ${block.length}-byte block`);
   if (length > budget) throw new CodecFailure("snappy", "tooLarge", `decompressed data exceeds ${maxBytes} bytes`);
   return compression.snappyDecompressBlock(block, length);
 }

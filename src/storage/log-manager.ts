@@ -171,7 +171,10 @@ export class LogManager {
       health: dir.health,
       ...offsets,
       hadCleanShutdown: dir.hadCleanShutdown,
-      onRecoveryPointLowered: () => this.#checkpointQuietly(dir, "recovery"),
+      onRecoveryPointLowered: () => {
+        this.#checkpointQuietly(dir, "recovery");
+        this.#checkpointQuietly(dir, "logStart");
+      },
     });
   }
 

@@ -395,7 +395,14 @@ export class LogSegment {
     try {
       fs.append(fd, bytes);
     } catch (e) {
+      // Cut the torn bytes now if we can; otherwise before the next append or flush.
       this.#tailDirty = true;
+      try {
+        fs.truncate(fd, this.sizeBytes);
+        this.#tailDirty = false;
+      } catch {
+        // keep #tailDirty
+      }
       throw e;
     }
     const oi = this.offsetIndex();

@@ -112,7 +112,10 @@ export interface PartitionLogOptions {
   logStartOffset: number;
   highWatermark: number;
   hadCleanShutdown: boolean;
-  /** Called synchronously when the recovery point is lowered (truncation): checkpoint it before data changes. */
+  /**
+   * Called synchronously when truncation lowers the recovery point (before data changes) or
+   * the log start offset (after): checkpoint both so a crash cannot resurrect stale values.
+   */
   onRecoveryPointLowered?: (log: PartitionLog) => void;
 }
 
@@ -653,8 +656,12 @@ export class PartitionLog {
 
   #afterTruncation(): void {
     this.#recoveryPoint = Math.min(this.#recoveryPoint, this.#logEndOffset);
+    if (this.#logEndOffset < this.#logStartOffset) {
+      // A batch straddling the log start went whole: the start follows the end down.
+      this.#logStartOffset = this.#logEndOffset;
+      this.#onRecoveryPointLowered(this);
+    }
     this.#highWatermark = Math.min(Math.max(this.#highWatermark, this.#logStartOffset), this.#logEndOffset);
-    this.#logStartOffset = Math.min(this.#logStartOffset, this.#logEndOffset);
     this.#epochs.truncateFromEnd(this.#logEndOffset);
     this.#unflushedRecords = 0;
   }

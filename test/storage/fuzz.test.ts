@@ -86,7 +86,7 @@ function runSeed(seed: number, steps: number, disk: Disk): void {
       ...ckpt,
       hadCleanShutdown: clean,
       onRecoveryPointLowered: (l) => {
-        ckpt = { ...ckpt, recoveryPoint: l.recoveryPoint };
+        ckpt = { ...ckpt, recoveryPoint: l.recoveryPoint, logStartOffset: l.logStartOffset };
       },
     });
   let log = open(false);
@@ -269,6 +269,9 @@ function runSeed(seed: number, steps: number, disk: Disk): void {
       log = open(true);
       m.durable = m.leo;
     }
+    if (process.env.FUZZ_TRACE !== undefined) {
+      console.log(`step ${step} ${op} leo=${log.logEndOffset} start=${log.logStartOffset} hw=${log.highWatermark} rp=${log.recoveryPoint} ckpt=${JSON.stringify(ckpt)} segs=${log.segmentBaseOffsets().join(",")} ${JSON.stringify(log.loadReport)}`);
+    }
     if (rnd.int(4) === 0) clock.advance(rnd.int(3000));
     check(step);
   }
@@ -286,7 +289,7 @@ describe("PartitionLog op-fuzz", () => {
       sim.mkdirp("/logs");
       runSeed(seed, steps, { fs: sim, sim, dir: "/logs/t-0", cleanup: () => {} });
     }
-  });
+  }, 3_600_000);
 
   test(`real filesystem: ${Math.min(seeds.length, 3)} seeds x ${steps} steps`, () => {
     for (const seed of seeds.slice(0, 3)) {
@@ -297,7 +300,7 @@ describe("PartitionLog op-fuzz", () => {
         rmSync(root, { recursive: true, force: true });
       }
     }
-  });
+  }, 3_600_000);
 });
 
 test("model check can fail: a corrupted stored batch is detected", () => {

@@ -234,8 +234,9 @@ export class SimFileSystem implements FileSystem {
     const fault = this.#maybeFault("append", f.path);
     const room = this.#capacityBytes - this.usedBytes();
     if (fault !== null || bytes.length > room) {
-      const fit = Math.max(0, Math.min(bytes.length, room));
-      this.#write(f.inode, bytes.subarray(0, fit === 0 ? 0 : this.#prng.int(fit + 1)));
+      // A strict prefix: a failed write never completes.
+      const fit = Math.max(0, Math.min(bytes.length - 1, room));
+      this.#write(f.inode, bytes.subarray(0, this.#prng.int(fit + 1)));
       throw new StorageError(fault ?? "ENOSPC", "append", f.path, fault === null ? "disk full" : "injected");
     }
     this.#write(f.inode, bytes);

@@ -121,6 +121,17 @@ export function decodeRequest(payload: Uint8Array, options: DecodeOptions = {}):
   return { apiKey: key, apiVersion, header, body } as DecodedRequest;
 }
 
+/**
+ * Decodes a whole request frame, size prefix included (e.g. bytes captured from a client):
+ * the prefix must match the frame's length exactly.
+ */
+export function decodeRequestFrame(frame: Uint8Array, options: DecodeOptions & { readonly maxFrameBytes?: number } = {}): DecodedRequest {
+  const check = checkFrame(frame, 0, options.maxFrameBytes ?? SOCKET_REQUEST_MAX_BYTES_DEFAULT);
+  if (check.kind !== "complete") throw new DecodeError("truncated", "frame", frame.length, `need ${check.needBytes} bytes`);
+  if (check.totalBytes !== frame.length) throw new DecodeError("trailingBytes", "frame", check.totalBytes, `${frame.length - check.totalBytes} bytes after the frame`);
+  return decodeRequest(frame.subarray(FRAME_SIZE_PREFIX_BYTES), options);
+}
+
 /** Encodes a whole response frame (size prefix, header, body) as a chunk list. */
 export function encodeResponse<K extends ApiKey>(apiKey: K, apiVersion: number, correlationId: number, body: ResponseBodies[K]): Uint8Array[] {
   const w = new Writer(1024);

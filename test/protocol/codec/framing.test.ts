@@ -9,6 +9,7 @@ import { flattenChunks } from "../../../src/protocol/codec/writer.ts";
 import {
   checkFrame,
   decodeRequest,
+  decodeRequestFrame,
   decodeResponse,
   encodeRequest,
   encodeResponse,
@@ -150,6 +151,16 @@ describe("frames", () => {
     expect(decodeErrorOf(() => checkFrame(hex("7fffffff"), 0)).kind).toBe("frameTooLarge");
     expect(decodeErrorOf(() => checkFrame(hex("00000011"), 0, 16)).kind).toBe("frameTooLarge");
     expect(SOCKET_REQUEST_MAX_BYTES_DEFAULT).toBe(100 * 1024 * 1024);
+  });
+
+  test("decodeRequestFrame takes a whole frame and checks its size prefix", () => {
+    const frame = flattenChunks(encodeRequest(ApiKeys.ApiVersions, 0, 1, "abc", { clientSoftwareName: "", clientSoftwareVersion: "" }));
+    expect(decodeRequestFrame(frame).header.clientId).toBe("abc");
+    expect(decodeErrorOf(() => decodeRequestFrame(frame.subarray(0, frame.length - 1))).kind).toBe("truncated");
+    const longer = new Uint8Array(frame.length + 1);
+    longer.set(frame);
+    expect(decodeErrorOf(() => decodeRequestFrame(longer)).kind).toBe("trailingBytes");
+    expect(decodeErrorOf(() => decodeRequestFrame(frame, { maxFrameBytes: 8 })).kind).toBe("frameTooLarge");
   });
 
   test("unknown api key and version out of range are UnsupportedRequestError with the correlation id", () => {

@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BunFileSystem } from "../../src/platform/bun/fs.ts";
+import { StorageError } from "../../src/platform/fs.ts";
+import { SeededPrng } from "../../src/platform/prng.ts";
+import { SimFileSystem } from "../../src/platform/sim/fs.ts";
+import { fsConformance } from "./fs-conformance.ts";
+
+fsConformance("BunFileSystem", () => {
+  const root = mkdtempSync(join(tmpdir(), "bunka-fs-"));
+  return { fs: new BunFileSystem(), root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+});
+
+fsConformance("SimFileSystem", () => {
+  const fs = new SimFileSystem(new SeededPrng(7));
+  fs.mkdirp("/root");
+  return { fs, root: "/root", cleanup: () => {} };
+});
+
+describe("SimFileSystem faults", () => {
+  const setup = (seed: number) => {
+    const fs = new SimFileSystem(new SeededPrng(seed));
+    fs.mkdirp("/d");
+    return fs;
+  };
+
+  test("crash keeps fsynced bytes and a prefix of the rest; unsynced new files may vanish", () => {
+    let tornSeen = false;
+    let lostSeen = false;
+    for (let seed = 1; seed <= 40; seed++) {
+      const fs = setup(seed);
+      const fd = fs.open("/d/f", "append");
+      fs.append(fd, new Uint8Array([1, 2, 3]));
+      fs.fsync(fd);
+      fs.fsyncDir("/d");
+      fs.append(fd, new Uint8Array([4, 5, 6, 7]));
+      const fd2 = fs.open("/d/g", "append");
+      fs.append(fd2, new Uint8Array([1]));
+      fs.fsync(fd2);
+      fs.crash();
+      const after = [...fs.readFile("/d/f")];
+      expect(after.slice(0, 3)).toEqual([1, 2, 3]);
+      expect([4, 5, 6, 7].slice(0, after.length - 3)).toEqual(after.slice(3));
+      if (after.length > 3 && after.length < 7) tornSeen = true;
+      if (!fs.exists("/d/g")) lostSeen = true;
+      expect(() => fs.append(fd, new Uint8Array([1]))).toThrow(StorageError);
+    }
+    expect(tornSeen).toBe(true);
+    expect(lostSeen).toBe(true);
+  });
+
+  test("injected ENOSPC/EIO fail once, after a strict prefix; capacity limits appends", () => {
+    const fs = setup(3);
+    const fd = fs.open("/d/f", "append");
+    fs.failNext("append", "ENOSPC");
+    expect(() => fs.append(fd, new Uint8Array(10))).toThrow(StorageError);
+    expect(fs.size(fd)).toBeLessThan(10);
+    fs.truncate(fd, 0);
+    fs.append(fd, new Uint8Array(10));
+    expect(fs.size(fd)).toBe(10);
+    fs.failNext("fsync", "EIO");
+    try {
+      fs.fsync(fd);
+      throw new Error("fsync should fail");
+    } catch (e) {
+      expect((e as StorageError).code).toBe("EIO");
+    }
+    fs.fsync(fd);
+    fs.setCapacity(15);
+    try {
+      fs.append(fd, new Uint8Array(10));
+      throw new Error("append should fail");
+    } catch (e) {
+      expect((e as StorageError).code).toBe("ENOSPC");
+    }
+    expect(fs.size(fd)).toBeLessThanOrEqual(15);
+  });
+});

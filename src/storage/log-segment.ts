@@ -10,8 +10,10 @@
  * - `sizeBytes` is the end of the last whole, validated batch. Bytes past it (a torn append
  *   that failed) are cut before the next append (`#tailDirty`).
  * - Batch base offsets ascend; every offset in the segment is in [baseOffset, baseOffset + 2^31 - 1].
- * - The index files on disk are always a valid sparse index of a prefix of the log file:
- *   they are replaced only by write → fsync → rename, before the log is truncated.
+ * - The index files of a sealed segment are a valid sparse index of a prefix of its log file:
+ *   they are replaced only by write → fsync → rename, before the log is truncated. The
+ *   active segment's index files are stale while it is active and trusted only after a
+ *   clean shutdown (an unclean stop rescans the active segment).
  * - A mapped index file is never truncated or written (see platform/fs.ts).
  */
 import { joinPath, type StorageError } from "../platform/fs.ts";
@@ -249,9 +251,11 @@ export class LogSegment {
 
   /**
    * Re-validates the whole log file (CRC, lengths, ascending offsets from `minOffset`),
-   * cuts it after the last valid batch (fsync), rebuilds the indexes in memory and on disk.
+   * cuts it after the last valid batch (fsync), rebuilds the indexes in memory, and on disk
+   * when `persist` (sealed segments; the active one's index files are only trusted after
+   * a clean shutdown, so they are written at seal, truncation and clean close).
    */
-  recover(minOffset: number): RecoveryResult {
+  recover(minOffset: number, persist: boolean): RecoveryResult {
     const fs = this.#fs();
     const fd = this.file.fd();
     const fileSize = fs.size(fd);
@@ -318,7 +322,7 @@ export class LogSegment {
     this.#maxTimestamp = max;
     this.sizeBytes = pos;
     this.nextOffset = next;
-    this.persistIndexes();
+    if (persist) this.persistIndexes();
     if (truncatedBytes > 0) {
       this.#makeWritable();
       fs.truncate(this.file.fd(), pos);
@@ -449,10 +453,16 @@ export class LogSegment {
     fs.fsync(fd);
   }
 
-  /** Active → sealed: flush, final time index entry, indexes to disk, then served from mappings. */
+  /**
+   * Active → sealed: cut a torn tail, final time index entry, indexes to disk, then served
+   * from mappings. The log file is fsynced separately (`flush`), off the append path.
+   */
   seal(): void {
     if (this.#sealed) return;
-    this.flush();
+    if (this.#tailDirty) {
+      this.#fs().truncate(this.file.fd(), this.sizeBytes);
+      this.#tailDirty = false;
+    }
     const ti = this.timeIndex();
     const max = this.maxTimestamp();
     if (max.ts > ti.lastTimestamp()) ti.append(max.ts, max.offset - this.baseOffset);

@@ -149,6 +149,8 @@ export class PartitionLog {
   #flushTimerDueMs = Number.POSITIVE_INFINITY;
   #waiters: FlushWaiter[] = [];
   #dirDirty = false;
+  /** Sealed segments not yet fsynced (rolled since the last flush). */
+  #unflushedSealed: LogSegment[] = [];
   #closed = false;
   #onRecoveryPointLowered: (log: PartitionLog) => void;
   #pendingDeletes = new Set<CancelTimer>();
@@ -227,14 +229,17 @@ export class PartitionLog {
       let minOffset = start > 0 ? segments[start]!.baseOffset : 0;
       for (let i = start; i < segments.length; i++) {
         const seg = segments[i]!;
-        const r = seg.recover(minOffset);
+        const r = seg.recover(minOffset, i < segments.length - 1);
         report.segmentsRecovered++;
         report.truncatedBytes += r.truncatedBytes;
         minOffset = r.nextOffset;
         const next = segments[i + 1];
-        const broken = r.reason !== null || (next !== undefined && r.nextOffset > next.baseOffset);
+        // A segment must end exactly where the next begins: more overlaps it, less means
+        // unflushed data was lost while the next segment's file survived. (A follower
+        // gap at a roll is indistinguishable; it is re-fetched, being past the recovery point.)
+        const broken = r.reason !== null || (next !== undefined && r.nextOffset !== next.baseOffset);
         if (broken) {
-          report.reason ??= `${seg.logPath}: ${r.reason ?? "offsets overlap the next segment"}`;
+          report.reason ??= `${seg.logPath}: ${r.reason ?? `ends at offset ${r.nextOffset}, next segment starts at ${next?.baseOffset}`}`;
           // Everything after a broken point is unreachable: drop the later segments.
           for (const later of segments.splice(i + 1)) {
             for (const p of later.markDeleted()) fs.unlink(p);
@@ -296,8 +301,12 @@ export class PartitionLog {
 
   // ---- append -----------------------------------------------------------------------------
 
-  /** Leader append: validates, assigns offsets from logEndOffset and `leaderEpoch`, writes. */
-  append(batches: Uint8Array, leaderEpoch: number): AppendResult {
+  /**
+   * Leader append: validates, assigns offsets from logEndOffset and `leaderEpoch`, writes.
+   * `crcVerified`: the caller already checked every batch's CRC32C (the produce path does,
+   * while decoding the request); lengths, magic and record counts are checked regardless.
+   */
+  append(batches: Uint8Array, leaderEpoch: number, options: { crcVerified?: boolean } = {}): AppendResult {
     this.#assertOpen();
     if (this.#health.offline) return { kind: "logDirOffline" };
     if (batches.length === 0) return { kind: "corruptMessage", detail: "no record batches" };
@@ -305,7 +314,7 @@ export class PartitionLog {
       return { kind: "recordListTooLarge", detail: `${batches.length} bytes exceed segment.bytes ${this.#config.segmentBytes}` };
     }
     const scan = core.scanBatches(batches, {
-      verifyCrc: true,
+      verifyCrc: options.crcVerified !== true,
       requireDenseOffsets: true,
       maxBatchBytes: this.#config.maxMessageBytes,
       assign: { firstOffset: this.#logEndOffset, leaderEpoch },
@@ -418,8 +427,9 @@ export class PartitionLog {
   #roll(baseOffset: number, nowMs: number): LogSegment {
     const old = this.#active();
     old.seal();
-    this.#recoveryPoint = Math.max(this.#recoveryPoint, this.#logEndOffset);
-    this.#resolveWaiters(null);
+    this.#unflushedSealed.push(old);
+    // Like Kafka, the rolled segment is fsynced soon after, off the append path.
+    this.#scheduleFlush(0);
     let seg: LogSegment;
     try {
       seg = LogSegment.create(this.#ctx, baseOffset, nowMs);
@@ -491,6 +501,8 @@ export class PartitionLog {
     this.#assertOpen();
     const target = this.#logEndOffset;
     try {
+      for (const seg of this.#unflushedSealed) if (this.#segments.includes(seg)) seg.flush();
+      this.#unflushedSealed = [];
       this.#active().flush();
       if (this.#dirDirty) {
         this.#fs.fsyncDir(this.dir);
@@ -767,6 +779,8 @@ export class PartitionLog {
     this.#flushTimer?.();
     this.#flushTimer = null;
     try {
+      const e = this.flush();
+      if (e !== null) throw e;
       this.#active().closeClean();
       this.#recoveryPoint = this.#logEndOffset;
       this.#resolveWaiters(null);

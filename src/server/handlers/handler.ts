@@ -1,0 +1,46 @@
+/**
+ * The contract of a Kafka API handler: one file per API under `src/server/handlers/`, each
+ * exporting one `ApiHandler` that declares the api key, the version range bunka serves
+ * (what ApiVersions advertises) and `handle`. `handlers/index.ts` is the only list.
+ *
+ * `handle` gets the decoded request body and returns the response body, or null when the
+ * request gets no response (Produce with acks=0). Conditions are answered with Kafka error
+ * codes in the response; a thrown exception is a bug or a protocol violation and closes the
+ * connection with a log line (see dispatch.ts).
+ */
+import type { RequestHeader } from "../../protocol/header.ts";
+import type { ApiKey, RequestBodies, ResponseBodies } from "../../protocol/messages/index.ts";
+import type { BrokerServices } from "../services.ts";
+
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly remoteAddress: string;
+  /** Name of the listener the connection arrived on (e.g. PLAINTEXT). */
+  readonly listenerName: string;
+}
+
+export interface RequestContext {
+  readonly apiVersion: number;
+  readonly header: RequestHeader;
+  readonly connection: ConnectionInfo;
+  readonly services: BrokerServices;
+}
+
+export type HandlerResult<K extends ApiKey> = ResponseBodies[K] | null;
+
+export interface ApiHandler<K extends ApiKey = ApiKey> {
+  readonly apiKey: K;
+  /** Lowest version served. */
+  readonly minVersion: number;
+  /** Highest version served (and advertised). */
+  readonly maxVersion: number;
+  handle(request: RequestBodies[K], ctx: RequestContext): HandlerResult<K> | Promise<HandlerResult<K>>;
+}
+
+/** Declares a handler with its types tied to its api key. */
+export function defineHandler<K extends ApiKey>(handler: ApiHandler<K>): ApiHandler<K> {
+  if (!(handler.minVersion >= 0 && handler.minVersion <= handler.maxVersion)) {
+    throw new Error(`handler for api ${handler.apiKey}: bad version range ${handler.minVersion}..${handler.maxVersion}`);
+  }
+  return handler;
+}

@@ -1,0 +1,62 @@
+/**
+ * What a request handler may use: the broker's settings, its metadata, its partitions, the
+ * injected clock/prng and a logger. Built once by the broker wiring (broker.ts) and passed
+ * to every handler through RequestContext, so handlers stay testable with fakes and never
+ * reach for globals.
+ */
+import type { MetadataManager } from "../metadata/metadata-manager.ts";
+import type { Clock } from "../platform/clock.ts";
+import type { Prng } from "../platform/prng.ts";
+import type { ReplicaManager } from "../replication/replica-manager.ts";
+import type { LogManager } from "../storage/log-manager.ts";
+import type { Logger } from "../util/log.ts";
+
+export interface AdvertisedListener {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly securityProtocol: string;
+}
+
+/** A broker-level config as DescribeConfigs shows it. */
+export interface BrokerConfigEntry {
+  readonly name: string;
+  readonly value: string | null;
+  /** DEFAULT_CONFIG, STATIC_BROKER_CONFIG, DYNAMIC_BROKER_CONFIG, ... */
+  readonly source: "DEFAULT_CONFIG" | "STATIC_BROKER_CONFIG" | "DYNAMIC_BROKER_CONFIG" | "DYNAMIC_DEFAULT_BROKER_CONFIG";
+  readonly readOnly: boolean;
+  readonly sensitive: boolean;
+  /** Kafka's config type name: BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD. */
+  readonly type: string;
+}
+
+/** The settings handlers read, resolved from the broker's configuration. */
+export interface BrokerSettings {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly rack: string | null;
+  readonly advertisedListeners: readonly AdvertisedListener[];
+  readonly autoCreateTopicsEnable: boolean;
+  readonly numPartitions: number;
+  readonly defaultReplicationFactor: number;
+  readonly deleteTopicEnable: boolean;
+  /** message.max.bytes: the largest record batch accepted. */
+  readonly messageMaxBytes: number;
+  readonly offsetsTopicNumPartitions: number;
+  readonly offsetsTopicReplicationFactor: number;
+  readonly logDirs: readonly string[];
+  /** Every broker config with its value and source (DescribeConfigs of the broker). */
+  readonly brokerConfigs: () => readonly BrokerConfigEntry[];
+  /** Broker config value lookup used to resolve topic config defaults. */
+  readonly brokerConfigValue: (name: string) => { value: string; source: "STATIC_BROKER_CONFIG" | "DEFAULT_CONFIG" } | undefined;
+}
+
+export interface BrokerServices {
+  readonly settings: BrokerSettings;
+  readonly metadata: MetadataManager;
+  readonly replicas: ReplicaManager;
+  readonly logs: LogManager;
+  readonly clock: Clock;
+  readonly prng: Prng;
+  readonly log: Logger;
+}

@@ -74,6 +74,7 @@ export class LogManager {
   readonly #topicIds = new Map<string, string>();
   #timers: CancelTimer[] = [];
   #closed = false;
+  #loading = false;
 
   private constructor(opts: LogManagerOptions) {
     this.#fs = opts.fs;
@@ -102,8 +103,14 @@ export class LogManager {
     const m = new LogManager(opts);
     for (const dir of m.#dirs) {
       try {
+        m.#loading = true;
         m.#loadDir(dir);
+        m.#loading = false;
+        // Recovery may have lowered offsets below the checkpoints: record them now.
+        m.#checkpoint(dir, "recovery");
+        m.#checkpoint(dir, "logStart");
       } catch (e) {
+        m.#loading = false;
         if (!(e instanceof StorageError)) throw e;
         dir.health.offline = true;
         dir.health.lastError = e;
@@ -172,6 +179,7 @@ export class LogManager {
       ...offsets,
       hadCleanShutdown: dir.hadCleanShutdown,
       onRecoveryPointLowered: () => {
+        if (this.#loading) return; // the dir is checkpointed once all its logs are loaded
         this.#checkpointQuietly(dir, "recovery");
         this.#checkpointQuietly(dir, "logStart");
       },

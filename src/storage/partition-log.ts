@@ -253,7 +253,11 @@ export class PartitionLog {
       active.activate();
       recoveryPoint = Math.min(recoveryPoint, active.nextOffset);
     }
-    return new PartitionLog(opts, segments, report, recoveryPoint);
+    const log = new PartitionLog(opts, segments, report, recoveryPoint);
+    // Recovery lost data below the checkpointed log start: record the lower start now, or a
+    // later restart would hide offsets appended after this one.
+    if (log.logStartOffset < opts.logStartOffset || log.recoveryPoint < opts.recoveryPoint) log.#onRecoveryPointLowered(log);
+    return log;
   }
 
   // ---- offsets ----------------------------------------------------------------------------

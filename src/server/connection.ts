@@ -21,7 +21,8 @@
  *   or request budgets are full (see limits.ts), the socket is paused: no reading, no
  *   dispatching.
  * - A handler that throws, rejects or returns something that is not `Uint8Array[] | null`
- *   closes this connection only, with a log line naming the connection and the error.
+ *   closes this connection only, with a log line naming the connection and the error (an
+ *   error named `ProtocolViolation` is the client's fault: logged at warn, without stack).
  *
  * States: open → (graceful shutdown) draining → closing → closed, or open → closing → closed
  * (`ctx.close`), or any → closed (protocol error, handler error, peer gone, idle).
@@ -48,7 +49,8 @@ import type { ServerProbe } from "./probe.ts";
 
 /** What a dispatcher knows about the connection a request came on. */
 export interface ConnectionContext {
-  readonly connectionId: number;
+  /** Unique per server run, from 1. (Structurally a handlers' `ConnectionInfo`.) */
+  readonly id: number;
   /** The listener's name from `listeners` (e.g. PLAINTEXT). */
   readonly listenerName: string;
   readonly remoteAddress: string;
@@ -172,7 +174,7 @@ export class Connection implements ConnectionEvents {
     });
     const self = this;
     this.#ctx = {
-      connectionId: options.id,
+      id: options.id,
       listenerName: options.listenerName,
       remoteAddress: options.socket.remoteAddress,
       remotePort: options.socket.remotePort,
@@ -431,6 +433,11 @@ export class Connection implements ConnectionEvents {
     if (slot.done) return;
     this.#probe.handlerErrors++;
     const err = error instanceof Error ? error : new Error(String(error));
+    if (err.name === "ProtocolViolation") {
+      // The client broke the protocol (dispatch.ts): its fault, not ours; no stack.
+      this.#abort("warn", "protocol violation; closing connection", { error: err });
+      return;
+    }
     this.#abort("error", "request handler failed; closing connection", { error: err, stack: err.stack?.split("\n").slice(0, 6).join(" | ") });
   }
 

@@ -3,6 +3,14 @@
  * ranges, so adding an API is adding its file and one line here.
  */
 import { apiVersionsHandler } from "./api-versions.ts";
+import { alterConfigsHandler, incrementalAlterConfigsHandler } from "./alter-configs.ts";
+import { createPartitionsHandler } from "./create-partitions.ts";
+import { createTopicsHandler } from "./create-topics.ts";
+import { deleteTopicsHandler } from "./delete-topics.ts";
+import { describeClusterHandler } from "./describe-cluster.ts";
+import { describeConfigsHandler } from "./describe-configs.ts";
+import { describeLogDirsHandler } from "./describe-log-dirs.ts";
+import { metadataHandler } from "./metadata.ts";
 import type { ApiHandler } from "./handler.ts";
 
 const served: ApiHandler[] = [];
@@ -10,3 +18,12 @@ const served: ApiHandler[] = [];
 export const handlers: readonly ApiHandler[] = served;
 
 served.push(apiVersionsHandler(() => handlers) as ApiHandler);
+served.push(metadataHandler as ApiHandler);
+served.push(createTopicsHandler as ApiHandler);
+served.push(deleteTopicsHandler as ApiHandler);
+served.push(createPartitionsHandler as ApiHandler);
+served.push(describeConfigsHandler as ApiHandler);
+served.push(alterConfigsHandler as ApiHandler);
+served.push(incrementalAlterConfigsHandler as ApiHandler);
+served.push(describeClusterHandler as ApiHandler);
+served.push(describeLogDirsHandler as ApiHandler);

@@ -1,0 +1,83 @@
+/**
+ * AlterConfigs (key 33), v0–v2, and IncrementalAlterConfigs (key 44), v0–v1: topic configs
+ * (validated against the configs bunka honours) through the controller. AlterConfigs
+ * replaces a resource's whole set, as Kafka's legacy API does; the incremental form applies
+ * SET / DELETE / APPEND / SUBTRACT. Broker configs are static in bunka today: altering one is
+ * INVALID_CONFIG with a message saying so.
+ */
+import { alterConfigs, type ConfigAlteration } from "../../metadata/controller.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
+import { ApiKeys } from "../../protocol/messages/index.ts";
+import { defaultAlterConfigsResourceResponse, defaultAlterConfigsResponse } from "../../protocol/messages/alter-configs-response.ts";
+import {
+  defaultAlterConfigsResourceResponse as defaultIncrementalResourceResponse,
+  defaultIncrementalAlterConfigsResponse,
+} from "../../protocol/messages/incremental-alter-configs-response.ts";
+import type { BrokerServices } from "../services.ts";
+import { ResourceType } from "./config-view.ts";
+import { defineHandler } from "./handler.ts";
+
+type Outcome = { resourceType: number; resourceName: string; errorCode: number; errorMessage: string | null };
+
+async function alter(
+  services: BrokerServices,
+  resources: readonly { resourceType: number; resourceName: string; configs: readonly { name: string; op: number; value: string | null }[] }[],
+  incremental: boolean,
+  validateOnly: boolean,
+): Promise<Outcome[]> {
+  const outcomes: (Outcome | null)[] = resources.map((r) =>
+    r.resourceType === ResourceType.TOPIC || r.resourceType === ResourceType.BROKER
+      ? null
+      : { resourceType: r.resourceType, resourceName: r.resourceName, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `resource type ${r.resourceType} is not supported` },
+  );
+  const alterations: ConfigAlteration[] = [];
+  const indexOf: number[] = [];
+  resources.forEach((r, i) => {
+    if (outcomes[i] !== null) return;
+    indexOf.push(i);
+    alterations.push({
+      resourceType: r.resourceType === ResourceType.TOPIC ? "topic" : "broker",
+      resourceName: r.resourceName,
+      incremental,
+      ops: r.configs.map((c) => ({ name: c.name, op: c.op, value: c.value })),
+    });
+  });
+  const brokerStatic = (name: string, value: string | null): string | null =>
+    value === null ? null : `broker config ${name} cannot be changed at run time; set it in server.properties or with --set`;
+  const results = await services.metadata.submit((c) => alterConfigs(c, alterations, validateOnly, brokerStatic, services.settings.nodeId));
+  results.forEach((r, j) => {
+    const i = indexOf[j]!;
+    outcomes[i] = { resourceType: resources[i]!.resourceType, resourceName: r.resourceName, errorCode: r.errorCode, errorMessage: r.errorMessage };
+  });
+  return outcomes.map((o) => o!);
+}
+
+export const alterConfigsHandler = defineHandler({
+  apiKey: ApiKeys.AlterConfigs,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(request, ctx) {
+    const outcomes = await alter(
+      ctx.services,
+      request.resources.map((r) => ({ ...r, configs: r.configs.map((c) => ({ name: c.name, op: 0, value: c.value })) })),
+      false,
+      request.validateOnly,
+    );
+    return { ...defaultAlterConfigsResponse(), responses: outcomes.map((o) => ({ ...defaultAlterConfigsResourceResponse(), ...o })) };
+  },
+});
+
+export const incrementalAlterConfigsHandler = defineHandler({
+  apiKey: ApiKeys.IncrementalAlterConfigs,
+  minVersion: 0,
+  maxVersion: 1,
+  async handle(request, ctx) {
+    const outcomes = await alter(
+      ctx.services,
+      request.resources.map((r) => ({ ...r, configs: r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })) })),
+      true,
+      request.validateOnly,
+    );
+    return { ...defaultIncrementalAlterConfigsResponse(), responses: outcomes.map((o) => ({ ...defaultIncrementalResourceResponse(), ...o })) };
+  },
+});

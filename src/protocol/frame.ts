@@ -143,6 +143,14 @@ export function encodeResponse<K extends ApiKey>(apiKey: K, apiVersion: number, 
   return w.finish();
 }
 
+/** Encodes a response frame's payload (header and body, no size prefix) as a chunk list, for a transport that writes the prefix itself. */
+export function encodeResponsePayload<K extends ApiKey>(apiKey: K, apiVersion: number, correlationId: number, body: ResponseBodies[K]): Uint8Array[] {
+  const w = new Writer(1024);
+  encodeResponseHeader(w, { correlationId }, responseHeaderVersion(apiKey, apiVersion));
+  encodeResponseBody(apiKey, w, body, apiVersion);
+  return w.finish();
+}
+
 /** Encodes a whole request frame (size prefix, header, body) as a chunk list. */
 export function encodeRequest<K extends ApiKey>(
   apiKey: K,

@@ -1,6 +1,7 @@
 /**
- * Request dispatch: a request frame's payload in, a response frame out. Decodes the header
- * and body with the generated codecs, finds the handler, runs it, encodes its response.
+ * Request dispatch: a request frame's payload in, the response payload out (the connection
+ * writes the size prefix). Decodes the header and body with the generated codecs, finds the
+ * handler, runs it, encodes its response.
  *
  * Version policy: a request whose api key bunka does not serve, or whose version is outside
  * the handler's range, is a protocol violation and closes the connection (as Kafka does) —
@@ -12,7 +13,7 @@
  */
 import { DecodeError } from "../protocol/codec/codec-error.ts";
 import { ErrorCode } from "../protocol/errors.ts";
-import { decodeRequest, encodeResponse, UnsupportedRequestError } from "../protocol/frame.ts";
+import { decodeRequest, encodeResponsePayload, UnsupportedRequestError } from "../protocol/frame.ts";
 import { ApiKeys, apiSpec, type ApiKey } from "../protocol/messages/index.ts";
 import { defaultApiVersionsResponse } from "../protocol/messages/api-versions-response.ts";
 import type { ApiHandler, ConnectionInfo, RequestContext } from "./handlers/handler.ts";
@@ -45,7 +46,7 @@ export function createDispatcher(handlers: readonly ApiHandler[], services: Brok
     byKey.set(h.apiKey, h);
   }
   const unsupportedApiVersions = (correlationId: number): Uint8Array[] =>
-    encodeResponse(ApiKeys.ApiVersions, 0, correlationId, {
+    encodeResponsePayload(ApiKeys.ApiVersions, 0, correlationId, {
       ...defaultApiVersionsResponse(),
       errorCode: ErrorCode.UNSUPPORTED_VERSION,
       apiKeys: advertisedVersions(handlers),
@@ -76,6 +77,6 @@ export function createDispatcher(handlers: readonly ApiHandler[], services: Brok
     const ctx: RequestContext = { apiVersion: request.apiVersion, header: request.header, connection, services };
     const body = await handler.handle(request.body, ctx);
     if (body === null) return null;
-    return encodeResponse(request.apiKey, request.apiVersion, request.header.correlationId, body);
+    return encodeResponsePayload(request.apiKey, request.apiVersion, request.header.correlationId, body);
   };
 }

@@ -35,6 +35,14 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)]!;
 };
 const gbps = (bytes: number, ms: number): number => bytes / 1e9 / (ms / 1000);
+/**
+ * Lets writeback and discards from the previous measurement finish (the disk is mounted with
+ * `discard`, and deleting 1 GiB files otherwise slows whatever runs next), so every
+ * measurement starts from the same clean page cache state.
+ */
+const settle = (): void => {
+  Bun.spawnSync(["sync"]);
+};
 
 /** One batch of exactly `size` bytes (a single record whose value fills it). */
 function batchOfSize(size: number): Uint8Array {
@@ -67,61 +75,83 @@ function openLog(dir: string, config: LogConfig, files: FileCache): PartitionLog
   });
 }
 
-/** Raw baseline: writeSync appends of `batch` to an "a" fd until `total` bytes. */
-function rawAppend(path: string, batch: Uint8Array, total: number): number {
-  const fd = openSync(path, "a");
-  const t0 = performance.now();
-  for (let written = 0; written < total; written += batch.length) writeSync(fd, batch);
-  const ms = performance.now() - t0;
-  closeSync(fd);
-  return ms;
-}
-
-function logAppend(dir: string, batch: Uint8Array, total: number, crcVerified: boolean): number {
-  const files = new FileCache(fs, 64);
-  const log = openLog(dir, logConfig(), files);
-  const t0 = performance.now();
-  for (let written = 0; written < total; written += batch.length) {
-    const r = log.append(batch, 1, { crcVerified });
-    if (r.kind !== "ok") throw new Error(`append failed: ${JSON.stringify(r)}`);
+/**
+ * Raw baseline and the log, interleaved in 32 MiB chunks (alternating which goes first) so
+ * both see the same page-cache and host conditions; this VM's write speed swings 2-5x
+ * between runs, which a sequential A-then-B comparison would mistake for overhead.
+ * Returns total ms spent in each.
+ */
+function interleavedAppend(dir: string, batch: Uint8Array, total: number, crcVerified: boolean): { rawMs: number; logMs: number } {
+  mkdirSync(dir, { recursive: true });
+  const fd = openSync(join(dir, "raw.log"), "a");
+  const log = openLog(join(dir, "log"), logConfig(), new FileCache(fs, 64));
+  const perChunk = Math.max(1, Math.floor((32 * 1024 * 1024) / batch.length));
+  let rawMs = 0;
+  let logMs = 0;
+  let chunk = 0;
+  const rawChunk = (): void => {
+    const t0 = performance.now();
+    for (let i = 0; i < perChunk; i++) writeSync(fd, batch);
+    rawMs += performance.now() - t0;
+  };
+  const logChunk = (): void => {
+    const t0 = performance.now();
+    for (let i = 0; i < perChunk; i++) {
+      const r = log.append(batch, 1, { crcVerified });
+      if (r.kind !== "ok") throw new Error(`append failed: ${JSON.stringify(r)}`);
+    }
+    logMs += performance.now() - t0;
+  };
+  for (let written = 0; written < total; written += perChunk * batch.length, chunk++) {
+    if (chunk % 2 === 0) {
+      rawChunk();
+      logChunk();
+    } else {
+      logChunk();
+      rawChunk();
+    }
   }
-  const ms = performance.now() - t0;
+  closeSync(fd);
   log.closeUnclean();
-  return ms;
+  rmSync(dir, { recursive: true });
+  return { rawMs, logMs };
 }
 
 function appendBench(batchBytes: number, label: string): Record<string, number> {
   const batch = batchOfSize(batchBytes);
   const raw: number[] = [];
-  const verified: number[] = [];
-  const checked: number[] = [];
-  // Warm-up (page cache, JIT), not measured.
-  const w = join(root, `warm-${label}`);
-  mkdirSync(w);
-  rawAppend(join(w, "raw.log"), batch, Math.min(totalBytes, 256 * 1024 * 1024));
-  logAppend(join(w, "log"), batch, Math.min(totalBytes, 256 * 1024 * 1024), true);
-  rmSync(w, { recursive: true });
+  const ratios: number[] = [];
+  const logs: number[] = [];
+  const crcRaw: number[] = [];
+  const crcLogs: number[] = [];
+  const crcRatios: number[] = [];
+  interleavedAppend(join(root, `warm-${label}`), batch, Math.min(totalBytes, 256 * 1024 * 1024), true);
   for (let r = 0; r < rounds; r++) {
-    const d = join(root, `append-${label}-${r}`);
-    mkdirSync(d);
-    raw.push(gbps(totalBytes, rawAppend(join(d, "raw.log"), batch, totalBytes)));
-    rmSync(join(d, "raw.log"));
-    verified.push(gbps(totalBytes, logAppend(join(d, "log-a"), batch, totalBytes, true)));
-    rmSync(join(d, "log-a"), { recursive: true });
-    checked.push(gbps(totalBytes, logAppend(join(d, "log-b"), batch, totalBytes, false)));
-    rmSync(d, { recursive: true });
+    settle();
+    const a = interleavedAppend(join(root, `append-${label}-${r}`), batch, totalBytes, true);
+    raw.push(gbps(totalBytes, a.rawMs));
+    logs.push(gbps(totalBytes, a.logMs));
+    ratios.push(a.rawMs / a.logMs);
+    settle();
+    const b = interleavedAppend(join(root, `append-crc-${label}-${r}`), batch, totalBytes, false);
+    crcRaw.push(gbps(totalBytes, b.rawMs));
+    crcLogs.push(gbps(totalBytes, b.logMs));
+    crcRatios.push(b.rawMs / b.logMs);
   }
+  console.log(`  ${label} ratios per round: ${ratios.map((x) => x.toFixed(3)).join(" ")}; with CRC: ${crcRatios.map((x) => x.toFixed(3)).join(" ")}`);
   const out = {
     batchBytes,
+    rounds: ratios.length,
     rawGBps: median(raw),
-    logGBps: median(verified),
-    ratio: median(verified) / median(raw),
-    logWithCrcCheckGBps: median(checked),
-    ratioWithCrcCheck: median(checked) / median(raw),
+    logGBps: median(logs),
+    ratio: median(ratios),
+    withCrcCheckRawGBps: median(crcRaw),
+    withCrcCheckLogGBps: median(crcLogs),
+    ratioWithCrcCheck: median(crcRatios),
   };
   console.log(
-    `append ${label}: raw ${out.rawGBps.toFixed(2)} GB/s, log ${out.logGBps.toFixed(2)} GB/s (${(out.ratio * 100).toFixed(1)}%), ` +
-      `log+CRC ${out.logWithCrcCheckGBps.toFixed(2)} GB/s (${(out.ratioWithCrcCheck * 100).toFixed(1)}%)`,
+    `append ${label}: raw ${out.rawGBps.toFixed(2)} GB/s, log ${out.logGBps.toFixed(2)} GB/s, ratio ${(out.ratio * 100).toFixed(1)}% ` +
+      `| with CRC check: raw ${out.withCrcCheckRawGBps.toFixed(2)}, log ${out.withCrcCheckLogGBps.toFixed(2)} GB/s, ratio ${(out.ratioWithCrcCheck * 100).toFixed(1)}%`,
   );
   return out;
 }
@@ -136,6 +166,7 @@ function readBench(): Record<string, number> {
     if (r.kind !== "ok") throw new Error("append failed");
   }
   log.close();
+  settle();
   const log2 = openLog(dir, logConfig({ segmentBytes: 256 * 1024 * 1024 }), new FileCache(fs, 64));
   const results: number[] = [];
   let fetches = 0;
@@ -188,6 +219,7 @@ async function recoveryBench(): Promise<Record<string, number | string>> {
   writeSync(tornFd, batch.subarray(0, 5000));
   closeSync(tornFd);
   writeFileSync(join(dir, "recovery-point-offset-checkpoint.tmp"), "0\n3\nrec 1"); // torn temp checkpoint
+  settle();
   const t0 = performance.now();
   const m2 = LogManager.open({ fs, clock: systemClock, prng, config: cfg });
   const ms = performance.now() - t0;

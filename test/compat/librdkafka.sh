@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Conformance: librdkafka's own test suite (tests/test-runner of Debian's librdkafka 2.0.2
+# source package, built by bench/e2e/build-librdkafka.sh) against bunka, one process per test
+# so a crash or hang in one test does not hide the results of the others.
+#
+# Usage: test/compat/librdkafka.sh core|all|<NNNN ...>
+#   core  the tests every Kafka-compatible broker must pass first (see CORE below)
+#   all   every test that needs only one plaintext broker (exclusions: EXCLUDED below and
+#         test/compat/README.md)
+# Env:
+#   BROKERS=host:port        use an already running broker instead of starting bunka
+#   BUNKA_BROKER_CMD         broker command template; {port} and {dir} are substituted
+#                            (default: bun src/main.ts broker ... with auto-create, 4 partitions)
+#   TEST_KAFKA_VERSION       broker version the test suite assumes (default 3.9.0, see README)
+#   COMPAT_TIMEOUT           seconds per test before it is killed and failed (default 300)
+#   COMPAT_QUICK=0           run tests in full mode (default: test-runner -Q, smaller counts)
+#   COMPAT_LOG_DIR           where per-test logs go (default: a fresh temp dir, printed)
+#   BUNKA_CACHE              tool cache (default ~/.cache/bunka)
+# Output: one line per test "PASS|FAIL|SKIP|TIMEOUT NNNN <seconds>s [reason]", then
+#   "compat: N passed, N failed" (skips are listed on their own line, never counted as passed).
+# Exit: 0 when nothing failed, 1 on any failure, 2 on a setup error.
+set -uo pipefail
+
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+log() { printf '[compat] %s\n' "$*" >&2; }
+die() { log "error: $*"; echo "compat: 0 passed, 1 failed"; exit 2; }
+
+CORE="0001 0002 0003 0005 0007 0008 0011 0012 0013 0014 0015 0017 0018 0019 0029 0030 0031 0034 0035 0036 0041 0042 0044 0054 0056 0057 0063 0099"
+# Tests not in `all`, with the reason (kept in sync with test/compat/README.md).
+declare -A EXCLUDED=(
+  [0016]="needs KAFKA_PATH (reads the broker's own logs through trivup)"
+  [0028]="marked known issue upstream (long topic names, librdkafka#529)"
+  [0045]="alters partition counts with kafka-topics.sh (KAFKA_PATH); rest is noautocreate/mock"
+  [0047]="marked known issue upstream"
+  [0052]="creates topics with kafka-topics.sh --config (KAFKA_PATH)"
+  [0077]="creates compacted topics with kafka-topics.sh (KAFKA_PATH)"
+  [0097]="needs an SSL listener"
+  [0098]="needs Java (TransactionProducerCli) and KAFKA_PATH"
+  [0101]="needs 3 brokers with broker.rack and a replica selector"
+  [0107]="scenario noautocreate: needs auto.create.topics.enable=false"
+  [0109]="adds ACLs with kafka-acls.sh (KAFKA_PATH)"
+  [0111]="scenario noautocreate: needs auto.create.topics.enable=false"
+  [0115]="adds ACLs with kafka-acls.sh (KAFKA_PATH)"
+  [0119]="adds ACLs with kafka-acls.sh (KAFKA_PATH)"
+  [0126]="needs SASL/OAUTHBEARER and an OIDC token endpoint"
+  [0135]="needs SASL credentials"
+)
+
+[ $# -ge 1 ] || { echo "usage: $0 core|all|<NNNN ...>" >&2; exit 2; }
+
+# --- tools -----------------------------------------------------------------------------
+paths="$(bash "$repo/bench/e2e/build-librdkafka.sh")" || die "building librdkafka's test runner failed"
+src="$(printf '%s\n' "$paths" | sed -n 's/^librdkafka_src=//p')"
+runner="$src/tests/test-runner"
+[ -x "$runner" ] || die "no test runner at $runner"
+
+# Every test number with at least one entry that needs a broker (not TEST_F_LOCAL/MANUAL).
+broker_tests() {
+  tr '\n' ' ' <"$src/tests/test.c" \
+    | grep -oE '_TEST\([0-9]{4}_[A-Za-z0-9_]+,[^,)]*' \
+    | grep -vE 'TEST_F_(LOCAL|MANUAL)' \
+    | sed -E 's/^_TEST\(([0-9]{4}).*/\1/' | sort -u
+}
+
+case "$1" in
+  core) selected="$CORE" ;;
+  all)
+    selected=""
+    for n in $(broker_tests); do
+      if [ -n "${EXCLUDED[$n]:-}" ]; then log "excluded $n: ${EXCLUDED[$n]}"; else selected="$selected $n"; fi
+    done ;;
+  *)
+    selected=""
+    for n in "$@"; do
+      [[ "$n" =~ ^[0-9]{4}$ ]] || { echo "not a test number: $n (want NNNN)" >&2; exit 2; }
+      selected="$selected $n"
+    done ;;
+esac
+
+# --- broker ----------------------------------------------------------------------------
+default_cmd="bun src/main.ts broker --set listeners=PLAINTEXT://127.0.0.1:{port} --set log.dirs={dir} --set auto.create.topics.enable=true --set num.partitions=4"
+broker_pid=""
+broker_dir=""
+bootstrap=""
+
+free_port() {
+  bun -e 'const s=require("node:net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+
+start_bunka() {
+  local port cmd
+  port="$(free_port)" || die "no free port"
+  broker_dir="$(mktemp -d "${TMPDIR:-/tmp}/bunka-compat-XXXXXX")"
+  cmd="${BUNKA_BROKER_CMD:-$default_cmd}"
+  cmd="${cmd//\{port\}/$port}"
+  cmd="${cmd//\{dir\}/$broker_dir/data}"
+  log "starting broker: $cmd"
+  # shellcheck disable=SC2086 # the template is split on whitespace on purpose
+  (cd "$repo" && exec $cmd) >"$logdir/broker.log" 2>&1 </dev/null &
+  broker_pid=$!
+  bootstrap="127.0.0.1:$port"
+  for _ in $(seq 1 300); do
+    port_open "$bootstrap" && return 0
+    kill -0 "$broker_pid" 2>/dev/null || { tail -n 20 "$logdir/broker.log" >&2; die "broker exited before listening (log: $logdir/broker.log)"; }
+    sleep 0.1
+  done
+  die "broker did not listen on $bootstrap within 30 s (log: $logdir/broker.log)"
+}
+stop_bunka() {
+  if [ -n "$broker_pid" ]; then
+    kill "$broker_pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$broker_pid" 2>/dev/null
+    wait "$broker_pid" 2>/dev/null
+    broker_pid=""
+  fi
+  [ -n "$broker_dir" ] && rm -rf "$broker_dir"
+  broker_dir=""
+}
+
+logdir="${COMPAT_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/compat-librdkafka-XXXXXX")}"
+mkdir -p "$logdir"
+trap stop_bunka EXIT
+if [ -n "${BROKERS:-}" ]; then
+  bootstrap="$BROKERS"
+  port_open "${bootstrap%%,*}" || die "BROKERS=$bootstrap does not accept connections"
+else
+  start_bunka
+fi
+log "broker $bootstrap; logs in $logdir"
+
+conf="$logdir/test.conf"
+{
+  echo "# written by test/compat/librdkafka.sh"
+  echo "bootstrap.servers=$bootstrap"
+} >"$conf"
+# The tests read tests/test.conf by default; point them at ours (RDKAFKA_TEST_CONF) rather
+# than rewriting the shared source tree, so runs against different brokers do not collide.
+
+version="${TEST_KAFKA_VERSION:-3.9.0}"
+quick_flag=(-Q)
+[ "${COMPAT_QUICK:-1}" = 0 ] && quick_flag=()
+per_test="${COMPAT_TIMEOUT:-300}"
+
+passed=0; failed=0; skipped=0
+failed_list=""; skipped_list=""
+for n in $selected; do
+  tlog="$logdir/$n.log"
+  t0=$(date +%s)
+  (
+    cd "$src/tests" || exit 2
+    # -L: skip this number's local/mock-only variants; they do not exercise the broker.
+    TESTS="$n" RDKAFKA_TEST_CONF="$conf" TEST_KAFKA_VERSION="$version" BROKERS="$bootstrap" \
+      LD_LIBRARY_PATH="$src/src:$src/src-cpp" \
+      exec timeout -k 10 "$per_test" ./test-runner -L "${quick_flag[@]}"
+  ) >"$tlog" 2>&1
+  rc=$?
+  secs=$(( $(date +%s) - t0 ))
+  # The runner's summary table: one row per test entry, "| NNNN_name | PASSED|FAILED|SKIPPED |".
+  rows="$(sed 's/\x1b\[[0-9;]*m//g' "$tlog" | grep -E "^\| *${n}_" || true)"
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    status=TIMEOUT; why="killed after ${per_test}s"
+  elif [ "$rc" -ne 0 ]; then
+    status=FAIL
+    why="$(sed 's/\x1b\[[0-9;]*m//g' "$tlog" | grep -m1 -E 'TEST FAILURE|Test FAILED|### Test .* failed|FAIL' | cut -c1-200)"
+    [ -n "$why" ] || why="exit $rc"
+  elif [ -n "$rows" ] && ! printf '%s\n' "$rows" | grep -q PASSED && printf '%s\n' "$rows" | grep -q SKIPPED; then
+    status=SKIP; why="$(sed 's/\x1b\[[0-9;]*m//g' "$tlog" | grep -m1 -iE 'skip' | cut -c1-200)"
+  else
+    status=PASS; why=""
+  fi
+  # A broker that died mid-test fails this test; restart it so the rest still run.
+  if [ -z "${BROKERS:-}" ] && ! kill -0 "$broker_pid" 2>/dev/null; then
+    status=FAIL; why="broker process died during the test (log: $logdir/broker.log)"
+    cp "$logdir/broker.log" "$logdir/broker-died-in-$n.log" 2>/dev/null
+    stop_bunka; start_bunka
+    printf 'bootstrap.servers=%s\n' "$bootstrap" >"$conf"
+  fi
+  case "$status" in
+    PASS) passed=$((passed + 1)) ;;
+    SKIP) skipped=$((skipped + 1)); skipped_list="$skipped_list $n" ;;
+    *) failed=$((failed + 1)); failed_list="$failed_list $n" ;;
+  esac
+  printf '%-7s %s %4ss %s\n' "$status" "$n" "$secs" "$why"
+done
+
+[ -n "$skipped_list" ] && echo "skipped (the test skipped itself, not counted as passed):$skipped_list"
+[ -n "$failed_list" ] && echo "failed:$failed_list (logs: $logdir/<NNNN>.log)"
+echo "compat: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -381,11 +381,19 @@ export class SimFileSystem implements FileSystem {
     return inode.view().slice();
   }
 
-  /** Test helper: overwrite bytes of a file in place (corruption), bypassing durability rules. */
+  /**
+   * Test helper: overwrite bytes of a file in place (corruption), creating it when missing,
+   * durably and bypassing every fault and durability rule.
+   */
   corrupt(rawPath: string, position: number, bytes: Uint8Array): void {
     const path = this.#norm(rawPath);
-    const inode = this.#dirOf(path, "corrupt").entries.get(baseName(path));
-    if (inode === undefined) throw new StorageError("ENOENT", "corrupt", path);
+    const dir = this.#dirOf(path, "corrupt");
+    let inode = dir.entries.get(baseName(path));
+    if (inode === undefined) {
+      inode = new Inode(this.#now());
+      dir.entries.set(baseName(path), inode);
+      if (dir.syncedEntries !== null) dir.syncedEntries.set(baseName(path), inode);
+    }
     inode.ensure(position + bytes.length);
     inode.data.set(bytes, position);
     inode.length = Math.max(inode.length, position + bytes.length);

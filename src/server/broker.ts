@@ -1,0 +1,184 @@
+/**
+ * Wiring of one broker process: configuration + platform in, a running `Broker` out.
+ * `main.ts` calls it with the Bun platform; tests call it in-process with fakes or with the
+ * real platform on port 0.
+ *
+ * Start-up, in order (each failure stops start-up with one error; nothing stays bound):
+ *  1. logger at `logger.level`; a warning for each ignored Kafka key that was set;
+ *  2. each data directory is created and its meta.properties read or written (cluster id);
+ *  3. the server binds every listener; advertised listeners are resolved (port 0 → bound
+ *     port, all-interfaces host → the machine's host name);
+ *  4. one "started" log line.
+ * `stop()` is the server's graceful shutdown (which runs registered hooks, last first).
+ *
+ * Until the Kafka API handler registry exists, the default dispatcher closes every
+ * connection with a log line ("no Kafka API handlers yet"); pass `dispatcher` to replace it.
+ */
+import type { Clock } from "../platform/clock.ts";
+import type { FileSystem } from "../platform/fs.ts";
+import { formatHostPort, type Network } from "../platform/network.ts";
+import type { Prng } from "../platform/prng.ts";
+import { Logger, type LogSink } from "../util/log.ts";
+import type { BrokerConfig, ListenerAddress } from "./config.ts";
+import { configDefs, type ConfigDef } from "./config-defs.ts";
+import type { Dispatcher } from "./connection.ts";
+import { ensureMetaProperties } from "./meta-properties.ts";
+import { Server, type BoundListener, type ShutdownHook } from "./server.ts";
+
+export interface BrokerPlatform {
+  readonly network: Network;
+  readonly clock: Clock;
+  readonly fs: FileSystem;
+  /** For generated ids (cluster, directory). */
+  readonly prng: Prng;
+  readonly logSink: LogSink;
+  /** The host name advertised for listeners bound to all interfaces. */
+  readonly hostname: string;
+}
+
+/** What a dispatcher factory may use. */
+export interface BrokerContext {
+  readonly config: BrokerConfig;
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly advertisedListeners: readonly ListenerAddress[];
+  readonly log: Logger;
+  readonly platform: BrokerPlatform;
+}
+
+export interface BrokerOptions {
+  /**
+   * The request dispatcher. A function of the broker context is called once the cluster id
+   * is known and the listeners are bound (so advertised ports are real), before any
+   * connection is accepted.
+   */
+  readonly dispatcher?: Dispatcher | { readonly create: (ctx: BrokerContext) => Dispatcher };
+  /** Replaces the logger built from the platform sink (tests). */
+  readonly log?: Logger;
+}
+
+export interface Broker {
+  readonly config: BrokerConfig;
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly logDirs: readonly string[];
+  /** Bound addresses (real ports). */
+  readonly listeners: readonly BoundListener[];
+  readonly advertisedListeners: readonly ListenerAddress[];
+  readonly server: Server;
+  readonly log: Logger;
+  /** Work for graceful shutdown after connections are done (flush, checkpoint); last added runs first. */
+  addShutdownHook(name: string, run: ShutdownHook): void;
+  /** Graceful shutdown; idempotent. */
+  stop(): Promise<void>;
+}
+
+export const noHandlersReason = "no Kafka API handlers yet";
+
+/** The placeholder dispatcher: logs and closes each connection at its first request. */
+export const noHandlersDispatcher: Dispatcher = (_frame, ctx) => {
+  ctx.close(noHandlersReason);
+  return null;
+};
+
+export async function startBroker(config: BrokerConfig, platform: BrokerPlatform, options: BrokerOptions = {}): Promise<Broker> {
+  const log =
+    options.log ??
+    new Logger({ sink: platform.logSink, level: config.get("logger.level"), nowMs: () => platform.clock.nowMs() });
+  const blog = log.child({ component: "broker", node: config.nodeId });
+
+  for (const name of config.explicitlySet()) {
+    const d: ConfigDef<unknown> = configDefs[name];
+    if (d.ignored) blog.warn("config key has no effect in bunka", { key: name });
+  }
+
+  // Data directories and the cluster id.
+  let clusterId: string | null = config.get("cluster.id");
+  for (const dir of config.logDirs) {
+    const { meta, created } = ensureMetaProperties(platform.fs, dir, {
+      nodeId: config.nodeId,
+      clusterId,
+      prng: platform.prng,
+      nowMs: platform.clock.nowMs(),
+    });
+    if (clusterId !== null && meta.clusterId !== clusterId) {
+      throw new Error(`data directory ${dir} belongs to cluster ${meta.clusterId}, other directories to ${clusterId}`);
+    }
+    clusterId = meta.clusterId;
+    if (created) blog.info("formatted data directory", { dir, clusterId: meta.clusterId, directoryId: meta.directoryId });
+  }
+  if (clusterId === null) throw new Error("startBroker: no data directory gave a cluster id");
+  const knownClusterId = clusterId;
+
+  // The dispatcher may depend on bound ports, which exist only after start(): route through a
+  // late-bound reference that is set before the first connection can deliver data.
+  let dispatcher: Dispatcher | null = null;
+  const server = new Server({
+    network: platform.network,
+    clock: platform.clock,
+    log,
+    dispatcher: (frame, ctx) => {
+      if (dispatcher === null) throw new Error("broker: request before the dispatcher was installed");
+      return dispatcher(frame, ctx);
+    },
+    listeners: config.listeners.map((l) => ({ name: l.name, host: l.host === "" ? "0.0.0.0" : l.host, port: l.port })),
+    limits: config.connectionLimits(),
+    connectionsMax: config.get("max.connections"),
+    connectionsPerIpMax: config.get("max.connections.per.ip"),
+    connectionsPerIpOverrides: config.connectionsPerIpOverrides,
+    queuedRequestBytesMax: config.queuedRequestBytesMax,
+    queuedRequestsMax: config.get("queued.max.requests"),
+    shutdownTimeoutMs: config.get("shutdown.timeout.ms"),
+  });
+  const bound = server.start();
+
+  const advertisedListeners = resolveAdvertised(config, bound, platform.hostname);
+  const ctx: BrokerContext = { config, nodeId: config.nodeId, clusterId: knownClusterId, advertisedListeners, log, platform };
+  const given = options.dispatcher ?? noHandlersDispatcher;
+  try {
+    dispatcher = typeof given === "function" ? given : given.create(ctx);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+
+  blog.info("started", {
+    clusterId: knownClusterId,
+    listeners: bound.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(","),
+    advertised: advertisedListeners.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(","),
+    logDirs: config.logDirs.join(","),
+  });
+
+  return {
+    config,
+    nodeId: config.nodeId,
+    clusterId: knownClusterId,
+    logDirs: config.logDirs,
+    listeners: bound,
+    advertisedListeners,
+    server,
+    log,
+    addShutdownHook: (name, run) => server.addShutdownHook(name, run),
+    stop: () => server.stop(),
+  };
+}
+
+/** advertised.listeners, or the bound non-controller listeners; port 0 → bound port; wildcard host → hostname. */
+export function resolveAdvertised(config: BrokerConfig, bound: readonly BoundListener[], hostname: string): ListenerAddress[] {
+  const byName = new Map(config.listeners.map((l) => [l.name, l]));
+  // Like Kafka, controller listeners are not advertised to clients unless listed explicitly.
+  const controllerNames = new Set((config.get("controller.listener.names") ?? []).map((n) => n.toUpperCase()));
+  const source = config.advertisedListeners ?? config.listeners.filter((l) => !controllerNames.has(l.name));
+  return source.map((a) => {
+    const b = bound.find((x) => x.name === a.name);
+    const l = byName.get(a.name);
+    if (b === undefined || l === undefined) throw new Error(`resolveAdvertised: listener ${a.name} is not bound`);
+    const wildcard = a.host === "" || a.host === "0.0.0.0" || a.host === "::";
+    return {
+      name: a.name,
+      host: wildcard ? hostname : a.host,
+      port: a.port === 0 ? b.port : a.port,
+      securityProtocol: a.securityProtocol,
+    };
+  });
+}

@@ -1,0 +1,311 @@
+/**
+ * The broker's configuration keys: Kafka's names, types and defaults (where bunka differs, the
+ * entry says why), each with a zod schema that parses the text form every source gives
+ * (properties file, environment, --set) into its typed value.
+ *
+ * Value rules (Kafka's ConfigDef, as bunka applies them):
+ * - int/short: decimal, surrounding whitespace trimmed, range-checked.
+ * - long: decimal in [min, 2^63-1]. Values above 2^53-1 (in practice Long.MAX_VALUE, Kafka's
+ *   "never") are stored as `longValueMax` (2^53-1): every long config is a count, size or
+ *   duration for which 2^53-1 is already unreachable, so the clamp changes no behaviour; the
+ *   text shown by DescribeConfigs keeps the original digits.
+ * - boolean: `true`/`false`, any case.
+ * - string: trimmed. list: comma-separated, items trimmed, empty text = empty list.
+ * - A key whose default is null has no value unless set (Kafka's "null" default).
+ *
+ * `mode` is Kafka's dynamic-update mode (read-only / per-broker / cluster-wide); bunka does not
+ * change broker configs at run time yet, so all are static today, but DescribeConfigs reports
+ * `readOnly` from it as Kafka does.
+ *
+ * `ignored: true` marks Kafka keys bunka accepts so an existing server.properties loads, but
+ * which mean nothing here (thread counts, socket buffer sizes); start-up logs each one set.
+ */
+import { z } from "zod";
+import { isLogLevel, type LogLevel } from "../util/log.ts";
+import {
+  idleTimeoutMsMin,
+  inflightRequestBytesPerConnectionMin,
+  inflightRequestsPerConnectionMax,
+  inflightRequestsPerConnectionMin,
+  int16Max,
+  int32Max,
+  longValueMax,
+  nodeIdMax,
+  queuedRequestBytesMin,
+  queuedRequestBytesUnboundedCap,
+  queuedResponseBytesPerConnectionMin,
+  requestFrameBytesMin,
+  shutdownTimeoutMsMax,
+} from "./limits.ts";
+
+/** Kafka's ConfigDef.Type names, as DescribeConfigs reports them. */
+export type KafkaConfigType = "BOOLEAN" | "STRING" | "INT" | "SHORT" | "LONG" | "DOUBLE" | "LIST" | "CLASS" | "PASSWORD";
+/** Kafka's DynamicBrokerConfig modes. */
+export type ConfigMode = "read-only" | "per-broker" | "cluster-wide";
+
+export interface ConfigDef<T> {
+  readonly type: KafkaConfigType;
+  /** The value when no source sets the key. */
+  readonly default: T;
+  /** The default as Kafka prints it (null for a null default). */
+  readonly defaultText: string | null;
+  readonly mode: ConfigMode;
+  readonly doc: string;
+  /** The accepted form, for error messages ("an integer in [1, 2147483647]"). */
+  readonly accepted: string;
+  readonly sensitive: boolean;
+  /** A Kafka key that bunka accepts and ignores. */
+  readonly ignored: boolean;
+  /** Not a Kafka broker key: bunka's own. */
+  readonly bunkaOnly: boolean;
+  /** Parses the text form; zod issues become the "accepted form" message. */
+  readonly schema: z.ZodType<T, z.ZodTypeDef, string>;
+}
+
+interface Common {
+  mode?: ConfigMode;
+  doc: string;
+  ignored?: boolean;
+  bunkaOnly?: boolean;
+}
+
+function def<T>(type: KafkaConfigType, schema: z.ZodType<T, z.ZodTypeDef, string>, accepted: string, dflt: T, defaultText: string | null, c: Common): ConfigDef<T> {
+  return {
+    type,
+    default: dflt,
+    defaultText,
+    mode: c.mode ?? "read-only",
+    doc: c.doc,
+    accepted,
+    sensitive: type === "PASSWORD",
+    ignored: c.ignored ?? false,
+    bunkaOnly: c.bunkaOnly ?? false,
+    schema,
+  };
+}
+
+const integerText = z.string().trim().regex(/^[+-]?\d+$/, "not an integer");
+
+function intSchema(min: number, max: number): z.ZodType<number, z.ZodTypeDef, string> {
+  return integerText.transform((s) => Number(s)).pipe(z.number().int().min(min).max(max));
+}
+
+function rangeText(kind: string, min: number, max: number | "2^63-1"): string {
+  return `${kind} in [${min}, ${max}]`;
+}
+
+function int(dflt: number, min: number, max: number, c: Common): ConfigDef<number> {
+  return def("INT", intSchema(min, max), rangeText("an integer", min, max), dflt, String(dflt), c);
+}
+function intOrNull(min: number, max: number, c: Common): ConfigDef<number | null> {
+  return def<number | null>("INT", intSchema(min, max), rangeText("an integer", min, max), null, null, c);
+}
+function short(dflt: number, min: number, c: Common): ConfigDef<number> {
+  return def("SHORT", intSchema(min, int16Max), rangeText("an integer", min, int16Max), dflt, String(dflt), c);
+}
+
+const longMaxBig = 9223372036854775807n;
+
+function longSchema(min: number): z.ZodType<number, z.ZodTypeDef, string> {
+  return integerText.transform((s, ctx) => {
+    const big = BigInt(s);
+    if (big < BigInt(min) || big > longMaxBig) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "out of range" });
+      return z.NEVER;
+    }
+    return big > BigInt(longValueMax) ? longValueMax : Number(big);
+  });
+}
+function long(dflt: number, defaultText: string, min: number, c: Common): ConfigDef<number> {
+  return def("LONG", longSchema(min), rangeText("an integer", min, "2^63-1"), dflt, defaultText, c);
+}
+function longOrNull(min: number, c: Common): ConfigDef<number | null> {
+  return def<number | null>("LONG", longSchema(min), rangeText("an integer", min, "2^63-1"), null, null, c);
+}
+
+const booleanSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(["true", "false"]))
+  .transform((s) => s === "true");
+function bool(dflt: boolean, c: Common): ConfigDef<boolean> {
+  return def("BOOLEAN", booleanSchema, "true or false", dflt, String(dflt), c);
+}
+
+const stringSchema = z.string().trim();
+function str(dflt: string, c: Common): ConfigDef<string> {
+  return def("STRING", stringSchema, "a string", dflt, dflt, c);
+}
+function strOrNull(c: Common): ConfigDef<string | null> {
+  return def<string | null>("STRING", stringSchema, "a string", null, null, c);
+}
+function oneOf<const V extends readonly [string, ...string[]]>(values: V, dflt: V[number], c: Common): ConfigDef<V[number]> {
+  return def("STRING", z.string().trim().pipe(z.enum(values)), `one of ${values.join(", ")}`, dflt, dflt, c);
+}
+
+const listSchema = z
+  .string()
+  .trim()
+  .transform((s) => (s === "" ? [] : s.split(",").map((x) => x.trim())));
+function list(dflt: string, c: Common): ConfigDef<readonly string[]> {
+  return def<readonly string[]>("LIST", listSchema, "a comma-separated list", listSchema.parse(dflt), dflt, c);
+}
+function listOrNull(c: Common): ConfigDef<readonly string[] | null> {
+  return def<readonly string[] | null>("LIST", listSchema, "a comma-separated list", null, null, c);
+}
+function listOf<const V extends readonly [string, ...string[]]>(values: V, dflt: string, c: Common): ConfigDef<readonly V[number][]> {
+  const schema = listSchema.pipe(z.array(z.enum(values)));
+  return def<readonly V[number][]>("LIST", schema, `a comma-separated list of ${values.join(", ")}`, schema.parse(dflt), dflt, c);
+}
+
+const logLevelSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine(isLogLevel, "not a level")
+  .transform((s) => s as LogLevel);
+
+const ignoredNote = "Accepted for compatibility with Kafka's server.properties; bunka ignores it.";
+
+/** Every key bunka knows. Order is the order of `--help`-style listings and DescribeConfigs. */
+export const configDefs = {
+  // --- identity and roles
+  "node.id": int(1, 0, nodeIdMax, {
+    doc: "This node's id. Kafka requires it in KRaft mode; bunka defaults to 1 so a bare `bunka broker` starts.",
+  }),
+  "broker.id": int(-1, -1, nodeIdMax, { doc: "Legacy alias of node.id; when both are set they must agree." }),
+  "process.roles": listOf(["broker", "controller"] as const, "broker,controller", {
+    doc: "Roles of this node. bunka runs single-node as broker+controller (Kafka's default is empty: ZooKeeper mode).",
+  }),
+  "cluster.id": strOrNull({
+    bunkaOnly: true,
+    doc: "Cluster id (22-character base64url UUID). When unset, the id in the log dir's meta.properties is used, or a new one is generated there.",
+  }),
+  "broker.rack": strOrNull({ doc: "Rack of this broker, for rack-aware assignment." }),
+
+  // --- listeners
+  listeners: str("PLAINTEXT://127.0.0.1:9092", {
+    mode: "per-broker",
+    doc: "Comma-separated NAME://host:port to bind. Empty host = all interfaces; port 0 = a free port. bunka binds loopback by default (Kafka: PLAINTEXT://:9092).",
+  }),
+  "advertised.listeners": strOrNull({
+    mode: "per-broker",
+    doc: "Addresses given to clients in Metadata, NAME://host:port; default: the bound listeners.",
+  }),
+  "listener.security.protocol.map": str("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL", {
+    mode: "per-broker",
+    doc: "Listener name → security protocol. bunka serves PLAINTEXT only.",
+  }),
+  "controller.listener.names": listOrNull({ doc: "Listeners used by the controller quorum." }),
+  "inter.broker.listener.name": strOrNull({ doc: "Listener brokers use to talk to each other." }),
+  "controller.quorum.voters": list("", { doc: "Static controller quorum (id@host:port, ...)." }),
+  "controller.quorum.bootstrap.servers": list("", { doc: "Controller quorum bootstrap servers (host:port, ...)." }),
+
+  // --- connections
+  "socket.request.max.bytes": int(104857600, requestFrameBytesMin, int32Max, { doc: "Largest request frame; a larger size prefix closes the connection." }),
+  "max.connections": int(int32Max, 1, int32Max, { mode: "cluster-wide", doc: "Connections the broker accepts in total; beyond it new ones are refused." }),
+  "max.connections.per.ip": int(int32Max, 0, int32Max, { mode: "cluster-wide", doc: "Connections accepted from one address." }),
+  "max.connections.per.ip.overrides": str("", { mode: "cluster-wide", doc: "Per-address limits: host:count,host:count." }),
+  "connections.max.idle.ms": long(600000, "600000", idleTimeoutMsMin, { doc: "Close a connection with nothing in flight after this long without traffic." }),
+  "queued.max.requests": int(500, 1, int32Max, { doc: "Requests in flight across all connections before the broker stops reading." }),
+  "queued.max.request.bytes": long(-1, "-1", -1, {
+    doc: `Request bytes in flight across all connections before the broker stops reading: -1 (Kafka's "unbounded", the default) means bunka's cap of ${queuedRequestBytesUnboundedCap} bytes; otherwise at least ${queuedRequestBytesMin}.`,
+  }),
+  "connection.max.inflight.requests": int(128, inflightRequestsPerConnectionMin, inflightRequestsPerConnectionMax, {
+    bunkaOnly: true,
+    doc: "Pipelined requests one connection may have dispatched and unanswered before bunka stops reading it (Kafka handles one at a time).",
+  }),
+  "connection.max.inflight.request.bytes": long(64 * 1024 * 1024, String(64 * 1024 * 1024), inflightRequestBytesPerConnectionMin, {
+    bunkaOnly: true,
+    doc: "Request bytes one connection may hold in flight before bunka stops reading it (a single larger request still proceeds alone).",
+  }),
+  "connection.max.queued.response.bytes": long(16 * 1024 * 1024, String(16 * 1024 * 1024), queuedResponseBytesPerConnectionMin, {
+    bunkaOnly: true,
+    doc: "Response bytes waiting to be sent on one connection before bunka stops reading it.",
+  }),
+  "shutdown.timeout.ms": long(30000, "30000", 0, {
+    bunkaOnly: true,
+    doc: `How long graceful shutdown waits for in-flight requests before dropping connections (at most ${shutdownTimeoutMsMax}).`,
+  }),
+  "logger.level": def<LogLevel>("STRING", logLevelSchema, "one of debug, info, warn, error", "info", "info", {
+    bunkaOnly: true,
+    doc: "Lowest level of the broker's log lines (logfmt on stderr).",
+  }),
+
+  // --- log storage
+  "log.dirs": listOrNull({ doc: "Directories holding partition data; overrides log.dir." }),
+  "log.dir": str("./data", { doc: "Data directory when log.dirs is unset. bunka: ./data (Kafka: /tmp/kafka-logs)." }),
+  "num.partitions": int(1, 1, int32Max, { doc: "Partitions of an auto-created topic." }),
+  "default.replication.factor": int(1, 1, int16Max, { doc: "Replication factor of an auto-created topic." }),
+  "auto.create.topics.enable": bool(true, { doc: "Create a topic when a client asks for metadata of an unknown one." }),
+  "delete.topic.enable": bool(true, { doc: "Allow DeleteTopics." }),
+  "message.max.bytes": int(1048588, 0, int32Max, { mode: "cluster-wide", doc: "Largest record batch accepted." }),
+  "compression.type": oneOf(["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"] as const, "producer", {
+    mode: "cluster-wide",
+    doc: "Compression of stored batches; `producer` keeps what the producer sent.",
+  }),
+  "log.segment.bytes": int(1073741824, 14, int32Max, { mode: "cluster-wide", doc: "Size at which a segment is rolled." }),
+  "log.roll.ms": longOrNull(1, { mode: "cluster-wide", doc: "Age at which a segment is rolled; overrides log.roll.hours." }),
+  "log.roll.hours": int(168, 1, int32Max, { doc: "Age in hours at which a segment is rolled." }),
+  "log.index.interval.bytes": int(4096, 0, int32Max, { mode: "cluster-wide", doc: "Bytes between offset index entries." }),
+  "log.index.size.max.bytes": int(10485760, 4, int32Max, { mode: "cluster-wide", doc: "Largest offset/time index file." }),
+  "log.retention.ms": longOrNull(-1, { mode: "cluster-wide", doc: "Retention time; -1 keeps data forever. Overrides minutes and hours." }),
+  "log.retention.minutes": intOrNull(-1, int32Max, { doc: "Retention in minutes; overrides log.retention.hours." }),
+  "log.retention.hours": int(168, -1, int32Max, { doc: "Retention in hours." }),
+  "log.retention.bytes": long(-1, "-1", -1, { mode: "cluster-wide", doc: "Partition size beyond which old segments are deleted; -1: no limit." }),
+  "log.retention.check.interval.ms": long(300000, "300000", 1, { doc: "How often retention runs." }),
+  "log.flush.interval.messages": long(longValueMax, "9223372036854775807", 1, { mode: "cluster-wide", doc: "Messages appended before a partition is fsynced." }),
+  "log.flush.interval.ms": longOrNull(0, { mode: "cluster-wide", doc: "Time a message may wait unflushed; default: log.flush.scheduler.interval.ms." }),
+  "log.flush.scheduler.interval.ms": long(longValueMax, "9223372036854775807", 0, { doc: "How often the flusher checks for partitions to flush." }),
+  "log.flush.offset.checkpoint.interval.ms": int(60000, 0, int32Max, { doc: "How often recovery points are checkpointed." }),
+  "log.flush.start.offset.checkpoint.interval.ms": int(60000, 0, int32Max, { doc: "How often log start offsets are checkpointed." }),
+  "log.cleanup.policy": listOf(["delete", "compact"] as const, "delete", { mode: "cluster-wide", doc: "delete and/or compact." }),
+  "log.cleaner.enable": bool(true, { doc: "Run the log cleaner (compaction)." }),
+  "log.message.timestamp.type": oneOf(["CreateTime", "LogAppendTime"] as const, "CreateTime", { mode: "cluster-wide", doc: "Timestamp kept in stored batches." }),
+  "num.recovery.threads.per.data.dir": int(1, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
+
+  // --- replication
+  "min.insync.replicas": int(1, 1, int32Max, { mode: "cluster-wide", doc: "Replicas that must have a write for acks=all." }),
+  "replica.lag.time.max.ms": long(30000, "30000", 1, { doc: "A follower that has not caught up for this long leaves the ISR." }),
+  "unclean.leader.election.enable": bool(false, { mode: "cluster-wide", doc: "Allow an out-of-sync replica to become leader." }),
+
+  // --- group coordinator
+  "offsets.topic.num.partitions": int(50, 1, int32Max, { doc: "Partitions of __consumer_offsets." }),
+  "offsets.topic.replication.factor": short(1, 1, {
+    doc: "Replication factor of __consumer_offsets. bunka: 1 so a single node works (Kafka: 3).",
+  }),
+  "offsets.retention.minutes": int(10080, 1, int32Max, { doc: "How long committed offsets of an empty group are kept." }),
+  "group.initial.rebalance.delay.ms": int(3000, 0, int32Max, { doc: "Wait for more members before the first rebalance of a new group." }),
+  "group.min.session.timeout.ms": int(6000, 0, int32Max, { doc: "Smallest session timeout a member may ask for." }),
+  "group.max.session.timeout.ms": int(1800000, 0, int32Max, { doc: "Largest session timeout a member may ask for." }),
+  "group.max.size": int(int32Max, 1, int32Max, { doc: "Members one group may have." }),
+  "transaction.state.log.replication.factor": short(1, 1, { doc: "Replication factor of __transaction_state. bunka: 1 (Kafka: 3)." }),
+  "transaction.state.log.min.isr": int(1, 1, int32Max, { doc: "min.insync.replicas of __transaction_state. bunka: 1 (Kafka: 2)." }),
+
+  // --- fetch
+  "fetch.max.bytes": int(57671680, 1024, int32Max, { doc: "Most bytes one Fetch response carries." }),
+
+  // --- Kafka keys accepted and ignored
+  "num.network.threads": int(3, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
+  "num.io.threads": int(8, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
+  "socket.send.buffer.bytes": int(102400, -1, int32Max, { ignored: true, doc: ignoredNote }),
+  "socket.receive.buffer.bytes": int(102400, -1, int32Max, { ignored: true, doc: ignoredNote }),
+} as const satisfies Record<string, ConfigDef<unknown>>;
+
+export type ConfigDefs = typeof configDefs;
+export type ConfigName = keyof ConfigDefs;
+export type ConfigValue<D> = D extends ConfigDef<infer T> ? T : never;
+/** The typed value of every key. */
+export type ConfigValues = { readonly [K in ConfigName]: ConfigValue<ConfigDefs[K]> };
+
+export const configNames: readonly ConfigName[] = Object.keys(configDefs) as ConfigName[];
+
+export function isConfigName(name: string): name is ConfigName {
+  return Object.hasOwn(configDefs, name);
+}
+
+/** The environment variable for a key: `BUNKA_` + upper case, dots (and dashes) as underscores. */
+export function envVarName(name: string): string {
+  return `BUNKA_${name.toUpperCase().replace(/[.-]/g, "_")}`;
+}

@@ -1,0 +1,496 @@
+/**
+ * Loading and validating the broker configuration.
+ *
+ * Sources, lowest precedence first: the defaults in `config-defs.ts` < the `--config` file
+ * (Java properties) < environment variables `BUNKA_<KEY>` (upper case, dots as underscores:
+ * BUNKA_LOG_DIRS) < `--set key=value` (repeatable, later wins). Every key from every source
+ * must be known and its value valid; the first problem stops start-up with one message that
+ * names the key, where the value came from (file:line, env var, --set) and the accepted form.
+ * Environment variables named `BUNKA_TEST_*` are reserved for tests and tools, not config.
+ *
+ * Derived settings follow Kafka's precedence rules:
+ * - retention: log.retention.ms > log.retention.minutes > log.retention.hours (any negative
+ *   value: unlimited, -1); roll: log.roll.ms > log.roll.hours;
+ * - data dirs: log.dirs > log.dir; node id: node.id, or broker.id when only it is set (both
+ *   set and different is an error);
+ * - log.flush.interval.ms unset: log.flush.scheduler.interval.ms;
+ * - advertised listeners unset: the bound listeners.
+ *
+ * The config is immutable once loaded. `describe()` lists every key with its value text,
+ * source (DEFAULT_CONFIG / STATIC_BROKER_CONFIG), type, read-only flag and sensitivity, for
+ * DescribeConfigs.
+ */
+import type { ZodIssue } from "zod";
+import { parseUuid } from "../metadata/uuid.ts";
+import { formatHostPort } from "../platform/network.ts";
+import { parseProperties } from "../util/properties.ts";
+import {
+  configDefs,
+  configNames,
+  envVarName,
+  isConfigName,
+  type ConfigDef,
+  type ConfigName,
+  type ConfigValues,
+  type KafkaConfigType,
+} from "./config-defs.ts";
+import {
+  portMax,
+  queuedRequestBytesMin,
+  queuedRequestBytesUnboundedCap,
+  shutdownTimeoutMsMax,
+  type ConnectionLimits,
+} from "./limits.ts";
+
+/** Where a value came from. */
+export type ConfigOrigin =
+  | { readonly kind: "default" }
+  | { readonly kind: "file"; readonly path: string; readonly line: number }
+  | { readonly kind: "env"; readonly variable: string }
+  | { readonly kind: "set"; readonly index: number };
+
+export function describeOrigin(origin: ConfigOrigin): string {
+  switch (origin.kind) {
+    case "default":
+      return "the default";
+    case "file":
+      return `${origin.path}:${origin.line}`;
+    case "env":
+      return `environment variable ${origin.variable}`;
+    case "set":
+      return `--set (argument ${origin.index + 1})`;
+  }
+}
+
+/** A configuration problem: start-up stops with `message`. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    message: string,
+    readonly key: string | null,
+    readonly origin: ConfigOrigin | null,
+  ) {
+    super(message);
+  }
+}
+
+export interface ConfigSources {
+  /** The `--config` file, already read by the caller. */
+  readonly file?: { readonly path: string; readonly text: string };
+  /** Usually `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** `--set` arguments, `key=value`, in command-line order. */
+  readonly sets?: readonly string[];
+}
+
+export type SecurityProtocol = "PLAINTEXT" | "SSL" | "SASL_PLAINTEXT" | "SASL_SSL";
+
+export interface ListenerAddress {
+  readonly name: string;
+  /** As written; "" means all interfaces. */
+  readonly host: string;
+  readonly port: number;
+  readonly securityProtocol: SecurityProtocol;
+}
+
+/** A broker config entry as DescribeConfigs shows it. */
+export interface DescribedConfig {
+  readonly name: string;
+  readonly value: string | null;
+  readonly source: "DEFAULT_CONFIG" | "STATIC_BROKER_CONFIG";
+  readonly readOnly: boolean;
+  readonly sensitive: boolean;
+  readonly type: KafkaConfigType;
+  readonly doc: string;
+  readonly origin: ConfigOrigin;
+}
+
+interface Entry {
+  readonly value: unknown;
+  /** Text as given (trimmed), or the default's text. */
+  readonly text: string | null;
+  readonly origin: ConfigOrigin;
+}
+
+export class BrokerConfig {
+  readonly #entries: ReadonlyMap<ConfigName, Entry>;
+  readonly nodeId: number;
+  readonly processRoles: readonly ("broker" | "controller")[];
+  readonly listeners: readonly ListenerAddress[];
+  /** Null: advertise the bound listeners. */
+  readonly advertisedListeners: readonly ListenerAddress[] | null;
+  readonly logDirs: readonly string[];
+  /** -1: keep forever. */
+  readonly logRetentionMs: number;
+  readonly logRollMs: number;
+  readonly logFlushIntervalMs: number;
+  readonly connectionsPerIpOverrides: ReadonlyMap<string, number>;
+  /** queued.max.request.bytes with -1 resolved to bunka's cap. */
+  readonly queuedRequestBytesMax: number;
+
+  /** Use `loadConfig`. */
+  constructor(entries: ReadonlyMap<ConfigName, Entry>, derived: Derived) {
+    this.#entries = entries;
+    this.nodeId = derived.nodeId;
+    this.processRoles = this.get("process.roles");
+    this.listeners = derived.listeners;
+    this.advertisedListeners = derived.advertisedListeners;
+    this.logDirs = derived.logDirs;
+    this.logRetentionMs = derived.logRetentionMs;
+    this.logRollMs = derived.logRollMs;
+    this.logFlushIntervalMs = derived.logFlushIntervalMs;
+    this.connectionsPerIpOverrides = derived.connectionsPerIpOverrides;
+    this.queuedRequestBytesMax = derived.queuedRequestBytesMax;
+  }
+
+  get<K extends ConfigName>(name: K): ConfigValues[K] {
+    const entry = this.#entries.get(name);
+    if (entry === undefined) throw new Error(`BrokerConfig.get: no entry for ${name}`);
+    return entry.value as ConfigValues[K];
+  }
+
+  origin(name: ConfigName): ConfigOrigin {
+    return this.#entries.get(name)?.origin ?? { kind: "default" };
+  }
+
+  /** Keys set by some source (not defaults), in definition order. */
+  explicitlySet(): ConfigName[] {
+    return configNames.filter((n) => this.origin(n).kind !== "default");
+  }
+
+  /** Value text and source of one key, for resolving topic config defaults. */
+  describeOne(name: string): DescribedConfig | undefined {
+    if (!isConfigName(name)) return undefined;
+    const d: ConfigDef<unknown> = configDefs[name];
+    const entry = this.#entries.get(name);
+    if (entry === undefined) return undefined;
+    return {
+      name,
+      value: d.sensitive ? null : entry.text,
+      source: entry.origin.kind === "default" ? "DEFAULT_CONFIG" : "STATIC_BROKER_CONFIG",
+      readOnly: d.mode === "read-only",
+      sensitive: d.sensitive,
+      type: d.type,
+      doc: d.doc,
+      origin: entry.origin,
+    };
+  }
+
+  /** Every key, in definition order (DescribeConfigs of the broker resource). */
+  describe(): DescribedConfig[] {
+    const out: DescribedConfig[] = [];
+    for (const name of configNames) {
+      const d = this.describeOne(name);
+      if (d !== undefined) out.push(d);
+    }
+    return out;
+  }
+
+  /** The per-connection flow-control bounds. */
+  connectionLimits(): ConnectionLimits {
+    return {
+      requestFrameBytesMax: this.get("socket.request.max.bytes"),
+      inflightRequestsMax: this.get("connection.max.inflight.requests"),
+      inflightRequestBytesMax: this.get("connection.max.inflight.request.bytes"),
+      queuedResponseBytesMax: this.get("connection.max.queued.response.bytes"),
+      idleTimeoutMs: this.get("connections.max.idle.ms"),
+    };
+  }
+}
+
+interface Derived {
+  nodeId: number;
+  listeners: ListenerAddress[];
+  advertisedListeners: ListenerAddress[] | null;
+  logDirs: string[];
+  logRetentionMs: number;
+  logRollMs: number;
+  logFlushIntervalMs: number;
+  connectionsPerIpOverrides: Map<string, number>;
+  queuedRequestBytesMax: number;
+}
+
+export type LoadResult = { readonly ok: true; readonly config: BrokerConfig } | { readonly ok: false; readonly error: ConfigError };
+
+const envTestPrefix = "BUNKA_TEST_";
+
+/** Loads, merges and validates; never throws for bad input (returns the one error). */
+export function loadConfig(sources: ConfigSources = {}): LoadResult {
+  try {
+    return { ok: true, config: load(sources) };
+  } catch (error) {
+    if (error instanceof ConfigError) return { ok: false, error };
+    throw error;
+  }
+}
+
+function load(sources: ConfigSources): BrokerConfig {
+  const entries = new Map<ConfigName, Entry>();
+  for (const name of configNames) {
+    const d: ConfigDef<unknown> = configDefs[name];
+    entries.set(name, { value: d.default, text: d.defaultText, origin: { kind: "default" } });
+  }
+  const apply = (key: string, text: string, origin: ConfigOrigin): void => {
+    if (!isConfigName(key)) throw unknownKey(key, origin);
+    const d: ConfigDef<unknown> = configDefs[key];
+    const parsed = d.schema.safeParse(text);
+    if (!parsed.success) throw badValue(key, text, origin, d, parsed.error.issues);
+    entries.set(key, { value: parsed.data, text: text.trim(), origin });
+  };
+
+  if (sources.file !== undefined) {
+    const { path, text } = sources.file;
+    const props = parseProperties(text);
+    if (!props.ok) throw new ConfigError(`config error: ${path}:${props.line}: ${props.message}`, null, { kind: "file", path, line: props.line });
+    for (const e of props.entries) apply(e.key, e.value, { kind: "file", path, line: e.line });
+  }
+
+  if (sources.env !== undefined) {
+    const byEnv = new Map<string, ConfigName>();
+    for (const name of configNames) byEnv.set(envVarName(name), name);
+    for (const variable of Object.keys(sources.env).sort()) {
+      if (!variable.startsWith("BUNKA_") || variable.startsWith(envTestPrefix)) continue;
+      const value = sources.env[variable];
+      if (value === undefined) continue;
+      const name = byEnv.get(variable);
+      const origin: ConfigOrigin = { kind: "env", variable };
+      if (name === undefined) {
+        throw new ConfigError(
+          `config error: environment variable ${variable} names no bunka config key${suggestEnv(variable, byEnv)} (BUNKA_<KEY>: upper case, dots as underscores; BUNKA_TEST_* is reserved)`,
+          variable,
+          origin,
+        );
+      }
+      apply(name, value, origin);
+    }
+  }
+
+  (sources.sets ?? []).forEach((arg, index) => {
+    const origin: ConfigOrigin = { kind: "set", index };
+    const eq = arg.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`config error: --set "${arg}": expected key=value`, null, origin);
+    apply(arg.slice(0, eq).trim(), arg.slice(eq + 1), origin);
+  });
+
+  const derived = derive(entries);
+  return new BrokerConfig(entries, derived);
+}
+
+function unknownKey(key: string, origin: ConfigOrigin): ConfigError {
+  return new ConfigError(`config error: unknown key "${key}" (from ${describeOrigin(origin)})${suggest(key)}`, key, origin);
+}
+
+function badValue(key: string, text: string, origin: ConfigOrigin, d: ConfigDef<unknown>, issues: readonly ZodIssue[]): ConfigError {
+  const shown = d.sensitive ? "(hidden)" : JSON.stringify(text.trim());
+  const why = issues[0]?.message ?? "invalid";
+  return new ConfigError(`config error: ${key} = ${shown} (from ${describeOrigin(origin)}) is invalid (${why}): expected ${d.accepted}`, key, origin);
+}
+
+/** A cross-key problem: names the key, its source and what is accepted. */
+function invalid(entries: ReadonlyMap<ConfigName, Entry>, key: ConfigName, problem: string, accepted: string): ConfigError {
+  const entry = entries.get(key);
+  const origin = entry?.origin ?? { kind: "default" as const };
+  const text = entry?.text;
+  return new ConfigError(
+    `config error: ${key} = ${text === null || text === undefined ? "(unset)" : JSON.stringify(text)} (from ${describeOrigin(origin)}): ${problem}; expected ${accepted}`,
+    key,
+    origin,
+  );
+}
+
+function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
+  const get = <K extends ConfigName>(name: K): ConfigValues[K] => entries.get(name)?.value as ConfigValues[K];
+  const isSet = (name: ConfigName): boolean => entries.get(name)?.origin.kind !== "default";
+
+  // node.id / broker.id
+  let nodeId = get("node.id");
+  const brokerId = get("broker.id");
+  if (isSet("broker.id") && brokerId >= 0) {
+    if (isSet("node.id") && nodeId !== brokerId) {
+      throw invalid(entries, "broker.id", `differs from node.id ${nodeId}`, "the same id as node.id, or leave one of them unset");
+    }
+    nodeId = brokerId;
+  }
+
+  const roles = get("process.roles");
+  if (!roles.includes("broker") || new Set(roles).size !== roles.length) {
+    throw invalid(entries, "process.roles", "bunka runs nodes with the broker role", "broker or broker,controller");
+  }
+
+  // listeners
+  const protocolMap = parseProtocolMap(entries, get("listener.security.protocol.map"));
+  const listeners = parseListeners(entries, "listeners", get("listeners"), protocolMap, true);
+  if (listeners.length === 0) throw invalid(entries, "listeners", "no listener", "at least one NAME://host:port");
+  const advertisedText = get("advertised.listeners");
+  let advertisedListeners: ListenerAddress[] | null = null;
+  if (advertisedText !== null) {
+    advertisedListeners = parseListeners(entries, "advertised.listeners", advertisedText, protocolMap, false);
+    for (const a of advertisedListeners) {
+      if (!listeners.some((l) => l.name === a.name)) {
+        throw invalid(entries, "advertised.listeners", `listener ${a.name} is not in listeners`, "names that appear in listeners");
+      }
+    }
+  }
+  for (const l of listeners) {
+    if (l.securityProtocol !== "PLAINTEXT") {
+      throw invalid(entries, "listeners", `listener ${l.name} uses ${l.securityProtocol}, which bunka does not serve yet`, "listeners whose security protocol is PLAINTEXT");
+    }
+  }
+
+  // data directories
+  const dirsList = get("log.dirs");
+  const logDirs = dirsList !== null ? dirsList.filter((d) => d !== "") : [get("log.dir")];
+  if (logDirs.length === 0 || logDirs.some((d) => d === "")) {
+    throw invalid(entries, dirsList !== null ? "log.dirs" : "log.dir", "no data directory", "one or more non-empty paths");
+  }
+  if (new Set(logDirs).size !== logDirs.length) throw invalid(entries, "log.dirs", "a directory is listed twice", "distinct paths");
+
+  // retention: ms > minutes > hours; negative = unlimited
+  const retentionMs = get("log.retention.ms");
+  const retentionMinutes = get("log.retention.minutes");
+  const hourMs = 60 * 60 * 1000;
+  let logRetentionMs: number;
+  if (retentionMs !== null) logRetentionMs = retentionMs;
+  else if (retentionMinutes !== null) logRetentionMs = retentionMinutes * 60_000;
+  else logRetentionMs = get("log.retention.hours") * hourMs;
+  if (logRetentionMs < 0) logRetentionMs = -1;
+
+  const rollMs = get("log.roll.ms");
+  const logRollMs = rollMs !== null ? rollMs : get("log.roll.hours") * hourMs;
+
+  const flushMs = get("log.flush.interval.ms");
+  const logFlushIntervalMs = flushMs !== null ? flushMs : get("log.flush.scheduler.interval.ms");
+
+  if (get("group.min.session.timeout.ms") > get("group.max.session.timeout.ms")) {
+    throw invalid(entries, "group.min.session.timeout.ms", `exceeds group.max.session.timeout.ms ${get("group.max.session.timeout.ms")}`, "a value ≤ group.max.session.timeout.ms");
+  }
+
+  const queued = get("queued.max.request.bytes");
+  if (queued !== -1 && queued < queuedRequestBytesMin) {
+    throw invalid(entries, "queued.max.request.bytes", "too small", `-1 or an integer ≥ ${queuedRequestBytesMin}`);
+  }
+  const queuedRequestBytesMax = queued === -1 ? queuedRequestBytesUnboundedCap : queued;
+
+  if (get("shutdown.timeout.ms") > shutdownTimeoutMsMax) {
+    throw invalid(entries, "shutdown.timeout.ms", "too large", `an integer in [0, ${shutdownTimeoutMsMax}]`);
+  }
+
+  const connectionsPerIpOverrides = new Map<string, number>();
+  const overrides = get("max.connections.per.ip.overrides");
+  if (overrides !== "") {
+    for (const item of overrides.split(",")) {
+      const m = /^\s*(\[[^\]]+\]|[^:\s]+|[0-9a-fA-F:]+):(\d+)\s*$/.exec(item);
+      const count = m?.[2] === undefined ? Number.NaN : Number(m[2]);
+      if (m === null || m[1] === undefined || !(count >= 0 && count <= 0x7fffffff)) {
+        throw invalid(entries, "max.connections.per.ip.overrides", `bad entry "${item.trim()}"`, "host:count[,host:count...] with count in [0, 2147483647]");
+      }
+      connectionsPerIpOverrides.set(m[1].replace(/^\[|\]$/g, ""), count);
+    }
+  }
+  if (get("max.connections.per.ip") === 0 && connectionsPerIpOverrides.size === 0) {
+    throw invalid(entries, "max.connections.per.ip", "0 refuses every connection", "a positive integer, or 0 together with max.connections.per.ip.overrides");
+  }
+
+  const clusterId = get("cluster.id");
+  if (clusterId !== null && parseUuid(clusterId) === null) {
+    throw invalid(entries, "cluster.id", "not a Kafka UUID", "22 base64url characters (as kafka-storage.sh random-uuid prints)");
+  }
+
+  return {
+    nodeId,
+    listeners,
+    advertisedListeners,
+    logDirs,
+    logRetentionMs,
+    logRollMs,
+    logFlushIntervalMs,
+    connectionsPerIpOverrides,
+    queuedRequestBytesMax,
+  };
+}
+
+const securityProtocols: readonly SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+
+function parseProtocolMap(entries: ReadonlyMap<ConfigName, Entry>, text: string): Map<string, SecurityProtocol> {
+  const map = new Map<string, SecurityProtocol>();
+  if (text.trim() === "") return map;
+  for (const item of text.split(",")) {
+    const [name, protocol, extra] = item.trim().split(":");
+    const p = securityProtocols.find((s) => s === protocol?.toUpperCase());
+    if (name === undefined || name === "" || p === undefined || extra !== undefined) {
+      throw invalid(entries, "listener.security.protocol.map", `bad entry "${item.trim()}"`, `NAME:PROTOCOL[,NAME:PROTOCOL...] with PROTOCOL one of ${securityProtocols.join(", ")}`);
+    }
+    map.set(name.toUpperCase(), p);
+  }
+  return map;
+}
+
+function parseListeners(
+  entries: ReadonlyMap<ConfigName, Entry>,
+  key: "listeners" | "advertised.listeners",
+  text: string,
+  protocolMap: ReadonlyMap<string, SecurityProtocol>,
+  allowPortZero: boolean,
+): ListenerAddress[] {
+  const out: ListenerAddress[] = [];
+  const accepted = `NAME://host:port[,NAME://host:port...] (IPv6 hosts in brackets${allowPortZero ? "; port 0 picks a free port" : ""})`;
+  if (text.trim() === "") return out;
+  for (const raw of text.split(",")) {
+    const item = raw.trim();
+    const m = /^([A-Za-z0-9_]+):\/\/(\[[0-9A-Fa-f:.]+\]|[^:[\]/]*):(\d+)$/.exec(item);
+    if (m === null || m[1] === undefined || m[2] === undefined || m[3] === undefined) {
+      throw invalid(entries, key, `bad listener "${item}"`, accepted);
+    }
+    const name = m[1].toUpperCase();
+    const host = m[2].replace(/^\[|\]$/g, "");
+    const port = Number(m[3]);
+    if (!(port >= (allowPortZero ? 0 : 1) && port <= portMax)) throw invalid(entries, key, `port ${port} in "${item}" is out of range`, accepted);
+    const securityProtocol = protocolMap.get(name);
+    if (securityProtocol === undefined) {
+      throw invalid(entries, key, `listener name ${name} is not in listener.security.protocol.map`, "listener names mapped in listener.security.protocol.map");
+    }
+    if (out.some((l) => l.name === name)) throw invalid(entries, key, `listener name ${name} appears twice`, "distinct listener names");
+    if (port !== 0 && out.some((l) => l.port === port && (l.host === host || l.host === "" || host === ""))) {
+      throw invalid(entries, key, `two listeners bind ${formatHostPort(host, port)}`, "distinct ports");
+    }
+    out.push({ name, host, port, securityProtocol });
+  }
+  return out;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0] ?? 0;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j] ?? 0;
+      prev[j] = Math.min(up + 1, (prev[j - 1] ?? 0) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length] ?? 0;
+}
+
+function closest(key: string, candidates: Iterable<string>): string | null {
+  let best: string | null = null;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = editDistance(key, c);
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(key.length / 5)) ? best : null;
+}
+
+function suggest(key: string): string {
+  const c = closest(key, configNames);
+  return c === null ? "" : `; did you mean "${c}"?`;
+}
+
+function suggestEnv(variable: string, byEnv: ReadonlyMap<string, ConfigName>): string {
+  const c = closest(variable, byEnv.keys());
+  return c === null ? "" : ` (did you mean ${c}?)`;
+}

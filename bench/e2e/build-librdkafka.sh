@@ -68,49 +68,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 # --- 1. deb-src entries mirroring the binary Debian sources --------------------------------
-srcfile_deb822=/etc/apt/sources.list.d/bunka-deb-src.sources
-srcfile_list=/etc/apt/sources.list.d/bunka-deb-src.list
-have_deb_src() {
-  grep -rqsE '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null && return 0
-  grep -rqsiE '^Types:.*deb-src' /etc/apt/sources.list.d/*.sources 2>/dev/null && return 0
-  return 1
-}
-if ! have_deb_src; then
-  log "adding deb-src entries mirroring the Debian binary sources"
-  tmp822="$(mktemp)"; tmplist="$(mktemp)"
-  # deb822 files: copy every stanza whose Types has "deb" and whose URIs look like a Debian
-  # archive (third-party repositories often publish no sources and would break apt-get update).
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -e "$f" ] || continue
-    [ "$f" = "$srcfile_deb822" ] && continue
-    awk '
-      function flush() {
-        if (n > 0 && isdeb && isdebian) { for (i = 1; i <= n; i++) print lines[i]; print "" }
-        n = 0; isdeb = 0; isdebian = 0
-      }
-      /^[[:space:]]*$/ { flush(); next }
-      /^#/ { next }
-      {
-        line = $0
-        if (tolower($1) == "types:") { if (line ~ /[[:space:]]deb([[:space:]]|$)/) isdeb = 1; line = "Types: deb-src" }
-        if (tolower($1) == "uris:" && line ~ /debian/) isdebian = 1
-        if (tolower($1) == "enabled:" && tolower($2) == "no") isdeb = 0
-        lines[++n] = line
-      }
-      END { flush() }
-    ' "$f" >>"$tmp822"
-  done
-  # One-line format: "deb [opts] uri suite comps" -> "deb-src [opts] uri suite comps".
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -e "$f" ] || continue
-    [ "$f" = "$srcfile_list" ] && continue
-    sed -nE 's/^[[:space:]]*deb([[:space:]]+.*debian.*)$/deb-src\1/p' "$f" >>"$tmplist"
-  done
-  [ -s "$tmp822" ] || [ -s "$tmplist" ] || die "found no Debian binary source to mirror as deb-src"
-  if [ -s "$tmp822" ]; then "${sudo_cmd[@]}" install -m 0644 "$tmp822" "$srcfile_deb822"; fi
-  if [ -s "$tmplist" ]; then "${sudo_cmd[@]}" install -m 0644 "$tmplist" "$srcfile_list"; fi
-  rm -f "$tmp822" "$tmplist"
-fi
+bash "$here/enable-deb-src.sh" || die "could not enable deb-src entries"
 
 # --- 2. apt: build dependencies and the source package -------------------------------------
 deps=(build-essential dpkg-dev pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev libzstd-dev liblz4-dev)

@@ -78,56 +78,12 @@ case "$1" in
 esac
 
 # --- broker ----------------------------------------------------------------------------
-default_cmd="bun src/main.ts broker --set listeners=PLAINTEXT://127.0.0.1:{port} --set log.dirs={dir} --set auto.create.topics.enable=true --set num.partitions=4"
-broker_pid=""
-broker_dir=""
-bootstrap=""
-
-free_port() {
-  bun -e 'const s=require("node:net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
-
-start_bunka() {
-  local port cmd
-  port="$(free_port)" || die "no free port"
-  broker_dir="$(mktemp -d "${TMPDIR:-/tmp}/bunka-compat-XXXXXX")"
-  cmd="${BUNKA_BROKER_CMD:-$default_cmd}"
-  cmd="${cmd//\{port\}/$port}"
-  cmd="${cmd//\{dir\}/$broker_dir/data}"
-  log "starting broker: $cmd"
-  # shellcheck disable=SC2086 # the template is split on whitespace on purpose
-  (cd "$repo" && exec $cmd) >"$logdir/broker.log" 2>&1 </dev/null &
-  broker_pid=$!
-  bootstrap="127.0.0.1:$port"
-  for _ in $(seq 1 300); do
-    port_open "$bootstrap" && return 0
-    kill -0 "$broker_pid" 2>/dev/null || { tail -n 20 "$logdir/broker.log" >&2; die "broker exited before listening (log: $logdir/broker.log)"; }
-    sleep 0.1
-  done
-  die "broker did not listen on $bootstrap within 30 s (log: $logdir/broker.log)"
-}
-stop_bunka() {
-  if [ -n "$broker_pid" ]; then
-    kill "$broker_pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$broker_pid" 2>/dev/null
-    wait "$broker_pid" 2>/dev/null
-    broker_pid=""
-  fi
-  [ -n "$broker_dir" ] && rm -rf "$broker_dir"
-  broker_dir=""
-}
-
+# shellcheck source=test/compat/broker.sh
+source "$repo/test/compat/broker.sh"
 logdir="${COMPAT_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/compat-librdkafka-XXXXXX")}"
 mkdir -p "$logdir"
-trap stop_bunka EXIT
-if [ -n "${BROKERS:-}" ]; then
-  bootstrap="$BROKERS"
-  port_open "${bootstrap%%,*}" || die "BROKERS=$bootstrap does not accept connections"
-else
-  start_bunka
-fi
+trap compat_broker_down EXIT
+compat_broker_up "$logdir" || die "no broker"
 log "broker $bootstrap; logs in $logdir"
 
 conf="$logdir/test.conf"
@@ -171,10 +127,9 @@ for n in $selected; do
     status=PASS; why=""
   fi
   # A broker that died mid-test fails this test; restart it so the rest still run.
-  if [ -z "${BROKERS:-}" ] && ! kill -0 "$broker_pid" 2>/dev/null; then
+  if ! compat_broker_alive; then
     status=FAIL; why="broker process died during the test (log: $logdir/broker.log)"
-    cp "$logdir/broker.log" "$logdir/broker-died-in-$n.log" 2>/dev/null
-    stop_bunka; start_bunka
+    compat_broker_restart || die "broker restart failed"
     printf 'bootstrap.servers=%s\n' "$bootstrap" >"$conf"
   fi
   case "$status" in

@@ -210,6 +210,11 @@ export class LogManager {
     return [...this.#logs.values()].filter((e) => !e.dir.health.offline).map((e) => e.log);
   }
 
+  /** Segment files open now (bounded by `openFilesMax`). */
+  openFileCount(): number {
+    return this.#files.openCount();
+  }
+
   /** Log dirs and whether they are online. */
   logDirs(): { path: string; online: boolean; partitions: number }[] {
     return this.#dirs.map((d) => ({ path: d.path, online: !d.health.offline, partitions: d.logs.size }));

@@ -1,0 +1,104 @@
+/** `bun src/main.ts` as a subprocess: start-up line, placeholder dispatcher, SIGTERM → exit 0, errors → exit 2. */
+import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const main = join(import.meta.dir, "../../src/main.ts");
+
+function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("BUNKA_")) env[k] = v;
+  return env;
+}
+
+async function readLine(stream: ReadableStream<Uint8Array>, pattern: RegExp): Promise<{ line: string; rest: () => Promise<string> }> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`stream ended before ${pattern}: ${text}`);
+    text += decoder.decode(value);
+    const line = text.split("\n").find((l) => pattern.test(l));
+    if (line !== undefined) {
+      return {
+        line,
+        rest: async () => {
+          for (;;) {
+            const r = await reader.read();
+            if (r.done) return text;
+            text += decoder.decode(r.value);
+          }
+        },
+      };
+    }
+  }
+}
+
+test("broker prints where it listens and where its data is, closes connections without handlers, exits 0 on SIGTERM", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "bunka-cli-"));
+  try {
+    const proc = Bun.spawn(["bun", main, "broker", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", `log.dirs=${dir}/data`], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: cleanEnv(),
+    });
+    const { line } = await readLine(proc.stdout, /listening on/);
+    const m = /listening on PLAINTEXT:\/\/127\.0\.0\.1:(\d+); data in (.+)$/.exec(line);
+    expect(m).not.toBeNull();
+    expect(m?.[2]).toBe(`${dir}/data`);
+    const port = Number(m?.[1]);
+    // The placeholder dispatcher closes the connection at the first request.
+    let closed!: () => void;
+    const closedP = new Promise<void>((r) => (closed = r));
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, close: () => closed() } });
+    socket.write(new Uint8Array([0, 0, 0, 4, 0, 18, 0, 0]));
+    await closedP;
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    const stderr = await new Response(proc.stderr).text();
+    expect(stderr).toContain("no Kafka API handlers yet");
+    expect(stderr).toContain('msg="signal received; stopping" signal=SIGTERM');
+    expect(stderr).toContain("msg=stopped");
+    expect(await Bun.file(`${dir}/data/meta.properties`).exists()).toBe(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a config file and environment apply; a bad value exits 2 with one message naming key and source", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "bunka-cli-"));
+  try {
+    const props = join(dir, "server.properties");
+    writeFileSync(props, "# test\nlisteners=PLAINTEXT://127.0.0.1:0\nnum.partitions = many\n");
+    const bad = Bun.spawnSync(["bun", main, "broker", "--config", props], { env: cleanEnv() });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr.toString()).toBe(
+      `bunka: config error: num.partitions = "many" (from ${props}:3) is invalid (not an integer): expected an integer in [1, 2147483647]\n`,
+    );
+    const env = { ...cleanEnv(), BUNKA_NUM_PARTITIONS: "0" };
+    const envBad = Bun.spawnSync(["bun", main, "broker", "--set", "listeners=PLAINTEXT://127.0.0.1:0"], { env });
+    expect(envBad.exitCode).toBe(2);
+    expect(envBad.stderr.toString()).toContain("(from environment variable BUNKA_NUM_PARTITIONS)");
+    const unknown = Bun.spawnSync(["bun", main, "broker", "--set", "no.such=1"], { env: cleanEnv() });
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr.toString()).toContain('unknown key "no.such"');
+    const badArg = Bun.spawnSync(["bun", main, "broker", "--bogus"], { env: cleanEnv() });
+    expect(badArg.exitCode).toBe(2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--help, --version and configs", () => {
+  const help = Bun.spawnSync(["bun", main, "--help"], { env: cleanEnv() });
+  expect(help.exitCode).toBe(0);
+  expect(help.stdout.toString()).toContain("--set key=value");
+  const version = Bun.spawnSync(["bun", main, "--version"], { env: cleanEnv() });
+  expect(version.stdout.toString()).toMatch(/^bunka \d+\.\d+\.\d+/);
+  const configs = Bun.spawnSync(["bun", main, "configs"], { env: cleanEnv() });
+  expect(configs.stdout.toString()).toContain("socket.request.max.bytes = 104857600");
+  const brokerHelp = Bun.spawnSync(["bun", main, "broker", "--help"], { env: cleanEnv() });
+  expect(brokerHelp.exitCode).toBe(0);
+});

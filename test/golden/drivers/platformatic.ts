@@ -2,12 +2,15 @@
  * Drives @platformatic/kafka against the capture fake broker (scripts/capture.ts) so its
  * requests are saved as golden fixtures. Not a test: run by test/golden/drivers/capture-all.sh.
  *
- *   bun test/golden/drivers/platformatic.ts <port> <admin|producer|consumer>
+ *   bun test/golden/drivers/platformatic.ts <port> <scenario>
  *
+ * Scenarios: admin, producer (acks -1, uncompressed), producer-snappy, producer-lz4 (acks -1,
+ * not idempotent), producer-idempotent-zstd (idempotent: InitProducerId first, then a batch
+ * with producer id/epoch/sequence), consumer.
  * Topic "golden-pt", client id "golden-platformatic", group "golden-pt-group"; produced
  * records are key "k<i>" / value "golden-<i>" with header "h" = "v<i>" for i = 1..3.
  */
-import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from "@platformatic/kafka";
+import { Admin, type CompressionAlgorithmValue, Consumer, Producer, stringDeserializers, stringSerializers } from "@platformatic/kafka";
 
 const port = Number(process.argv[2]);
 const scenario = process.argv[3];
@@ -24,9 +27,11 @@ async function admin(): Promise<void> {
   await a.close();
 }
 
-async function producer(): Promise<void> {
-  const p = new Producer({ ...base, serializers: stringSerializers, idempotent: false, acks: -1 });
+async function producer(compression: CompressionAlgorithmValue, idempotent: boolean): Promise<void> {
+  const p = new Producer({ ...base, serializers: stringSerializers, idempotent });
   await p.send({
+    acks: -1,
+    compression,
     messages: [1, 2, 3].map((i) => ({ topic, key: `k${i}`, value: `golden-${i}`, headers: { h: `v${i}` } })),
   });
   await p.close();
@@ -49,7 +54,16 @@ switch (scenario) {
     await admin();
     break;
   case "producer":
-    await producer();
+    await producer("none", false);
+    break;
+  case "producer-snappy":
+    await producer("snappy", false);
+    break;
+  case "producer-lz4":
+    await producer("lz4", false);
+    break;
+  case "producer-idempotent-zstd":
+    await producer("zstd", true);
     break;
   case "consumer":
     await consumer();

@@ -16,8 +16,7 @@
  *   clean shutdown (an unclean stop rescans the active segment).
  * - A mapped index file is never truncated or written (see platform/fs.ts).
  */
-import { joinPath, type StorageError } from "../platform/fs.ts";
-import { writeFileAtomic } from "../platform/fs.ts";
+import { joinPath, writeFileAtomic } from "../platform/fs.ts";
 import { core } from "../wasm/index.ts";
 import { type BatchHeader, readBatchHeader } from "./batch-header.ts";
 import {
@@ -178,7 +177,7 @@ export class LogSegment {
     let since = 0;
     let max = { ts: -1, offset: this.baseOffset };
     let lastTimeEntryTs = -1;
-    const walked = this.#walk(0, (h, pos) => {
+    this.#walk(0, (h, pos) => {
       if (since > this.#ctx.config.indexIntervalBytes && !oi.isFull()) {
         oi.append(h.baseOffset - this.baseOffset, pos);
         since = 0;
@@ -196,7 +195,6 @@ export class LogSegment {
     this.#timeIndex = ti;
     this.#bytesSinceIndexEntry = since;
     this.#maxTimestamp = max;
-    void walked;
     this.persistIndexes();
   }
 
@@ -636,4 +634,3 @@ export class LogSegment {
   }
 }
 
-export type { StorageError };

@@ -19,7 +19,7 @@
 import type { Clock, CancelTimer } from "../platform/clock.ts";
 import { type FileSystem, joinPath, StorageError } from "../platform/fs.ts";
 import { core } from "../wasm/index.ts";
-import { batchHeaderBytes, type LogConfig, logOverheadBytes } from "./config.ts";
+import { type LogConfig, logOverheadBytes, readBytesMax } from "./config.ts";
 import type { FileCache } from "./file-cache.ts";
 import { deletedSuffix, indexSuffix, logSuffix, parseOffsetFileName, timeIndexSuffix, tmpSuffix, type TopicPartition } from "./file-names.ts";
 import { type EpochEndOffset, LeaderEpochCache } from "./leader-epoch-cache.ts";
@@ -380,6 +380,7 @@ export class PartitionLog {
       } else if (active.needsRoll(batches.length, lastOffset, nowMs) || firstOffset - active.baseOffset > 0x7fff_ffff) {
         active = this.#roll(firstOffset, nowMs);
       }
+      if (active.sizeBytes === 0) active.rollBaseMs = nowMs; // segment.ms counts from the first append
       active.append(batches, n, scan.positions, scan.sizes, scan.baseOffsets, (i) => scan.baseOffsets[i]! + scan.lastOffsetDeltas[i]!, scan.maxTimestamps);
     } catch (e) {
       if (!(e instanceof StorageError)) throw e;
@@ -566,7 +567,8 @@ export class PartitionLog {
     const empty = { kind: "ok" as const, records: new Uint8Array(0), firstOffset: -1, lastOffset: -1 };
     const offsets = { highWatermark: this.#highWatermark, logStartOffset: this.#logStartOffset, logEndOffset: this.#logEndOffset };
     if (fromOffset >= bound) return { ...empty, ...offsets };
-    const maxRead = Math.max(0, Math.min(maxBytes, 0x7fff_ffff));
+    // A client's maxBytes is untrusted: bound the allocation (the first batch may still exceed it).
+    const maxRead = Math.max(0, Math.min(maxBytes, readBytesMax));
     try {
       for (let i = this.#segmentIndexFor(fromOffset); i < this.#segments.length; i++) {
         const seg = this.#segments[i]!;
@@ -671,12 +673,18 @@ export class PartitionLog {
   }
 
   #afterTruncation(): void {
-    this.#recoveryPoint = Math.min(this.#recoveryPoint, this.#logEndOffset);
+    let lowered = false;
+    if (this.#logEndOffset < this.#recoveryPoint) {
+      // A batch straddling the target went whole: the end (and recovery point) is below it.
+      this.#recoveryPoint = this.#logEndOffset;
+      lowered = true;
+    }
     if (this.#logEndOffset < this.#logStartOffset) {
       // A batch straddling the log start went whole: the start follows the end down.
       this.#logStartOffset = this.#logEndOffset;
-      this.#onRecoveryPointLowered(this);
+      lowered = true;
     }
+    if (lowered) this.#onRecoveryPointLowered(this);
     this.#highWatermark = Math.min(Math.max(this.#highWatermark, this.#logStartOffset), this.#logEndOffset);
     this.#epochs.truncateFromEnd(this.#logEndOffset);
     this.#unflushedRecords = 0;
@@ -835,4 +843,3 @@ export class PartitionLog {
   }
 }
 
-export { batchHeaderBytes };

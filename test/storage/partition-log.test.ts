@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { concat, simpleBatch, splitBatches } from "./batch-builder.ts";
+import { buildBatch, concat, simpleBatch, splitBatches } from "./batch-builder.ts";
 import { openLog, simEnv } from "./helpers.ts";
 
 describe("PartitionLog basics", () => {
@@ -37,5 +37,33 @@ describe("PartitionLog basics", () => {
       expect(b[0]!.baseOffset).toBeLessThanOrEqual(off);
       expect(b[0]!.lastOffset).toBeGreaterThanOrEqual(off);
     }
+  });
+
+  test("rolls on segment.ms, on a full index, and before relative offsets overflow", () => {
+    const env = simEnv(3, { segmentMs: 60_000 });
+    const log = openLog(env);
+    log.append(simpleBatch(1, 10), 1);
+    env.clock.advance(59_999);
+    log.append(simpleBatch(1, 10), 1);
+    expect(log.segmentBaseOffsets()).toEqual([0]);
+    env.clock.advance(1);
+    log.append(simpleBatch(1, 10), 1);
+    expect(log.segmentBaseOffsets()).toEqual([0, 2]);
+
+    const env2 = simEnv(4, { segmentIndexBytes: 24, indexIntervalBytes: 0 });
+    const log2 = openLog(env2);
+    for (let i = 0; i < 12; i++) log2.append(simpleBatch(1, 10), 1);
+    // 3 entries per index; the first batch of a segment gets none: a roll every 4 batches.
+    expect(log2.segmentBaseOffsets()).toEqual([0, 4, 8]);
+
+    const env3 = simEnv(5);
+    const log3 = openLog(env3);
+    expect(log3.appendAsFollower(buildBatch([{ value: null }], { baseOffset: 0, leaderEpoch: 1 })).kind).toBe("ok");
+    const far = 2 ** 31 + 10;
+    expect(log3.appendAsFollower(buildBatch([{ value: null }], { baseOffset: far, leaderEpoch: 1 }))).toMatchObject({ kind: "ok", firstOffset: far });
+    expect(log3.segmentBaseOffsets()).toEqual([0, far]);
+    const r = log3.read(1, 1000);
+    if (r.kind !== "ok") throw new Error(r.kind);
+    expect(splitBatches(r.records)[0]!.baseOffset).toBe(far);
   });
 });

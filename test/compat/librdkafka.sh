@@ -104,13 +104,15 @@ failed_list=""; skipped_list=""
 for n in $selected; do
   tlog="$logdir/$n.log"
   t0=$(date +%s)
-  (
+  # The outer braces swallow bash's "Aborted (core dumped)" job notice; the abort itself is
+  # in the test log and its exit status.
+  { (
     cd "$src/tests" || exit 2
     # -L: skip this number's local/mock-only variants; they do not exercise the broker.
     TESTS="$n" RDKAFKA_TEST_CONF="$conf" TEST_KAFKA_VERSION="$version" BROKERS="$bootstrap" \
       LD_LIBRARY_PATH="$src/src:$src/src-cpp" \
       exec timeout -k 10 "$per_test" ./test-runner -L "${quick_flag[@]}"
-  ) >"$tlog" 2>&1
+  ) >"$tlog" 2>&1; } 2>/dev/null
   rc=$?
   secs=$(( $(date +%s) - t0 ))
   # The runner's summary table: one row per test entry, "| NNNN_name | PASSED|FAILED|SKIPPED |".
@@ -119,7 +121,12 @@ for n in $selected; do
     status=TIMEOUT; why="killed after ${per_test}s"
   elif [ "$rc" -ne 0 ]; then
     status=FAIL
-    why="$(sed 's/\x1b\[[0-9;]*m//g' "$tlog" | grep -m1 -E 'TEST FAILURE|Test FAILED|### Test .* failed|FAIL' | cut -c1-200)"
+    # The runner reports '### Test "<name>" failed at <file:line:function()> ... ###' and
+    # the assertion message on the next line: keep the location and the message.
+    why="$(sed 's/\x1b\[[0-9;]*m//g' "$tlog" | awk '/^### Test .* failed at /{
+        loc = $0; sub(/^### Test "[^"]*" failed at /, "", loc); sub(/ at [A-Z][a-z][a-z] .*$/, "", loc)
+        getline msg; print loc ": " msg; exit }' | cut -c1-240)"
+    [ -n "$why" ] || why="$(sed 's/\x1b\[[0-9;]*m//g' "$tlog" | grep -m1 -E 'TEST FAILURE|FAIL' | cut -c1-200)"
     [ -n "$why" ] || why="exit $rc"
   elif [ -n "$rows" ] && ! printf '%s\n' "$rows" | grep -q PASSED && printf '%s\n' "$rows" | grep -q SKIPPED; then
     status=SKIP; why="$(sed 's/\x1b\[[0-9;]*m//g' "$tlog" | grep -m1 -iE 'skip' | cut -c1-200)"

@@ -58,6 +58,7 @@ declare -A SCENARIOS=(
   [kcat/produce-snappy]="printf 'k1:golden-1\nk2:golden-2\nk3:golden-3\n' | $K -P -t golden -K: -H pad=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx -z snappy -X linger.ms=100"
   [kcat/produce-lz4]="printf 'k1:golden-1\nk2:golden-2\nk3:golden-3\n' | $K -P -t golden -K: -H pad=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx -z lz4 -X linger.ms=100"
   [kcat/produce-zstd]="printf 'k1:golden-1\nk2:golden-2\nk3:golden-3\n' | $K -P -t golden -K: -H pad=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx -z zstd -X linger.ms=100"
+  [kcat/produce-idempotent-gzip]="printf 'k1:golden-1\nk2:golden-2\nk3:golden-3\n' | $K -P -t golden -K: -H pad=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx -z gzip -X enable.idempotence=true -X linger.ms=100"
   [kcat/consume]="$K -C -t golden -o beginning -e -q"
   [kcat/group]="timeout 20 $K -G golden-kcat-group -X heartbeat.interval.ms=300 -X auto.offset.reset=earliest -e -q golden"
   [kcat/query]="$K -Q -t golden:0:1700000000000"

@@ -11,7 +11,7 @@ import sys
 import time
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 port = int(sys.argv[1])
 scenario = sys.argv[2]
@@ -23,6 +23,9 @@ if scenario == "admin":
     futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)], operation_timeout=5)
     for f in futures.values():
         f.result(timeout=10)
+    for f in admin.describe_configs([ConfigResource("topic", topic)]).values():
+        f.result(timeout=10)
+    admin.list_groups(timeout=10)
 elif scenario == "producer":
     p = Producer({**base, "acks": "all", "linger.ms": 100})
     for i in (1, 2, 3):

@@ -4,11 +4,14 @@
  *
  *   bun test/golden/drivers/kafkajs.ts <port> <admin|producer|producer-gzip|consumer>
  *
+ * admin: createTopics, fetchTopicOffsets (ListOffsets), describeConfigs (topic retention.ms),
+ * listGroups, describeGroups, deleteTopics.
+ *
  * What each scenario sends is what test/protocol/golden/golden.test.ts expects to decode:
  * topic "golden-js", client id "golden-kafkajs", group "golden-js-group", and the produced
  * records key "k<i>" / value "golden-<i>" for i = 1..3 with header "h" = "v<i>".
  */
-import { CompressionTypes, Kafka, logLevel } from "kafkajs";
+import { CompressionTypes, ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 
 const port = Number(process.argv[2]);
 const scenario = process.argv[3];
@@ -24,6 +27,9 @@ async function admin(): Promise<void> {
   await a.connect();
   await a.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false });
   await a.fetchTopicOffsets(topic);
+  await a.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ["retention.ms"] }], includeSynonyms: false });
+  await a.listGroups();
+  await a.describeGroups(["golden-js-group"]);
   await a.deleteTopics({ topics: [topic] });
   await a.disconnect();
 }

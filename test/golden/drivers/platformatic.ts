@@ -4,7 +4,8 @@
  *
  *   bun test/golden/drivers/platformatic.ts <port> <scenario>
  *
- * Scenarios: admin, producer (acks -1, uncompressed), producer-snappy, producer-lz4 (acks -1,
+ * Scenarios: admin (createTopics, listOffsets, describeConfigs of the topic's retention.ms,
+ * listGroups, describeGroups, deleteTopics), producer (acks -1, uncompressed), producer-snappy, producer-lz4 (acks -1,
  * not idempotent), producer-idempotent-zstd (idempotent: InitProducerId first, then a batch
  * with producer id/epoch/sequence), consumer.
  * Topic "golden-pt", client id "golden-platformatic", group "golden-pt-group"; produced
@@ -23,6 +24,9 @@ async function admin(): Promise<void> {
   const a = new Admin(base);
   await a.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
   await a.listOffsets({ topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -2n }] }] });
+  await a.describeConfigs({ resources: [{ resourceType: 2, resourceName: topic, configurationKeys: ["retention.ms"] }] });
+  await a.listGroups();
+  await a.describeGroups({ groups: ["golden-pt-group"] });
   await a.deleteTopics({ topics: [topic] });
   await a.close();
 }

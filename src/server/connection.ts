@@ -140,6 +140,8 @@ export class Connection implements ConnectionEvents {
 
   #pumping = false;
   #pumpAgain = false;
+  #writeAfterPump = false;
+  #writeScheduled = false;
   #blocked = false;
   #paused = false;
   #waitingForBudget = false;
@@ -264,11 +266,36 @@ export class Connection implements ConnectionEvents {
       do {
         this.#pumpAgain = false;
         this.#readFrames();
+        if (this.#writeAfterPump) {
+          // Responses of the frames just handled synchronously go out in one write.
+          this.#writeAfterPump = false;
+          this.#writeOut();
+          if (this.#blocked) this.#pumpAgain = true; // the write may have made room
+        }
       } while (this.#pumpAgain && this.#state === "open");
     } finally {
       this.#pumping = false;
     }
     this.#updatePause();
+    if (this.#state !== "open") this.#afterProgress();
+  }
+
+  /**
+   * Writes soon, once for all responses completed together: at the end of the current pump
+   * (synchronous handlers), or in a microtask (handlers that resolved in the same turn).
+   */
+  #scheduleWrite(): void {
+    if (this.#pumping) {
+      this.#writeAfterPump = true;
+      return;
+    }
+    if (this.#writeScheduled) return;
+    this.#writeScheduled = true;
+    queueMicrotask(() => {
+      this.#writeScheduled = false;
+      this.#writeOut();
+      this.#afterProgress();
+    });
   }
 
   #readFrames(): void {
@@ -424,8 +451,7 @@ export class Connection implements ConnectionEvents {
     this.#heldResponseBytes += slot.responseBytes;
     this.#lastActivityMs = this.#clock.monotonicMs();
     this.#flushCompleted();
-    this.#writeOut();
-    this.#afterProgress();
+    this.#scheduleWrite();
   }
 
   #handlerFailed(slot: Slot, error: unknown): void {
@@ -461,13 +487,7 @@ export class Connection implements ConnectionEvents {
         this.#probe.responsesSkipped++;
         continue;
       }
-      const prefix = new Uint8Array(frameSizePrefixBytes);
-      const size = slot.responseBytes - frameSizePrefixBytes;
-      prefix[0] = size >>> 24;
-      prefix[1] = size >>> 16;
-      prefix[2] = size >>> 8;
-      prefix[3] = size;
-      this.#enqueue(prefix);
+      this.#enqueueSizePrefix(slot.responseBytes - frameSizePrefixBytes);
       for (const chunk of response) this.#enqueue(chunk);
       this.#probe.responsesSent++;
     }
@@ -495,6 +515,20 @@ export class Connection implements ConnectionEvents {
       this.#out.push(chunk);
     }
     this.#outBytes += n;
+  }
+
+  /** Writes the 4-byte size straight into the coalescing buffer. */
+  #enqueueSizePrefix(size: number): void {
+    if (!(size >= 0 && size <= frameBytesMax)) throw new Error(`Connection: response size ${size} out of range`);
+    if (this.#stage !== null && this.#stageUsed + frameSizePrefixBytes > this.#stage.length) this.#sealStage();
+    if (this.#stage === null) this.#stage = new Uint8Array(coalesceBufferBytes);
+    const at = this.#stageUsed;
+    this.#stage[at] = size >>> 24;
+    this.#stage[at + 1] = (size >>> 16) & 0xff;
+    this.#stage[at + 2] = (size >>> 8) & 0xff;
+    this.#stage[at + 3] = size & 0xff;
+    this.#stageUsed += frameSizePrefixBytes;
+    this.#outBytes += frameSizePrefixBytes;
   }
 
   /** Queues the coalescing buffer's bytes as a chunk; the next small chunk gets a new buffer. */

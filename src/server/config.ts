@@ -176,6 +176,12 @@ export class BrokerConfig {
     };
   }
 
+  /** The value text and source of a key that has a value (topic config defaults resolve through this). */
+  brokerConfigValue(name: string): { value: string; source: "DEFAULT_CONFIG" | "STATIC_BROKER_CONFIG" } | undefined {
+    const d = this.describeOne(name);
+    return d === undefined || d.value === null ? undefined : { value: d.value, source: d.source };
+  }
+
   /** Every key, in definition order (DescribeConfigs of the broker resource). */
   describe(): DescribedConfig[] {
     const out: DescribedConfig[] = [];

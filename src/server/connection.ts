@@ -703,7 +703,9 @@ export class Connection implements ConnectionEvents {
       this.#idleTimer = null;
       if (this.#state === "closed") return;
       const idleMs = this.#clock.monotonicMs() - this.#lastActivityMs;
-      const busy = this.inflightRequests > 0 || this.#outBytes > 0;
+      // Requests in flight keep a connection alive (a long-poll Fetch is not idleness); a
+      // peer that stopped reading our responses does not: written bytes count as activity.
+      const busy = this.inflightRequests > 0;
       if (busy || idleMs < this.#limits.idleTimeoutMs) {
         this.#armIdleTimer(busy ? this.#limits.idleTimeoutMs : this.#limits.idleTimeoutMs - idleMs);
         return;

@@ -173,4 +173,6 @@ test("describe() lists every key with value, source, type and read-only flag", (
   expect(c.describeOne("message.max.bytes")).toMatchObject({ value: "1048588", source: "DEFAULT_CONFIG", readOnly: false });
   expect(c.describeOne("log.retention.ms")?.value).toBeNull();
   expect(c.describeOne("no.such.key")).toBeUndefined();
+  expect(c.brokerConfigValue("num.partitions")).toEqual({ value: "3", source: "STATIC_BROKER_CONFIG" });
+  expect(c.brokerConfigValue("log.retention.ms")).toBeUndefined();
 });

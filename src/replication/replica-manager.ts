@@ -1,5 +1,601 @@
 /**
- * ReplicaManager: the partitions this broker hosts and the data path over them (produce,
- * fetch, offsets). Being written now; this placeholder keeps the service types compiling.
+ * ReplicaManager: the partitions this broker hosts (image partitions whose replicas include
+ * this node) and the data path over them — leader appends with acks, fetch reads with
+ * minBytes/maxWait, and the lookups ListOffsets / OffsetForLeaderEpoch / DeleteRecords use.
+ *
+ * Metadata drives it (`applyMetadata`, registered by `attach`): a partition that appears is
+ * given a log (`LogManager.getOrCreateLog` with the topic id) and a `Partition` whose role
+ * follows the image; a partition that disappears (topic deleted, replica moved away) has its
+ * log deleted; topic config changes reach the partitions' `TopicConfig` at once (the log's
+ * own `LogConfig` is fixed at open — storage has no live update yet).
+ *
+ * Invariants: every hosted Partition has an open log or sits in `#offline`; a Partition's
+ * topic id is the image's (a topic re-created under the same name replaces the old log);
+ * appends are synchronous from validation to the log write (no await in between, so the
+ * role checked is the role written under); waiters in the two purgatories are notified of a
+ * partition's key whenever its HW, log start, role or existence changes.
+ *
+ * Produce-path validation here works on the wire batch, never decompressing it: one v2
+ * batch, CRC, lengths, dense offsets, size against max.message.bytes, zstd only from Produce
+ * v7, no control batches from clients, transactional batches refused (no transaction
+ * coordinator yet), idempotent sequence checks; LogAppendTime topics get the batch's time
+ * patched in place before the write.
  */
-export class ReplicaManager {}
+import type { MetadataManager } from "../metadata/metadata-manager.ts";
+import { MetadataImage, type PartitionImage } from "../metadata/image.ts";
+import type { TopicConfig } from "../metadata/topic-config.ts";
+import { INTERNAL_TOPICS, topicNameProblem } from "../metadata/topic-name.ts";
+import type { Clock } from "../platform/clock.ts";
+import { StorageError } from "../platform/fs.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { walkBatches } from "../protocol/records/record-batch.ts";
+import { readBytesMax } from "../storage/config.ts";
+import type { TopicPartition } from "../storage/file-names.ts";
+import type { LogManager } from "../storage/log-manager.ts";
+import type { AppendResult } from "../storage/partition-log.ts";
+import type { Logger } from "../util/log.ts";
+import { noLeaderEpoch, Partition, partitionKey } from "./partition.ts";
+import { ProducerIdManager } from "./producer-ids.ts";
+import { lastSequenceOf } from "./producer-state.ts";
+import { Purgatory } from "./purgatory.ts";
+import { type BrokerConfigLookup, resolveTopicConfig } from "./topic-log-config.ts";
+
+export { Partition, partitionKey } from "./partition.ts";
+
+export interface ReplicaManagerOptions {
+  nodeId: number;
+  logs: LogManager;
+  clock: Clock;
+  log: Logger;
+  /** Broker values topic configs fall back to (BrokerSettings.brokerConfigValue). */
+  brokerConfigValue: BrokerConfigLookup;
+}
+
+export type LeaderLookup = { kind: "ok"; partition: Partition } | { kind: "error"; errorCode: number; message: string };
+
+export type IsolationLevel = "readUncommitted" | "readCommitted";
+
+/** Compression id 4 in the batch attributes. */
+const zstdCompressionId = 4;
+const compressionMask = 0x07;
+const controlBit = 0x20;
+const transactionalBit = 0x10;
+
+export interface ProduceOptions {
+  /** 0, 1 or -1 (validated by the caller). */
+  requiredAcks: number;
+  /** Produce v7+ may carry zstd batches. */
+  allowZstd: boolean;
+  /** Only the broker's own writers may append to internal topics. */
+  internalTopicsAllowed: boolean;
+}
+
+export type AppendOutcome =
+  | {
+      kind: "appended";
+      partition: Partition;
+      firstOffset: number;
+      lastOffset: number;
+      /** -1 unless the topic uses LogAppendTime. */
+      logAppendTimeMs: number;
+      logStartOffset: number;
+      /** True when the batch was a retry already in the log (nothing appended). */
+      duplicate: boolean;
+    }
+  | { kind: "error"; errorCode: number; message: string };
+
+export interface FetchPartitionRequest {
+  topic: string;
+  partition: number;
+  fetchOffset: number;
+  /** -1: not given. */
+  currentLeaderEpoch: number;
+  /** -1: not given (Fetch < v12). */
+  lastFetchedEpoch: number;
+  partitionMaxBytes: number;
+}
+
+export interface FetchPartitionResult {
+  errorCode: number;
+  highWatermark: number;
+  lastStableOffset: number;
+  logStartOffset: number;
+  /** Whole batches as stored (a view of the read buffer); empty when none. */
+  records: Uint8Array;
+  /** Set when the fetcher's last fetched epoch diverges from this log (KIP-320/595). */
+  divergingEpoch: { epoch: number; endOffset: number } | null;
+  /** The leader as this node knows it (for currentLeader on leadership errors). */
+  leaderId: number;
+  leaderEpoch: number;
+}
+
+export interface FetchOptions {
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  isolation: IsolationLevel;
+}
+
+export type AckOutcome = { errorCode: number };
+
+const emptyRecords = new Uint8Array(0);
+
+export class ReplicaManager {
+  readonly #nodeId: number;
+  readonly #logs: LogManager;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #brokerConfigValue: BrokerConfigLookup;
+  readonly #partitions = new Map<string, Partition>();
+  /** Hosted partitions whose log could not be created or opened (no online log dir). */
+  readonly #offline = new Set<string>();
+  readonly #topicConfigs = new Map<string, TopicConfig>();
+  #image: MetadataImage = MetadataImage.EMPTY;
+  /** Fetches waiting for minBytes, keyed by partition key. */
+  readonly fetchWaits: Purgatory<string>;
+  /** acks=all produces waiting for the high watermark, keyed by partition key. */
+  readonly produceWaits: Purgatory<string>;
+  #producerIds: ProducerIdManager | null = null;
+  #closed = false;
+
+  constructor(opts: ReplicaManagerOptions) {
+    this.#nodeId = opts.nodeId;
+    this.#logs = opts.logs;
+    this.#clock = opts.clock;
+    this.#log = opts.log;
+    this.#brokerConfigValue = opts.brokerConfigValue;
+    this.fetchWaits = new Purgatory(opts.clock);
+    this.produceWaits = new Purgatory(opts.clock);
+  }
+
+  get nodeId(): number {
+    return this.#nodeId;
+  }
+
+  /** The metadata image last applied. */
+  get image(): MetadataImage {
+    return this.#image;
+  }
+
+  /** Applies the manager's current image and follows its changes. Call once at start. */
+  attach(metadata: MetadataManager): void {
+    if (this.#producerIds !== null) throw new Error("ReplicaManager.attach called twice");
+    this.#producerIds = new ProducerIdManager(metadata, this.#nodeId);
+    this.applyMetadata(metadata.image, MetadataImage.EMPTY);
+    this.#deleteStrayLogs(metadata.image);
+    metadata.onChange((next, previous) => this.applyMetadata(next, previous));
+  }
+
+  /** Producer ids for idempotent producers (InitProducerId). Needs `attach`. */
+  producerIds(): ProducerIdManager {
+    if (this.#producerIds === null) throw new Error("ReplicaManager.producerIds before attach");
+    return this.#producerIds;
+  }
+
+  /** Hosted partitions (for tests and DescribeLogDirs). */
+  partitions(): Partition[] {
+    return [...this.#partitions.values()];
+  }
+
+  getPartition(topic: string, partition: number): Partition | undefined {
+    return this.#partitions.get(partitionKey(topic, partition));
+  }
+
+  topicConfig(topic: string): TopicConfig {
+    let tc = this.#topicConfigs.get(topic);
+    if (tc === undefined) {
+      tc = resolveTopicConfig(this.#image, topic, this.#brokerConfigValue);
+      this.#topicConfigs.set(topic, tc);
+    }
+    return tc;
+  }
+
+  // ---- metadata -----------------------------------------------------------------------------
+
+  /** Brings hosted partitions in line with `next`. Synchronous; never throws for storage errors. */
+  applyMetadata(next: MetadataImage, previous: MetadataImage): void {
+    if (this.#closed) return;
+    if (next.offset < this.#image.offset) throw new Error(`replica manager: image offset ${next.offset} is older than ${this.#image.offset}`);
+    this.#image = next;
+    const configsChanged = next.configs !== previous.configs;
+    if (configsChanged) this.#topicConfigs.clear();
+    const touched = new Set<string>();
+    const wanted = new Set<string>();
+
+    for (const topic of next.topicsByName.values()) {
+      const before = previous.topicsById.get(topic.topicId);
+      for (const image of topic.partitions) {
+        if (!image.replicas.includes(this.#nodeId)) continue;
+        const key = partitionKey(topic.name, image.partition);
+        wanted.add(key);
+        const existing = this.#partitions.get(key);
+        if (existing !== undefined && existing.topicId !== topic.topicId) {
+          // Same name, new topic: the old one was deleted in this change.
+          this.#removePartition(existing, true);
+        }
+        const current = this.#partitions.get(key);
+        if (current === undefined) {
+          if (this.#createPartition(topic.name, image)) touched.add(key);
+          continue;
+        }
+        if (before?.partitions[image.partition] !== image && current.applyImage(image)) {
+          this.#log.info("partition role changed", { partition: key, role: current.state.kind, leaderEpoch: current.leaderEpoch });
+        }
+        if (before?.partitions[image.partition] !== image) touched.add(key);
+        if (configsChanged) current.config = this.topicConfig(topic.name);
+      }
+    }
+    for (const [key, p] of this.#partitions) {
+      if (wanted.has(key)) continue;
+      this.#removePartition(p, true);
+      touched.add(key);
+    }
+    for (const key of this.#offline) if (!wanted.has(key)) this.#offline.delete(key);
+    for (const key of touched) this.#notify(key);
+  }
+
+  #createPartition(topic: string, image: PartitionImage): boolean {
+    const key = partitionKey(topic, image.partition);
+    const tp: TopicPartition = { topic, partition: image.partition };
+    try {
+      const onDisk = this.#logs.topicId(tp);
+      if (onDisk !== null && onDisk !== image.topicId) {
+        this.#log.warn("deleting the log of a deleted topic with the same name", { partition: key, staleTopicId: onDisk, topicId: image.topicId });
+        this.#logs.deleteLog(tp);
+      }
+      const log = this.#logs.getOrCreateLog(tp, image.topicId);
+      if (log === null) {
+        this.#offline.add(key);
+        this.#log.error("no online log dir for partition", { partition: key });
+        return false;
+      }
+      const p = new Partition(this.#nodeId, image, topic, log, this.topicConfig(topic));
+      this.#partitions.set(key, p);
+      this.#offline.delete(key);
+      return true;
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      this.#offline.add(key);
+      this.#log.error("cannot create partition log", { partition: key, error: e });
+      return false;
+    }
+  }
+
+  #removePartition(p: Partition, deleteLog: boolean): void {
+    this.#partitions.delete(p.key);
+    if (!deleteLog) return;
+    try {
+      this.#logs.deleteLog({ topic: p.topic, partition: p.partition });
+      this.#log.info("deleted partition log", { partition: p.key, topicId: p.topicId });
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      this.#log.error("cannot delete partition log", { partition: p.key, error: e });
+    }
+  }
+
+  /** Logs on disk for partitions the image does not place here (a topic deleted while we were down). */
+  #deleteStrayLogs(image: MetadataImage): void {
+    for (const log of this.#logs.allLogs()) {
+      const tp = log.topicPartition;
+      if (this.#partitions.has(partitionKey(tp.topic, tp.partition))) continue;
+      const topicId = this.#logs.topicId(tp);
+      const topic = image.topic(tp.topic);
+      if (topicId === null && topic !== undefined) continue; // not ours to judge
+      this.#log.warn("deleting stray partition log", { partition: partitionKey(tp.topic, tp.partition), topicId: topicId ?? "none" });
+      try {
+        this.#logs.deleteLog(tp);
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+        this.#log.error("cannot delete stray partition log", { partition: partitionKey(tp.topic, tp.partition), error: e });
+      }
+    }
+  }
+
+  #notify(key: string): void {
+    this.fetchWaits.notify(key);
+    this.produceWaits.notify(key);
+  }
+
+  // ---- lookups ------------------------------------------------------------------------------
+
+  /**
+   * The partition when this node leads it at an epoch compatible with `currentLeaderEpoch`
+   * (-1: unchecked), else the error Kafka answers: UNKNOWN_TOPIC_OR_PARTITION (not in the
+   * metadata), NOT_LEADER_OR_FOLLOWER (elsewhere, or follower here), FENCED_LEADER_EPOCH /
+   * UNKNOWN_LEADER_EPOCH, KAFKA_STORAGE_ERROR (log offline).
+   */
+  lookupLeader(topic: string, partition: number, currentLeaderEpoch: number = noLeaderEpoch): LeaderLookup {
+    const key = partitionKey(topic, partition);
+    const image = this.#image.partition(topic, partition);
+    if (image === undefined) return { kind: "error", errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `unknown partition ${key}` };
+    const p = this.#partitions.get(key);
+    if (p === undefined) {
+      if (this.#offline.has(key)) return { kind: "error", errorCode: ErrorCode.KAFKA_STORAGE_ERROR, message: `partition ${key} is offline` };
+      return { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: `partition ${key} is not hosted by broker ${this.#nodeId}` };
+    }
+    const code = p.checkLeader(currentLeaderEpoch);
+    if (code !== null) return { kind: "error", errorCode: code, message: `partition ${key}: leader epoch ${p.leaderEpoch}, ${p.state.kind} here` };
+    return { kind: "ok", partition: p };
+  }
+
+  // ---- produce ------------------------------------------------------------------------------
+
+  /**
+   * Validates and appends one partition's records as leader. Synchronous. Checks, in Kafka's
+   * order: topic name, internal topic, leadership, batch shape, min.insync.replicas (acks=-1),
+   * producer sequence, then the write.
+   */
+  appendRecords(topic: string, partition: number, records: Uint8Array | null, opts: ProduceOptions): AppendOutcome {
+    const fail = (errorCode: number, message: string): AppendOutcome => ({ kind: "error", errorCode, message });
+    const nameProblem = topicNameProblem(topic);
+    if (nameProblem !== null) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
+    if (INTERNAL_TOPICS.has(topic) && !opts.internalTopicsAllowed) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `cannot append to internal topic ${topic}`);
+    const lookup = this.lookupLeader(topic, partition);
+    if (lookup.kind === "error") return fail(lookup.errorCode, lookup.message);
+    const p = lookup.partition;
+    const config = p.config;
+
+    if (records === null || records.length === 0) return fail(ErrorCode.INVALID_RECORD, "produce requests must carry exactly one record batch");
+    const walk = walkBatches(records, { verifyCrc: true, requireDenseOffsets: true, maxBatchBytes: Math.max(records.length, 61) });
+    if (walk.problem !== null) {
+      switch (walk.problem) {
+        case "legacyMagic":
+          return fail(ErrorCode.INVALID_RECORD, "record batches of magic 0 and 1 are not supported; produce magic 2");
+        case "badRecordCount":
+          return fail(ErrorCode.INVALID_RECORD, `batch ${walk.batches.length}: record count does not match lastOffsetDelta + 1`);
+        default:
+          return fail(ErrorCode.CORRUPT_MESSAGE, `${walk.problem} record batch at byte ${walk.validBytes} of ${records.length}`);
+      }
+    }
+    if (walk.batches.length !== 1) return fail(ErrorCode.INVALID_RECORD, `produce v3+ must carry exactly one record batch, got ${walk.batches.length}`);
+    const batch = walk.batches[0]!;
+    if (batch.sizeInBytes > config.maxMessageBytes) {
+      return fail(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${batch.sizeInBytes} bytes exceeds max.message.bytes ${config.maxMessageBytes}`);
+    }
+    const attributes = walk.scan.attributes[0]!;
+    const compression = attributes & compressionMask;
+    if (compression > zstdCompressionId) return fail(ErrorCode.CORRUPT_MESSAGE, `unknown compression codec id ${compression}`);
+    if (compression === zstdCompressionId && !opts.allowZstd) {
+      return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, "zstd-compressed batches need Produce v7 or later");
+    }
+    if ((attributes & controlBit) !== 0) return fail(ErrorCode.INVALID_RECORD, "clients may not append control batches");
+    if ((attributes & transactionalBit) !== 0) {
+      return fail(ErrorCode.INVALID_TXN_STATE, "transactional produce is not supported by this broker yet");
+    }
+    if (opts.requiredAcks === -1 && p.isrSize < config.minInsyncReplicas) {
+      return fail(ErrorCode.NOT_ENOUGH_REPLICAS, `ISR has ${p.isrSize} replicas, min.insync.replicas is ${config.minInsyncReplicas}`);
+    }
+
+    let producerId: number;
+    let producerEpoch: number;
+    let baseSequence: number;
+    try {
+      producerId = batch.producerId;
+      producerEpoch = batch.producerEpoch;
+      baseSequence = batch.baseSequence;
+    } catch {
+      return fail(ErrorCode.INVALID_RECORD, "producer id is not a valid int64");
+    }
+    const lastSeq = producerId >= 0 ? lastSequenceOf(baseSequence, batch.lastOffsetDelta) : -1;
+    if (producerId >= 0) {
+      if (baseSequence < 0) return fail(ErrorCode.INVALID_RECORD, `idempotent batch of producer ${producerId} has no sequence`);
+      const check = p.producers.check(producerId, producerEpoch, baseSequence, lastSeq);
+      if (check.kind === "error") return fail(check.errorCode, check.message);
+      if (check.kind === "duplicate") {
+        return {
+          kind: "appended",
+          partition: p,
+          firstOffset: check.firstOffset,
+          lastOffset: check.lastOffset,
+          logAppendTimeMs: -1,
+          logStartOffset: p.log.logStartOffset,
+          duplicate: true,
+        };
+      }
+    }
+
+    let logAppendTimeMs = -1;
+    if (config.messageTimestampType === "LogAppendTime") {
+      logAppendTimeMs = this.#clock.nowMs();
+      batch.setLogAppendTime(logAppendTimeMs);
+    }
+
+    let result: AppendResult;
+    try {
+      result = p.log.append(batch.bytes, p.leaderEpoch, { crcVerified: true });
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      return fail(ErrorCode.KAFKA_STORAGE_ERROR, e.message);
+    }
+    switch (result.kind) {
+      case "ok":
+        break;
+      case "messageTooLarge":
+        return fail(ErrorCode.MESSAGE_TOO_LARGE, result.detail);
+      case "recordListTooLarge":
+        return fail(ErrorCode.RECORD_LIST_TOO_LARGE, result.detail);
+      case "corruptMessage":
+        return fail(ErrorCode.CORRUPT_MESSAGE, result.detail);
+      case "invalidOffsets":
+        return fail(ErrorCode.INVALID_RECORD, result.detail);
+      case "storageError":
+        this.#log.error("append failed", { partition: p.key, error: result.error });
+        return fail(ErrorCode.KAFKA_STORAGE_ERROR, result.error.message);
+      case "logDirOffline":
+        return fail(ErrorCode.KAFKA_STORAGE_ERROR, `the log dir of ${p.key} is offline`);
+      default: {
+        const never: never = result;
+        throw new Error(`unhandled append result ${JSON.stringify(never)}`);
+      }
+    }
+    if (producerId >= 0) {
+      p.producers.update(producerId, producerEpoch, { firstSeq: baseSequence, lastSeq, firstOffset: result.firstOffset, lastOffset: result.lastOffset });
+    }
+    p.maybeIncrementHighWatermark();
+    // Notified even when the HW stays (multi-replica ISR): waiters may care about LEO later.
+    this.#notify(p.key);
+    return {
+      kind: "appended",
+      partition: p,
+      firstOffset: result.firstOffset,
+      lastOffset: result.lastOffset,
+      logAppendTimeMs,
+      logStartOffset: result.logStartOffset,
+      duplicate: false,
+    };
+  }
+
+  /**
+   * acks=all: waits until each partition's HW passes its `lastOffset` or `timeoutMs` passes.
+   * Per entry: NONE, NOT_LEADER_OR_FOLLOWER (leadership lost), NOT_ENOUGH_REPLICAS_AFTER_APPEND
+   * (ISR shrank below min.insync.replicas) or REQUEST_TIMED_OUT.
+   */
+  async awaitReplication(entries: readonly { partition: Partition; lastOffset: number }[], timeoutMs: number): Promise<AckOutcome[]> {
+    const outcome = (e: { partition: Partition; lastOffset: number }): AckOutcome | null => {
+      const p = e.partition;
+      if (this.#partitions.get(p.key) !== p || !p.isLeader || !p.online) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+      if (p.log.highWatermark > e.lastOffset) return { errorCode: ErrorCode.NONE };
+      if (p.isrSize < p.config.minInsyncReplicas) return { errorCode: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND };
+      return null;
+    };
+    await this.produceWaits.wait(
+      entries.map((e) => e.partition.key),
+      timeoutMs,
+      () => entries.every((e) => outcome(e) !== null),
+    );
+    return entries.map((e) => outcome(e) ?? { errorCode: ErrorCode.REQUEST_TIMED_OUT });
+  }
+
+  // ---- fetch --------------------------------------------------------------------------------
+
+  /**
+   * Reads the partitions in order within `maxBytes` (each within its partitionMaxBytes; the
+   * first partition with data returns at least one whole batch even when it is larger —
+   * Kafka's minOneMessage), then, unless minBytes is met, an error occurred or maxWaitMs is
+   * 0, waits in the fetch purgatory for appends and reads again.
+   */
+  async fetch(requests: readonly FetchPartitionRequest[], opts: FetchOptions): Promise<FetchPartitionResult[]> {
+    let results = this.#readAll(requests, opts);
+    const enough = (rs: readonly FetchPartitionResult[]): boolean => {
+      let bytes = 0;
+      for (const r of rs) {
+        if (r.errorCode !== ErrorCode.NONE || r.divergingEpoch !== null) return true;
+        bytes += r.records.length;
+      }
+      return bytes >= opts.minBytes;
+    };
+    if (opts.maxWaitMs <= 0 || requests.length === 0 || enough(results)) return results;
+    let seen = this.#signature(requests);
+    const outcome = await this.fetchWaits.wait(
+      requests.map((r) => partitionKey(r.topic, r.partition)),
+      opts.maxWaitMs,
+      () => {
+        const now = this.#signature(requests);
+        if (now === seen) return false;
+        seen = now;
+        results = this.#readAll(requests, opts);
+        return enough(results);
+      },
+    );
+    if (outcome === "expired") results = this.#readAll(requests, opts);
+    return results;
+  }
+
+  /** What a waiting fetch's answer depends on: each partition's HW, log start and role. */
+  #signature(requests: readonly FetchPartitionRequest[]): string {
+    let s = `${this.#image.offset}`;
+    for (const r of requests) {
+      const p = this.#partitions.get(partitionKey(r.topic, r.partition));
+      s += p === undefined || !p.online ? "|x" : `|${p.log.highWatermark},${p.log.logStartOffset},${p.leaderEpoch},${p.state.kind}`;
+    }
+    return s;
+  }
+
+  #readAll(requests: readonly FetchPartitionRequest[], opts: FetchOptions): FetchPartitionResult[] {
+    let budget = Math.max(0, opts.maxBytes);
+    let minOneMessage = true;
+    return requests.map((r) => {
+      const result = this.#readOne(r, Math.max(0, Math.min(r.partitionMaxBytes, budget, readBytesMax)), minOneMessage, opts.isolation);
+      if (result.records.length > 0) {
+        minOneMessage = false;
+        budget = Math.max(0, budget - result.records.length);
+      }
+      return result;
+    });
+  }
+
+  #readOne(r: FetchPartitionRequest, maxBytes: number, minOneMessage: boolean, isolation: IsolationLevel): FetchPartitionResult {
+    const lookup = this.lookupLeader(r.topic, r.partition, r.currentLeaderEpoch);
+    const known = this.#partitions.get(partitionKey(r.topic, r.partition));
+    const base: FetchPartitionResult = {
+      errorCode: ErrorCode.NONE,
+      highWatermark: -1,
+      lastStableOffset: -1,
+      logStartOffset: -1,
+      records: emptyRecords,
+      divergingEpoch: null,
+      leaderId: known?.leaderId ?? -1,
+      leaderEpoch: known?.leaderEpoch ?? -1,
+    };
+    if (lookup.kind === "error") return { ...base, errorCode: lookup.errorCode };
+    const p = lookup.partition;
+    const log = p.log;
+    const offsets = { highWatermark: log.highWatermark, lastStableOffset: log.highWatermark, logStartOffset: log.logStartOffset };
+    if (r.lastFetchedEpoch >= 0) {
+      const end = log.endOffsetForLeaderEpoch(r.lastFetchedEpoch);
+      if (end.leaderEpoch < r.lastFetchedEpoch || end.endOffset < r.fetchOffset) {
+        return { ...base, ...offsets, divergingEpoch: { epoch: end.leaderEpoch, endOffset: end.endOffset } };
+      }
+    }
+    // No transactions yet: the last stable offset is the high watermark.
+    const upperBound = isolation === "readCommitted" ? offsets.lastStableOffset : offsets.highWatermark;
+    const read = log.read(r.fetchOffset, maxBytes, upperBound, minOneMessage);
+    switch (read.kind) {
+      case "ok":
+        return { ...base, ...offsets, records: read.records };
+      case "offsetOutOfRange":
+        return { ...base, ...offsets, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+      case "corrupt":
+        this.#log.error("corrupt data in log", { partition: p.key, detail: read.detail });
+        return { ...base, ...offsets, errorCode: ErrorCode.CORRUPT_MESSAGE };
+      case "storageError":
+        this.#log.error("fetch read failed", { partition: p.key, error: read.error });
+        return { ...base, errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
+      default: {
+        const never: never = read;
+        throw new Error(`unhandled read result ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  // ---- offsets and deletion -----------------------------------------------------------------
+
+  /**
+   * DeleteRecords on a led partition: `offset` -1 means the high watermark. Returns the new
+   * log start (low watermark) or the error code.
+   */
+  deleteRecords(p: Partition, offset: number): { errorCode: number; lowWatermark: number } {
+    if (!p.config.cleanupPolicy.delete) {
+      return { errorCode: ErrorCode.POLICY_VIOLATION, lowWatermark: -1 };
+    }
+    const target = offset === -1 ? p.log.highWatermark : offset;
+    try {
+      const r = p.log.deleteRecordsBefore(target);
+      if (r.kind === "offsetOutOfRange") return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 };
+      this.#notify(p.key);
+      return { errorCode: ErrorCode.NONE, lowWatermark: r.logStartOffset };
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      this.#log.error("delete records failed", { partition: p.key, error: e });
+      return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, lowWatermark: -1 };
+    }
+  }
+
+  /** Stops: every waiting fetch and produce completes now (with what it has). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.fetchWaits.expireAll();
+    this.produceWaits.expireAll();
+  }
+}

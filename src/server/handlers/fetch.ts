@@ -1,0 +1,112 @@
+/**
+ * Fetch (key 1), v4–v16 (v4 is Kafka 4's floor; zstd needs v10 in the range, DESIGN.md).
+ *
+ * Sessionless only: every response carries sessionId 0, which tells a client that asked for
+ * a session (epoch 0) that none was created, so it keeps sending full fetches. An
+ * incremental fetch (sessionEpoch > 0, or any epoch below -1) names a session bunka never
+ * created: FETCH_SESSION_ID_NOT_FOUND at the top level, no partitions, as Kafka answers.
+ *
+ * Topics are named by id from v13 (unknown id: UNKNOWN_TOPIC_ID), by name before. Reads,
+ * byte limits (maxBytes, partitionMaxBytes, the first partition's minOneMessage) and the
+ * minBytes/maxWaitMs wait are ReplicaManager.fetch; records leave as the stored bytes.
+ * READ_COMMITTED reads up to the last stable offset (= HW while bunka has no transactions)
+ * and gets an empty abortedTransactions list; READ_UNCOMMITTED gets null, as Kafka sends.
+ * A follower fetch (replicaId >= 0) is served like a consumer's until replication lands.
+ */
+import { parseUuid, ZERO_UUID } from "../../metadata/uuid.ts";
+import { ErrorCode } from "../../protocol/errors.ts";
+import { ApiKeys } from "../../protocol/messages/index.ts";
+import {
+  defaultEpochEndOffset,
+  defaultFetchResponse,
+  defaultLeaderIdAndEpoch,
+  defaultPartitionData,
+  type FetchableTopicResponse,
+  type PartitionData,
+} from "../../protocol/messages/fetch-response.ts";
+import type { FetchPartitionRequest, FetchPartitionResult } from "../../replication/replica-manager.ts";
+import { defineHandler } from "./handler.ts";
+
+/** Fetch v13 names topics by id (KIP-516). */
+const FETCH_TOPIC_IDS_MIN = 13;
+const READ_COMMITTED = 1;
+
+export const fetchHandler = defineHandler({
+  apiKey: ApiKeys.Fetch,
+  minVersion: 4,
+  maxVersion: 16,
+  async handle(request, ctx) {
+    const version = ctx.apiVersion;
+    const { replicas } = ctx.services;
+    if (request.sessionEpoch > 0 || request.sessionEpoch < -1) {
+      return { ...defaultFetchResponse(), errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0 };
+    }
+    const image = replicas.image;
+    const byId = version >= FETCH_TOPIC_IDS_MIN;
+    const readCommitted = request.isolationLevel === READ_COMMITTED;
+
+    // One slot per requested partition, in request order; reads only for resolvable topics.
+    type Slot = { topicIndex: number; partition: number; read: number | null; errorCode: number };
+    const slots: Slot[] = [];
+    const reads: FetchPartitionRequest[] = [];
+    const topics: FetchableTopicResponse[] = request.topics.map((t, topicIndex) => {
+      const id = byId ? parseUuid(t.topicId) : null;
+      const name = byId ? (id === null ? null : (image.topicsById.get(id)?.name ?? null)) : t.topic;
+      for (const p of t.partitions) {
+        if (name === null) {
+          slots.push({ topicIndex, partition: p.partition, read: null, errorCode: ErrorCode.UNKNOWN_TOPIC_ID });
+          continue;
+        }
+        slots.push({ topicIndex, partition: p.partition, read: reads.length, errorCode: ErrorCode.NONE });
+        reads.push({
+          topic: name,
+          partition: p.partition,
+          fetchOffset: p.fetchOffset,
+          currentLeaderEpoch: p.currentLeaderEpoch,
+          lastFetchedEpoch: version >= 12 ? p.lastFetchedEpoch : -1,
+          partitionMaxBytes: p.partitionMaxBytes,
+        });
+      }
+      return byId ? { topic: "", topicId: t.topicId, partitions: [], _unknownTaggedFields: undefined } : { topic: t.topic, topicId: ZERO_UUID, partitions: [], _unknownTaggedFields: undefined };
+    });
+
+    const results = await replicas.fetch(reads, {
+      maxWaitMs: request.maxWaitMs,
+      minBytes: request.minBytes,
+      maxBytes: request.maxBytes,
+      isolation: readCommitted ? "readCommitted" : "readUncommitted",
+    });
+
+    for (const slot of slots) {
+      const result: FetchPartitionResult | undefined = slot.read === null ? undefined : results[slot.read];
+      topics[slot.topicIndex]!.partitions.push(partitionData(slot.partition, slot.errorCode, result, version, readCommitted));
+    }
+    return { ...defaultFetchResponse(), sessionId: 0, responses: topics };
+  },
+});
+
+function partitionData(partition: number, slotError: number, r: FetchPartitionResult | undefined, version: number, readCommitted: boolean): PartitionData {
+  const data: PartitionData = {
+    ...defaultPartitionData(),
+    partitionIndex: partition,
+    errorCode: slotError,
+    highWatermark: -1,
+    lastStableOffset: -1,
+    logStartOffset: -1,
+    abortedTransactions: readCommitted ? [] : null,
+    records: new Uint8Array(0),
+  };
+  if (r === undefined) return data;
+  data.errorCode = r.errorCode;
+  data.highWatermark = r.highWatermark;
+  data.lastStableOffset = r.lastStableOffset;
+  data.logStartOffset = r.logStartOffset;
+  data.records = r.records;
+  if (version >= 12) {
+    if (r.divergingEpoch !== null) data.divergingEpoch = { ...defaultEpochEndOffset(), epoch: r.divergingEpoch.epoch, endOffset: r.divergingEpoch.endOffset };
+    if (r.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER || r.errorCode === ErrorCode.FENCED_LEADER_EPOCH) {
+      data.currentLeader = { ...defaultLeaderIdAndEpoch(), leaderId: r.leaderId, leaderEpoch: r.leaderEpoch };
+    }
+  }
+  return data;
+}

@@ -1,0 +1,228 @@
+/**
+ * In-process broker services for handler tests: settings, a MetadataManager over a
+ * MemoryMetadataStore with this broker registered, a LogManager on the simulated filesystem
+ * (or a real temp dir), the ReplicaManager attached to the metadata, SimClock + SeededPrng,
+ * and a Logger writing into a capturing sink. `send` runs one request through the real
+ * dispatcher: encode with the generated codecs, strip the size prefix, dispatch, decode the
+ * response payload (the dispatcher returns payloads; the transport writes the size prefix).
+ *
+ * Time moves only by `clock.advance`, so purgatory deadlines are driven by the test.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type CreatableTopic, createTopics } from "../../src/metadata/controller.ts";
+import { MemoryMetadataStore, MetadataManager } from "../../src/metadata/metadata-manager.ts";
+import { randomUuid, type Uuid } from "../../src/metadata/uuid.ts";
+import { BunFileSystem } from "../../src/platform/bun/fs.ts";
+import { SimClock } from "../../src/platform/clock.ts";
+import type { FileSystem } from "../../src/platform/fs.ts";
+import { SeededPrng } from "../../src/platform/prng.ts";
+import { SimFileSystem } from "../../src/platform/sim/fs.ts";
+import { encodeRequest, decodeResponse } from "../../src/protocol/frame.ts";
+import type { ApiKey, RequestBodies, ResponseBodies } from "../../src/protocol/messages/index.ts";
+import { ReplicaManager } from "../../src/replication/replica-manager.ts";
+import { topicLogConfigSource } from "../../src/replication/topic-log-config.ts";
+import { createDispatcher, type Dispatch } from "../../src/server/dispatch.ts";
+import type { ApiHandler, ConnectionInfo } from "../../src/server/handlers/handler.ts";
+import type { BrokerServices, BrokerSettings } from "../../src/server/services.ts";
+import { defaultLogManagerConfig, type LogManagerConfig } from "../../src/storage/config.ts";
+import { LogManager } from "../../src/storage/log-manager.ts";
+import { Logger, memorySink } from "../../src/util/log.ts";
+
+export interface HarnessOptions {
+  nodeId?: number;
+  seed?: number;
+  /** "sim" (default): the simulated filesystem; "real": a fresh temp dir, removed by close(). */
+  fs?: "sim" | "real";
+  /** Handlers the dispatcher serves. */
+  handlers: readonly ApiHandler[];
+  /** Broker config values (topic config fallbacks such as `message.max.bytes`). */
+  brokerConfigs?: Readonly<Record<string, string>>;
+  logManagerConfig?: Partial<LogManagerConfig>;
+}
+
+export interface TestBroker {
+  services: BrokerServices;
+  clock: SimClock;
+  prng: SeededPrng;
+  fs: FileSystem;
+  /** The simulated filesystem, when in use (fault injection). */
+  sim: SimFileSystem | null;
+  metadata: MetadataManager;
+  store: MemoryMetadataStore;
+  logs: LogManager;
+  replicas: ReplicaManager;
+  dispatch: Dispatch;
+  logLines: ReturnType<typeof memorySink>;
+  nodeId: number;
+  /** Sends one request through the dispatcher; resolves with the decoded body, or null (no response). */
+  send<K extends ApiKey>(apiKey: K, version: number, body: RequestBodies[K], clientId?: string | null): Promise<ResponseBodies[K] | null>;
+  /** Creates a topic through the controller (replication factor 1); resolves with its id. */
+  createTopic(name: string, partitions: number, configs?: Readonly<Record<string, string>>): Promise<Uuid>;
+  /** Re-opens the log manager and replica manager over the same files (a restart). */
+  restart(options?: { clean?: boolean }): TestBroker;
+  close(): void;
+}
+
+export const testConnection: ConnectionInfo = { id: 1, remoteAddress: "127.0.0.1:50000", listenerName: "PLAINTEXT" };
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export async function startTestBroker(options: HarnessOptions): Promise<TestBroker> {
+  const nodeId = options.nodeId ?? 1;
+  const seed = options.seed ?? 1;
+  const clock = new SimClock();
+  const prng = new SeededPrng(seed);
+  let sim: SimFileSystem | null = null;
+  let fs: FileSystem;
+  let tempDir: string | null = null;
+  let logDir: string;
+  if (options.fs === "real") {
+    tempDir = mkdtempSync(join(tmpdir(), "bunka-handlers-"));
+    fs = new BunFileSystem();
+    logDir = join(tempDir, "data");
+  } else {
+    sim = new SimFileSystem(new SeededPrng(seed + 1), clock);
+    fs = sim;
+    logDir = "/data";
+  }
+  const store = new MemoryMetadataStore();
+  const metadata = MetadataManager.open(store, prng, { numPartitions: 1, defaultReplicationFactor: 1 });
+  await metadata.submit(() => ({
+    records: [
+      {
+        type: "registerBroker",
+        brokerId: nodeId,
+        incarnationId: randomUuid(prng),
+        brokerEpoch: 1,
+        endpoints: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 9092, securityProtocol: "PLAINTEXT" }],
+        rack: null,
+        fenced: false,
+      },
+    ],
+    response: undefined,
+  }));
+  return assemble({ options, nodeId, clock, prng, fs, sim, tempDir, logDir, store, metadata });
+}
+
+interface Parts {
+  options: HarnessOptions;
+  nodeId: number;
+  clock: SimClock;
+  prng: SeededPrng;
+  fs: FileSystem;
+  sim: SimFileSystem | null;
+  tempDir: string | null;
+  logDir: string;
+  store: MemoryMetadataStore;
+  /** null on restart: the store is replayed into a fresh manager, as the broker does. */
+  metadata: MetadataManager | null;
+}
+
+function assemble(parts: Parts): TestBroker {
+  const { options, nodeId, clock, prng, fs, sim, tempDir, logDir, store } = parts;
+  const metadata = parts.metadata ?? MetadataManager.open(store, prng, { numPartitions: 1, defaultReplicationFactor: 1 });
+  const brokerValues = new Map(Object.entries(options.brokerConfigs ?? {}));
+  const brokerConfigValue = (name: string): { value: string; source: "STATIC_BROKER_CONFIG" } | undefined => {
+    const v = brokerValues.get(name);
+    return v === undefined ? undefined : { value: v, source: "STATIC_BROKER_CONFIG" };
+  };
+  const logLines = memorySink();
+  const log = new Logger({ sink: logLines.sink, level: "debug", nowMs: () => clock.nowMs() });
+  const logs = LogManager.open({
+    fs,
+    clock,
+    prng,
+    config: { ...defaultLogManagerConfig([logDir]), ...options.logManagerConfig },
+    topicConfig: topicLogConfigSource(() => metadata.image, brokerConfigValue),
+  });
+  const replicas = new ReplicaManager({ nodeId, logs, clock, log: log.child({ component: "replicas" }), brokerConfigValue });
+  replicas.attach(metadata);
+  const settings: BrokerSettings = {
+    nodeId,
+    clusterId: "test-cluster-id-00000a",
+    rack: null,
+    advertisedListeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 9092, securityProtocol: "PLAINTEXT" }],
+    autoCreateTopicsEnable: false,
+    numPartitions: 1,
+    defaultReplicationFactor: 1,
+    deleteTopicEnable: true,
+    messageMaxBytes: Number(brokerValues.get("message.max.bytes") ?? 1048588),
+    offsetsTopicNumPartitions: 50,
+    offsetsTopicReplicationFactor: 1,
+    logDirs: [logDir],
+    brokerConfigs: () => [],
+    brokerConfigValue,
+  };
+  const services: BrokerServices = { settings, metadata, replicas, logs, clock, prng, log };
+  const dispatch = createDispatcher(options.handlers, services);
+  let correlationId = 0;
+  let closed = false;
+
+  const broker: TestBroker = {
+    services,
+    clock,
+    prng,
+    fs,
+    sim,
+    metadata,
+    store,
+    logs,
+    replicas,
+    dispatch,
+    logLines,
+    nodeId,
+    async send(apiKey, version, body, clientId = "harness") {
+      const id = ++correlationId;
+      const frame = concat(encodeRequest(apiKey, version, id, clientId, body));
+      const out = await dispatch(frame.subarray(4), testConnection);
+      if (out === null) return null;
+      const payload = concat(out);
+      const decoded = decodeResponse(apiKey, version, payload);
+      if (decoded.header.correlationId !== id) throw new Error(`correlation id ${decoded.header.correlationId}, sent ${id}`);
+      return decoded.body;
+    },
+    async createTopic(name, partitions, configs = {}) {
+      const topic: CreatableTopic = {
+        name,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        assignments: [],
+        configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })),
+      };
+      const [created] = await metadata.submit((ctx) => createTopics(ctx, [topic], false));
+      if (created === undefined || created.errorCode !== 0 || created.topicId === null) {
+        throw new Error(`createTopic ${name}: ${created?.errorMessage ?? "no result"}`);
+      }
+      return created.topicId;
+    },
+    restart(opts = {}) {
+      replicas.close();
+      if (opts.clean === false) {
+        if (sim === null) throw new Error("an unclean restart needs the simulated filesystem");
+        sim.crash();
+      } else {
+        logs.close();
+      }
+      closed = true;
+      return assemble({ ...parts, metadata: null });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      replicas.close();
+      logs.close();
+      if (tempDir !== null) rmSync(tempDir, { recursive: true, force: true });
+    },
+  };
+  return broker;
+}

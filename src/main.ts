@@ -114,6 +114,7 @@ async function runBroker(args: readonly string[]): Promise<void> {
       prng: new SeededPrng(seed),
       logSink: stderrSink,
       hostname: hostname(),
+      absolutePath: (p) => resolve(p),
     });
   } catch (error) {
     if (error instanceof NetworkError || error instanceof MetaPropertiesError) fail(1, error.message);
@@ -121,7 +122,7 @@ async function runBroker(args: readonly string[]): Promise<void> {
   }
 
   const where = broker.listeners.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(", ");
-  const dirs = broker.logDirs.map((d) => resolve(d)).join(", ");
+  const dirs = broker.logDirs.join(", ");
   printStdout(`bunka ${version()}: node ${broker.nodeId} of cluster ${broker.clusterId} listening on ${where}; data in ${dirs}`);
 
   let stopping = false;

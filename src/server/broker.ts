@@ -18,9 +18,11 @@ import type { Clock } from "../platform/clock.ts";
 import type { FileSystem } from "../platform/fs.ts";
 import { formatHostPort, type Network } from "../platform/network.ts";
 import type { Prng } from "../platform/prng.ts";
+import { defaultLogManagerConfig, type LogManagerConfig } from "../storage/config.ts";
 import { Logger, type LogSink } from "../util/log.ts";
 import type { BrokerConfig, ListenerAddress } from "./config.ts";
 import { configDefs, type ConfigDef } from "./config-defs.ts";
+import { longValueMax } from "./limits.ts";
 import type { Dispatcher } from "./connection.ts";
 import { ensureMetaProperties } from "./meta-properties.ts";
 import { Server, type BoundListener, type ShutdownHook } from "./server.ts";
@@ -34,6 +36,8 @@ export interface BrokerPlatform {
   readonly logSink: LogSink;
   /** The host name advertised for listeners bound to all interfaces. */
   readonly hostname: string;
+  /** Makes a configured path absolute (relative to the working directory); identity in a simulator. */
+  readonly absolutePath: (path: string) => string;
 }
 
 /** What a dispatcher factory may use. */
@@ -61,7 +65,10 @@ export interface Broker {
   readonly config: BrokerConfig;
   readonly nodeId: number;
   readonly clusterId: string;
+  /** Absolute data directories. */
   readonly logDirs: readonly string[];
+  /** Storage settings derived from the config (for the log manager). */
+  readonly logManagerConfig: LogManagerConfig;
   /** Bound addresses (real ports). */
   readonly listeners: readonly BoundListener[];
   readonly advertisedListeners: readonly ListenerAddress[];
@@ -93,8 +100,9 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
   }
 
   // Data directories and the cluster id.
+  const logDirs = config.logDirs.map((d) => platform.absolutePath(d));
   let clusterId: string | null = config.get("cluster.id");
-  for (const dir of config.logDirs) {
+  for (const dir of logDirs) {
     const { meta, created } = ensureMetaProperties(platform.fs, dir, {
       nodeId: config.nodeId,
       clusterId,
@@ -146,20 +154,48 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
     clusterId: knownClusterId,
     listeners: bound.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(","),
     advertised: advertisedListeners.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(","),
-    logDirs: config.logDirs.join(","),
+    logDirs: logDirs.join(","),
   });
 
   return {
     config,
     nodeId: config.nodeId,
     clusterId: knownClusterId,
-    logDirs: config.logDirs,
+    logDirs,
+    logManagerConfig: logManagerConfigFrom(config, logDirs),
     listeners: bound,
     advertisedListeners,
     server,
     log,
     addShutdownHook: (name, run) => server.addShutdownHook(name, run),
     stop: () => server.stop(),
+  };
+}
+
+/** Storage's settings from the broker config (Kafka's log.* keys → LogManagerConfig / LogConfig). */
+export function logManagerConfigFrom(config: BrokerConfig, absoluteLogDirs: readonly string[]): LogManagerConfig {
+  // Long.MAX_VALUE ("never") is stored clamped to 2^53-1 (config-defs.ts); storage says Infinity.
+  const never = (v: number): number => (v >= longValueMax ? Number.POSITIVE_INFINITY : v);
+  const base = defaultLogManagerConfig([...absoluteLogDirs]);
+  return {
+    ...base,
+    retentionCheckIntervalMs: config.get("log.retention.check.interval.ms"),
+    flushOffsetCheckpointIntervalMs: config.get("log.flush.offset.checkpoint.interval.ms"),
+    flushStartOffsetCheckpointIntervalMs: config.get("log.flush.start.offset.checkpoint.interval.ms"),
+    highWatermarkCheckpointIntervalMs: config.get("replica.high.watermark.checkpoint.interval.ms"),
+    logDefaults: {
+      ...base.logDefaults,
+      segmentBytes: config.get("log.segment.bytes"),
+      segmentMs: config.logRollMs,
+      segmentIndexBytes: config.get("log.index.size.max.bytes"),
+      indexIntervalBytes: config.get("log.index.interval.bytes"),
+      maxMessageBytes: config.get("message.max.bytes"),
+      flushMessages: never(config.get("log.flush.interval.messages")),
+      flushMs: never(config.logFlushIntervalMs),
+      retentionMs: config.logRetentionMs,
+      retentionBytes: config.get("log.retention.bytes"),
+      fileDeleteDelayMs: config.get("log.segment.delete.delay.ms"),
+    },
   };
 }
 

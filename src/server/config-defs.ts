@@ -260,6 +260,8 @@ export const configDefs = {
   "log.flush.scheduler.interval.ms": long(longValueMax, "9223372036854775807", 0, { doc: "How often the flusher checks for partitions to flush." }),
   "log.flush.offset.checkpoint.interval.ms": int(60000, 0, int32Max, { doc: "How often recovery points are checkpointed." }),
   "log.flush.start.offset.checkpoint.interval.ms": int(60000, 0, int32Max, { doc: "How often log start offsets are checkpointed." }),
+  "log.segment.delete.delay.ms": long(60000, "60000", 0, { mode: "cluster-wide", doc: "How long a deleted segment's files wait before removal." }),
+  "replica.high.watermark.checkpoint.interval.ms": long(5000, "5000", 1, { doc: "How often high watermarks are checkpointed." }),
   "log.cleanup.policy": listOf(["delete", "compact"] as const, "delete", { mode: "cluster-wide", doc: "delete and/or compact." }),
   "log.cleaner.enable": bool(true, { doc: "Run the log cleaner (compaction)." }),
   "log.message.timestamp.type": oneOf(["CreateTime", "LogAppendTime"] as const, "CreateTime", { mode: "cluster-wide", doc: "Timestamp kept in stored batches." }),

@@ -214,6 +214,7 @@ test("startBroker in-process: formats the data dir, binds port 0, placeholder cl
       prng: new SeededPrng(7),
       logSink: logs.sink,
       hostname: "test-host",
+      absolutePath: (p: string) => p,
     };
     const broker = await startBroker(loaded.config, platform);
     const meta = parseMetaProperties("meta", await Bun.file(join(dir, "meta.properties")).text());
@@ -232,6 +233,9 @@ test("startBroker in-process: formats the data dir, binds port 0, placeholder cl
     });
     await broker.stop();
     expect(flushed).toBe(true);
+    expect(broker.logManagerConfig.logDirs).toEqual([dir]);
+    expect(broker.logManagerConfig.logDefaults.flushMessages).toBe(Number.POSITIVE_INFINITY);
+    expect(broker.logManagerConfig.logDefaults.retentionMs).toBe(168 * 3600 * 1000);
 
     // Restart: same cluster id; a different node id is refused.
     const again = await startBroker(loaded.config, platform);

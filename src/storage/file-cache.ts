@@ -51,6 +51,7 @@ export class FileCache {
 export class CachedFile {
   #fd: Fd | null = null;
   #mode: OpenMode;
+  #retired = false;
   readonly #cache: FileCache;
 
   constructor(
@@ -68,6 +69,7 @@ export class CachedFile {
 
   /** The fd, opened (and the LRU updated) as needed. */
   fd(): Fd {
+    if (this.#retired) throw new Error(`CachedFile ${this.path}: used after its segment was deleted`);
     if (this.#fd === null) this.#fd = this.#cache.fs.open(this.path, this.#mode);
     this.#cache.touch(this);
     return this.#fd;
@@ -78,6 +80,12 @@ export class CachedFile {
     if (mode === this.#mode) return;
     this.close();
     this.#mode = mode;
+  }
+
+  /** Closes and forbids reopening (the file was renamed away; reopening by path would recreate it). */
+  retire(): void {
+    this.close();
+    this.#retired = true;
   }
 
   isOpen(): boolean {

@@ -620,7 +620,7 @@ export class LogSegment {
 
   /** Renames the segment's files to `*.deleted`; returns the new paths (to unlink later). */
   markDeleted(): string[] {
-    this.file.close();
+    this.file.retire();
     const fs = this.#fs();
     const out: string[] = [];
     for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) {

@@ -253,8 +253,9 @@ function runSeed(seed: number, steps: number, disk: Disk): void {
       epoch++;
     } else if (dice < 94) {
       op = sim !== null ? "crash" : "uncleanReopen";
+      // The process dies: its timers and fds go with it.
       if (sim !== null) sim.crash();
-      else log.closeUnclean();
+      log.closeUnclean();
       files = new FileCache(fs, fdMax); // a restarted process
       log = open(false);
       if (sim === null) {

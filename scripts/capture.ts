@@ -13,7 +13,8 @@
  *   (`<api>` is the kebab-case Kafka API name, `<n>` counts from 1 per api and version).
  *   Only the first frame of each (api, version) is kept, except that a JoinGroup carrying
  *   a member id is kept as well as the first one (which, from v4, carries none and gets
- *   MEMBER_ID_REQUIRED); `--all` keeps every frame. `<client>` may contain `/` to group
+ *   MEMBER_ID_REQUIRED), and so is the first Fetch inside a fetch session (session id
+ *   4242, handed out to a v7+ full fetch with epoch 0); `--all` keeps every frame. `<client>` may contain `/` to group
  *   scenarios of one client. The folder's old `.bin` files are removed at start.
  * - Answers with minimal valid responses built by the generated codecs. Produce acks=0
  *   gets no response (as Kafka). Fetch at offset 0 returns one uncompressed batch of one
@@ -105,6 +106,7 @@ const nodeId = 1;
 const host = "127.0.0.1";
 const clusterId = "bunka-capture";
 const fetchWaitMsMax = 200;
+const fetchSessionId = 4242;
 const errorUnsupportedVersion = 35;
 const errorMemberIdRequired = 79;
 /** The one record served by Fetch at offset 0 (tests of fetch fixtures do not depend on it). */
@@ -164,10 +166,21 @@ function topicIdOf(name: string): string {
   return uuidBytesToText(bytes, 0);
 }
 
+/**
+ * Frames of one (api, version) worth keeping apart: a JoinGroup that carries a member id
+ * (the rejoin after MEMBER_ID_REQUIRED) and a Fetch inside an established fetch session.
+ */
+function variantOf(req: DecodedRequest): string {
+  if (req.apiKey === ApiKeys.JoinGroup && req.body.memberId !== "") return "rejoin";
+  if (req.apiKey === ApiKeys.Fetch && req.body.sessionId !== 0) return "incremental";
+  return "";
+}
+
 class FakeBroker {
   private readonly topics = new Map<string, string>(); // name -> topic id
   private readonly namesById = new Map<string, string>();
   private readonly saved = new Map<string, number>(); // "api-vN" -> frames saved
+  private readonly savedVariants = new Set<string>(); // "api-vN/variant" already saved
   private memberSeq = 0;
   private readonly dir: string;
   port = 0;
@@ -193,12 +206,13 @@ class FakeBroker {
     const api = apiSpec(req.apiKey);
     if (api === undefined) throw new Error(`capture: decoded a request of unknown api key ${req.apiKey}`);
     const key = `${kebab(api.name)}-v${req.apiVersion}`;
-    const count = this.saved.get(key) ?? 0;
-    const rejoin = req.apiKey === ApiKeys.JoinGroup && req.body.memberId !== "" && count === 1;
-    if (count > 0 && !this.options.all && !rejoin) return;
-    const file = join(this.dir, `${key}-${count + 1}.bin`);
+    const variant = `${key}/${variantOf(req)}`;
+    if (this.savedVariants.has(variant) && !this.options.all) return;
+    this.savedVariants.add(variant);
+    const count = (this.saved.get(key) ?? 0) + 1;
+    this.saved.set(key, count);
+    const file = join(this.dir, `${key}-${count}.bin`);
     writeFileSync(file, frame);
-    this.saved.set(key, count + 1);
     console.log(`saved ${file} (${frame.length} bytes, client id ${JSON.stringify(req.header.clientId)})`);
   }
 
@@ -283,6 +297,9 @@ class FakeBroker {
             }),
           };
         });
+        // A full fetch that asks for a session (id 0, epoch 0, v7+) gets one, so clients that
+        // use sessions (KIP-227) go on with incremental fetches.
+        if (v >= 7 && req.body.sessionEpoch >= 0) res.sessionId = req.body.sessionId === 0 ? fetchSessionId : req.body.sessionId;
         if (!anyRecords) await Bun.sleep(Math.min(Math.max(req.body.maxWaitMs, 0), fetchWaitMsMax));
         return encodeResponse(req.apiKey, v, cid, res);
       }

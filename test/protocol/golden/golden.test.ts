@@ -88,6 +88,8 @@ const clients: Readonly<Record<string, ClientExpectations>> = {
 const capturedMemberId = /^capture-member-\d+$/;
 /** The timestamp the kcat/query driver asks offsets for. */
 const queryTimestampMs = 1_700_000_000_000;
+/** The fetch session id scripts/capture.ts hands out. */
+const capturedFetchSessionId = 4242;
 /** scripts/capture.ts answers InitProducerId with this producer id, epoch 0. */
 const capturedProducerId = 1000;
 
@@ -289,8 +291,6 @@ function checkFields(f: Fixture, c: ClientExpectations, req: DecodedRequest): vo
       expect(b.minBytes).toBeGreaterThanOrEqual(0);
       expect(b.maxWaitMs).toBeGreaterThanOrEqual(0);
       expect([0, 1]).toContain(b.isolationLevel);
-      expect(b.sessionId).toBe(0);
-      expect([-1, 0]).toContain(b.sessionEpoch);
       expect(b.forgottenTopicsData).toEqual([]);
       expect(b.topics.length).toBe(1);
       const t = b.topics[0]!;
@@ -301,7 +301,19 @@ function checkFields(f: Fixture, c: ClientExpectations, req: DecodedRequest): vo
         expect(t.topic).toBe(c.topic);
         expect(t.topicId).toBe(ZERO_UUID_TEXT);
       }
-      expect(t.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([[0, 0]]);
+      if (f.n === 1) {
+        // A full fetch: sessionless (epoch -1) or asking for a new session (epoch 0).
+        expect(b.sessionId).toBe(0);
+        expect([-1, 0]).toContain(b.sessionEpoch);
+        expect(t.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([[0, 0]]);
+      } else {
+        // An incremental fetch in the session the capture broker handed out, after the one
+        // record at offset 0 was received (KIP-227).
+        expect(v).toBeGreaterThanOrEqual(7);
+        expect(b.sessionId).toBe(capturedFetchSessionId);
+        expect(b.sessionEpoch).toBeGreaterThanOrEqual(1);
+        expect(t.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([[0, 1]]);
+      }
       expect(t.partitions[0]!.partitionMaxBytes).toBeGreaterThan(0);
       return;
     }

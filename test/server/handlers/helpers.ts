@@ -14,6 +14,7 @@ import { listOffsetsHandler } from "../../../src/server/handlers/list-offsets.ts
 import { offsetForLeaderEpochHandler } from "../../../src/server/handlers/offset-for-leader-epoch.ts";
 import { produceHandler } from "../../../src/server/handlers/produce.ts";
 import { startTestBroker, type HarnessOptions, type TestBroker } from "../harness.ts";
+import { ApiKeys } from "../../../src/protocol/messages/index.ts";
 
 const served: ApiHandler[] = [];
 export const dataPathHandlers: readonly ApiHandler[] = served;
@@ -132,4 +133,22 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 /** Lets promise callbacks (a purgatory completion, the handler's continuation) run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+/** Moves a partition's leadership (each change bumps the leader epoch). */
+export async function setLeader(br: TestBroker, topic: string, partition: number, leader: number): Promise<void> {
+  const topicId = br.metadata.image.topic(topic)!.topicId;
+  await br.metadata.submit(() => ({ records: [{ type: "partitionChange", topicId, partition, leader }], response: undefined }));
+}
+
+/** Bumps the leader epoch by two while keeping this node the leader. */
+export async function bumpLeaderEpoch(br: TestBroker, topic: string, partition = 0): Promise<void> {
+  await setLeader(br, topic, partition, -1);
+  await setLeader(br, topic, partition, br.nodeId);
+}
+
+export async function produceOk(br: TestBroker, topic: string, records: Uint8Array, partition = 0): Promise<number> {
+  const r = produced(await br.send(ApiKeys.Produce, 9, produceRequest([{ topic, partition, records }])), topic, partition);
+  if (r.errorCode !== 0) throw new Error(`produce to ${topic}-${partition} failed: ${r.errorCode} ${r.errorMessage}`);
+  return r.baseOffset;
 }

@@ -458,6 +458,19 @@ function checkFields(f: Fixture, c: ClientExpectations, req: DecodedRequest): vo
   }
 }
 
+/** Paths of every non-empty `_unknownTaggedFields` in a decoded body (none of these clients sends any). */
+function unknownTaggedFieldPaths(value: unknown, path: string, out: string[]): string[] {
+  if (Array.isArray(value)) value.forEach((x, i) => unknownTaggedFieldPaths(x, `${path}[${i}]`, out));
+  else if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === "_unknownTaggedFields") {
+        if (Array.isArray(v) && v.length > 0) out.push(path);
+      } else unknownTaggedFieldPaths(v, `${path}.${k}`, out);
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 
 const fixtures = loadFixtures();
@@ -502,6 +515,7 @@ describe("golden requests from real clients", () => {
         expect(req.header.clientId).toBe(c.clientId);
         expect(req.header.correlationId).toBeGreaterThanOrEqual(0);
         expect(req.header._unknownTaggedFields ?? []).toEqual([]);
+        expect(unknownTaggedFieldPaths(req.body, "body", [])).toEqual([]);
         checkFields(f, c, req);
       });
 

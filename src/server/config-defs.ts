@@ -293,6 +293,8 @@ export const configDefs = {
   "num.io.threads": int(8, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
   "socket.send.buffer.bytes": int(102400, -1, int32Max, { ignored: true, doc: ignoredNote }),
   "socket.receive.buffer.bytes": int(102400, -1, int32Max, { ignored: true, doc: ignoredNote }),
+  "share.coordinator.state.topic.replication.factor": short(3, 1, { ignored: true, doc: ignoredNote }),
+  "share.coordinator.state.topic.min.isr": short(2, 1, { ignored: true, doc: ignoredNote }),
 } as const satisfies Record<string, ConfigDef<unknown>>;
 
 export type ConfigDefs = typeof configDefs;

@@ -198,6 +198,7 @@ export class Server {
     });
     this.#connections.add(connection);
     this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+    this.#log.debug("connection accepted", { conn: connection.id, listener: spec.name, remote: formatHostPort(ip, socket.remotePort) });
     this.probe.connectionsAccepted++;
     this.probe.connectionsOpen = this.#connections.size;
     return connection;

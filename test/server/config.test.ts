@@ -176,3 +176,38 @@ test("describe() lists every key with value, source, type and read-only flag", (
   expect(c.brokerConfigValue("num.partitions")).toEqual({ value: "3", source: "STATIC_BROKER_CONFIG" });
   expect(c.brokerConfigValue("log.retention.ms")).toBeUndefined();
 });
+
+test("a typical KRaft combined-mode server.properties loads (ignored keys accepted)", () => {
+  const text = [
+    "############################# Server Basics #############################",
+    "process.roles=broker,controller",
+    "node.id=1",
+    "controller.quorum.bootstrap.servers=localhost:9093",
+    "listeners=PLAINTEXT://:9092,CONTROLLER://:9093",
+    "inter.broker.listener.name=PLAINTEXT",
+    "advertised.listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093",
+    "controller.listener.names=CONTROLLER",
+    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+    "num.network.threads=3",
+    "num.io.threads=8",
+    "socket.send.buffer.bytes=102400",
+    "socket.receive.buffer.bytes=102400",
+    "socket.request.max.bytes=104857600",
+    "log.dirs=/tmp/kraft-combined-logs",
+    "num.partitions=1",
+    "num.recovery.threads.per.data.dir=1",
+    "offsets.topic.replication.factor=1",
+    "share.coordinator.state.topic.replication.factor=1",
+    "share.coordinator.state.topic.min.isr=1",
+    "transaction.state.log.replication.factor=1",
+    "transaction.state.log.min.isr=1",
+    "log.retention.hours=168",
+    "log.segment.bytes=1073741824",
+    "log.retention.check.interval.ms=300000",
+  ].join("\n");
+  const c = ok({ file: { path: "server.properties", text } });
+  expect(c.listeners.map((l) => `${l.name}:${l.host}:${l.port}`)).toEqual(["PLAINTEXT::9092", "CONTROLLER::9093"]);
+  expect(c.logDirs).toEqual(["/tmp/kraft-combined-logs"]);
+  expect(c.explicitlySet()).toContain("num.io.threads");
+  expect((configDefs["num.io.threads"] as ConfigDef<unknown>).ignored).toBe(true);
+});

@@ -280,7 +280,7 @@ function runSeed(seed: number, steps: number, disk: Disk): void {
 }
 
 const envSeed = process.env.SEED;
-const seeds = envSeed !== undefined ? [Number(envSeed)] : Array.from({ length: Number(process.env.FUZZ_SEEDS ?? 25) }, (_, i) => i + 1);
+const seeds = envSeed !== undefined ? [Number(envSeed)] : Array.from({ length: Number(process.env.FUZZ_SEEDS ?? 40) }, (_, i) => i + 1);
 const steps = Number(process.env.FUZZ_STEPS ?? 250);
 
 describe("PartitionLog op-fuzz", () => {

@@ -1,0 +1,54 @@
+/**
+ * Creating `__consumer_offsets` on first use, as Kafka does when a client first looks for a
+ * group coordinator: `offsets.topic.num.partitions` partitions, `offsets.topic.replication.factor`
+ * replicas, compacted, 100 MiB segments (Kafka's offsets.topic.segment.bytes), the producer's
+ * compression kept. Until it exists (and its partitions are loaded) FindCoordinator answers
+ * COORDINATOR_NOT_AVAILABLE and the client retries.
+ *
+ * Concurrent callers share one creation per MetadataManager, so a burst of FindCoordinator
+ * requests submits one CreateTopics decision.
+ */
+import { createTopics, type CreatableTopic } from "../metadata/controller.ts";
+import type { MetadataManager } from "../metadata/metadata-manager.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { OFFSETS_TOPIC_NAME } from "./partitioner.ts";
+
+export const OFFSETS_TOPIC_SEGMENT_BYTES = 100 * 1024 * 1024;
+
+export function offsetsTopicCreation(numPartitions: number, replicationFactor: number): CreatableTopic {
+  return {
+    name: OFFSETS_TOPIC_NAME,
+    numPartitions,
+    replicationFactor,
+    assignments: [],
+    configs: [
+      { name: "cleanup.policy", value: "compact" },
+      { name: "compression.type", value: "producer" },
+      { name: "segment.bytes", value: String(OFFSETS_TOPIC_SEGMENT_BYTES) },
+    ],
+  };
+}
+
+export type EnsureOffsetsTopicResult = { kind: "exists" } | { kind: "created" } | { kind: "failed"; errorCode: number; errorMessage: string | null };
+
+const inFlight = new WeakMap<MetadataManager, Promise<EnsureOffsetsTopicResult>>();
+
+/** Creates `__consumer_offsets` unless the metadata image already has it. */
+export function ensureOffsetsTopic(metadata: MetadataManager, numPartitions: number, replicationFactor: number): Promise<EnsureOffsetsTopicResult> {
+  if (metadata.image.topic(OFFSETS_TOPIC_NAME) !== undefined) return Promise.resolve({ kind: "exists" });
+  const pending = inFlight.get(metadata);
+  if (pending !== undefined) return pending;
+  const run = (async (): Promise<EnsureOffsetsTopicResult> => {
+    try {
+      const [result] = await metadata.submit((ctx) => createTopics(ctx, [offsetsTopicCreation(numPartitions, replicationFactor)], false));
+      if (result === undefined) throw new Error("createTopics answered no result for __consumer_offsets");
+      if (result.errorCode === ErrorCode.NONE) return { kind: "created" };
+      if (result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return { kind: "exists" };
+      return { kind: "failed", errorCode: result.errorCode, errorMessage: result.errorMessage };
+    } finally {
+      inFlight.delete(metadata);
+    }
+  })();
+  inFlight.set(metadata, run);
+  return run;
+}

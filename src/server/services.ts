@@ -4,6 +4,7 @@
  * to every handler through RequestContext, so handlers stay testable with fakes and never
  * reach for globals.
  */
+import type { GroupCoordinator } from "../coordinator/group-coordinator.ts";
 import type { MetadataManager } from "../metadata/metadata-manager.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Prng } from "../platform/prng.ts";
@@ -59,4 +60,6 @@ export interface BrokerServices {
   readonly clock: Clock;
   readonly prng: Prng;
   readonly log: Logger;
+  /** The classic group coordinator (coordinator/group-coordinator.ts). */
+  readonly groups: GroupCoordinator;
 }

@@ -19,6 +19,8 @@
  *   already read when `pause` was called, so callers buffer that with a bound.
  * - `end()` sends what was written and then FIN (graceful); `close()` drops the connection
  *   at once (RST where the platform can). Both lead to one `close` event.
+ * - An exception escaping `accept`/`data`/`drain` drops that connection only, and `close` gets
+ *   a `ReceiverFailure` wrapping it; nothing reaches the process-wide error path.
  */
 
 export type NetworkErrorCode = "EADDRINUSE" | "EADDRNOTAVAIL" | "EACCES" | "EINVAL" | "UNKNOWN";
@@ -33,6 +35,17 @@ export class NetworkError extends Error {
     detail?: string,
   ) {
     super(`listen ${formatHostPort(host, port)}: ${code}${detail === undefined ? "" : ` (${detail})`}`);
+  }
+}
+
+/**
+ * Reported through `close(error)` when the receiver's own event handler threw: a bug in the
+ * receiver, not a network condition. The platform dropped the connection.
+ */
+export class ReceiverFailure extends Error {
+  override readonly name = "ReceiverFailure";
+  constructor(readonly event: "accept" | "data" | "drain", cause: unknown) {
+    super(`${event} handler threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 

@@ -33,7 +33,7 @@
  * - closed: nothing more happens; request budgets are returned.
  */
 import type { CancelTimer, Clock } from "../platform/clock.ts";
-import type { ConnectionEvents, NetConnection } from "../platform/network.ts";
+import { ReceiverFailure, type ConnectionEvents, type NetConnection } from "../platform/network.ts";
 import type { Logger, LogFields, LogLevel } from "../util/log.ts";
 import {
   closeLingerMs,
@@ -234,7 +234,11 @@ export class Connection implements ConnectionEvents {
   close(error?: Error): void {
     if (this.#state === "closed") return;
     if (error === undefined) this.#log.debug("connection closed by peer");
-    else this.#log.info("connection lost", { error });
+    else if (error instanceof ReceiverFailure) {
+      // One of our own event handlers threw: a bug. Loud, with the stack of the cause.
+      const cause = error.cause instanceof Error ? error.cause : error;
+      this.#log.error("connection dropped after an internal error", { error: cause, stack: cause.stack?.split("\n").slice(0, 8).join(" | ") });
+    } else this.#log.info("connection lost", { error });
     this.#finish();
   }
 

@@ -19,6 +19,7 @@ import {
   type NetConnection,
   type Network,
   type NetworkErrorCode,
+  ReceiverFailure,
 } from "../network.ts";
 
 interface SocketState {
@@ -72,7 +73,7 @@ function codeOf(error: unknown): NetworkErrorCode {
   }
 }
 
-function failed(socket: Socket<SocketState>, error: unknown): void {
+function failed(socket: Socket<SocketState>, error: Error): void {
   const state = socket.data;
   const events = state.events;
   if (state.closed) return;
@@ -81,7 +82,7 @@ function failed(socket: Socket<SocketState>, error: unknown): void {
   socket.terminate();
   if (events !== null) {
     try {
-      events.close(error instanceof Error ? error : new Error(String(error)));
+      events.close(error);
     } catch {
       // Already failing this socket; nothing more to do.
     }
@@ -105,7 +106,7 @@ export const bunNetwork: Network = {
             try {
               socket.data.events = options.accept(new BunConnection(socket));
             } catch (error) {
-              failed(socket, error);
+              failed(socket, new ReceiverFailure("accept", error));
             }
           },
           data(socket, bytes) {
@@ -114,7 +115,7 @@ export const bunNetwork: Network = {
             try {
               events.data(bytes);
             } catch (error) {
-              failed(socket, error);
+              failed(socket, new ReceiverFailure("data", error));
             }
           },
           drain(socket) {
@@ -123,7 +124,7 @@ export const bunNetwork: Network = {
             try {
               events.drain();
             } catch (error) {
-              failed(socket, error);
+              failed(socket, new ReceiverFailure("drain", error));
             }
           },
           close(socket, error) {

@@ -60,6 +60,9 @@ export interface BrokerServices {
   readonly clock: Clock;
   readonly prng: Prng;
   readonly log: Logger;
-  /** The classic group coordinator (coordinator/group-coordinator.ts). */
-  readonly groups: GroupCoordinator;
+  /**
+   * The classic group coordinator (coordinator/group-coordinator.ts). Optional until the broker
+   * wiring and the test harness construct it; group APIs answer COORDINATOR_NOT_AVAILABLE without it.
+   */
+  readonly groups?: GroupCoordinator;
 }

@@ -167,7 +167,12 @@ export class LogManager {
     return { ...this.#config.logDefaults, ...this.#topicConfig(topic) };
   }
 
-  #openLog(dir: LogDirState, tp: TopicPartition, offsets: { recoveryPoint: number; logStartOffset: number; highWatermark: number }): PartitionLog {
+  #openLog(
+    dir: LogDirState,
+    tp: TopicPartition,
+    offsets: { recoveryPoint: number; logStartOffset: number; highWatermark: number },
+    hadCleanShutdown: boolean = dir.hadCleanShutdown,
+  ): PartitionLog {
     return PartitionLog.open({
       fs: this.#fs,
       clock: this.#clock,
@@ -177,7 +182,7 @@ export class LogManager {
       files: this.#files,
       health: dir.health,
       ...offsets,
-      hadCleanShutdown: dir.hadCleanShutdown,
+      hadCleanShutdown,
       onRecoveryPointLowered: () => {
         if (this.#loading) return; // the dir is checkpointed once all its logs are loaded
         this.#checkpointQuietly(dir, "recovery");
@@ -241,7 +246,7 @@ export class LogManager {
       this.#topicIds.set(tpKey(tp), topicId);
     }
     this.#fs.fsyncDir(dir.path);
-    const log = this.#openLog(dir, tp, { recoveryPoint: 0, logStartOffset: 0, highWatermark: 0 });
+    const log = this.#openLog(dir, tp, { recoveryPoint: 0, logStartOffset: 0, highWatermark: 0 }, false);
     dir.logs.set(tpKey(tp), log);
     this.#logs.set(tpKey(tp), { dir, log });
     return log;

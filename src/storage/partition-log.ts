@@ -53,6 +53,12 @@ export class LogDirHealth {
   recordSuccess(): void {
     if (!this.offline) this.failures = 0;
   }
+
+  /** A failure that leaves a log's files in an unknown state: offline at once (Kafka's rule). */
+  fail(e: StorageError): void {
+    this.failures = Math.max(this.failures, this.failuresMax - 1);
+    this.recordFailure(e);
+  }
 }
 
 export type AppendError =
@@ -452,7 +458,21 @@ export class PartitionLog {
   roll(): void {
     this.#assertOpen();
     if (this.#active().sizeBytes === 0) return;
-    this.#roll(this.#logEndOffset, this.#clock.nowMs());
+    this.#failOnIoError(() => this.#roll(this.#logEndOffset, this.#clock.nowMs()));
+  }
+
+  /**
+   * Runs a multi-file change (truncation, deletion, roll). An I/O error midway leaves the
+   * files in an unknown state: the log dir goes offline (recovery sorts it out at restart),
+   * and the error is rethrown.
+   */
+  #failOnIoError<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof StorageError) this.#health.fail(e);
+      throw e;
+    }
   }
 
   #replaceEmptyActive(baseOffset: number, nowMs: number): LogSegment {
@@ -628,6 +648,10 @@ export class PartitionLog {
 
   /** Removes every offset >= `offset` (a batch straddling it goes whole). False when nothing to do. Throws StorageError. */
   truncateTo(offset: number): boolean {
+    return this.#failOnIoError(() => this.#truncateTo(offset));
+  }
+
+  #truncateTo(offset: number): boolean {
     this.#assertOpen();
     if (!(Number.isSafeInteger(offset) && offset >= 0)) throw new Error(`truncateTo: bad offset ${offset}`);
     if (offset >= this.#logEndOffset) return false;
@@ -650,6 +674,10 @@ export class PartitionLog {
 
   /** Drops the whole log and starts empty at `offset` (log start = LEO = offset). Throws StorageError. */
   truncateFullyAndStartAt(offset: number): void {
+    return this.#failOnIoError(() => this.#truncateFullyAndStartAt(offset));
+  }
+
+  #truncateFullyAndStartAt(offset: number): void {
     this.#assertOpen();
     if (!(Number.isSafeInteger(offset) && offset >= 0)) throw new Error(`truncateFullyAndStartAt: bad offset ${offset}`);
     this.#lowerRecoveryPoint(offset);
@@ -700,7 +728,9 @@ export class PartitionLog {
     if (offset > this.#logStartOffset) {
       this.#logStartOffset = offset;
       this.#epochs.truncateFromStart(offset);
-      this.#deleteSegmentsWhile((seg, next) => next !== undefined && next.baseOffset <= this.#logStartOffset && seg !== this.#active());
+      this.#failOnIoError(() =>
+        this.#deleteSegmentsWhile((seg, next) => next !== undefined && next.baseOffset <= this.#logStartOffset && seg !== this.#active()),
+      );
     }
     return { kind: "ok", logStartOffset: this.#logStartOffset };
   }
@@ -711,6 +741,10 @@ export class PartitionLog {
    * Returns the number of segments deleted. Throws StorageError.
    */
   applyRetention(nowMs: number): number {
+    return this.#failOnIoError(() => this.#applyRetention(nowMs));
+  }
+
+  #applyRetention(nowMs: number): number {
     this.#assertOpen();
     const cfg = this.#config;
     let excess = cfg.retentionBytes >= 0 ? this.sizeBytes() - cfg.retentionBytes : 0;

@@ -74,8 +74,9 @@ function readI64(b: Uint8Array, p: number, field: string): number {
 /** Writes a safe integer as a big-endian int64. */
 export function writeI64(b: Uint8Array, p: number, v: number): void {
   if (!Number.isSafeInteger(v)) throw new RangeError(`writeI64: ${v} is not a safe integer`);
-  const lo = v % 0x1_0000_0000;
-  const hi = (v - lo) / 0x1_0000_0000;
+  // Floor division keeps the low word in [0, 2^32) for negative values too (-1 is all ones).
+  const hi = Math.floor(v / 0x1_0000_0000);
+  const lo = v - hi * 0x1_0000_0000;
   writeI32(b, p, hi | 0);
   writeI32(b, p + 4, lo >>> 0);
 }

@@ -123,6 +123,16 @@ function longOrNull(min: number, c: Common): ConfigDef<number | null> {
   return def<number | null>("LONG", longSchema(min), rangeText("an integer", min, "2^63-1"), null, null, c);
 }
 
+function double(dflt: number, min: number, max: number, c: Common): ConfigDef<number> {
+  const schema = z
+    .string()
+    .trim()
+    .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, "not a number")
+    .transform((s) => Number(s))
+    .pipe(z.number().finite().min(min).max(max));
+  return def("DOUBLE", schema, rangeText("a number", min, max), dflt, String(dflt), c);
+}
+
 const booleanSchema = z
   .string()
   .trim()
@@ -264,6 +274,10 @@ export const configDefs = {
   "replica.high.watermark.checkpoint.interval.ms": long(5000, "5000", 1, { doc: "How often high watermarks are checkpointed." }),
   "log.cleanup.policy": listOf(["delete", "compact"] as const, "delete", { mode: "cluster-wide", doc: "delete and/or compact." }),
   "log.cleaner.enable": bool(true, { doc: "Run the log cleaner (compaction)." }),
+  "log.cleaner.delete.retention.ms": long(86400000, "86400000", 0, { mode: "cluster-wide", doc: "How long delete tombstones are kept in compacted topics." }),
+  "log.cleaner.min.compaction.lag.ms": long(0, "0", 0, { mode: "cluster-wide", doc: "Minimum age of a message before it may be compacted." }),
+  "log.cleaner.max.compaction.lag.ms": long(longValueMax, "9223372036854775807", 1, { mode: "cluster-wide", doc: "Maximum time a message stays ineligible for compaction." }),
+  "log.cleaner.min.cleanable.ratio": double(0.5, 0, 1, { mode: "cluster-wide", doc: "Dirty ratio above which a log is compacted." }),
   "log.message.timestamp.type": oneOf(["CreateTime", "LogAppendTime"] as const, "CreateTime", { mode: "cluster-wide", doc: "Timestamp kept in stored batches." }),
   "num.recovery.threads.per.data.dir": int(1, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
 

@@ -35,6 +35,7 @@ import {
   type KafkaConfigType,
 } from "./config-defs.ts";
 import {
+  longValueMax,
   portMax,
   queuedRequestBytesMin,
   queuedRequestBytesUnboundedCap,
@@ -176,10 +177,31 @@ export class BrokerConfig {
     };
   }
 
-  /** The value text and source of a key that has a value (topic config defaults resolve through this). */
+  /**
+   * The effective value text and source of a broker key, for resolving topic config defaults.
+   * Keys Kafka derives from synonyms answer with the derived value when unset themselves:
+   * log.retention.ms (from .minutes/.hours), log.roll.ms (from .hours), log.flush.interval.ms
+   * (from log.flush.scheduler.interval.ms); the source is STATIC_BROKER_CONFIG when any synonym
+   * was set, else DEFAULT_CONFIG.
+   */
   brokerConfigValue(name: string): { value: string; source: "DEFAULT_CONFIG" | "STATIC_BROKER_CONFIG" } | undefined {
     const d = this.describeOne(name);
-    return d === undefined || d.value === null ? undefined : { value: d.value, source: d.source };
+    if (d === undefined) return undefined;
+    if (d.value !== null) return { value: d.value, source: d.source };
+    const derived = (value: number, synonyms: readonly ConfigName[]) => ({
+      value: value >= longValueMax ? "9223372036854775807" : String(value),
+      source: synonyms.some((k) => this.origin(k).kind !== "default") ? ("STATIC_BROKER_CONFIG" as const) : ("DEFAULT_CONFIG" as const),
+    });
+    switch (name) {
+      case "log.retention.ms":
+        return derived(this.logRetentionMs, ["log.retention.minutes", "log.retention.hours"]);
+      case "log.roll.ms":
+        return derived(this.logRollMs, ["log.roll.hours"]);
+      case "log.flush.interval.ms":
+        return derived(this.logFlushIntervalMs, ["log.flush.scheduler.interval.ms"]);
+      default:
+        return undefined;
+    }
   }
 
   /** Every key, in definition order (DescribeConfigs of the broker resource). */

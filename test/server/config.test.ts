@@ -174,7 +174,12 @@ test("describe() lists every key with value, source, type and read-only flag", (
   expect(c.describeOne("log.retention.ms")?.value).toBeNull();
   expect(c.describeOne("no.such.key")).toBeUndefined();
   expect(c.brokerConfigValue("num.partitions")).toEqual({ value: "3", source: "STATIC_BROKER_CONFIG" });
-  expect(c.brokerConfigValue("log.retention.ms")).toBeUndefined();
+  expect(c.brokerConfigValue("log.retention.ms")).toEqual({ value: "604800000", source: "DEFAULT_CONFIG" });
+  expect(ok({ sets: ["log.retention.hours=1"] }).brokerConfigValue("log.retention.ms")).toEqual({ value: "3600000", source: "STATIC_BROKER_CONFIG" });
+  expect(c.brokerConfigValue("log.flush.interval.ms")).toEqual({ value: "9223372036854775807", source: "DEFAULT_CONFIG" });
+  expect(c.brokerConfigValue("broker.rack")).toBeUndefined();
+  expect(ok({ sets: ["log.cleaner.min.cleanable.ratio=0.25"] }).get("log.cleaner.min.cleanable.ratio")).toBe(0.25);
+  expect(err({ sets: ["log.cleaner.min.cleanable.ratio=2"] })).toContain("expected a number in [0, 1]");
 });
 
 test("a typical KRaft combined-mode server.properties loads (ignored keys accepted)", () => {

@@ -283,3 +283,30 @@ test("Bun adapter: a receiver that throws loses only its own connection, reporte
     listener.stop();
   }
 });
+
+test("max.connections over TCP: the extra connection is closed, the first keeps working", async () => {
+  const logs = memorySink();
+  const server = new Server({
+    network: bunNetwork,
+    clock: systemClock,
+    log: new Logger({ sink: logs.sink }),
+    dispatcher: (f) => [f.slice()],
+    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0 }],
+    limits: testLimits,
+    connectionsMax: 1,
+    connectionsPerIpMax: 10,
+    queuedRequestBytesMax: 1 << 20,
+    queuedRequestsMax: 10,
+    shutdownTimeoutMs: 1000,
+  });
+  const port = server.start()[0]?.port ?? 0;
+  const first = await connectClient(port);
+  const second = await connectClient(port);
+  await second.waitClosed();
+  first.send(frame(new Uint8Array([42])));
+  expect(Array.from(await first.waitBytes(5))).toEqual([0, 0, 0, 1, 42]);
+  expect(server.probe.connectionsRejected).toBe(1);
+  expect(logs.lines.some((l) => l.includes("max.connections (1) reached"))).toBe(true);
+  first.socket.end();
+  await server.stop();
+});

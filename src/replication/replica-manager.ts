@@ -466,6 +466,44 @@ export class ReplicaManager {
     return entries.map((e) => outcome(e) ?? { errorCode: ErrorCode.REQUEST_TIMED_OUT });
   }
 
+  /**
+   * The broker's own writers (group coordinator, later transaction markers): appends one
+   * batch to a led partition, internal topics allowed, and waits for acks=all. Resolves
+   * with NONE and the batch's base offset, or the error a producer would get.
+   */
+  async appendInternal(topic: string, partition: number, batch: Uint8Array, timeoutMs: number): Promise<{ errorCode: number; baseOffset: number }> {
+    const outcome = this.appendRecords(topic, partition, batch, { requiredAcks: -1, allowZstd: true, internalTopicsAllowed: true });
+    if (outcome.kind === "error") return { errorCode: outcome.errorCode, baseOffset: -1 };
+    const [acked] = await this.awaitReplication([{ partition: outcome.partition, lastOffset: outcome.lastOffset }], timeoutMs);
+    if (acked === undefined) throw new Error("awaitReplication returned no outcome");
+    return acked.errorCode === ErrorCode.NONE ? { errorCode: ErrorCode.NONE, baseOffset: outcome.firstOffset } : { errorCode: acked.errorCode, baseOffset: -1 };
+  }
+
+  /**
+   * Whole batches of a led partition from `fromOffset` up to the high watermark, at most
+   * `maxBytes` (at least one batch). For the broker's own readers (coordinator loading).
+   */
+  readCommitted(topic: string, partition: number, fromOffset: number, maxBytes: number): { errorCode: number; records: Uint8Array; nextOffset: number; highWatermark: number } {
+    const lookup = this.lookupLeader(topic, partition);
+    if (lookup.kind === "error") return { errorCode: lookup.errorCode, records: emptyRecords, nextOffset: fromOffset, highWatermark: -1 };
+    const log = lookup.partition.log;
+    const r = log.read(Math.max(fromOffset, log.logStartOffset), Math.min(maxBytes, readBytesMax), log.highWatermark, true);
+    switch (r.kind) {
+      case "ok":
+        return { errorCode: ErrorCode.NONE, records: r.records, nextOffset: r.lastOffset >= 0 ? r.lastOffset + 1 : fromOffset, highWatermark: r.highWatermark };
+      case "offsetOutOfRange":
+        return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: emptyRecords, nextOffset: fromOffset, highWatermark: log.highWatermark };
+      case "corrupt":
+        return { errorCode: ErrorCode.CORRUPT_MESSAGE, records: emptyRecords, nextOffset: fromOffset, highWatermark: log.highWatermark };
+      case "storageError":
+        return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, records: emptyRecords, nextOffset: fromOffset, highWatermark: log.highWatermark };
+      default: {
+        const never: never = r;
+        throw new Error(`unhandled read result ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
   // ---- fetch --------------------------------------------------------------------------------
 
   /**

@@ -154,3 +154,23 @@ describe("Partition", () => {
     expect(fetched(await b.send(ApiKeys.Fetch, 12, fetchRequest([{ topic: "t", offset: 0 }]))).errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
   });
 });
+
+describe("internal writers", () => {
+  test("appendInternal writes to internal topics with acks=all; readCommitted reads back below the HW", async () => {
+    b = await broker();
+    await b.createTopic("__consumer_offsets", 2);
+    const records = batch(2, "offset-commit");
+    const r = await b.replicas.appendInternal("__consumer_offsets", 1, records.slice(), 5000);
+    expect(r).toEqual({ errorCode: ErrorCode.NONE, baseOffset: 0 });
+    const again = await b.replicas.appendInternal("__consumer_offsets", 1, batch(1, "more"), 5000);
+    expect(again).toEqual({ errorCode: ErrorCode.NONE, baseOffset: 2 });
+    // Clients still may not write there.
+    const client = produced(await b.send(ApiKeys.Produce, 9, produceRequest([{ topic: "__consumer_offsets", partition: 1, records: batch(1) }])), "__consumer_offsets", 1);
+    expect(client.errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION);
+    const read = b.replicas.readCommitted("__consumer_offsets", 1, 0, 1 << 20);
+    expect([read.errorCode, read.nextOffset, read.highWatermark]).toEqual([ErrorCode.NONE, 3, 3]);
+    const rest = b.replicas.readCommitted("__consumer_offsets", 1, read.nextOffset, 1 << 20);
+    expect([rest.errorCode, rest.records.length, rest.nextOffset]).toEqual([ErrorCode.NONE, 0, 3]);
+    expect((await b.replicas.appendInternal("missing", 0, batch(1), 10)).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+});

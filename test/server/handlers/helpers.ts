@@ -44,12 +44,9 @@ export function batch(n: number, prefix = "v", options: BatchOptions & { timesta
   }));
   const { timestamps: _, ...rest } = options;
   const out = buildRecordBatch(records, rest);
-  if (rest.producerId === undefined) {
-    // The builder writes producerId -1 as 0x00000000ffffffff (records/writeI64 drops the
-    // sign of negative values; reported). Write Kafka's -1 and re-seal the CRC.
-    out.fill(0xff, 43, 51);
-    new DataView(out.buffer, out.byteOffset).setUint32(17, RecordBatchView.at(out).computeCrc());
-  }
+  // Non-idempotent unless asked: producerId must read back as Kafka's -1 (a sign bug in
+  // the builder once wrote 4294967295, which the produce path refuses for lacking a sequence).
+  if (rest.producerId === undefined && RecordBatchView.at(out).producerId !== -1) throw new Error("builder wrote a producer id");
   return out;
 }
 

@@ -3,7 +3,7 @@ import { createTopics } from "../../../src/metadata/controller.ts";
 import type { Uuid } from "../../../src/metadata/uuid.ts";
 import { ErrorCode } from "../../../src/protocol/errors.ts";
 import { ApiKeys } from "../../../src/protocol/messages/index.ts";
-import { defaultListOffsetsPartition, defaultListOffsetsRequest, type ListOffsetsRequest } from "../../../src/protocol/messages/list-offsets-request.ts";
+import { defaultListOffsetsPartition, defaultListOffsetsRequest, type ListOffsetsPartition, type ListOffsetsRequest } from "../../../src/protocol/messages/list-offsets-request.ts";
 import type { TestBroker } from "../harness.ts";
 import { batch, broker, bumpLeaderEpoch, produceOk, T0 } from "./helpers.ts";
 
@@ -20,7 +20,7 @@ async function withTopic(partitions = 1, configs: Record<string, string> = {}): 
 }
 
 function listOffsets(parts: readonly { topic?: string; partition?: number; timestamp: number; currentLeaderEpoch?: number }[], over: Partial<ListOffsetsRequest> = {}): ListOffsetsRequest {
-  const topics = new Map<string, { partitionIndex: number; timestamp: number; currentLeaderEpoch: number }[]>();
+  const topics = new Map<string, ListOffsetsPartition[]>();
   for (const p of parts) {
     const name = p.topic ?? "t";
     topics.set(name, [

@@ -415,7 +415,13 @@ function machine(): Record<string, string | number> {
     kernel: release(),
     bun: Bun.version,
     commit: git.exitCode === 0 ? git.stdout.toString().trim() : "unknown",
+    loadAvgAtStart: loadAvg(),
   };
+}
+
+/** 1/5/15-minute load averages: the dev machines are shared, so say how busy this one was. */
+function loadAvg(): string {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 }
 
 const notServing = "not yet measured: broker does not serve Kafka APIs yet";
@@ -452,6 +458,7 @@ function markdown(r: Report): string {
   lines.push(`- Date: ${r.date}${r.quick ? " (BENCH_QUICK=1 smoke run: small counts, not a measurement)" : ""}`);
   lines.push(`- Runs per side: ${r.runsPerSide}, alternating bunka / ceiling; each cell is the median of the successful runs`);
   lines.push(`- Machine: ${r.machine.cores} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB, kernel ${r.machine.kernel}, bun ${r.machine.bun}, commit ${r.machine.commit}`);
+  lines.push(`- Load average (1/5/15 min) at start: ${r.machine.loadAvgAtStart}, at end: ${r.machine.loadAvgAtEnd ?? "?"} (other work on a shared machine skews both sides)`);
   lines.push(`- Client: ${r.tools.client}`);
   lines.push("- Ceiling: librdkafka's in-memory mock cluster (`bench/e2e/mock-cluster.c`, 1 broker): what the same client achieves against a broker that does no I/O. The ratio is bunka / ceiling (throughput; latency rows: p99 ratio, lower is better).");
   lines.push("- Broker CPU s: utime+stime of the broker process during the measured client run; peak RSS: the broker's VmHWM at the end of the run (fresh broker per run).");
@@ -464,6 +471,7 @@ function markdown(r: Report): string {
   lines.push(`- The consume scenario uses ${consumePartitions} partitions on both sides: the mock cluster keeps at most 5 MiB / 100k records per partition (older data is evicted), so 1 GiB only survives spread over that many partitions.`);
   lines.push("- Latency: per-record time from `produce()` to its delivery report (rdkafka_performance `-l -A`), at a steady 10k msgs/s (`-r 10000`); percentiles computed over all records of a run.");
   lines.push("- Produce throughput is rdkafka_performance's own summary (delivered records / total time).");
+  lines.push("- The mock is one in-memory broker with nothing to replicate: acks=1 and acks=all are the same work there, so differences between those ceiling rows are run-to-run noise (see the load average above).");
   lines.push("", "## Commands", "");
   lines.push("```sh");
   lines.push("bash bench/e2e/build-librdkafka.sh          # tools, cached in ${BUNKA_CACHE:-~/.cache/bunka}");
@@ -486,7 +494,19 @@ function markdown(r: Report): string {
   return lines.join("\n");
 }
 
+/** `--render`: rewrite bench/RESULTS.md from bench/results/e2e.json without measuring. */
+function render(): void {
+  const json = readFileSync(join(repoRoot, "bench/results/e2e.json"), "utf8");
+  const report = JSON.parse(json) as Report;
+  writeFileSync(join(repoRoot, "bench/RESULTS.md"), markdown(report));
+  console.log("[e2e] rendered bench/RESULTS.md from bench/results/e2e.json");
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes("--render")) {
+    render();
+    return;
+  }
   const only = process.env.BENCH_ONLY;
   if (only !== undefined && only !== "" && only !== "bunka" && only !== "ceiling") throw new Error(`BENCH_ONLY must be bunka or ceiling, not ${only}`);
   if (!Number.isInteger(runsPerSide) || runsPerSide < 1) throw new Error(`BENCH_RUNS must be a positive integer`);
@@ -532,7 +552,7 @@ async function main(): Promise<void> {
       ceiling: sides.includes("ceiling") ? summarise(runs.ceiling) : skipped("ceiling"),
     });
   }
-  const final: Report = { ...report, scenarios: entries };
+  const final: Report = { ...report, machine: { ...report.machine, loadAvgAtEnd: loadAvg() }, scenarios: entries };
   const md = markdown(final);
   if (process.env.BENCH_NO_WRITE === "1") {
     console.log(md);

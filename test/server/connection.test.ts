@@ -8,11 +8,18 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 const echo = (f: Uint8Array): DispatchResult => [f.slice()];
 
-function seedFor(name: string): number {
-  const env = process.env.BUNKA_TEST_SEED;
-  const seed = env === undefined ? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0 : Number(env);
-  console.log(`${name}: seed ${seed} (replay with BUNKA_TEST_SEED=${seed})`);
-  return seed;
+/** Runs `body` with a seeded Prng; on failure prints how to replay that seed. */
+function seeded(name: string, body: (prng: SeededPrng) => void | Promise<void>): () => Promise<void> {
+  return async () => {
+    const env = process.env.BUNKA_TEST_SEED;
+    const seed = env === undefined ? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0 : Number(env);
+    try {
+      await body(new SeededPrng(seed));
+    } catch (error) {
+      console.error(`${name} failed with seed ${seed}: replay with BUNKA_TEST_SEED=${seed} bun test test/server/connection.test.ts`);
+      throw error;
+    }
+  };
 }
 
 test("frames split at every byte boundary are reassembled exactly", () => {
@@ -51,49 +58,51 @@ test("a stream fed one byte at a time, and many frames in one chunk", () => {
   expect(all.probe.responsesSent).toBe(50);
 });
 
-test("random chunking at every seed reassembles frames", () => {
-  const seed = seedFor("random chunking");
-  const prng = new SeededPrng(seed);
-  for (let round = 0; round < 50; round++) {
-    const bodies = Array.from({ length: 1 + prng.int(20) }, () => prng.fill(new Uint8Array(prng.int(5000))));
-    const stream = concat(bodies.map(frame));
-    const h = harness(echo);
-    let o = 0;
-    while (o < stream.length) {
-      const n = 1 + prng.int(700);
-      h.conn.data(stream.slice(o, o + n));
-      o += n;
+test(
+  "random chunking at every seed reassembles frames",
+  seeded("random chunking", (prng) => {
+    for (let round = 0; round < 50; round++) {
+      const bodies = Array.from({ length: 1 + prng.int(20) }, () => prng.fill(new Uint8Array(prng.int(5000))));
+      const stream = concat(bodies.map(frame));
+      const h = harness(echo);
+      let o = 0;
+      while (o < stream.length) {
+        const n = 1 + prng.int(700);
+        h.conn.data(stream.slice(o, o + n));
+        o += n;
+      }
+      expect(parseFrames(h.socket.written)).toEqual(bodies);
     }
-    expect(parseFrames(h.socket.written)).toEqual(bodies);
-  }
-});
+  }),
+);
 
-test("responses are written in request order when handlers finish out of order", async () => {
-  const seed = seedFor("out of order");
-  const prng = new SeededPrng(seed);
-  const resolvers: (() => void)[] = [];
-  const h = harness(
-    (f) =>
-      new Promise<DispatchResult>((resolve) => {
-        resolvers.push(() => resolve([enc("re:"), f.slice()]));
-      }),
-  );
-  const bodies = Array.from({ length: 40 }, (_, i) => enc(`q${i}`));
-  h.conn.data(concat(bodies.map(frame)));
-  expect(resolvers.length).toBe(40);
-  expect(h.conn.inflightRequests).toBe(40);
-  // Finish in a seeded random order, letting promise callbacks run in between.
-  const order = resolvers.map((r, i) => ({ r, k: prng.nextU32(), i })).sort((a, b) => a.k - b.k);
-  for (const { r } of order) {
-    r();
-    await settle(1);
-    const written = parseFrames(h.socket.written).map(dec);
-    expect(written).toEqual(bodies.slice(0, written.length).map((b) => `re:${dec(b)}`));
-  }
-  await settle();
-  expect(parseFrames(h.socket.written).map(dec)).toEqual(bodies.map((b) => `re:${dec(b)}`));
-  expect(h.conn.inflightRequests).toBe(0);
-});
+test(
+  "responses are written in request order when handlers finish out of order",
+  seeded("out of order", async (prng) => {
+    const resolvers: (() => void)[] = [];
+    const h = harness(
+      (f) =>
+        new Promise<DispatchResult>((resolve) => {
+          resolvers.push(() => resolve([enc("re:"), f.slice()]));
+        }),
+    );
+    const bodies = Array.from({ length: 40 }, (_, i) => enc(`q${i}`));
+    h.conn.data(concat(bodies.map(frame)));
+    expect(resolvers.length).toBe(40);
+    expect(h.conn.inflightRequests).toBe(40);
+    // Finish in a seeded random order, letting promise callbacks run in between.
+    const order = resolvers.map((r, i) => ({ r, k: prng.nextU32(), i })).sort((a, b) => a.k - b.k);
+    for (const { r } of order) {
+      r();
+      await settle(1);
+      const written = parseFrames(h.socket.written).map(dec);
+      expect(written).toEqual(bodies.slice(0, written.length).map((b) => `re:${dec(b)}`));
+    }
+    await settle();
+    expect(parseFrames(h.socket.written).map(dec)).toEqual(bodies.map((b) => `re:${dec(b)}`));
+    expect(h.conn.inflightRequests).toBe(0);
+  }),
+);
 
 test("a null response sends nothing and keeps later responses in order", async () => {
   let release: (() => void) | null = null;
@@ -111,32 +120,33 @@ test("a null response sends nothing and keeps later responses in order", async (
   expect(h.probe.responsesSkipped).toBe(2);
 });
 
-test("backpressure: partial writes queue the rest, nothing lost or reordered, reading pauses at the bound", () => {
-  const seed = seedFor("backpressure");
-  const prng = new SeededPrng(seed);
-  const k = 37;
-  const h = harness((f) => [f.slice(0, 1), new Uint8Array(20_000).fill(f[0] ?? 0), f.slice(1)], {
-    acceptPerWrite: k,
-    limits: { queuedResponseBytesMax: 100_000 },
-  });
-  const bodies = Array.from({ length: 30 }, (_, i) => prng.fill(new Uint8Array(10 + i)));
-  h.conn.data(concat(bodies.map(frame)));
-  // The bound (100 kB) is hit after a few 20 kB responses: reading paused, frames left unread.
-  expect(h.socket.paused).toBe(true);
-  expect(h.conn.readPaused).toBe(true);
-  expect(h.probe.requestsReceived).toBeLessThan(30);
-  let drains = 0;
-  while (h.probe.responsesSent < 30 || h.conn.queuedResponseBytes > 0) {
-    h.socket.refill();
-    h.conn.drain();
-    if (++drains > 1_000_000) throw new Error("no progress");
-  }
-  const expected = bodies.map((b) => concat([b.slice(0, 1), new Uint8Array(20_000).fill(b[0] ?? 0), b.slice(1)]));
-  expect(parseFrames(h.socket.written)).toEqual(expected);
-  expect(h.socket.paused).toBe(false);
-  expect(h.probe.readPauses).toBeGreaterThan(0);
-  expect(h.probe.bytesOut).toBe(h.socket.written.length);
-});
+test(
+  "backpressure: partial writes queue the rest, nothing lost or reordered, reading pauses at the bound",
+  seeded("backpressure", (prng) => {
+    const k = 37;
+    const h = harness((f) => [f.slice(0, 1), new Uint8Array(20_000).fill(f[0] ?? 0), f.slice(1)], {
+      acceptPerWrite: k,
+      limits: { queuedResponseBytesMax: 100_000 },
+    });
+    const bodies = Array.from({ length: 30 }, (_, i) => prng.fill(new Uint8Array(10 + i)));
+    h.conn.data(concat(bodies.map(frame)));
+    // The bound (100 kB) is hit after a few 20 kB responses: reading paused, frames left unread.
+    expect(h.socket.paused).toBe(true);
+    expect(h.conn.readPaused).toBe(true);
+    expect(h.probe.requestsReceived).toBeLessThan(30);
+    let drains = 0;
+    while (h.probe.responsesSent < 30 || h.conn.queuedResponseBytes > 0) {
+      h.socket.refill();
+      h.conn.drain();
+      if (++drains > 1_000_000) throw new Error("no progress");
+    }
+    const expected = bodies.map((b) => concat([b.slice(0, 1), new Uint8Array(20_000).fill(b[0] ?? 0), b.slice(1)]));
+    expect(parseFrames(h.socket.written)).toEqual(expected);
+    expect(h.socket.paused).toBe(false);
+    expect(h.probe.readPauses).toBeGreaterThan(0);
+    expect(h.probe.bytesOut).toBe(h.socket.written.length);
+  }),
+);
 
 test("small response chunks are coalesced into one write", () => {
   const h = harness(() => Array.from({ length: 10 }, (_, i) => enc(`part${i};`)));

@@ -66,6 +66,12 @@ export interface ConnectionContext {
 
 /** The response body as chunks (the size prefix is added here), or null for no response. */
 export type DispatchResult = Uint8Array[] | null;
+/**
+ * Handles one request frame (the bytes after the size prefix). The frame may be a view into a
+ * larger receive buffer: copy what must outlive the request, or the whole buffer stays alive.
+ * Returned chunks are written later and must not be modified afterwards. Throwing or
+ * rejecting closes the connection (see the module doc).
+ */
 export type Dispatcher = (frame: Uint8Array, ctx: ConnectionContext) => Promise<DispatchResult> | DispatchResult;
 
 export type ConnectionState = "open" | "draining" | "closing" | "closed";

@@ -58,7 +58,12 @@ export class Partition {
     this.log = log;
     this.#config = config;
     this.#state = stateOf(nodeId, image);
-    if (this.#state.kind === "leader") this.#onBecomeLeader();
+    if (this.#state.kind === "leader") {
+      this.#onBecomeLeader();
+      // The checkpointed HW may lag the log (it is written periodically): a leader whose ISR
+      // is itself knows everything it holds is committed.
+      this.maybeIncrementHighWatermark();
+    }
     this.producers.rebuildFromLog(log);
   }
 

@@ -6,7 +6,8 @@
  * Metadata drives it (`applyMetadata`, registered by `attach`): a partition that appears is
  * given a log (`LogManager.getOrCreateLog` with the topic id) and a `Partition` whose role
  * follows the image; a partition that disappears (topic deleted, replica moved away) has its
- * log deleted; topic config changes reach the partitions' `TopicConfig` at once (the log's
+ * log deleted (logs found at start that the image does not place here are kept and reported,
+ * never deleted); topic config changes reach the partitions' `TopicConfig` at once (the log's
  * own `LogConfig` is fixed at open — storage has no live update yet).
  *
  * Invariants: every hosted Partition has an open log or sits in `#offline`; a Partition's
@@ -162,7 +163,7 @@ export class ReplicaManager {
     if (this.#producerIds !== null) throw new Error("ReplicaManager.attach called twice");
     this.#producerIds = new ProducerIdManager(metadata, this.#nodeId);
     this.applyMetadata(metadata.image, MetadataImage.EMPTY);
-    this.#deleteStrayLogs(metadata.image);
+    this.#reportStrayLogs();
     metadata.onChange((next, previous) => this.applyMetadata(next, previous));
   }
 
@@ -273,21 +274,22 @@ export class ReplicaManager {
     }
   }
 
-  /** Logs on disk for partitions the image does not place here (a topic deleted while we were down). */
-  #deleteStrayLogs(image: MetadataImage): void {
+  /**
+   * Logs on disk for partitions the image does not place here (a topic deleted while we were
+   * down, or metadata that lost records). Like Kafka's stray logs they are kept, not
+   * deleted: a wrong or truncated metadata log must not cost data. They are not served; an
+   * operator removes them, and re-creating a topic of that name replaces them.
+   */
+  #reportStrayLogs(): void {
     for (const log of this.#logs.allLogs()) {
       const tp = log.topicPartition;
-      if (this.#partitions.has(partitionKey(tp.topic, tp.partition))) continue;
-      const topicId = this.#logs.topicId(tp);
-      const topic = image.topic(tp.topic);
-      if (topicId === null && topic !== undefined) continue; // not ours to judge
-      this.#log.warn("deleting stray partition log", { partition: partitionKey(tp.topic, tp.partition), topicId: topicId ?? "none" });
-      try {
-        this.#logs.deleteLog(tp);
-      } catch (e) {
-        if (!(e instanceof StorageError)) throw e;
-        this.#log.error("cannot delete stray partition log", { partition: partitionKey(tp.topic, tp.partition), error: e });
-      }
+      const key = partitionKey(tp.topic, tp.partition);
+      if (this.#partitions.has(key)) continue;
+      this.#log.warn("stray partition log: not in the metadata for this broker, kept and not served", {
+        partition: key,
+        topicId: this.#logs.topicId(tp) ?? "none",
+        dir: log.dir,
+      });
     }
   }
 

@@ -12,7 +12,7 @@ import { ApiKeys } from "../../src/protocol/messages/index.ts";
 import { ReplicaManager } from "../../src/replication/replica-manager.ts";
 import { defaultLogManagerConfig } from "../../src/storage/config.ts";
 import { LogManager } from "../../src/storage/log-manager.ts";
-import { nullLogger } from "../../src/util/log.ts";
+import { Logger, memorySink } from "../../src/util/log.ts";
 import type { TestBroker } from "../server/harness.ts";
 import { batch, broker, fetched, fetchRequest, produced, produceOk, produceRequest, settle } from "../server/handlers/helpers.ts";
 
@@ -98,18 +98,28 @@ describe("ReplicaManager.applyMetadata", () => {
     expect(r.errorCode).toBe(ErrorCode.MESSAGE_TOO_LARGE);
   });
 
-  test("stray logs of topics the image does not hold are deleted at attach", () => {
+  test("stray logs (not in the image) are kept, reported and not served; re-creating the topic replaces them", async () => {
     const clock = new SimClock();
     const prng = new SeededPrng(7);
     const fs = new SimFileSystem(new SeededPrng(8), clock);
     const logs = LogManager.open({ fs, clock, prng, config: defaultLogManagerConfig(["/data"]) });
     logs.getOrCreateLog({ topic: "gone", partition: 0 }, "CCCCCCCCCCCCCCCCCCCCCA");
-    expect(fs.exists(joinPath("/data", "gone-0"))).toBe(true);
     const metadata = MetadataManager.open(new MemoryMetadataStore(), prng, { numPartitions: 1, defaultReplicationFactor: 1 });
-    const replicas = new ReplicaManager({ nodeId: 1, logs, clock, log: nullLogger, brokerConfigValue: () => undefined });
+    await metadata.submit(() => ({
+      records: [{ type: "registerBroker", brokerId: 1, incarnationId: "DDDDDDDDDDDDDDDDDDDDDA" as Uuid, brokerEpoch: 1, endpoints: [], rack: null, fenced: false }],
+      response: undefined,
+    }));
+    const sink = memorySink();
+    const replicas = new ReplicaManager({ nodeId: 1, logs, clock, log: new Logger({ sink: sink.sink, level: "debug" }), brokerConfigValue: () => undefined });
     replicas.attach(metadata);
-    expect(logs.getLog({ topic: "gone", partition: 0 })).toBeNull();
-    expect(fs.exists(joinPath("/data", "gone-0"))).toBe(false);
+    expect(fs.exists(joinPath("/data", "gone-0"))).toBe(true);
+    expect(logs.getLog({ topic: "gone", partition: 0 })).not.toBeNull();
+    expect(replicas.getPartition("gone", 0)).toBeUndefined();
+    expect(sink.records().some((r) => r["msg"]?.startsWith("stray partition log") && r["partition"] === "gone-0")).toBe(true);
+    const [created] = await metadata.submit((ctx) => createTopics(ctx, [{ name: "gone", numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], false));
+    const p = replicas.getPartition("gone", 0)!;
+    expect(p.topicId).toBe(created!.topicId!);
+    expect(logs.topicId({ topic: "gone", partition: 0 })).toBe(created!.topicId);
     logs.close();
   });
 });

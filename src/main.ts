@@ -6,7 +6,7 @@
  *   bun src/main.ts --help | --version
  *
  * Kept thin: parse arguments, read the config file, build the Bun platform, call
- * `startBroker`, print where it listens, and turn SIGTERM/SIGINT into a graceful stop and
+ * `startNode`, print where it listens, and turn SIGTERM/SIGINT into a graceful stop and
  * exit 0. Exit codes: 0 stopped cleanly, 1 start-up failed (port taken, data dir unusable),
  * 2 bad command line or configuration (one message on stderr).
  */
@@ -19,7 +19,7 @@ import { bunNetwork } from "./platform/bun/network.ts";
 import { exitProcess, onTerminationSignal, printStdout, stderrSink } from "./platform/bun/process.ts";
 import { NetworkError, formatHostPort } from "./platform/network.ts";
 import { SeededPrng } from "./platform/prng.ts";
-import { startBroker } from "./server/broker.ts";
+import { startNode } from "./server/node.ts";
 import { loadConfig } from "./server/config.ts";
 import { configDefs, configNames, envVarName, type ConfigDef } from "./server/config-defs.ts";
 import { MetaPropertiesError } from "./server/meta-properties.ts";
@@ -105,9 +105,9 @@ async function runBroker(args: readonly string[]): Promise<void> {
   const config = loaded.config;
 
   const seed = crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
-  let broker;
+  let node;
   try {
-    broker = await startBroker(config, {
+    node = await startNode(config, {
       network: bunNetwork,
       clock: systemClock,
       fs: new BunFileSystem(),
@@ -120,6 +120,7 @@ async function runBroker(args: readonly string[]): Promise<void> {
     if (error instanceof NetworkError || error instanceof MetaPropertiesError) fail(1, error.message);
     fail(1, `start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
+  const { broker } = node;
 
   const where = broker.listeners.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(", ");
   const dirs = broker.logDirs.join(", ");

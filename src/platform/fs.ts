@@ -92,6 +92,12 @@ export interface FileSystem {
   /** Appends all of `bytes` at the end of the file (a torn prefix may remain when it throws). */
   append(fd: Fd, bytes: Uint8Array): void;
   fsync(fd: Fd): void;
+  /**
+   * Flushes the file at `path` to disk off the calling thread where the platform can (the
+   * real one uses libuv's pool on its own fd, so no cached fd is involved). Rejects with
+   * StorageError (ENOENT when the file was renamed away meanwhile).
+   */
+  fsyncPath(path: string): Promise<void>;
   /** Makes entries created, renamed or removed in directory `path` durable. */
   fsyncDir(path: string): void;
   /** Cuts the file to `size` bytes (never on a file that is mapped). */

@@ -155,8 +155,11 @@ export class PartitionLog {
   #flushTimerDueMs = Number.POSITIVE_INFINITY;
   #waiters: FlushWaiter[] = [];
   #dirDirty = false;
-  /** Sealed segments not yet fsynced (rolled since the last flush). */
+  /** Sealed segments not yet fsynced (rolled since the last flush), oldest first. */
   #unflushedSealed: LogSegment[] = [];
+  #backgroundFlushing = false;
+  /** Bumped by every truncation: background flushes that straddle one do not move offsets. */
+  #generation = 0;
   #closed = false;
   #onRecoveryPointLowered: (log: PartitionLog) => void;
   #pendingDeletes = new Set<CancelTimer>();
@@ -257,7 +260,11 @@ export class PartitionLog {
       }
       const active = segments.at(-1)!;
       active.activate();
-      recoveryPoint = Math.min(recoveryPoint, active.nextOffset);
+      // What survived the crash is valid now; make it durable so the recovery point can
+      // move to the end (otherwise it would stay behind until the next flush, and the next
+      // unclean stop would rescan all of this again).
+      for (let i = start; i < segments.length; i++) segments[i]!.flush();
+      recoveryPoint = active.nextOffset;
     }
     const log = new PartitionLog(opts, segments, report, recoveryPoint);
     // Recovery lost data below the checkpointed log start: record the lower start now, or a
@@ -439,8 +446,9 @@ export class PartitionLog {
     const old = this.#active();
     old.seal();
     this.#unflushedSealed.push(old);
-    // Like Kafka, the rolled segment is fsynced soon after, off the append path.
-    this.#scheduleFlush(0);
+    // Like Kafka, the rolled segment is fsynced soon after, off the append path and off
+    // the event loop (an fsync of a 1 GiB segment can take a good fraction of a second).
+    this.#startBackgroundFlush();
     let seg: LogSegment;
     try {
       seg = LogSegment.create(this.#ctx, baseOffset, nowMs);
@@ -486,6 +494,54 @@ export class PartitionLog {
   }
 
   // ---- flushing ---------------------------------------------------------------------------
+
+  #startBackgroundFlush(): void {
+    if (this.#backgroundFlushing) return;
+    this.#backgroundFlushing = true;
+    // Never rejects: I/O errors are recorded, anything else is a bug and should surface.
+    void this.#backgroundFlush().finally(() => {
+      this.#backgroundFlushing = false;
+    });
+  }
+
+  /**
+   * fsyncs rolled segments in order, each on its own fd off the event loop, moving the
+   * recovery point past each one. State is re-checked after every await: a flush that
+   * raced with truncation (generation changed), deletion, a synchronous flush or close
+   * does not move anything.
+   */
+  async #backgroundFlush(): Promise<void> {
+    while (!this.#closed && this.#unflushedSealed.length > 0) {
+      const seg = this.#unflushedSealed[0]!;
+      const generation = this.#generation;
+      try {
+        await this.#fs.fsyncPath(seg.logPath);
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+        if (this.#closed || this.#unflushedSealed[0] !== seg) continue;
+        if (!this.#segments.includes(seg)) {
+          this.#unflushedSealed.shift();
+          continue;
+        }
+        // Left queued: the next synchronous flush retries it.
+        this.#health.recordFailure(e);
+        return;
+      }
+      if (this.#closed || this.#unflushedSealed[0] !== seg) continue;
+      // Truncated (perhaps reactivated, appended to and sealed again) while we waited: the
+      // fsync may predate its current bytes, so do it again.
+      if (generation !== this.#generation) continue;
+      this.#unflushedSealed.shift();
+      const i = this.#segments.indexOf(seg);
+      const next = this.#segments[i + 1];
+      if (i < 0 || next === undefined) continue;
+      // Everything below seg was durable already (rp >= its base): now everything below next is.
+      if (this.#recoveryPoint >= seg.baseOffset && next.baseOffset > this.#recoveryPoint) {
+        this.#recoveryPoint = next.baseOffset;
+        this.#resolveWaiters(null);
+      }
+    }
+  }
 
   #applyFlushPolicy(lastOffset: number): Promise<StorageError | null> | null {
     const cfg = this.#config;
@@ -659,6 +715,7 @@ export class PartitionLog {
       this.truncateFullyAndStartAt(offset);
       return true;
     }
+    this.#generation++;
     this.#lowerRecoveryPoint(offset);
     let deletedAny = false;
     while (this.#segments.length > 1 && this.#active().baseOffset >= offset) {
@@ -667,7 +724,10 @@ export class PartitionLog {
       deletedAny = true;
     }
     if (deletedAny) this.#fs.fsyncDir(this.dir);
-    this.#logEndOffset = this.#active().truncateTo(offset);
+    const active = this.#active();
+    // The (possibly reactivated) last segment is flushed as the active one from now on.
+    this.#unflushedSealed = this.#unflushedSealed.filter((seg) => seg !== active && this.#segments.includes(seg));
+    this.#logEndOffset = active.truncateTo(offset);
     this.#afterTruncation();
     return true;
   }
@@ -680,6 +740,7 @@ export class PartitionLog {
   #truncateFullyAndStartAt(offset: number): void {
     this.#assertOpen();
     if (!(Number.isSafeInteger(offset) && offset >= 0)) throw new Error(`truncateFullyAndStartAt: bad offset ${offset}`);
+    this.#generation++;
     this.#lowerRecoveryPoint(offset);
     const old = this.#segments;
     this.#segments = [];

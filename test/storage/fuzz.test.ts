@@ -54,7 +54,7 @@ interface Disk {
   cleanup(): void;
 }
 
-function runSeed(seed: number, steps: number, disk: Disk): void {
+async function runSeed(seed: number, steps: number, disk: Disk): Promise<void> {
   const rnd = new SeededPrng(seed);
   const clock = new SimClock();
   const fs = disk.fs;
@@ -140,7 +140,7 @@ function runSeed(seed: number, steps: number, disk: Disk): void {
   /** After a crash: the log must hold a prefix of the model's batches covering everything durable. */
   const adoptAfterCrash = (step: number): void => {
     const leo = log.logEndOffset;
-    if (leo < m.durable) fail(seed, step, op, `lost flushed data: LEO ${leo} < durable ${m.durable}`);
+    if (leo < m.durable) fail(seed, step, op, `lost flushed data: LEO ${leo} < durable ${m.durable}; recovery: ${JSON.stringify(log.loadReport)}`);
     if (leo !== m.leo && !m.batches.some((b) => b.baseOffset === leo)) {
       fail(seed, step, op, `recovered LEO ${leo} is not a batch boundary of the model`);
     }
@@ -151,7 +151,8 @@ function runSeed(seed: number, steps: number, disk: Disk): void {
     m.logStart = log.logStartOffset;
     m.hw = log.highWatermark;
     m.leo = leo;
-    m.durable = Math.min(m.durable, leo);
+    // Recovery fsyncs what it kept: all of it must survive the next crash.
+    m.durable = leo;
   };
 
   check(0);
@@ -248,9 +249,14 @@ function runSeed(seed: number, steps: number, disk: Disk): void {
     } else if (dice < 85) {
       op = "checkpoint";
       ckpt = { recoveryPoint: log.recoveryPoint, logStartOffset: log.logStartOffset, highWatermark: log.highWatermark };
-    } else if (dice < 88) {
+    } else if (dice < 86) {
       op = "epochBump";
       epoch++;
+    } else if (dice < 88) {
+      op = "tick";
+      // Let background work (the fsync of rolled segments) complete.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
     } else if (dice < 94) {
       op = sim !== null ? "crash" : "uncleanReopen";
       // The process dies: its timers and fds go with it.
@@ -275,6 +281,8 @@ function runSeed(seed: number, steps: number, disk: Disk): void {
     }
     if (rnd.int(4) === 0) clock.advance(rnd.int(3000));
     check(step);
+    // The recovery point is a promise: everything below it must survive a crash.
+    m.durable = Math.max(m.durable, log.recoveryPoint);
   }
   log.close();
 }
@@ -284,19 +292,19 @@ const seeds = envSeed !== undefined ? [Number(envSeed)] : Array.from({ length: N
 const steps = Number(process.env.FUZZ_STEPS ?? 250);
 
 describe("PartitionLog op-fuzz", () => {
-  test(`simulated faulty filesystem: ${seeds.length} seeds x ${steps} steps`, () => {
+  test(`simulated faulty filesystem: ${seeds.length} seeds x ${steps} steps`, async () => {
     for (const seed of seeds) {
       const sim = new SimFileSystem(new SeededPrng(seed ^ 0x5eed), null);
       sim.mkdirp("/logs");
-      runSeed(seed, steps, { fs: sim, sim, dir: "/logs/t-0", cleanup: () => {} });
+      await runSeed(seed, steps, { fs: sim, sim, dir: "/logs/t-0", cleanup: () => {} });
     }
   }, 3_600_000);
 
-  test(`real filesystem: ${Math.min(seeds.length, 3)} seeds x ${steps} steps`, () => {
+  test(`real filesystem: ${Math.min(seeds.length, 3)} seeds x ${steps} steps`, async () => {
     for (const seed of seeds.slice(0, 3)) {
       const root = mkdtempSync(join(tmpdir(), "bunka-fuzz-"));
       try {
-        runSeed(seed, steps, { fs: new BunFileSystem(), sim: null, dir: join(root, "t-0"), cleanup: () => {} });
+        await runSeed(seed, steps, { fs: new BunFileSystem(), sim: null, dir: join(root, "t-0"), cleanup: () => {} });
       } finally {
         rmSync(root, { recursive: true, force: true });
       }

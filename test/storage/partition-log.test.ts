@@ -66,4 +66,21 @@ describe("PartitionLog basics", () => {
     if (r.kind !== "ok") throw new Error(r.kind);
     expect(splitBatches(r.records)[0]!.baseOffset).toBe(far);
   });
+
+  test("a rolled segment is fsynced in the background; the recovery point moves past it", async () => {
+    const env = simEnv(6);
+    const log = openLog(env);
+    log.append(simpleBatch(2, 40), 1);
+    log.roll();
+    log.append(simpleBatch(2, 40), 1);
+    expect(log.recoveryPoint).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(log.recoveryPoint).toBe(2);
+    // A truncation racing with a background fsync does not let the recovery point jump.
+    log.roll();
+    log.truncateTo(3);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(log.recoveryPoint).toBe(2);
+    expect(log.logEndOffset).toBe(2);
+  });
 });

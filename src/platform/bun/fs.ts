@@ -79,6 +79,18 @@ export class BunFileSystem implements FileSystem {
     }
   }
 
+  async fsyncPath(path: string): Promise<void> {
+    let handle: nodeFs.promises.FileHandle | null = null;
+    try {
+      handle = await nodeFs.promises.open(path, "r");
+      await handle.sync();
+    } catch (e) {
+      fail("fsyncPath", path, e);
+    } finally {
+      await handle?.close().catch(() => {});
+    }
+  }
+
   fsyncDir(path: string): void {
     let fd: number;
     try {

@@ -258,6 +258,23 @@ export class SimFileSystem implements FileSystem {
     f.inode.appendOnlySinceSync = true;
   }
 
+  /** Synchronous underneath; the promise settles on the next microtask. */
+  fsyncPath(rawPath: string): Promise<void> {
+    try {
+      const path = this.#norm(rawPath);
+      const inode = this.#dirOf(path, "fsyncPath").entries.get(baseName(path));
+      if (inode === undefined) throw new StorageError("ENOENT", "fsyncPath", path);
+      this.stats.fsyncs++;
+      const fault = this.#maybeFault("fsync", path);
+      if (fault !== null) throw new StorageError(fault, "fsyncPath", path, "injected");
+      inode.synced = inode.view().slice();
+      inode.appendOnlySinceSync = true;
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   fsyncDir(rawPath: string): void {
     const path = this.#norm(rawPath);
     const d = this.#dirs.get(path);

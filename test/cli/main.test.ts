@@ -1,8 +1,10 @@
-/** `bun src/main.ts` as a subprocess: start-up line, placeholder dispatcher, SIGTERM → exit 0, errors → exit 2. */
+/** `bun src/main.ts` as a subprocess: start-up line, a served ApiVersions request, SIGTERM → exit 0, errors → exit 2. */
 import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { decodeResponse, encodeRequest } from "../../src/protocol/frame.ts";
+import { flattenChunks } from "../../src/protocol/codec/writer.ts";
 
 const main = join(import.meta.dir, "../../src/main.ts");
 
@@ -36,7 +38,7 @@ async function readLine(stream: ReadableStream<Uint8Array>, pattern: RegExp): Pr
   }
 }
 
-test("broker prints where it listens and where its data is, closes connections without handlers, exits 0 on SIGTERM", async () => {
+test("broker prints where it listens and where its data is, answers ApiVersions, exits 0 on SIGTERM", async () => {
   const dir = mkdtempSync(join(tmpdir(), "bunka-cli-"));
   try {
     const proc = Bun.spawn(["bun", main, "broker", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", `log.dirs=${dir}/data`], {
@@ -49,16 +51,33 @@ test("broker prints where it listens and where its data is, closes connections w
     expect(m).not.toBeNull();
     expect(m?.[2]).toBe(`${dir}/data`);
     const port = Number(m?.[1]);
-    // The placeholder dispatcher closes the connection at the first request.
-    let closed!: () => void;
-    const closedP = new Promise<void>((r) => (closed = r));
-    const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, close: () => closed() } });
-    socket.write(new Uint8Array([0, 0, 0, 4, 0, 18, 0, 0]));
-    await closedP;
+    // An ApiVersions v3 request over a real socket gets a v0-header response listing Produce from v0.
+    let received = new Uint8Array(0);
+    let gotAll!: () => void;
+    const done = new Promise<void>((r) => (gotAll = r));
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        data(_s, chunk: Uint8Array) {
+          const next = new Uint8Array(received.length + chunk.length);
+          next.set(received);
+          next.set(chunk, received.length);
+          received = next;
+          if (received.length >= 4 && received.length >= 4 + new DataView(received.buffer).getInt32(0)) gotAll();
+        },
+      },
+    });
+    socket.write(flattenChunks(encodeRequest(18, 3, 7, "cli-test", { clientSoftwareName: "t", clientSoftwareVersion: "1" })));
+    await done;
+    socket.end();
+    const { header, body } = decodeResponse(18, 3, received.subarray(4));
+    expect(header.correlationId).toBe(7);
+    expect(body.errorCode).toBe(0);
+    expect(body.apiKeys.find((k) => k.apiKey === 0)?.minVersion).toBe(0);
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
     const stderr = await new Response(proc.stderr).text();
-    expect(stderr).toContain("no Kafka API handlers yet");
     expect(stderr).toContain('msg="signal received; stopping" signal=SIGTERM');
     expect(stderr).toContain("msg=stopped");
     expect(await Bun.file(`${dir}/data/meta.properties`).exists()).toBe(true);

@@ -110,6 +110,21 @@ export function fsConformance(name: string, make: () => { fs: FileSystem; root: 
       }),
     );
 
+    test("fsyncPath flushes by path and rejects a missing file with ENOENT", async () => {
+      const { fs, root, cleanup } = make();
+      try {
+        writeFileAtomic(fs, `${root}/s`, bytes(1, 2));
+        await fs.fsyncPath(`${root}/s`);
+        const seen = { code: "none" };
+        await fs.fsyncPath(`${root}/missing`).catch((e: unknown) => {
+          seen.code = e instanceof StorageError ? e.code : "other";
+        });
+        expect(seen.code).toBe("ENOENT");
+      } finally {
+        cleanup();
+      }
+    });
+
     test(
       "closed fds are rejected",
       withFs((fs, root) => {

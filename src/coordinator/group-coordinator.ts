@@ -552,6 +552,7 @@ export class GroupCoordinator {
           // The next generation's protocol changes: the assignor must run again.
           member.awaitingJoin = resolve;
           this.#maybePrepareRebalance(shard, group);
+          this.#maybeCompleteJoin(shard, group);
           return;
         }
         // Same protocol: the new incarnation takes the old one's place and assignment, no rebalance.
@@ -584,6 +585,7 @@ export class GroupCoordinator {
         // The leader may already hold the old member id in its assignment: rebalance again.
         member.awaitingJoin = resolve;
         this.#maybePrepareRebalance(shard, group);
+        this.#maybeCompleteJoin(shard, group);
         return;
       case "PreparingRebalance":
         member.awaitingJoin = resolve;

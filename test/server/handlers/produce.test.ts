@@ -133,6 +133,13 @@ describe("Produce", () => {
     expect(produced(await br.send(ApiKeys.Produce, 7, produceRequest([{ topic: "t", records: zstd.slice() }])), "t").errorCode).toBe(ErrorCode.NONE);
   });
 
+  test("a batch larger than segment.bytes is RECORD_LIST_TOO_LARGE", async () => {
+    const br = await withTopic(1, { "segment.bytes": "100" });
+    const r = produced(await br.send(ApiKeys.Produce, 9, produceRequest([{ topic: "t", records: batch(10, "ten-records") }])), "t");
+    expect([r.errorCode, r.baseOffset]).toEqual([ErrorCode.RECORD_LIST_TOO_LARGE, -1]);
+    expect(br.replicas.getPartition("t", 0)!.log.logEndOffset).toBe(0);
+  });
+
   test("unknown topic or partition, invalid topic names, internal topics", async () => {
     const br = await withTopic();
     const r = await br.send(

@@ -21,6 +21,9 @@
  * v7, no control batches from clients, transactional batches refused (no transaction
  * coordinator yet), idempotent sequence checks; LogAppendTime topics get the batch's time
  * patched in place before the write.
+ *
+ * The broker's own writers and readers (the group coordinator's `__consumer_offsets`) use
+ * `appendInternal` (acks=all, internal topics allowed) and `readCommitted` (below the HW).
  */
 import type { MetadataManager } from "../metadata/metadata-manager.ts";
 import { MetadataImage, type PartitionImage } from "../metadata/image.ts";

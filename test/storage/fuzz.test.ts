@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BunFileSystem } from "../../src/platform/bun/fs.ts";
 import { SimClock } from "../../src/platform/clock.ts";
-import type { FileSystem } from "../../src/platform/fs.ts";
+import { type FileSystem, StorageError } from "../../src/platform/fs.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
 import { SimFileSystem } from "../../src/platform/sim/fs.ts";
 import { defaultLogConfig, type LogConfig } from "../../src/storage/config.ts";
@@ -71,7 +71,7 @@ async function runSeed(seed: number, steps: number, disk: Disk): Promise<void> {
   };
   const fdMax = 3 + rnd.int(6);
   let files = new FileCache(fs, fdMax);
-  const health = new LogDirHealth("/logs", 1_000_000);
+  let health = new LogDirHealth("/logs", 1_000_000);
   // The "checkpoint files" a log manager would keep for this partition.
   let ckpt = { recoveryPoint: 0, logStartOffset: 0, highWatermark: 0 };
   const open = (clean: boolean): PartitionLog =>
@@ -220,8 +220,37 @@ async function runSeed(seed: number, steps: number, disk: Disk): Promise<void> {
     } else if (dice < 68) {
       op = "truncateTo";
       const to = m.logStart + rnd.int(m.leo - m.logStart + 1);
-      log.truncateTo(to);
       const cut = m.batches.findIndex((b) => b.lastOffset >= to);
+      if (sim !== null && rnd.int(4) === 0) {
+        // An I/O error midway: the dir goes offline, the process restarts after a crash.
+        op = "truncateTo+fault";
+        const kinds = ["fsync", "append", "open"] as const;
+        sim.failNext(kinds[rnd.int(3)]!, "EIO");
+        let failed = false;
+        try {
+          log.truncateTo(to);
+        } catch (e) {
+          if (!(e instanceof StorageError)) throw e;
+          failed = true;
+        }
+        sim.clearFaults();
+        if (failed) {
+          if (!health.offline) fail(seed, step, op, "a failed truncation did not take the log dir offline");
+          // What the truncation removes need not survive; any prefix of the old log may remain.
+          const straddle = cut >= 0 ? Math.min(to, m.batches[cut]!.baseOffset) : to;
+          m.durable = Math.min(m.durable, straddle);
+          sim.crash();
+          log.closeUnclean();
+          files = new FileCache(fs, fdMax);
+          health = new LogDirHealth("/logs", 1_000_000);
+          log = open(false);
+          adoptAfterCrash(step);
+          check(step);
+          continue;
+        }
+      } else {
+        log.truncateTo(to);
+      }
       if (cut >= 0) {
         m.leo = Math.min(to, m.batches[cut]!.baseOffset);
         m.batches = m.batches.slice(0, cut);

@@ -13,8 +13,15 @@
  * positional read), never re-encoded.
  *
  * Durability follows `flush.messages` / `flush.ms` (default: never, like Kafka); flushes are
- * group commits scheduled on the injected Clock. Recovery after an unclean stop re-validates
- * the segments from the one holding the recovery point onwards, never the ones before it.
+ * group commits scheduled on the injected Clock. A rolled segment is fsynced in the
+ * background (FileSystem.fsyncPath, off the event loop) and the recovery point then moves
+ * past it. Recovery after an unclean stop re-validates the segments from the one holding
+ * the recovery point onwards, never the ones before it, and fsyncs what it keeps.
+ *
+ * Errors: conditions are result kinds (AppendResult, ReadResult); I/O failures are
+ * `StorageError`s, returned from append/read/flush and thrown from the multi-file changes
+ * (truncation, deletion, roll), which also take the log dir offline (see LogDirHealth).
+ * Programming errors (bad arguments, broken invariants) throw plain Errors.
  */
 import type { Clock, CancelTimer } from "../platform/clock.ts";
 import { type FileSystem, joinPath, StorageError } from "../platform/fs.ts";

@@ -15,6 +15,7 @@
  * `encodeOffsetsBatch` / `decodeOffsetsBatches` are the batch (wire/disk) form of an append,
  * for adapters that store record batches.
  */
+import type { Compression } from "../platform/compression.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { buildRecordBatch } from "../protocol/records/builder.ts";
 import { walkBatches } from "../protocol/records/record-batch.ts";
@@ -44,14 +45,17 @@ export function encodeOffsetsBatch(records: readonly RawRecord[], timestampMs: n
  * The data records of a run of batches (control batches skipped). Stops with an error at the
  * first invalid batch: a coordinator must not load from a log it cannot read whole.
  */
-export function decodeOffsetsBatches(bytes: Uint8Array): RawRecord[] {
+export function decodeOffsetsBatches(bytes: Uint8Array, options: { fromOffset?: number; compression?: Compression } = {}): RawRecord[] {
   const walk = walkBatches(bytes, { verifyCrc: true, requireDenseOffsets: false, maxBatchBytes: OFFSETS_BATCH_BYTES_MAX });
   if (walk.problem !== null) throw new Error(`__consumer_offsets: invalid batch at byte ${walk.validBytes}: ${walk.problem}`);
+  const fromOffset = options.fromOffset ?? 0;
   const out: RawRecord[] = [];
   for (const batch of walk.batches) {
     if (batch.isControl) continue;
-    for (const rec of batch.records({ maxBytes: OFFSETS_BATCH_BYTES_MAX })) {
-      if (rec.key === null) continue;
+    const records = batch.records(options.compression === undefined ? { maxBytes: OFFSETS_BATCH_BYTES_MAX } : { maxBytes: OFFSETS_BATCH_BYTES_MAX, compression: options.compression });
+    for (const rec of records) {
+      // A read may start inside a batch; the records before the asked offset were replayed already.
+      if (rec.key === null || rec.offset < fromOffset) continue;
       out.push({ key: rec.key, value: rec.value });
     }
   }

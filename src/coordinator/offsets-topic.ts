@@ -1,9 +1,9 @@
 /**
  * Creating `__consumer_offsets` on first use, as Kafka does when a client first looks for a
  * group coordinator: `offsets.topic.num.partitions` partitions, `offsets.topic.replication.factor`
- * replicas, compacted, 100 MiB segments (Kafka's offsets.topic.segment.bytes), the producer's
- * compression kept. Until it exists (and its partitions are loaded) FindCoordinator answers
- * COORDINATOR_NOT_AVAILABLE and the client retries.
+ * replicas, compacted, 100 MiB segments (Kafka's offsets.topic.segment.bytes). Until it
+ * exists and has a leader, FindCoordinator answers COORDINATOR_NOT_AVAILABLE and the client
+ * retries.
  *
  * Concurrent callers share one creation per MetadataManager, so a burst of FindCoordinator
  * requests submits one CreateTopics decision.
@@ -23,7 +23,6 @@ export function offsetsTopicCreation(numPartitions: number, replicationFactor: n
     assignments: [],
     configs: [
       { name: "cleanup.policy", value: "compact" },
-      { name: "compression.type", value: "producer" },
       { name: "segment.bytes", value: String(OFFSETS_TOPIC_SEGMENT_BYTES) },
     ],
   };

@@ -225,18 +225,13 @@ export function guard(broker: () => BrokerProcess | undefined, body: () => Promi
   };
 }
 
-/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
+/** Polls `check` until it returns a value other than undefined; throws after `timeoutMs` or as soon as `check` throws. */
 export async function pollUntil<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown = undefined;
   for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? "" : `; last error: ${String(last)}`}`);
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(intervalMs);
   }
 }

@@ -41,6 +41,7 @@ import type { Logger } from "../util/log.ts";
 import { noLeaderEpoch, Partition, partitionKey } from "./partition.ts";
 import { ProducerIdManager } from "./producer-ids.ts";
 import { lastSequenceOf } from "./producer-state.ts";
+import { METADATA_TOPIC } from "../metadata/log-store.ts";
 import { Purgatory } from "./purgatory.ts";
 import { type BrokerConfigLookup, resolveTopicConfig } from "./topic-log-config.ts";
 
@@ -287,7 +288,8 @@ export class ReplicaManager {
     for (const log of this.#logs.allLogs()) {
       const tp = log.topicPartition;
       const key = partitionKey(tp.topic, tp.partition);
-      if (this.#partitions.has(key)) continue;
+      // The metadata log is the broker's own, not a partition of the image.
+      if (this.#partitions.has(key) || tp.topic === METADATA_TOPIC) continue;
       this.#log.warn("stray partition log: not in the metadata for this broker, kept and not served", {
         partition: key,
         topicId: this.#logs.topicId(tp) ?? "none",

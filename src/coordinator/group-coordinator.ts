@@ -279,6 +279,7 @@ export class GroupCoordinator {
     if (!current()) return;
     shard.state = { kind: "loaded" };
     for (const group of shard.groups.values()) {
+      group.subscribedTopics = this.#subscribedTopics(group);
       for (const member of group.members.values()) this.#scheduleHeartbeat(shard, group, member, member.sessionTimeoutMs);
     }
     this.#logger?.info("group coordinator: loaded", { partition, records: count, groups: shard.groups.size });

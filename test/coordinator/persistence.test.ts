@@ -184,3 +184,18 @@ describe("loading", () => {
     expect(env.log.records(env.gc.partitionFor("g")).length).toBe(1);
   });
 });
+
+describe("loaded consumer groups", () => {
+  test("a loaded Stable group knows its subscriptions (OffsetDelete of an unsubscribed topic works)", async () => {
+    const env = await setup();
+    const a = await joinAlone(env, "g"); // subscribes to "t"
+    await env.gc.commitOffsets(commitInput("g", { generationId: a.generationId, memberId: a.memberId }, [["t", 0, 1, null], ["u", 0, 2, null]]));
+    const fresh = env.newCoordinator();
+    await loadAll(fresh);
+    const out = await fresh.deleteOffsets("g", [
+      { name: "t", partitionIndexes: [0] },
+      { name: "u", partitionIndexes: [0] },
+    ]);
+    expect(out.topics.map((t) => t.partitions[0]!.errorCode)).toEqual([E.GROUP_SUBSCRIBED_TO_TOPIC, E.NONE]);
+  });
+});

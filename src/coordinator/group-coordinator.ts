@@ -179,8 +179,14 @@ class Shard {
   readonly offsets = new Map<string, Map<string, CommittedOffset>>();
   /** The chain of appends: each waits for the previous one, so replay follows log order. */
   tail: Promise<unknown> = Promise.resolve();
+  /** Set while a failed load waits to be retried. */
+  cancelRetry: CancelTimer | null = null;
   constructor(readonly partition: number) {}
 }
+
+/** Backoff between attempts to load a partition whose log could not be read. */
+export const LOAD_RETRY_BACKOFF_MS_MIN = 1000;
+export const LOAD_RETRY_BACKOFF_MS_MAX = 60_000;
 
 const offsetKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
@@ -252,16 +258,24 @@ export class GroupCoordinator {
 
   /**
    * Takes ownership of a partition (this broker became its leader): replays its records, then
-   * serves its groups. Idempotent while owned. Resolves once loaded (or failed / unloaded meanwhile).
+   * serves its groups. Idempotent while owned. Resolves once loaded, failed or unloaded. The
+   * read starts after the current turn, so metadata listeners registered after this one (the
+   * replica manager creating the partition) have run. A failed load answers
+   * COORDINATOR_NOT_AVAILABLE and is retried on the clock with a doubling backoff.
    */
-  async loadPartition(partition: number): Promise<void> {
+  loadPartition(partition: number): Promise<void> {
     if (!(Number.isInteger(partition) && partition >= 0 && partition < this.#config.offsetsTopicNumPartitions)) {
       throw new RangeError(`loadPartition: ${partition} is not a partition of ${OFFSETS_TOPIC_NAME} (${this.#config.offsetsTopicNumPartitions})`);
     }
-    if (this.#shards.has(partition)) return;
-    const shard = new Shard(partition);
+    if (this.#shards.has(partition)) return Promise.resolve();
+    return this.#load(new Shard(partition), LOAD_RETRY_BACKOFF_MS_MIN);
+  }
+
+  async #load(shard: Shard, backoffMs: number): Promise<void> {
+    const partition = shard.partition;
     this.#shards.set(partition, shard);
     const current = (): boolean => this.#shards.get(partition) === shard;
+    await Promise.resolve();
     let count = 0;
     try {
       for await (const raw of this.#log.read(partition)) {
@@ -273,7 +287,11 @@ export class GroupCoordinator {
       if (!current()) return;
       const reason = e instanceof Error ? e.message : String(e);
       shard.state = { kind: "failed", reason };
-      this.#logger?.error("group coordinator: loading failed", { partition, error: e instanceof Error ? e : reason });
+      this.#logger?.error("group coordinator: loading failed; will retry", { partition, retryMs: backoffMs, error: e instanceof Error ? e : reason });
+      shard.cancelRetry = this.#clock.schedule(backoffMs, () => {
+        if (!current()) return;
+        void this.#load(new Shard(partition), Math.min(backoffMs * 2, LOAD_RETRY_BACKOFF_MS_MAX));
+      });
       return;
     }
     if (!current()) return;
@@ -290,6 +308,7 @@ export class GroupCoordinator {
     const shard = this.#shards.get(partition);
     if (shard === undefined) return;
     this.#shards.delete(partition);
+    shard.cancelRetry?.();
     for (const group of shard.groups.values()) this.#abandonGroup(group, ErrorCode.NOT_COORDINATOR);
     shard.groups.clear();
     shard.offsets.clear();

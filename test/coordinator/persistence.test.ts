@@ -158,22 +158,32 @@ describe("persistence: a fresh coordinator replaying the records reaches the sam
 });
 
 describe("loading", () => {
-  test("a log that cannot be read makes the partition unavailable, not a crash", async () => {
+  test("a log that cannot be read makes the partition unavailable, not a crash, and the load is retried", async () => {
+    let reads = 0;
     const bad: OffsetsTopicLog = {
       append: () => Promise.resolve({ errorCode: E.NONE }),
       async *read(): AsyncIterable<RawRecord> {
-        yield { key: new Uint8Array([0, 1, 0]), value: null };
+        reads++;
+        if (reads === 1) yield { key: new Uint8Array([0, 1, 0]), value: null };
       },
     };
+    const clock = new SimClock();
     const gc = new Coordinator({
       config: { ...groupCoordinatorConfigDefaults, offsetsTopicNumPartitions: 1 },
-      clock: new SimClock(),
+      clock,
       prng: new SeededPrng(1),
       log: bad,
       topicPartitions: () => 1,
     });
     await gc.loadPartition(0);
     expect(gc.coordinatorError("g")).toBe(E.COORDINATOR_NOT_AVAILABLE);
+    clock.advance(999);
+    await settle();
+    expect(reads).toBe(1);
+    clock.advance(1);
+    await settle();
+    expect(reads).toBe(2);
+    expect(gc.coordinatorError("g")).toBe(E.NONE);
   });
 
   test("records appended by operations are in the log before the response", async () => {

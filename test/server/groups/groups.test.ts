@@ -5,10 +5,9 @@
  * the groups and offsets back from its log.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { groupCoordinatorConfigDefaults } from "../../../src/coordinator/config.ts";
-import { GroupCoordinator } from "../../../src/coordinator/group-coordinator.ts";
+import type { GroupCoordinator } from "../../../src/coordinator/group-coordinator.ts";
 import { OFFSETS_TOPIC_NAME } from "../../../src/coordinator/partitioner.ts";
-import { ReplicaOffsetsTopicLog } from "../../../src/coordinator/replica-offsets-log.ts";
+import { startGroupCoordinator } from "../../../src/coordinator/start.ts";
 import { ErrorCode } from "../../../src/protocol/errors.ts";
 import { ApiKeys } from "../../../src/protocol/messages/index.ts";
 import { defaultDeleteGroupsRequest } from "../../../src/protocol/messages/delete-groups-request.ts";
@@ -39,26 +38,29 @@ const PARTITIONS = 3;
 const open: TestBroker[] = [];
 
 afterEach(() => {
-  for (const b of open.splice(0)) b.close();
+  for (const b of open.splice(0)) {
+    b.services.groups?.shutdown();
+    b.close();
+  }
 });
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-/** Gives the harness broker a group coordinator wired as the broker does: persistence on its replicas, loading from metadata. */
+/** Gives the harness broker a group coordinator wired as the broker does (startGroupCoordinator). */
 function withGroups(b: TestBroker): GroupCoordinator {
-  const gc = new GroupCoordinator({
-    config: { ...groupCoordinatorConfigDefaults, offsetsTopicNumPartitions: PARTITIONS, groupInitialRebalanceDelayMs: 0 },
+  const values: Record<string, string> = { "offsets.topic.num.partitions": String(PARTITIONS), "group.initial.rebalance.delay.ms": "0" };
+  const gc = startGroupCoordinator({
+    nodeId: b.nodeId,
+    metadata: b.metadata,
+    replicas: b.replicas,
     clock: b.clock,
     prng: b.prng,
-    log: new ReplicaOffsetsTopicLog(b.replicas),
-    topicPartitions: (name) => b.metadata.image.topic(name)?.partitions.length,
     logger: b.services.log,
+    configValue: (name) => values[name],
   });
   (b.services as { groups?: GroupCoordinator }).groups = gc;
-  b.metadata.onChange((next) => gc.onMetadataImage(next, b.nodeId));
-  gc.onMetadataImage(b.metadata.image, b.nodeId);
   open.push(b);
   return gc;
 }
@@ -248,6 +250,7 @@ describe("group APIs through the dispatcher", () => {
     await b.send(ApiKeys.OffsetCommit, 8, commitRequest("simple", -1, "", [[1, 3, "s"]]));
 
     open.splice(open.indexOf(b), 1);
+    b.services.groups?.shutdown();
     const b2 = b.restart();
     const gc2 = withGroups(b2);
     // Loading is asynchronous: a request meanwhile may see COORDINATOR_LOAD_IN_PROGRESS.

@@ -1,0 +1,54 @@
+/**
+ * The broker wiring of the group coordinator in one call: settings from broker config values,
+ * persistence on this broker's `__consumer_offsets` partitions through the ReplicaManager,
+ * loading/unloading those partitions as leadership in the metadata image moves, and the
+ * offset-retention timer.
+ *
+ * Call it after `replicas.attach(metadata)`: metadata listeners run in registration order, and
+ * the replica manager must create a partition before the coordinator reads it (the read also
+ * waits one turn, see GroupCoordinator.loadPartition). Put the result in
+ * `BrokerServices.groups`; call `shutdown()` on it when the broker stops.
+ */
+import type { MetadataManager } from "../metadata/metadata-manager.ts";
+import type { Clock } from "../platform/clock.ts";
+import type { Compression } from "../platform/compression.ts";
+import type { Prng } from "../platform/prng.ts";
+import type { ReplicaManager } from "../replication/replica-manager.ts";
+import type { Logger } from "../util/log.ts";
+import { groupCoordinatorConfigFrom } from "./config.ts";
+import { GroupCoordinator } from "./group-coordinator.ts";
+import { ReplicaOffsetsTopicLog } from "./replica-offsets-log.ts";
+
+export interface StartGroupCoordinatorOptions {
+  nodeId: number;
+  metadata: MetadataManager;
+  replicas: ReplicaManager;
+  clock: Clock;
+  prng: Prng;
+  logger: Logger;
+  /** A broker config value by Kafka name (undefined: Kafka's default). */
+  configValue: (name: string) => string | undefined;
+  compression?: Compression;
+}
+
+export function startGroupCoordinator(o: StartGroupCoordinatorOptions): GroupCoordinator {
+  const commitTimeout = o.configValue("offsets.commit.timeout.ms");
+  const loadBuffer = o.configValue("offsets.load.buffer.size");
+  const log = new ReplicaOffsetsTopicLog(o.replicas, {
+    ...(commitTimeout === undefined ? {} : { commitTimeoutMs: Number(commitTimeout) }),
+    ...(loadBuffer === undefined ? {} : { readBytes: Number(loadBuffer) }),
+    ...(o.compression === undefined ? {} : { compression: o.compression }),
+  });
+  const groups = new GroupCoordinator({
+    config: groupCoordinatorConfigFrom(o.configValue),
+    clock: o.clock,
+    prng: o.prng,
+    log,
+    topicPartitions: (name) => o.metadata.image.topic(name)?.partitions.length,
+    logger: o.logger.child({ component: "groups" }),
+  });
+  o.metadata.onChange((next) => groups.onMetadataImage(next, o.nodeId));
+  groups.onMetadataImage(o.metadata.image, o.nodeId);
+  groups.start();
+  return groups;
+}

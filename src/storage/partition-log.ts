@@ -271,6 +271,7 @@ export class PartitionLog {
       // move to the end (otherwise it would stay behind until the next flush, and the next
       // unclean stop would rescan all of this again).
       for (let i = start; i < segments.length; i++) segments[i]!.flush();
+      fs.fsyncDir(dir); // and their directory entries
       recoveryPoint = active.nextOffset;
     }
     const log = new PartitionLog(opts, segments, report, recoveryPoint);

@@ -50,6 +50,7 @@ import {
   groupMetadataRecord,
   offsetCommitRecord,
   type OffsetCommitValue,
+  type RawRecord,
 } from "./records.ts";
 
 export const CONSUMER_PROTOCOL_TYPE = "consumer";
@@ -161,6 +162,12 @@ export interface FetchedOffset {
 export interface OffsetFetchOutcome {
   errorCode: number;
   topics: { name: string; partitions: FetchedOffset[] }[];
+}
+
+/** What an operation decided: the records to make durable, and the answer once they are. */
+export interface CoordinatorResult<T> {
+  records: CoordinatorRecord[];
+  response: T;
 }
 
 type ShardState = { readonly kind: "loading" } | { readonly kind: "loaded" } | { readonly kind: "failed"; readonly reason: string };
@@ -300,7 +307,8 @@ export class GroupCoordinator {
       group.subscribedTopics = this.#subscribedTopics(group);
       for (const member of group.members.values()) this.#scheduleHeartbeat(shard, group, member, member.sessionTimeoutMs);
     }
-    this.#logger?.info("group coordinator: loaded", { partition, records: count, groups: shard.groups.size });
+    if (count > 0) this.#logger?.info("group coordinator: loaded", { partition, records: count, groups: shard.groups.size });
+    else this.#logger?.debug("group coordinator: loaded an empty partition", { partition });
   }
 
   /** Gives up a partition (leadership moved or the broker stops): waiting clients get NOT_COORDINATOR. */
@@ -385,12 +393,20 @@ export class GroupCoordinator {
   // ---------------------------------------------------------------- records: write and replay
 
   /**
-   * Appends `records` to the shard's partition, replays them, then yields `response`; on a
-   * failed append yields `onError(coordinator error)` and replays nothing.
+   * Appends a result's records to the shard's partition, replays them, then yields its
+   * response; on a failed append yields `onError(coordinator error)` and replays nothing.
    */
-  #write<T>(shard: Shard, records: readonly CoordinatorRecord[], response: T, onError: (errorCode: number) => T, forOffsetCommit = false): Promise<T> {
+  #write<T>(shard: Shard, result: CoordinatorResult<T>, onError: (errorCode: number) => T, forOffsetCommit = false): Promise<T> {
+    const { records, response } = result;
     if (records.length === 0) return Promise.resolve(response);
-    const raw = records.map(encodeRecord);
+    let raw: RawRecord[];
+    try {
+      raw = records.map(encodeRecord);
+    } catch (e) {
+      // Only a value past a wire limit (a 32767-byte string) gets here; nothing was written.
+      this.#logger?.error("group coordinator: cannot encode records", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
+      return Promise.resolve(onError(ErrorCode.UNKNOWN_SERVER_ERROR));
+    }
     const run = async (): Promise<T> => {
       if (this.#shards.get(shard.partition) !== shard) return onError(ErrorCode.NOT_COORDINATOR);
       let errorCode: number;
@@ -405,9 +421,9 @@ export class GroupCoordinator {
       for (const r of records) this.#replay(shard, r, false);
       return response;
     };
-    const result = shard.tail.then(run, run);
-    shard.tail = result.catch(() => undefined);
-    return result;
+    const written = shard.tail.then(run, run);
+    shard.tail = written.catch(() => undefined);
+    return written;
   }
 
   /**
@@ -589,7 +605,7 @@ export class GroupCoordinator {
           members: isLeader ? this.#memberMetadata(group) : [],
           skipAssignment: isLeader && req.supportsSkipAssignment,
         };
-        void this.#write(shard, [groupMetadataRecord(group.groupId, group.toRecordValue())], ok, (errorCode) => {
+        void this.#write(shard, { records: [groupMetadataRecord(group.groupId, group.toRecordValue())], response: ok }, (errorCode) => {
           // Not persisted: put the old incarnation back, as if this join never happened.
           if (this.#live(shard, group) && group.generationId === generation && group.members.get(newMemberId) === member) {
             group.replaceStaticMember(instanceId, newMemberId, oldMemberId);
@@ -785,7 +801,7 @@ export class GroupCoordinator {
       group.transitionTo({ kind: "Empty" }, now);
       group.checkInvariants();
       const generation = group.generationId;
-      void this.#write(shard, [groupMetadataRecord(group.groupId, group.toRecordValue())], ErrorCode.NONE, (e) => e).then((errorCode) => {
+      void this.#write(shard, { records: [groupMetadataRecord(group.groupId, group.toRecordValue())], response: ErrorCode.NONE as number }, (e) => e).then((errorCode) => {
         if (errorCode !== ErrorCode.NONE) {
           this.#logger?.warn("group coordinator: could not persist the empty group", { group: group.groupId, generation, errorCode });
         }
@@ -911,7 +927,7 @@ export class GroupCoordinator {
     const snapshot = group.toRecordValue();
     for (const m of snapshot.members) m.assignment = byMember.get(m.memberId) ?? EMPTY_BYTES;
     const generation = group.generationId;
-    void this.#write(shard, [groupMetadataRecord(group.groupId, snapshot)], ErrorCode.NONE as number, (e) => e).then((errorCode) => {
+    void this.#write(shard, { records: [groupMetadataRecord(group.groupId, snapshot)], response: ErrorCode.NONE as number }, (e) => e).then((errorCode) => {
       if (!this.#live(shard, group) || !group.is("CompletingRebalance") || group.generationId !== generation) return;
       if (errorCode !== ErrorCode.NONE) {
         this.#resetAndPropagateAssignmentWithError(group, errorCode);
@@ -1087,7 +1103,7 @@ export class GroupCoordinator {
     group.transitionTo({ kind: "Dead" }, this.#clock.nowMs());
     const records: CoordinatorRecord[] = offsets.map((o) => offsetCommitRecord(group.groupId, o.topic, o.partition, null));
     records.push(groupMetadataRecord(group.groupId, null));
-    return this.#write(shard, records, ErrorCode.NONE as number, (errorCode) => {
+    return this.#write(shard, { records, response: ErrorCode.NONE as number }, (errorCode) => {
       if (this.#shards.get(shard.partition) === shard && shard.groups.get(group.groupId) === group) {
         shard.groups.set(group.groupId, ClassicGroup.fromRecordValue(group.groupId, snapshot));
       }
@@ -1138,7 +1154,7 @@ export class GroupCoordinator {
             return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
           }
           // Kafka compares the metadata's length in UTF-16 code units (Java String#length), as here.
-          if (p.committedMetadata !== null && p.committedMetadata.length > this.#config.offsetMetadataMaxBytes) {
+          if (p.committedMetadata !== null && (p.committedMetadata.length > this.#config.offsetMetadataMaxBytes || !fitsRecordString(p.committedMetadata))) {
             return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
           }
           const commitTimestampMs = p.commitTimestampMs === -1 ? now : p.commitTimestampMs;
@@ -1159,8 +1175,7 @@ export class GroupCoordinator {
     });
     return this.#write(
       shard,
-      records,
-      response,
+      { records, response },
       (errorCode) => {
         for (const r of written) r.errorCode = errorCode;
         return response;
@@ -1238,7 +1253,7 @@ export class GroupCoordinator {
         }),
       };
     });
-    return this.#write(shard, records, { errorCode: ErrorCode.NONE as number, topics: response }, (errorCode) => ({ errorCode, topics: [] }));
+    return this.#write(shard, { records, response: { errorCode: ErrorCode.NONE as number, topics: response } }, (errorCode) => ({ errorCode, topics: [] }));
   }
 
   /**
@@ -1276,7 +1291,7 @@ export class GroupCoordinator {
           writes.push(this.#deleteEmptyGroup(shard, group, expired));
         } else if (expired.length > 0) {
           const records = expired.map((o) => offsetCommitRecord(group.groupId, o.topic, o.partition, null));
-          writes.push(this.#write(shard, records, ErrorCode.NONE as number, (e) => e));
+          writes.push(this.#write(shard, { records, response: ErrorCode.NONE as number }, (e) => e));
         }
       }
     }
@@ -1298,6 +1313,13 @@ export class GroupCoordinator {
     }
     return out;
   }
+}
+
+/** The record's metadata is a protocol string: at most 32767 UTF-8 bytes whatever offset.metadata.max.bytes says. */
+const RECORD_STRING_BYTES_MAX = 0x7fff;
+const utf8 = new TextEncoder();
+function fitsRecordString(s: string): boolean {
+  return s.length * 3 <= RECORD_STRING_BYTES_MAX || utf8.encode(s).length <= RECORD_STRING_BYTES_MAX;
 }
 
 function noOffset(partitionIndex: number): FetchedOffset {

@@ -671,3 +671,12 @@ describe("partitions: coordinator ownership and loading", () => {
     expect(env.gc.coordinatorError("g")).toBe(E.NOT_COORDINATOR);
   });
 });
+
+describe("limits", () => {
+  test("metadata past the record string limit is refused even when offset.metadata.max.bytes allows it", async () => {
+    const env = await setup({ offsetMetadataMaxBytes: 1_000_000 });
+    const big = "é".repeat(20_000); // 40,000 UTF-8 bytes
+    const r = await env.gc.commitOffsets(commitInput("g", {}, [["t", 0, 1, big], ["t", 1, 1, "é".repeat(16_000)]]));
+    expect(r[0]!.partitions.map((p) => p.errorCode)).toEqual([E.OFFSET_METADATA_TOO_LARGE, E.NONE]);
+  });
+});

@@ -326,7 +326,9 @@ export class ClassicGroup {
     g.generationId = v.generation;
     g.protocolType = v.protocolType.length === 0 ? null : v.protocolType;
     g.protocolName = v.protocol;
-    for (const mv of v.members) {
+    // Members without a protocol type or chosen protocol cannot be served; Kafka never writes such a snapshot.
+    const members = v.protocol !== null && v.protocolType.length > 0 ? v.members : [];
+    for (const mv of members) {
       const member = new GroupMember({
         memberId: mv.memberId,
         groupInstanceId: mv.groupInstanceId,
@@ -335,7 +337,7 @@ export class ClassicGroup {
         rebalanceTimeoutMs: mv.rebalanceTimeoutMs,
         sessionTimeoutMs: mv.sessionTimeoutMs,
         protocolType: v.protocolType,
-        protocols: v.protocol === null ? [] : [{ name: v.protocol, metadata: mv.subscription }],
+        protocols: [{ name: v.protocol!, metadata: mv.subscription }],
       });
       member.assignment = mv.assignment;
       g.members.set(member.memberId, member);

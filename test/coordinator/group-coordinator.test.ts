@@ -680,3 +680,50 @@ describe("limits", () => {
     expect(r[0]!.partitions.map((p) => p.errorCode)).toEqual([E.OFFSET_METADATA_TOO_LARGE, E.NONE]);
   });
 });
+
+describe("leader election", () => {
+  test("when the leader leaves, the next member to have joined leads the next generation", async () => {
+    const env = await setup();
+    const a = await joinAlone(env, "g");
+    const b = track(env.gc.joinGroup(joinInput("g", { clientId: "b" })));
+    const a2 = track(env.gc.joinGroup(joinInput("g", { memberId: a.memberId })));
+    await settle();
+    expect(a2.value().leader).toBe(a.memberId);
+    const bId = b.value().memberId;
+    env.gc.leaveGroup("g", [{ memberId: a.memberId, groupInstanceId: null }]);
+    const b2 = await env.gc.joinGroup(joinInput("g", { memberId: bId }));
+    expect(b2.leader).toBe(bId);
+    expect(b2.members.map((m) => m.memberId)).toEqual([bId]);
+  });
+
+  test("a leader that does not rejoin in time is replaced by a member that did", async () => {
+    const env = await setup();
+    const a = await joinAlone(env, "g", { rebalanceTimeoutMs: 10_000, sessionTimeoutMs: 60_000 });
+    const b = track(env.gc.joinGroup(joinInput("g", { clientId: "b", rebalanceTimeoutMs: 10_000, sessionTimeoutMs: 60_000 })));
+    env.clock.advance(10_000);
+    await settle();
+    expect(b.value().leader).toBe(b.value().memberId);
+    expect(env.gc.group("g")!.has(a.memberId)).toBe(false);
+    // Not Stable: members are listed without metadata or assignments.
+    const d = env.gc.describeGroup("g");
+    expect(d.state).toBe("CompletingRebalance");
+    expect(d.protocolData).toBe("");
+    expect(d.members[0]!.metadata.length).toBe(0);
+  });
+});
+
+describe("snapshots that cannot be served", () => {
+  test("a group snapshot with members but no protocol loads as Empty", () => {
+    const g = ClassicGroup.fromRecordValue("g", {
+      protocolType: "consumer",
+      generation: 4,
+      protocol: null,
+      leader: "m",
+      currentStateTimestampMs: 1,
+      members: [{ memberId: "m", groupInstanceId: null, clientId: "c", clientHost: "h", rebalanceTimeoutMs: 1, sessionTimeoutMs: 1, subscription: new Uint8Array(), assignment: new Uint8Array() }],
+    });
+    expect(g.stateName).toBe("Empty");
+    expect(g.generationId).toBe(4);
+    expect(g.size).toBe(0);
+  });
+});

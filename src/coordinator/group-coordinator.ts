@@ -11,12 +11,14 @@
  * Persistence (Kafka's CoordinatorResult model): an operation decides synchronously and
  * yields records plus a response; the records are appended to the shard's partition as one
  * batch (`OffsetsTopicLog.append`, resolving once durable), then replayed into the shard,
- * and only then is the response released. Appends of a shard are chained, so records are
- * replayed in log order. Offsets change only by replay. Group membership runs in memory, as
- * Kafka's classic protocol does (joins wait on each other, not on the log); its record is
- * the group's snapshot, written when a generation's assignment is handed out, when the group
- * becomes Empty, and when a static member is replaced; at load the snapshots rebuild the
- * groups (Stable with their members, or Empty). Tombstones delete offsets and groups.
+ * and only then is the response released. Appends are issued in operation order (and the
+ * log keeps that order), so they pipeline; replays are chained in the same order.
+ *
+ * Offsets change only by replay. Group membership runs in memory, as Kafka's classic
+ * protocol does (joins wait on each other, not on the log); its record is the group's
+ * snapshot, written when a generation's assignment is handed out, when the group becomes
+ * Empty, and when a static member is replaced; at load the snapshots rebuild the groups
+ * (Stable with their members, or Empty). Tombstones delete offsets and groups.
  *
  * Time: every deadline is a timer on the injected Clock (session timeouts, the rebalance
  * timeout of the join phase, the initial rebalance delay, the sync deadline, the retention
@@ -407,21 +409,30 @@ export class GroupCoordinator {
       this.#logger?.error("group coordinator: cannot encode records", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
       return Promise.resolve(onError(ErrorCode.UNKNOWN_SERVER_ERROR));
     }
-    const run = async (): Promise<T> => {
-      if (this.#shards.get(shard.partition) !== shard) return onError(ErrorCode.NOT_COORDINATOR);
-      let errorCode: number;
-      try {
-        errorCode = (await this.#log.append(shard.partition, raw, this.#clock.nowMs())).errorCode;
-      } catch (e) {
-        this.#logger?.error("group coordinator: append failed", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
-        errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
-      }
+    if (this.#shards.get(shard.partition) !== shard) return Promise.resolve(onError(ErrorCode.NOT_COORDINATOR));
+    // Appends are issued at once (the log keeps call order) so commits pipeline; their records
+    // are replayed strictly in that order, each after its own append is acknowledged.
+    let appended: Promise<number>;
+    try {
+      appended = this.#log.append(shard.partition, raw, this.#clock.nowMs()).then(
+        (r) => r.errorCode,
+        (e: unknown) => {
+          this.#logger?.error("group coordinator: append failed", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
+          return ErrorCode.UNKNOWN_SERVER_ERROR;
+        },
+      );
+    } catch (e) {
+      this.#logger?.error("group coordinator: append failed", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
+      appended = Promise.resolve(ErrorCode.UNKNOWN_SERVER_ERROR);
+    }
+    const apply = async (): Promise<T> => {
+      const errorCode = await appended;
       if (this.#shards.get(shard.partition) !== shard || shard.state.kind !== "loaded") return onError(ErrorCode.NOT_COORDINATOR);
       if (errorCode !== ErrorCode.NONE) return onError(appendErrorToCoordinatorError(errorCode, forOffsetCommit));
       for (const r of records) this.#replay(shard, r, false);
       return response;
     };
-    const written = shard.tail.then(run, run);
+    const written = shard.tail.then(apply, apply);
     shard.tail = written.catch(() => undefined);
     return written;
   }

@@ -6,7 +6,9 @@
  * Contract:
  * - `append` writes the records of one operation as ONE record batch (atomic: all or none)
  *   and resolves only once the batch is durable/acknowledged as a producer with acks=all
- *   would be told; the coordinator answers its client only after that. It resolves with an
+ *   would be told; the coordinator answers its client only after that. Batches land in the
+ *   log in the order `append` was called (the coordinator pipelines appends and replays
+ *   their records in call order). It resolves with an
  *   error code (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT, ...) rather
  *   than rejecting for conditions; a rejection is treated like UNKNOWN_SERVER_ERROR.
  * - `read` yields every record of the partition from its log start, in offset order, as raw

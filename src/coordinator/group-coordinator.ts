@@ -902,9 +902,9 @@ export class GroupCoordinator {
     const group = shard.groups.get(req.groupId);
     if (group === undefined) return Promise.resolve(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     if (group.is("Dead")) return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
-    if (group.isStaticMemberFenced(req.memberId, req.groupInstanceId)) return Promise.resolve(syncError(ErrorCode.FENCED_INSTANCE_ID));
-    const member = group.members.get(req.memberId);
-    if (member === undefined) return Promise.resolve(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+    const invalid = group.validateMember(req.memberId, req.groupInstanceId);
+    if (invalid !== ErrorCode.NONE) return Promise.resolve(syncError(invalid));
+    const member = group.members.get(req.memberId)!;
     if (req.generationId !== group.generationId) return Promise.resolve(syncError(ErrorCode.ILLEGAL_GENERATION));
     if ((req.protocolType !== null && req.protocolType !== group.protocolType) || (req.protocolName !== null && req.protocolName !== group.protocolName)) {
       return Promise.resolve(syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
@@ -966,9 +966,9 @@ export class GroupCoordinator {
     const group = shard.groups.get(req.groupId);
     if (group === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
     if (group.is("Dead")) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    if (group.isStaticMemberFenced(req.memberId, req.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
-    const member = group.members.get(req.memberId);
-    if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    const invalid = group.validateMember(req.memberId, req.groupInstanceId);
+    if (invalid !== ErrorCode.NONE) return invalid;
+    const member = group.members.get(req.memberId)!;
     if (req.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
     switch (group.stateName) {
       case "Empty":
@@ -1128,8 +1128,8 @@ export class GroupCoordinator {
     if (group.is("Dead")) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     if (req.generationId < 0 && group.is("Empty")) return ErrorCode.NONE;
     if (req.generationId >= 0 || req.memberId !== "" || req.groupInstanceId !== null) {
-      if (group.isStaticMemberFenced(req.memberId, req.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
-      if (!group.has(req.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
+      const invalid = group.validateMember(req.memberId, req.groupInstanceId);
+      if (invalid !== ErrorCode.NONE) return invalid;
       if (req.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
     } else if (!group.is("Empty")) {
       // No member id and no generation (v0, or an admin): only an empty group takes it.

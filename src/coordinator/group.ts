@@ -23,6 +23,7 @@
  * earliest in the leader's list).
  */
 import type { CancelTimer } from "../platform/clock.ts";
+import { ErrorCode } from "../protocol/errors.ts";
 import type { GroupMemberValue, GroupMetadataValue } from "./records.ts";
 
 export type GroupStateName = "Empty" | "PreparingRebalance" | "CompletingRebalance" | "Stable" | "Dead";
@@ -70,6 +71,8 @@ export interface SyncGroupOutcome {
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
+const UNKNOWN_MEMBER_ID = ErrorCode.UNKNOWN_MEMBER_ID;
+const FENCED_INSTANCE_ID = ErrorCode.FENCED_INSTANCE_ID;
 
 export class GroupMember {
   memberId: string;
@@ -240,6 +243,20 @@ export class ClassicGroup {
 
   staticMemberId(groupInstanceId: string | null): string | undefined {
     return groupInstanceId === null ? undefined : this.staticMembers.get(groupInstanceId);
+  }
+
+  /**
+   * Kafka's member check for Heartbeat, SyncGroup and OffsetCommit: an instance id must be
+   * known and held by this member id (else UNKNOWN_MEMBER_ID / FENCED_INSTANCE_ID), and the
+   * member id must be a member. Returns an error code (0: valid).
+   */
+  validateMember(memberId: string, groupInstanceId: string | null): number {
+    if (groupInstanceId !== null) {
+      const holder = this.staticMembers.get(groupInstanceId);
+      if (holder === undefined) return UNKNOWN_MEMBER_ID;
+      if (holder !== memberId) return FENCED_INSTANCE_ID;
+    }
+    return this.members.has(memberId) ? 0 : UNKNOWN_MEMBER_ID;
   }
 
   /** The instance id is held by another member id: the caller is a fenced zombie. */

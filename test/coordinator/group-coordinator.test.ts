@@ -233,6 +233,8 @@ describe("heartbeats and sessions", () => {
     expect(hb({ memberId: "x" })).toBe(E.UNKNOWN_MEMBER_ID);
     expect(hb({ groupId: "none" })).toBe(E.UNKNOWN_MEMBER_ID);
     expect(hb({ groupId: "" })).toBe(E.INVALID_GROUP_ID);
+    // An instance id the group does not know: the caller is not who it says (Kafka's validateMember).
+    expect(hb({ groupInstanceId: "stranger" })).toBe(E.UNKNOWN_MEMBER_ID);
   });
 
   test("session expiry removes a silent member and rebalances the others", async () => {

@@ -275,6 +275,61 @@ describe("group APIs through the dispatcher", () => {
     expect([...described!.groups[0]!.members[0]!.memberAssignment]).toEqual([7, 7]);
   });
 
+  test("group errors in each version's shape: OffsetFetch v1 per partition, v2+ top level, v8 per group; LeaveGroup v0 top level", async () => {
+    const { b, gc } = await start();
+    await findCoordinator(b, "g");
+    await settle();
+    gc.unloadPartition(gc.partitionFor("g"));
+    const v1 = await b.send(ApiKeys.OffsetFetch, 1, { ...defaultOffsetFetchRequest(), groupId: "g", topics: [{ ...defaultOffsetFetchRequestTopic(), name: "t", partitionIndexes: [0] }] });
+    expect(v1!.topics[0]!.partitions[0]!.errorCode).toBe(E.NOT_COORDINATOR);
+    const v3 = await b.send(ApiKeys.OffsetFetch, 3, { ...defaultOffsetFetchRequest(), groupId: "g", topics: [{ ...defaultOffsetFetchRequestTopic(), name: "t", partitionIndexes: [0] }] });
+    expect(v3!.errorCode).toBe(E.NOT_COORDINATOR);
+    expect(v3!.topics).toEqual([]);
+    const v8 = await b.send(ApiKeys.OffsetFetch, 8, { ...defaultOffsetFetchRequest(), groups: [{ ...defaultOffsetFetchRequestGroup(), groupId: "g", topics: null }] });
+    expect(v8!.groups[0]!.errorCode).toBe(E.NOT_COORDINATOR);
+    const leave = await b.send(ApiKeys.LeaveGroup, 0, { ...defaultLeaveGroupRequest(), groupId: "g", memberId: "m" });
+    expect(leave!.errorCode).toBe(E.NOT_COORDINATOR);
+    const join = await b.send(ApiKeys.JoinGroup, 9, { ...defaultJoinGroupRequest(), groupId: "g", sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, protocolType: "consumer", protocols: [{ ...defaultJoinGroupRequestProtocol(), name: "range", metadata: new Uint8Array() }] });
+    expect(join!.errorCode).toBe(E.NOT_COORDINATOR);
+    expect(join!.protocolName).toBeNull();
+  });
+
+  test("JoinGroup v9: a static leader restarting while Stable is told to skip the assignment", async () => {
+    const { b } = await start();
+    await findCoordinator(b, "s");
+    await settle();
+    const join = () =>
+      b.send(ApiKeys.JoinGroup, 9, {
+        ...defaultJoinGroupRequest(),
+        groupId: "s",
+        sessionTimeoutMs: 10_000,
+        rebalanceTimeoutMs: 10_000,
+        memberId: "",
+        groupInstanceId: "leader-1",
+        protocolType: "consumer",
+        protocols: [{ ...defaultJoinGroupRequestProtocol(), name: "range", metadata: new Uint8Array([5]) }],
+      });
+    const first = await join();
+    expect(first!.errorCode).toBe(E.NONE);
+    expect(first!.skipAssignment).toBe(false);
+    const sync = await b.send(ApiKeys.SyncGroup, 5, {
+      ...defaultSyncGroupRequest(),
+      groupId: "s",
+      generationId: first!.generationId,
+      memberId: first!.memberId,
+      groupInstanceId: "leader-1",
+      protocolType: "consumer",
+      protocolName: "range",
+      assignments: [{ ...defaultSyncGroupRequestAssignment(), memberId: first!.memberId, assignment: new Uint8Array([1]) }],
+    });
+    expect(sync!.protocolName).toBe("range");
+    const again = await join();
+    expect(again!.errorCode).toBe(E.NONE);
+    expect(again!.skipAssignment).toBe(true);
+    expect(again!.generationId).toBe(first!.generationId);
+    expect(again!.members.map((m) => [m.memberId, m.groupInstanceId])).toEqual([[again!.memberId, "leader-1"]]);
+  });
+
   test("without a coordinator the group APIs answer COORDINATOR_NOT_AVAILABLE", async () => {
     const b = await startTestBroker({ handlers });
     open.push(b);

@@ -227,7 +227,10 @@ export class ReplicaManager {
           this.#log.info("partition role changed", { partition: key, role: current.state.kind, leaderEpoch: current.leaderEpoch });
         }
         if (before?.partitions[image.partition] !== image) touched.add(key);
-        if (configsChanged) current.config = this.topicConfig(topic.name);
+        if (configsChanged) {
+          current.config = this.topicConfig(topic.name);
+          this.#logs.reconfigure({ topic: topic.name, partition: image.partition });
+        }
       }
     }
     for (const [key, p] of this.#partitions) {

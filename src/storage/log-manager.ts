@@ -163,6 +163,11 @@ export class LogManager {
     }
   }
 
+  /** Re-reads `tp`'s topic config (after a metadata change) and applies it to its open log. */
+  reconfigure(tp: TopicPartition): void {
+    this.getLog(tp)?.updateConfig(this.#logConfig(tp.topic));
+  }
+
   #logConfig(topic: string): LogConfig {
     return { ...this.#config.logDefaults, ...this.#topicConfig(topic) };
   }

@@ -303,6 +303,16 @@ export class PartitionLog {
     return this.#config;
   }
 
+  /**
+   * Applies changed topic configs to the live log (AlterConfigs). Size and time limits,
+   * retention and flush policy take effect at once; existing segments keep the index
+   * capacity they were created with, new segments get the new one.
+   */
+  updateConfig(config: LogConfig): void {
+    this.#config = config;
+    this.#ctx = { ...this.#ctx, config };
+  }
+
   get leaderEpochCache(): LeaderEpochCache {
     return this.#epochs;
   }

@@ -71,6 +71,7 @@ export function decodeOffsetsBatches(bytes: Uint8Array, options: { fromOffset?: 
  */
 export class MemoryOffsetsTopicLog implements OffsetsTopicLog {
   readonly #batches = new Map<number, Uint8Array[]>();
+  readonly #nextOffset = new Map<number, number>();
   #held: (() => void)[] | null = null;
   failNext: number | null = null;
   appends = 0;
@@ -87,9 +88,10 @@ export class MemoryOffsetsTopicLog implements OffsetsTopicLog {
       return { errorCode };
     }
     const list = this.#batches.get(partition) ?? [];
-    const baseOffset = list.reduce((n, b) => n + decodeOffsetsBatches(b).length, 0);
+    const baseOffset = this.#nextOffset.get(partition) ?? 0;
     list.push(encodeOffsetsBatch(records, timestampMs));
     this.#batches.set(partition, list);
+    this.#nextOffset.set(partition, baseOffset + records.length);
     return { errorCode: ErrorCode.NONE, baseOffset };
   }
 

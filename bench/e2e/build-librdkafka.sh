@@ -23,7 +23,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cache="${BUNKA_CACHE:-$HOME/.cache/bunka}"
 root="$cache/librdkafka"
 jobs="${BUILD_JOBS:-2}"
-stamp="$root/.built-v1"
+stamp="$root/.built-v2"   # bump when the configure options or dependencies change
 
 log() { printf '[build-librdkafka] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -40,7 +40,8 @@ print_paths() {
 build_mock_cluster() {
   local src; src="$(cat "$root/.srcdir")"
   mkdir -p "$root/bin"
-  if [ ! -x "$root/bin/mock-cluster" ] || [ "$here/mock-cluster.c" -nt "$root/bin/mock-cluster" ]; then
+  if [ ! -x "$root/bin/mock-cluster" ] || [ "$here/mock-cluster.c" -nt "$root/bin/mock-cluster" ] \
+    || [ "$src/src/librdkafka.a" -nt "$root/bin/mock-cluster" ]; then
     log "compiling mock-cluster"
     # Static librdkafka plus the libraries its build detected (recorded by mklove).
     local libs; libs="$(sed -n 's/^MKL_DYNAMIC_LIBS=//p' "$src/Makefile.config")"
@@ -71,7 +72,8 @@ export DEBIAN_FRONTEND=noninteractive
 bash "$here/enable-deb-src.sh" || die "could not enable deb-src entries"
 
 # --- 2. apt: build dependencies and the source package -------------------------------------
-deps=(build-essential dpkg-dev pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev libzstd-dev liblz4-dev)
+# rapidjson-dev (headers only) lets the test runner check the statistics JSON (0053, 0110).
+deps=(build-essential dpkg-dev pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev libzstd-dev liblz4-dev rapidjson-dev)
 missing=()
 for p in "${deps[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ! apt-cache showsrc librdkafka 2>/dev/null | grep -q '^Package: librdkafka' || [ ${#missing[@]} -gt 0 ]; then
@@ -96,7 +98,8 @@ log "source: $srcdir"
 
 # --- 3. configure and build only what the tools need ---------------------------------------
 cd "$srcdir"
-if [ ! -f Makefile.config ] || [ "${FORCE:-0}" = 1 ]; then
+# Reconfigure whenever the stamp is missing: a new dependency (or option) must be detected.
+if [ ! -f "$stamp" ] || [ ! -f Makefile.config ]; then
   log "configure"
   # No install step: the tools run from the tree. curl (OIDC) and GSSAPI are not needed for a
   # plaintext broker; leaving them out keeps the apt dependency list short.

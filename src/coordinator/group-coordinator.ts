@@ -85,6 +85,7 @@ export class GroupCoordinator {
   readonly #groups: ClassicGroupManager;
   readonly #offsets: OffsetManager;
   #cancelRetention: CancelTimer | null = null;
+  #numPartitions: number | null = null;
 
   constructor(deps: GroupCoordinatorDeps) {
     this.#config = deps.config;
@@ -110,9 +111,19 @@ export class GroupCoordinator {
 
   // ---------------------------------------------------------------- partitions, loading
 
+  /**
+   * How many partitions `__consumer_offsets` has: the existing topic's count once the
+   * coordinator has seen it in the metadata (fixed from then on, as Kafka fixes it at startup:
+   * a changed offsets.topic.num.partitions must not move groups away from their offsets), the
+   * configured count before the topic exists.
+   */
+  get numPartitions(): number {
+    return this.#numPartitions ?? this.#config.offsetsTopicNumPartitions;
+  }
+
   /** The `__consumer_offsets` partition of a group. */
   partitionFor(groupId: string): number {
-    return offsetsPartitionFor(groupId, this.#config.offsetsTopicNumPartitions);
+    return offsetsPartitionFor(groupId, this.numPartitions);
   }
 
   /** NONE when this coordinator serves the group now; else NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS / COORDINATOR_NOT_AVAILABLE. */
@@ -137,8 +148,8 @@ export class GroupCoordinator {
    * COORDINATOR_NOT_AVAILABLE and is retried on the clock with a doubling backoff.
    */
   loadPartition(partition: number): Promise<void> {
-    if (!(Number.isInteger(partition) && partition >= 0 && partition < this.#config.offsetsTopicNumPartitions)) {
-      throw new RangeError(`loadPartition: ${partition} is not a partition of ${OFFSETS_TOPIC_NAME} (${this.#config.offsetsTopicNumPartitions})`);
+    if (!(Number.isInteger(partition) && partition >= 0 && partition < this.numPartitions)) {
+      throw new RangeError(`loadPartition: ${partition} is not a partition of ${OFFSETS_TOPIC_NAME} (${this.numPartitions})`);
     }
     if (this.#shards.has(partition)) return Promise.resolve();
     return this.#load(new Shard(partition), LOAD_RETRY_BACKOFF_MS_MIN);
@@ -195,7 +206,17 @@ export class GroupCoordinator {
    */
   onMetadataImage(image: MetadataImage, nodeId: number): void {
     const topic = image.topic(OFFSETS_TOPIC_NAME);
-    for (let p = 0; p < this.#config.offsetsTopicNumPartitions; p++) {
+    if (topic !== undefined && this.#numPartitions === null) {
+      if (topic.partitions.length !== this.#config.offsetsTopicNumPartitions) {
+        this.#logger?.warn("__consumer_offsets has a partition count other than offsets.topic.num.partitions; using the topic's", {
+          partitions: topic.partitions.length,
+          configured: this.#config.offsetsTopicNumPartitions,
+        });
+      }
+      for (const p of [...this.#shards.keys()]) if (p >= topic.partitions.length) this.unloadPartition(p);
+      this.#numPartitions = topic.partitions.length;
+    }
+    for (let p = 0; p < this.numPartitions; p++) {
       const leads = topic?.partitions[p]?.leader === nodeId;
       if (leads && !this.#shards.has(p)) void this.loadPartition(p);
       else if (!leads && this.#shards.has(p)) this.unloadPartition(p);

@@ -45,3 +45,22 @@ describe("__consumer_offsets creation and leadership", () => {
     expect(env.gc.ownedPartitions()).toEqual([]);
   });
 });
+
+describe("the partition count of __consumer_offsets", () => {
+  test("an existing topic's count wins over offsets.topic.num.partitions, and stays", async () => {
+    const prng = new SeededPrng(4);
+    const metadata = MetadataManager.open(new MemoryMetadataStore(), prng, { numPartitions: 1, defaultReplicationFactor: 1 });
+    await metadata.submit(() => ({
+      records: [{ type: "registerBroker", brokerId: 1, incarnationId: randomUuid(prng), brokerEpoch: 1, endpoints: [{ name: "PLAINTEXT", host: "h", port: 1, securityProtocol: "PLAINTEXT" }], rack: null, fenced: false }],
+      response: undefined,
+    }));
+    await ensureOffsetsTopic(metadata, 3, 1);
+    // Configured for 7, but the topic was made with 3: groups must keep mapping onto 3.
+    const env = await setup({ offsetsTopicNumPartitions: 7 }, { load: false });
+    expect(env.gc.numPartitions).toBe(7);
+    env.gc.onMetadataImage(metadata.image, 1);
+    expect(env.gc.numPartitions).toBe(3);
+    expect(env.gc.ownedPartitions()).toEqual([0, 1, 2]);
+    expect(env.gc.partitionFor("hello")).toBe(99162322 % 3);
+  });
+});

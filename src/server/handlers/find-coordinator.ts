@@ -7,9 +7,9 @@
  * v4+ batches keys. Key type 1 (transactions) is COORDINATOR_NOT_AVAILABLE until the
  * transaction coordinator exists; other key types are INVALID_REQUEST.
  *
- * When this broker leads the partition but the coordinator has not taken it yet, the lookup
- * starts loading it (loadPartition is idempotent); the broker wiring normally does that from
- * metadata changes (GroupCoordinator.onMetadataImage).
+ * The lookup also brings the coordinator up to date with the metadata image
+ * (GroupCoordinator.onMetadataImage: idempotent; the broker wiring normally calls it on every
+ * metadata change), so a partition this broker leads starts loading at the latest here.
  */
 import { OFFSETS_TOPIC_NAME } from "../../coordinator/partitioner.ts";
 import { ensureOffsetsTopic } from "../../coordinator/offsets-topic.ts";
@@ -45,6 +45,8 @@ async function findGroupCoordinator(groupId: string, ctx: RequestContext): Promi
     }
   }
   const image = services.metadata.image;
+  // Normally a no-op: the broker wiring already follows the image (see the module doc).
+  groups.onMetadataImage(image, services.settings.nodeId);
   const partition = groups.partitionFor(groupId);
   const leader = image.partition(OFFSETS_TOPIC_NAME, partition)?.leader ?? -1;
   if (leader < 0) return notFound(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC_NAME}-${partition} has no leader`);
@@ -53,7 +55,6 @@ async function findGroupCoordinator(groupId: string, ctx: RequestContext): Promi
   if (leader === services.settings.nodeId) {
     const listeners = services.settings.advertisedListeners;
     endpoint = listeners.find((l) => l.name === listenerName) ?? listeners[0];
-    if (!groups.ownedPartitions().includes(partition)) void groups.loadPartition(partition);
   } else {
     const broker = image.brokers.get(leader);
     endpoint = broker === undefined || broker.fenced ? undefined : brokerEndpoint(broker, listenerName);

@@ -89,7 +89,7 @@ for s in "${scripts[@]}"; do
   rc=$?
   secs=$(( $(date +%s) - t0 ))
   clean="$(sed 's/\x1b\[[0-9;]*m//g' "$tlog")"
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+  if { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ "$secs" -ge "$per_test" ]; then
     status=TIMEOUT; why="killed after ${per_test}s"
   elif [ "$rc" -ne 0 ]; then
     status=FAIL; why="$(printf '%s\n' "$clean" | grep -m1 -E 'FAIL|rror' | cut -c1-200)"

@@ -6,11 +6,13 @@
  *  2. the log manager opens every partition log (recovering after an unclean stop);
  *  3. the metadata log (`__cluster_metadata-0` in the first log dir) is replayed into the
  *     metadata image, then this broker registers with its bound endpoints and a new epoch;
- *  4. the replica manager follows the image (creates/opens/deletes partition logs);
+ *  4. the replica manager follows the image (creates/opens/deletes partition logs), and the
+ *     group coordinator loads the `__consumer_offsets` partitions this node leads;
  *  5. requests are served. A request that arrives before step 4 ends waits for it.
- * Shutdown (SIGTERM, `stop()`): connections drain, then the replica manager and the log
- * manager close (flush, checkpoints, clean-shutdown marker).
+ * Shutdown (SIGTERM, `stop()`): connections drain, then the group coordinator, the replica
+ * manager and the log manager close (flush, checkpoints, clean-shutdown marker).
  */
+import { startGroupCoordinator } from "../coordinator/start.ts";
 import { LogMetadataStore, METADATA_PARTITION, METADATA_TOPIC } from "../metadata/log-store.ts";
 import { MetadataManager } from "../metadata/metadata-manager.ts";
 import { randomUuid } from "../metadata/uuid.ts";
@@ -147,6 +149,17 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
       })),
     brokerConfigValue,
   };
+  const groups = startGroupCoordinator({
+    nodeId,
+    metadata,
+    replicas,
+    clock: platform.clock,
+    prng: platform.prng,
+    logger: log.child({ component: "groups" }),
+    configValue: (name) => settings.brokerConfigValue(name)?.value,
+  });
+  broker.addShutdownHook("groups", () => groups.shutdown());
+
   const services: BrokerServices = {
     settings,
     metadata,
@@ -155,6 +168,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     clock: platform.clock,
     prng: platform.prng,
     log,
+    groups,
   };
   return services;
 }

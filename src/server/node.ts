@@ -13,6 +13,7 @@
  * manager and the log manager close (flush, checkpoints, clean-shutdown marker).
  */
 import { startGroupCoordinator } from "../coordinator/start.ts";
+import { bunCompression } from "../platform/bun/compression.ts";
 import { LogMetadataStore, METADATA_PARTITION, METADATA_TOPIC } from "../metadata/log-store.ts";
 import { MetadataManager } from "../metadata/metadata-manager.ts";
 import { randomUuid } from "../metadata/uuid.ts";
@@ -168,6 +169,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     clock: platform.clock,
     prng: platform.prng,
     log,
+    compression: bunCompression,
     groups,
   };
   return services;

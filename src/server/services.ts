@@ -7,6 +7,7 @@
 import type { GroupCoordinator } from "../coordinator/group-coordinator.ts";
 import type { MetadataManager } from "../metadata/metadata-manager.ts";
 import type { Clock } from "../platform/clock.ts";
+import type { Compression } from "../platform/compression.ts";
 import type { Prng } from "../platform/prng.ts";
 import type { ReplicaManager } from "../replication/replica-manager.ts";
 import type { LogManager } from "../storage/log-manager.ts";
@@ -60,6 +61,8 @@ export interface BrokerServices {
   readonly clock: Clock;
   readonly prng: Prng;
   readonly log: Logger;
+  /** Codecs for the few places that look inside stored batches (ListOffsets by timestamp). */
+  readonly compression: Compression;
   /**
    * The classic group coordinator (coordinator/group-coordinator.ts). Optional until the broker
    * wiring and the test harness construct it; group APIs answer COORDINATOR_NOT_AVAILABLE without it.

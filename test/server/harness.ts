@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { type CreatableTopic, createTopics } from "../../src/metadata/controller.ts";
 import { MemoryMetadataStore, MetadataManager } from "../../src/metadata/metadata-manager.ts";
 import { randomUuid, type Uuid } from "../../src/metadata/uuid.ts";
+import { bunCompression } from "../../src/platform/bun/compression.ts";
 import { BunFileSystem } from "../../src/platform/bun/fs.ts";
 import { SimClock } from "../../src/platform/clock.ts";
 import type { FileSystem } from "../../src/platform/fs.ts";
@@ -163,7 +164,7 @@ function assemble(parts: Parts): TestBroker {
     brokerConfigs: () => [],
     brokerConfigValue,
   };
-  const services: BrokerServices = { settings, metadata, replicas, logs, clock, prng, log };
+  const services: BrokerServices = { settings, metadata, replicas, logs, clock, prng, log, compression: bunCompression };
   const dispatch = createDispatcher(options.handlers, services);
   let correlationId = 0;
   let closed = false;

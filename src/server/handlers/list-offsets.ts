@@ -22,7 +22,9 @@ import {
   defaultListOffsetsResponse,
   type ListOffsetsPartitionResponse,
 } from "../../protocol/messages/list-offsets-response.ts";
+import type { Compression } from "../../platform/compression.ts";
 import { StorageError } from "../../platform/fs.ts";
+import { walkBatches } from "../../protocol/records/record-batch.ts";
 import type { Partition } from "../../replication/replica-manager.ts";
 import { defineHandler } from "./handler.ts";
 
@@ -71,7 +73,7 @@ export const listOffsetsHandler = defineHandler({
         const lookup = replicas.lookupLeader(t.name, req.partitionIndex, version >= 4 ? req.currentLeaderEpoch : -1);
         if (lookup.kind === "error") return answer({ errorCode: lookup.errorCode });
         try {
-          return answer(offsetFor(lookup.partition, req.timestamp, isConsumer, readCommitted));
+          return answer(offsetFor(lookup.partition, req.timestamp, isConsumer, readCommitted, ctx.services.compression));
         } catch (e) {
           if (!(e instanceof StorageError)) throw e;
           ctx.services.log.error("list offsets failed", { topic: t.name, partition: req.partitionIndex, error: e });
@@ -83,7 +85,7 @@ export const listOffsetsHandler = defineHandler({
   },
 });
 
-function offsetFor(p: Partition, timestamp: number, isConsumer: boolean, readCommitted: boolean): Partial<ListOffsetsPartitionResponse> {
+function offsetFor(p: Partition, timestamp: number, isConsumer: boolean, readCommitted: boolean, compression: Compression): Partial<ListOffsetsPartitionResponse> {
   const log = p.log;
   // No transactions yet: the last stable offset is the high watermark.
   const lastFetchable = !isConsumer ? log.logEndOffset : readCommitted ? lastStableOffset(p) : log.highWatermark;
@@ -99,9 +101,41 @@ function offsetFor(p: Partition, timestamp: number, isConsumer: boolean, readCom
     default: {
       const found = log.offsetForTimestamp(timestamp);
       if (found === null || found.offset >= lastFetchable) return { offset: -1, timestamp: -1, leaderEpoch: -1 };
-      return { offset: found.offset, timestamp: found.timestamp, leaderEpoch: epochAt(found.offset) };
+      // The index finds the batch; Kafka answers the exact record inside it.
+      const exact = recordInBatch(p, found.offset, timestamp, compression) ?? found;
+      if (exact.offset >= lastFetchable) return { offset: -1, timestamp: -1, leaderEpoch: -1 };
+      return { offset: exact.offset, timestamp: exact.timestamp, leaderEpoch: epochAt(exact.offset) };
     }
   }
+}
+
+/** Records of one batch inflated at most (a batch is at most message.max.bytes compressed). */
+const INFLATED_BATCH_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * The exact record for a timestamp query inside the batch that holds `batchOffset`: the first
+ * record with timestamp >= `timestamp`, or for -3 the first record carrying the batch's
+ * max timestamp. Null when the batch cannot be read (the caller keeps the batch's offset).
+ */
+function recordInBatch(p: Partition, batchOffset: number, timestamp: number, compression: Compression): { offset: number; timestamp: number } | null {
+  const read = p.log.read(batchOffset, 1, p.log.logEndOffset);
+  if (read.kind !== "ok" || read.records.length === 0) return null;
+  const walk = walkBatches(read.records, { verifyCrc: false, requireDenseOffsets: false, maxBatchBytes: read.records.length });
+  const batch = walk.batches[0];
+  if (batch === undefined || batch.isControl) return null;
+  let records;
+  try {
+    records = batch.records({ maxBytes: INFLATED_BATCH_BYTES_MAX, compression });
+  } catch {
+    return null;
+  }
+  const target = timestamp === MAX_TIMESTAMP ? batch.maxTimestamp : timestamp;
+  for (const r of records) {
+    if (r.offset >= batchOffset && (timestamp === MAX_TIMESTAMP ? r.timestamp === target : r.timestamp >= target)) {
+      return { offset: r.offset, timestamp: r.timestamp };
+    }
+  }
+  return null;
 }
 
 /** No transactions yet: nothing is pending, so the last stable offset is the high watermark. */

@@ -4,6 +4,7 @@ import type { Uuid } from "../../../src/metadata/uuid.ts";
 import { ErrorCode } from "../../../src/protocol/errors.ts";
 import { ApiKeys } from "../../../src/protocol/messages/index.ts";
 import { defaultListOffsetsPartition, defaultListOffsetsRequest, type ListOffsetsPartition, type ListOffsetsRequest } from "../../../src/protocol/messages/list-offsets-request.ts";
+import { bunCompression } from "../../../src/platform/bun/compression.ts";
 import type { TestBroker } from "../harness.ts";
 import { batch, broker, bumpLeaderEpoch, produceOk, T0 } from "./helpers.ts";
 
@@ -44,6 +45,19 @@ async function seed(br: TestBroker): Promise<void> {
 }
 
 describe("ListOffsets", () => {
+  test("timestamp lookups find the exact record inside compressed batches", async () => {
+    const br = await withTopic();
+    for (const compression of ["gzip", "zstd", "lz4", "snappy"] as const) {
+      const start = br.logs.getLog({ topic: "t", partition: 0 })!.logEndOffset;
+      const base = T0 + 10_000 * (start + 1);
+      await produceOk(br, "t", batch(4, compression, { compression, codecs: bunCompression, timestamps: [base, base + 10, base + 20, base + 30] }));
+      const at = await listOne(br, 9, base + 11);
+      expect([compression, at.offset, at.timestamp]).toEqual([compression, start + 2, base + 20]);
+      const max = await listOne(br, 9, -3);
+      expect([compression, max.offset, max.timestamp]).toEqual([compression, start + 3, base + 30]);
+    }
+  });
+
   test("earliest, latest, max timestamp and timestamp lookups (v1..v10)", async () => {
     const br = await withTopic();
     await seed(br);
@@ -53,15 +67,18 @@ describe("ListOffsets", () => {
       expect(latest.leaderEpoch).toBe(v >= 4 ? 0 : -1);
       const earliest = await listOne(br, v, -2);
       expect([earliest.errorCode, earliest.offset]).toEqual([ErrorCode.NONE, 0]);
+      // Exact records inside batches: offset 1 is the first record with timestamp >= T0+101.
       const at = await listOne(br, v, T0 + 101);
-      expect([at.offset, at.timestamp]).toEqual([0, T0 + 105]);
+      expect([at.offset, at.timestamp]).toEqual([1, T0 + 105]);
+      const first = await listOne(br, v, T0 + 100);
+      expect([first.offset, first.timestamp]).toEqual([0, T0 + 100]);
       const later = await listOne(br, v, T0 + 250);
-      expect([later.offset, later.timestamp]).toEqual([2, T0 + 300]);
+      expect([later.offset, later.timestamp]).toEqual([3, T0 + 300]);
       const none = await listOne(br, v, T0 + 1000);
       expect([none.errorCode, none.offset, none.timestamp, none.leaderEpoch]).toEqual([ErrorCode.NONE, -1, -1, -1]);
     }
     const max = await listOne(br, 7, -3);
-    expect([max.errorCode, max.offset, max.timestamp, max.leaderEpoch]).toEqual([ErrorCode.NONE, 2, T0 + 300, 0]);
+    expect([max.errorCode, max.offset, max.timestamp, max.leaderEpoch]).toEqual([ErrorCode.NONE, 3, T0 + 300, 0]);
     expect((await listOne(br, 6, -3)).errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION);
     expect((await listOne(br, 8, -4)).offset).toBe(0);
     expect((await listOne(br, 7, -4)).errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION);

@@ -16,11 +16,13 @@
  * role checked is the role written under); waiters in the two purgatories are notified of a
  * partition's key whenever its HW, log start, role or existence changes.
  *
- * Produce-path validation here works on the wire batch, never decompressing it: one v2
- * batch, CRC, lengths, dense offsets, size against max.message.bytes, zstd only from Produce
- * v7, no control batches from clients, transactional batches refused (no transaction
- * coordinator yet), idempotent sequence checks; LogAppendTime topics get the batch's time
- * patched in place before the write.
+ * Produce-path validation here works on the wire batch: one v2 batch, CRC, lengths, dense
+ * offsets, size against max.message.bytes, zstd only from Produce v7, no control batches
+ * from clients, transactional batches refused (no transaction coordinator yet), idempotent
+ * sequence checks; LogAppendTime topics get the batch's time patched in place before the
+ * write. The one exception to "never decompressed": on a topic whose cleanup.policy includes
+ * compact, records are inflated (compressed batches only when `compression` is given) and a
+ * record without a key is refused with INVALID_RECORD and a per-record error, as Kafka does.
  *
  * The broker's own writers and readers (the group coordinator's `__consumer_offsets`) use
  * `appendInternal` (acks=all, internal topics allowed) and `readCommitted` (below the HW).
@@ -32,7 +34,9 @@ import { INTERNAL_TOPICS, topicNameProblem } from "../metadata/topic-name.ts";
 import type { Clock } from "../platform/clock.ts";
 import { StorageError } from "../platform/fs.ts";
 import { ErrorCode } from "../protocol/errors.ts";
-import { walkBatches } from "../protocol/records/record-batch.ts";
+import type { Compression } from "../platform/compression.ts";
+import { type RecordBatchView, walkBatches } from "../protocol/records/record-batch.ts";
+import { RecordsError } from "../protocol/records/records-error.ts";
 import { readBytesMax } from "../storage/config.ts";
 import type { TopicPartition } from "../storage/file-names.ts";
 import type { LogManager } from "../storage/log-manager.ts";
@@ -54,6 +58,11 @@ export interface ReplicaManagerOptions {
   log: Logger;
   /** Broker values topic configs fall back to (BrokerSettings.brokerConfigValue). */
   brokerConfigValue: BrokerConfigLookup;
+  /**
+   * Codecs for inflating produced batches of compacted topics (the keyless-record check).
+   * Without them only uncompressed batches of compacted topics are checked.
+   */
+  compression?: Compression;
 }
 
 export type LeaderLookup = { kind: "ok"; partition: Partition } | { kind: "error"; errorCode: number; message: string };
@@ -87,7 +96,16 @@ export type AppendOutcome =
       /** True when the batch was a retry already in the log (nothing appended). */
       duplicate: boolean;
     }
-  | { kind: "error"; errorCode: number; message: string };
+  | {
+      kind: "error";
+      errorCode: number;
+      message: string;
+      /** Per-record errors (Produce v8+ recordErrors): index of the record in the batch. */
+      recordErrors?: { batchIndex: number; message: string }[];
+    };
+
+/** Largest records section inflated for the compacted-topic key check. */
+const keyCheckInflatedBytesMax = readBytesMax;
 
 export interface FetchPartitionRequest {
   topic: string;
@@ -131,6 +149,7 @@ export class ReplicaManager {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #brokerConfigValue: BrokerConfigLookup;
+  readonly #compression: Compression | undefined;
   readonly #partitions = new Map<string, Partition>();
   /** Hosted partitions whose log could not be created or opened (no online log dir). */
   readonly #offline = new Set<string>();
@@ -149,6 +168,7 @@ export class ReplicaManager {
     this.#clock = opts.clock;
     this.#log = opts.log;
     this.#brokerConfigValue = opts.brokerConfigValue;
+    this.#compression = opts.compression;
     this.fetchWaits = new Purgatory(opts.clock);
     this.produceWaits = new Purgatory(opts.clock);
   }
@@ -372,6 +392,10 @@ export class ReplicaManager {
     if ((attributes & transactionalBit) !== 0) {
       return fail(ErrorCode.INVALID_TXN_STATE, "transactional produce is not supported by this broker yet");
     }
+    if (config.cleanupPolicy.compact) {
+      const keyless = this.#keylessRecords(batch, compression);
+      if (keyless !== null) return keyless;
+    }
     if (opts.requiredAcks === -1 && p.isrSize < config.minInsyncReplicas) {
       return fail(ErrorCode.NOT_ENOUGH_REPLICAS, `ISR has ${p.isrSize} replicas, min.insync.replicas is ${config.minInsyncReplicas}`);
     }
@@ -452,6 +476,37 @@ export class ReplicaManager {
       logAppendTimeMs,
       logStartOffset: result.logStartOffset,
       duplicate: false,
+    };
+  }
+
+  /**
+   * Compacted topics need a key on every record (Kafka's LogValidator): INVALID_RECORD with
+   * one record error per keyless record, CORRUPT_MESSAGE when the records do not decode, or
+   * null when every record has a key (or the batch is compressed and no codecs were given).
+   */
+  #keylessRecords(batch: RecordBatchView, compression: number): AppendOutcome | null {
+    if (compression !== 0 && this.#compression === undefined) return null;
+    let keys: (Uint8Array | null)[];
+    try {
+      const records =
+        this.#compression === undefined
+          ? batch.records({ maxBytes: keyCheckInflatedBytesMax })
+          : batch.records({ maxBytes: keyCheckInflatedBytesMax, compression: this.#compression });
+      keys = records.map((r) => r.key);
+    } catch (e) {
+      if (!(e instanceof RecordsError)) throw e;
+      return { kind: "error", errorCode: ErrorCode.CORRUPT_MESSAGE, message: `records do not decode: ${e.message}` };
+    }
+    const recordErrors: { batchIndex: number; message: string }[] = [];
+    keys.forEach((k, i) => {
+      if (k === null) recordErrors.push({ batchIndex: i, message: "Compacted topic cannot accept message without key." });
+    });
+    if (recordErrors.length === 0) return null;
+    return {
+      kind: "error",
+      errorCode: ErrorCode.INVALID_RECORD,
+      message: `compacted topic: ${recordErrors.length} of ${keys.length} records have no key`,
+      recordErrors,
     };
   }
 

@@ -37,6 +37,10 @@ export function logConfigOf(tc: TopicConfig): Partial<LogConfig> {
     retentionMs: tc.retentionMs,
     retentionBytes: tc.retentionBytes,
     fileDeleteDelayMs: tc.fileDeleteDelayMs,
+    cleanupPolicy: { delete: tc.cleanupPolicy.delete, compact: tc.cleanupPolicy.compact },
+    deleteRetentionMs: tc.deleteRetentionMs,
+    minCleanableDirtyRatio: tc.minCleanableDirtyRatio,
+    minCompactionLagMs: tc.minCompactionLagMs,
   };
 }
 

@@ -27,6 +27,17 @@ export interface LogConfig {
   retentionBytes: number;
   /** `file.delete.delay.ms`: how long a `.deleted` file waits before it is removed. */
   fileDeleteDelayMs: number;
+  /**
+   * `cleanup.policy`: `delete` applies retention (retention.ms / retention.bytes); `compact`
+   * lets the log cleaner (cleaner.ts) keep only the latest record per key. Both may be set.
+   */
+  cleanupPolicy: { delete: boolean; compact: boolean };
+  /** `delete.retention.ms`: how long a tombstone survives after the clean that first saw it. */
+  deleteRetentionMs: number;
+  /** `min.cleanable.dirty.ratio`: compact once dirty bytes / cleanable bytes reach this. */
+  minCleanableDirtyRatio: number;
+  /** `min.compaction.lag.ms`: a segment is compacted only once its newest record is this old. */
+  minCompactionLagMs: number;
 }
 
 export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
@@ -40,6 +51,10 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: -1,
   fileDeleteDelayMs: 60_000,
+  cleanupPolicy: Object.freeze({ delete: true, compact: false }),
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
 });
 
 /** Broker-level storage settings. */
@@ -64,6 +79,16 @@ export interface LogManagerConfig {
   logDirFailuresMax: number;
   /** Defaults for every log; per-topic overrides are merged on top. */
   logDefaults: LogConfig;
+  /** `log.cleaner.enable`: run the log cleaner for logs whose cleanup policy includes compact. */
+  cleanerEnable: boolean;
+  /** `log.cleaner.backoff.ms`: pause between cleaner passes when no log needed cleaning. */
+  cleanerBackoffMs: number;
+  /**
+   * `log.cleaner.dedupe.buffer.size`: memory bound of one clean's key → offset map (key bytes
+   * plus `cleanerMapEntryOverheadBytes` per key). A clean covers as much of the dirty section
+   * as fits; the rest waits for the next pass.
+   */
+  cleanerDedupeBufferBytes: number;
 }
 
 export const defaultLogManagerConfig = (logDirs: string[]): LogManagerConfig => ({
@@ -75,6 +100,9 @@ export const defaultLogManagerConfig = (logDirs: string[]): LogManagerConfig => 
   openFilesMax: 4096,
   logDirFailuresMax: 5,
   logDefaults: { ...defaultLogConfig },
+  cleanerEnable: true,
+  cleanerBackoffMs: 15_000,
+  cleanerDedupeBufferBytes: 128 * 1024 * 1024,
 });
 
 /** Kafka's record-batch overhead before `batchLength` counts: baseOffset (8) + batchLength (4). */
@@ -91,3 +119,7 @@ export const timeIndexEntryBytes = 12;
 export const readBytesMax = 64 * 1024 * 1024;
 /** A checkpoint file larger than this is rejected as corrupt before parsing. */
 export const checkpointFileBytesMax = 64 * 1024 * 1024;
+/** What one key costs in the cleaner's offset map besides its bytes (Map entry, string header, offset). */
+export const cleanerMapEntryOverheadBytes = 64;
+/** Largest decompressed records section the cleaner inflates (bounds zip bombs in stored batches). */
+export const cleanerBatchInflatedBytesMax = 256 * 1024 * 1024;

@@ -11,13 +11,20 @@
  * - A deleted partition's dir is first renamed `<topic>-<partition>.<32 hex>-delete`
  *   (atomically invisible to loading), then removed; leftovers are removed at startup.
  *
+ * - `cleaner-offset-checkpoint`: where each compacted log's dirty section starts (cleaner.ts).
+ *
+ * The log cleaner (compaction of `cleanup.policy=compact` logs) runs with the background
+ * tasks when `log.cleaner.enable`; it needs `compression` to clean compressed batches.
+ *
  * A log dir whose I/O keeps failing (`logDirFailuresMax` consecutive errors) goes offline:
  * its logs stop serving and are closed; the others carry on.
  */
 import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { type FileSystem, joinPath, StorageError, writeFileAtomic } from "../platform/fs.ts";
+import type { Compression } from "../platform/compression.ts";
 import type { Prng } from "../platform/prng.ts";
 import { CheckpointError, checkpointKey, type OffsetCheckpoint, readOffsetCheckpoint, writeOffsetCheckpoint } from "./checkpoint.ts";
+import { LogCleaner } from "./cleaner.ts";
 import type { LogConfig, LogManagerConfig } from "./config.ts";
 import { FileCache } from "./file-cache.ts";
 import {
@@ -41,6 +48,8 @@ export interface LogManagerOptions {
   /** Per-topic overrides merged over `config.logDefaults`. */
   topicConfig?: (topic: string) => Partial<LogConfig>;
   onLogDirOffline?: (dir: string, error: StorageError) => void;
+  /** Codecs the log cleaner inflates and re-compresses batches with (bunCompression in the broker). */
+  compression?: Compression;
 }
 
 interface LogDirState {
@@ -73,6 +82,7 @@ export class LogManager {
   readonly #logs = new Map<string, { dir: LogDirState; log: PartitionLog }>();
   readonly #topicIds = new Map<string, string>();
   #timers: CancelTimer[] = [];
+  readonly #cleaner: LogCleaner;
   #closed = false;
   #loading = false;
 
@@ -83,6 +93,15 @@ export class LogManager {
     this.#config = opts.config;
     this.#topicConfig = opts.topicConfig ?? (() => ({}));
     this.#files = new FileCache(opts.fs, opts.config.openFilesMax);
+    this.#cleaner = new LogCleaner({
+      fs: opts.fs,
+      clock: opts.clock,
+      codecs: opts.compression ?? null,
+      dedupeBufferBytes: opts.config.cleanerDedupeBufferBytes,
+      backoffMs: opts.config.cleanerBackoffMs,
+      logDirs: () =>
+        this.#dirs.filter((d) => !d.health.offline).map((d) => ({ path: d.path, logs: [...d.logs.values()].filter((l) => !l.closed) })),
+    });
     const onOffline = opts.onLogDirOffline ?? (() => {});
     for (const path of opts.config.logDirs) {
       const state: LogDirState = {
@@ -267,6 +286,12 @@ export class LogManager {
     this.#logs.delete(key);
     e.dir.logs.delete(key);
     this.#topicIds.delete(key);
+    try {
+      this.#cleaner.forget(e.dir.path, tp.topic, tp.partition);
+    } catch (err) {
+      // Only the checkpoint entry is left behind; the next cleaner checkpoint drops it.
+      if (!(err instanceof StorageError)) throw err;
+    }
     const doomed = joinPath(e.dir.path, `${partitionDirName(tp)}.${this.#uuidHex()}${deleteDirSuffix}`);
     this.#fs.rename(e.log.dir, doomed);
     this.#fs.fsyncDir(e.dir.path);
@@ -360,7 +385,12 @@ export class LogManager {
     return n;
   }
 
-  /** Starts the periodic tasks on the Clock: retention, checkpoints. */
+  /** The log cleaner (compaction); started by `startBackgroundTasks` when `cleanerEnable`. */
+  get cleaner(): LogCleaner {
+    return this.#cleaner;
+  }
+
+  /** Starts the periodic tasks on the Clock: retention, checkpoints, and the log cleaner. */
   startBackgroundTasks(): void {
     this.#assertOpen();
     const every = (ms: number, task: () => void): void => {
@@ -376,6 +406,7 @@ export class LogManager {
     every(c.flushOffsetCheckpointIntervalMs, () => this.#dirs.forEach((d) => this.#checkpointQuietly(d, "recovery")));
     every(c.flushStartOffsetCheckpointIntervalMs, () => this.#dirs.forEach((d) => this.#checkpointQuietly(d, "logStart")));
     every(c.highWatermarkCheckpointIntervalMs, () => this.#dirs.forEach((d) => this.#checkpointQuietly(d, "highWatermark")));
+    if (c.cleanerEnable) this.#cleaner.start();
   }
 
   #takeOffline(dir: LogDirState): void {
@@ -393,6 +424,7 @@ export class LogManager {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#cleaner.stop();
     for (const cancel of this.#timers) cancel();
     this.#timers = [];
     for (const dir of this.#dirs) {

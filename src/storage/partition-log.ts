@@ -30,6 +30,7 @@ import { type LogConfig, logOverheadBytes, readBytesMax } from "./config.ts";
 import type { FileCache } from "./file-cache.ts";
 import { deletedSuffix, indexSuffix, logSuffix, parseOffsetFileName, timeIndexSuffix, tmpSuffix, type TopicPartition } from "./file-names.ts";
 import { type EpochEndOffset, LeaderEpochCache } from "./leader-epoch-cache.ts";
+import { completeInterruptedSwaps } from "./cleaner-swap.ts";
 import { LogSegment, type SegmentContext } from "./log-segment.ts";
 
 /** Kafka's ListOffsets special timestamps. */
@@ -199,6 +200,8 @@ export class PartitionLog {
     const { fs, dir } = opts;
     const nowMs = opts.clock.nowMs();
     fs.mkdirp(dir);
+    // A clean interrupted by a crash: back to the old segments or on to the cleaned one.
+    completeInterruptedSwaps(fs, dir);
     const names = fs.readdir(dir);
     const bases: number[] = [];
     const logBases = new Set<number>();
@@ -826,6 +829,8 @@ export class PartitionLog {
   #applyRetention(nowMs: number): number {
     this.#assertOpen();
     const cfg = this.#config;
+    // Compact-only topics keep every segment: the cleaner bounds them, not time or size.
+    if (!cfg.cleanupPolicy.delete) return 0;
     let excess = cfg.retentionBytes >= 0 ? this.sizeBytes() - cfg.retentionBytes : 0;
     const deleted = this.#deleteSegmentsWhile((seg, next) => {
       if (next === undefined || next.baseOffset > this.#highWatermark) return false;
@@ -883,6 +888,59 @@ export class PartitionLog {
       remove();
     });
     this.#pendingDeletes.add(cancel);
+  }
+
+  // ---- compaction (the log cleaner, cleaner.ts) ---------------------------------------------
+
+  /** Sealed segments (every segment but the active one), oldest first. For the cleaner. */
+  sealedSegments(): readonly LogSegment[] {
+    return this.#segments.slice(0, -1);
+  }
+
+  /** Bumped by every truncation: a clean that straddles one is abandoned. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get dirHealth(): LogDirHealth {
+    return this.#health;
+  }
+
+  /**
+   * Swaps a committed clean in (cleaner-swap.ts, steps 3–5): `old` (consecutive sealed
+   * segments, unchanged since the clean read them) is replaced by the segment whose log was
+   * committed as `swapPath` with base `old[0].baseOffset` and `sizeBytes` bytes. Synchronous:
+   * a read sees the old segments or the new one, and bytes it already read stay valid (reads
+   * copy out of the file). An I/O error midway takes the log dir offline (restart recovery
+   * completes the swap). Throws StorageError.
+   */
+  replaceSegments(old: readonly LogSegment[], swapPath: string, sizeBytes: number): LogSegment {
+    return this.#failOnIoError(() => this.#replaceSegments(old, swapPath, sizeBytes));
+  }
+
+  #replaceSegments(old: readonly LogSegment[], swapPath: string, sizeBytes: number): LogSegment {
+    this.#assertOpen();
+    const first = old[0];
+    if (first === undefined) throw new Error("replaceSegments: no segments");
+    const at = this.#segments.indexOf(first);
+    if (at < 0) throw new Error(`replaceSegments: ${first.logPath} is not a segment of ${this.dir}`);
+    for (let i = 0; i < old.length; i++) {
+      if (this.#segments[at + i] !== old[i]) throw new Error(`replaceSegments: segments of ${this.dir} are not consecutive at ${i}`);
+    }
+    const after = this.#segments[at + old.length];
+    if (after === undefined) throw new Error(`replaceSegments: the active segment of ${this.dir} may not be cleaned`);
+    const removed: string[] = [];
+    for (const seg of old) removed.push(...seg.markDeleted());
+    const seg = LogSegment.openSealed(this.#ctx, first.baseOffset, sizeBytes, this.#clock.nowMs());
+    this.#fs.rename(swapPath, seg.logPath);
+    this.#fs.fsyncDir(this.dir);
+    seg.nextOffset = after.baseOffset;
+    this.#segments.splice(at, old.length, seg);
+    this.#unflushedSealed = this.#unflushedSealed.filter((s) => !old.includes(s));
+    this.#scheduleRemoval(removed);
+    // Indexes now, while the file is in the page cache (a crash before this rebuilds them on first use).
+    seg.rebuildIndexes();
+    return seg;
   }
 
   // ---- lifecycle --------------------------------------------------------------------------

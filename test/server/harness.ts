@@ -41,6 +41,8 @@ export interface HarnessOptions {
   /** Broker config values (topic config fallbacks such as `message.max.bytes`). */
   brokerConfigs?: Readonly<Record<string, string>>;
   logManagerConfig?: Partial<LogManagerConfig>;
+  /** Overrides of the broker settings handlers read (auto-creation, topic deletion, ...). */
+  settings?: Partial<BrokerSettings>;
 }
 
 export interface TestBroker {
@@ -97,7 +99,7 @@ export async function startTestBroker(options: HarnessOptions): Promise<TestBrok
     logDir = "/data";
   }
   const store = new MemoryMetadataStore();
-  const metadata = MetadataManager.open(store, prng, { numPartitions: 1, defaultReplicationFactor: 1 });
+  const metadata = MetadataManager.open(store, prng, { numPartitions: options.settings?.numPartitions ?? 1, defaultReplicationFactor: 1 });
   await metadata.submit(() => ({
     records: [
       {
@@ -131,7 +133,7 @@ interface Parts {
 
 function assemble(parts: Parts): TestBroker {
   const { options, nodeId, clock, prng, fs, sim, tempDir, logDir, store } = parts;
-  const metadata = parts.metadata ?? MetadataManager.open(store, prng, { numPartitions: 1, defaultReplicationFactor: 1 });
+  const metadata = parts.metadata ?? MetadataManager.open(store, prng, { numPartitions: options.settings?.numPartitions ?? 1, defaultReplicationFactor: 1 });
   const brokerValues = new Map(Object.entries(options.brokerConfigs ?? {}));
   const brokerConfigValue = (name: string): { value: string; source: "STATIC_BROKER_CONFIG" } | undefined => {
     const v = brokerValues.get(name);
@@ -163,6 +165,7 @@ function assemble(parts: Parts): TestBroker {
     logDirs: [logDir],
     brokerConfigs: () => [],
     brokerConfigValue,
+    ...options.settings,
   };
   const services: BrokerServices = { settings, metadata, replicas, logs, clock, prng, log, compression: bunCompression };
   const dispatch = createDispatcher(options.handlers, services);

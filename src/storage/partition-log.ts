@@ -18,6 +18,12 @@
  * past it. Recovery after an unclean stop re-validates the segments from the one holding
  * the recovery point onwards, never the ones before it, and fsyncs what it keeps.
  *
+ * Compaction (cleaner.ts) replaces runs of sealed segments below the recovery point and
+ * the high watermark by cleaned ones (`replaceSegments`, synchronous, so a read sees the old
+ * or the new segments); batch offsets are kept, so offsets still ascend but may skip, and
+ * every segment still ends where the next begins. Open completes or undoes a swap a crash
+ * interrupted (cleaner-swap.ts). Retention runs only when `cleanup.policy` includes delete.
+ *
  * Errors: conditions are result kinds (AppendResult, ReadResult); I/O failures are
  * `StorageError`s, returned from append/read/flush and thrown from the multi-file changes
  * (truncation, deletion, roll), which also take the log dir offline (see LogDirHealth).

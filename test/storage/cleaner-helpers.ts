@@ -24,11 +24,11 @@ export class PowerLoss extends Error {
   override readonly name = "PowerLoss";
 }
 
-/** Delegates to a SimFileSystem; the `budget`-th mutating call and every call after it throw PowerLoss. */
+/** Delegates to another FileSystem; the `budget`-th mutating call and every call after it throw PowerLoss. */
 export class CrashingFs implements FileSystem {
   budget = Number.POSITIVE_INFINITY;
   ops = 0;
-  constructor(readonly sim: SimFileSystem) {}
+  constructor(readonly sim: FileSystem) {}
   #mut(): void {
     if (this.ops >= this.budget) throw new PowerLoss(`power lost at mutating op ${this.ops}`);
     this.ops++;
@@ -131,7 +131,10 @@ export const compactConfig = (over: Partial<LogConfig> = {}): LogConfig => ({
 });
 
 export interface CleanerEnv {
+  /** The simulated disk (on the real one, a SimFileSystem nobody writes to: crash() is meaningless there). */
   sim: SimFileSystem;
+  /** Where the partition dir is. */
+  root: string;
   fs: CrashingFs;
   clock: SimClock;
   config: LogConfig;
@@ -141,16 +144,17 @@ export interface CleanerEnv {
   reopen(clean: boolean): void;
 }
 
-export function cleanerEnv(seed: number, over: Partial<LogConfig> = {}, clock = new SimClock()): CleanerEnv {
+export function cleanerEnv(seed: number, over: Partial<LogConfig> = {}, clock = new SimClock(), real: { fs: FileSystem; root: string } | null = null): CleanerEnv {
   const sim = new SimFileSystem(new SeededPrng(seed), clock);
-  const fs = new CrashingFs(sim);
+  const fs = new CrashingFs(real?.fs ?? sim);
+  const root = real?.root ?? logDirPath;
   const config = compactConfig(over);
   const open = (hadCleanShutdown: boolean, recoveryPoint: number): { log: PartitionLog; cleaner: LogCleaner } => {
-    const health = new LogDirHealth(logDirPath, 1000);
+    const health = new LogDirHealth(root, 1000);
     const log = PartitionLog.open({
       fs,
       clock,
-      dir: partitionDir,
+      dir: `${root}/compacted-0`,
       topicPartition: { topic: "compacted", partition: 0 },
       config,
       files: new FileCache(fs, 64),
@@ -167,13 +171,14 @@ export function cleanerEnv(seed: number, over: Partial<LogConfig> = {}, clock = 
       codecs: bunCompression,
       dedupeBufferBytes: 1024 * 1024,
       backoffMs: 15_000,
-      logDirs: () => [{ path: logDirPath, logs: env.log.closed ? [] : [env.log] }],
+      logDirs: () => [{ path: root, logs: env.log.closed ? [] : [env.log] }],
     });
     return { log, cleaner };
   };
   const first = open(false, 0);
   const env: CleanerEnv = {
     sim,
+    root,
     fs,
     clock,
     config,

@@ -7,10 +7,12 @@
  * metadata change is applied).
  *
  * Topics by id (v10+): an unknown id gets UNKNOWN_TOPIC_ID. An internal topic is described
- * but never auto-created by a client's request.
+ * but never auto-created by a client's request; neither is `__cluster_metadata` (its directory
+ * is the metadata log).
  */
 import { createTopics } from "../../metadata/controller.ts";
 import type { BrokerImage, MetadataImage, TopicImage } from "../../metadata/image.ts";
+import { METADATA_TOPIC } from "../../metadata/log-store.ts";
 import { INTERNAL_TOPICS, topicNameProblem } from "../../metadata/topic-name.ts";
 import { ZERO_UUID } from "../../metadata/uuid.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
@@ -92,7 +94,7 @@ export const metadataHandler = defineHandler({
       const missing = [
         ...new Set(
           request.topics!.flatMap((t) =>
-            t.name !== null && image.topic(t.name) === undefined && topicNameProblem(t.name) === null && !INTERNAL_TOPICS.has(t.name) ? [t.name] : [],
+            t.name !== null && image.topic(t.name) === undefined && topicNameProblem(t.name) === null && !INTERNAL_TOPICS.has(t.name) && t.name !== METADATA_TOPIC ? [t.name] : [],
           ),
         ),
       ];

@@ -13,7 +13,7 @@
  * `dispose()` kills a live child and removes the data dir. Each test file starts its own
  * broker, so files can run in parallel.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -23,7 +23,7 @@ export const repoRoot = join(import.meta.dir, "../..");
 
 const startTimeoutMs = 30_000;
 const stopTimeoutMs = 30_000;
-const stderrKeepBytesMax = 4 * 1024 * 1024;
+const stderrKeepBytesMax = 64 * 1024 * 1024;
 
 const listeningLine = /^bunka \S+: node (\d+) of cluster (\S+) listening on PLAINTEXT:\/\/127\.0\.0\.1:(\d+); data in (.+)$/;
 
@@ -218,7 +218,9 @@ export function guard(broker: () => BrokerProcess | undefined, body: () => Promi
     } catch (e) {
       const b = broker();
       if (b !== undefined) {
-        console.error(`\n===== broker ${b.name} (alive=${b.alive()}, data ${b.dataDir}) stderr tail =====\n${b.stderrTail()}\n===== end broker stderr =====`);
+        const full = join(tmpdir(), `bunka-${b.name}-stderr-${process.pid}-${Date.now()}.log`);
+        writeFileSync(full, b.stderr());
+        console.error(`\n===== broker ${b.name} (alive=${b.alive()}, data ${b.dataDir}) stderr tail (all of it: ${full}) =====\n${b.stderrTail()}\n===== end broker stderr =====`);
       }
       throw e;
     }

@@ -85,6 +85,25 @@ describe("kafkajs admin", () => {
   );
 
   test(
+    "__cluster_metadata cannot be created (INVALID_REQUEST), auto-created or deleted; topic admin still works afterwards",
+    g(async () => {
+      // Found by fuzz.test.ts: creating then deleting this name removed the broker's own metadata log.
+      const refused = await admin.createTopics({ topics: [{ topic: "__cluster_metadata", numPartitions: 1 }] }).then(
+        () => "created",
+        (e: unknown) => (e as { errors?: { type?: string }[] }).errors?.map((x) => x.type),
+      );
+      expect(refused).toEqual(["INVALID_REQUEST"]);
+      expect(await admin.listTopics()).not.toContain("__cluster_metadata");
+      const meta = await admin.fetchTopicMetadata({ topics: ["__cluster_metadata"] }).catch((e: unknown) => e);
+      expect(meta).toBeInstanceOf(Error);
+      expect(await admin.listTopics()).not.toContain("__cluster_metadata");
+      await expect(admin.deleteTopics({ topics: ["__cluster_metadata"], timeout: 5_000 })).rejects.toThrow();
+      expect(await admin.createTopics({ topics: [{ topic: "kjs-after-reserved", numPartitions: 1 }], waitForLeaders: true })).toBe(true);
+      await admin.deleteTopics({ topics: ["kjs-after-reserved"], timeout: 10_000 });
+    }),
+  );
+
+  test(
     "describeConfigs shows topic overrides; alterConfigs replaces the whole override set (non-incremental)",
     g(async () => {
       await admin.createTopics({

@@ -7,7 +7,7 @@
  * stream from the beginning (which joins a group).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { Admin, Consumer, Producer, stringDeserializers, stringSerializers, type CompressionAlgorithmValue, type FetchResponse } from "@platformatic/kafka";
+import { Admin, Consumer, Producer, stringDeserializers, stringSerializers, type CompressionAlgorithmValue } from "@platformatic/kafka";
 import { BrokerProcess, guard, pollUntil, startBroker } from "./broker-process.ts";
 
 setDefaultTimeout(60_000);
@@ -135,7 +135,7 @@ describe("@platformatic/kafka produce and consume", () => {
         let fetches = 0;
         await pollUntil("every produced record fetched", 20_000, async () => {
           fetches++;
-          const r: FetchResponse = await consumer.fetch({
+          const r = await consumer.fetch({
             node: 1,
             maxWaitTime: 100,
             topics: [{ topicId, partitions: next.map((fetchOffset, partition) => ({ partition, fetchOffset, currentLeaderEpoch: -1, lastFetchedEpoch: -1, partitionMaxBytes: 1 })) }],

@@ -57,6 +57,8 @@ import type { PartitionLog } from "./partition-log.ts";
 
 /** Bytes read from a segment per call. */
 const readChunkBytes = 1024 * 1024;
+/** Bytes of input a clean processes between two turns of the event loop (bounds the stall a step causes). */
+const cleanerStepBytes = 8 * 1024 * 1024;
 /** Output is written to the `.cleaned` file in pieces of about this size. */
 const writeChunkBytes = 1024 * 1024;
 /** A delete horizon is at most this far ahead (keeps baseTimestamp and deltas safe integers). */
@@ -121,8 +123,8 @@ function keyString(key: Uint8Array): string {
   return keyDecoder.decode(key);
 }
 
-/** Calls `visit` for every stored batch of `seg` (CRC checked), with whether it is the segment's last. */
-function forEachBatch(fs: FileSystem, seg: LogSegment, visit: (view: RecordBatchView, isLast: boolean) => void): void {
+/** Every stored batch of `seg` (CRC checked), with whether it is the segment's last. Reads a chunk at a time. */
+function* segmentBatches(fs: FileSystem, seg: LogSegment): Generator<[RecordBatchView, boolean], void, void> {
   const end = seg.sizeBytes;
   let pos = 0;
   let buf = new Uint8Array(Math.min(readChunkBytes, Math.max(end, batchHeaderBytes)));
@@ -130,11 +132,12 @@ function forEachBatch(fs: FileSystem, seg: LogSegment, visit: (view: RecordBatch
     const want = Math.min(buf.length, end - pos);
     const n = fs.read(seg.file.fd(), buf, 0, want, pos);
     if (n !== want) throw new CleanerCorruption(`${seg.logPath}: read ${n} of ${want} bytes at ${pos}`);
-    const chunk = buf.subarray(0, n);
+    // A copy per chunk: the consumer may yield mid-chunk, and views must not see the next read.
+    const chunk = buf.slice(0, n);
     const walk = walkBatches(chunk, { verifyCrc: true, requireDenseOffsets: false, maxBatchBytes: 0x7fff_ffff });
     for (const view of walk.batches) {
       pos += view.sizeInBytes;
-      visit(view, pos === end);
+      yield [view, pos === end];
     }
     if (walk.problem === null) continue;
     if (walk.problem === "truncated" && end - pos >= batchHeaderBytes) {
@@ -457,7 +460,9 @@ export class LogCleaner {
     let due = this.#tombstoneDueMs.get(log);
     if (due === undefined) {
       due = this.#scanHorizons(log, cleanable);
-      this.#tombstoneDueMs.set(log, due);
+      // A horizon still due after a whole pass (a batch kept whole, e.g. compressed without
+      // codecs) must not trigger pass after pass: only new data or a later horizon will.
+      this.#tombstoneDueMs.set(log, due > now ? due : Number.POSITIVE_INFINITY);
     }
     return { log, generation: log.generation, cleanable, firstDirtyOffset, dirtyBytes, cleanBytes, ratio, tombstonesDue: now >= due };
   }
@@ -467,10 +472,10 @@ export class LogCleaner {
     let due = Number.POSITIVE_INFINITY;
     try {
       for (const seg of segments) {
-        forEachBatch(this.#fs, seg, (view) => {
+        for (const [view] of segmentBatches(this.#fs, seg)) {
           const h = view.deleteHorizonMs;
           if (h !== null && h < due) due = h;
-        });
+        }
       }
     } catch (e) {
       if (e instanceof CleanerCorruption) this.#uncleanable.add(log);
@@ -502,37 +507,47 @@ export class LogCleaner {
       let mapBytes = 0;
       let endOffset = plan.firstDirtyOffset;
       let full = false;
+      let stepBytes = 0;
       for (const seg of plan.cleanable) {
         if (seg.nextOffset <= plan.firstDirtyOffset) continue;
-        forEachBatch(this.#fs, seg, (view) => {
-          if (full) return;
+        for (const [view] of segmentBatches(this.#fs, seg)) {
           this.stats.bytesRead += view.sizeInBytes;
-          if (view.lastOffset < plan.firstDirtyOffset) return;
-          const records = view.isControl ? [] : this.#decode(view);
-          if (records !== null) {
-            let add = 0;
-            const fresh = new Set<string>();
-            for (const r of records) {
-              if (r.key === null) continue;
-              const k = keyString(r.key);
-              if (!map.has(k) && !fresh.has(k)) {
-                fresh.add(k);
-                add += r.key.length + cleanerMapEntryOverheadBytes;
+          if (view.lastOffset >= plan.firstDirtyOffset) {
+            const records = view.isControl ? [] : this.#decode(view);
+            if (records !== null) {
+              const keys: string[] = [];
+              let add = 0;
+              const fresh = new Set<string>();
+              for (const r of records) {
+                if (r.key === null) continue;
+                const k = keyString(r.key);
+                keys.push(k);
+                if (!map.has(k) && !fresh.has(k)) {
+                  fresh.add(k);
+                  add += r.key.length + cleanerMapEntryOverheadBytes;
+                }
               }
+              if (mapBytes + add > this.#dedupeBufferBytes) {
+                full = true;
+                break;
+              }
+              mapBytes += add;
+              let i = 0;
+              for (const r of records) if (r.key !== null) map.set(keys[i++]!, r.offset);
             }
-            if (mapBytes + add > this.#dedupeBufferBytes) {
-              full = true;
-              return;
-            }
-            mapBytes += add;
-            for (const r of records) if (r.key !== null) map.set(keyString(r.key), r.offset);
+            endOffset = view.lastOffset + 1;
           }
-          endOffset = view.lastOffset + 1;
-        });
-        if (!full) endOffset = Math.max(endOffset, seg.nextOffset);
+          stepBytes += view.sizeInBytes;
+          if (stepBytes >= cleanerStepBytes) {
+            stepBytes = 0;
+            yield;
+            this.#check(plan);
+          }
+        }
+        if (full) break;
+        endOffset = Math.max(endOffset, seg.nextOffset);
         yield;
         this.#check(plan);
-        if (full) break;
       }
       if (full && endOffset === plan.firstDirtyOffset && !plan.tombstonesDue) {
         this.#uncleanable.add(log);
@@ -558,14 +573,20 @@ export class LogCleaner {
           const seg = group[g]!;
           const lastSeg = g === group.length - 1;
           bytesBefore += seg.sizeBytes;
-          forEachBatch(this.#fs, seg, (view, isLast) => {
+          for (const [view, isLast] of segmentBatches(this.#fs, seg)) {
             this.stats.bytesRead += view.sizeInBytes;
             const r = this.#cleanBatch(view, map, now, horizonForNew, lastSeg && isLast);
             recordsRemoved += r.recordsRemoved;
             tombstonesRemoved += r.tombstonesRemoved;
             if (r.bytes !== view.bytes) changed = true;
             if (r.bytes !== null) w.add(r.bytes);
-          });
+            stepBytes += view.sizeInBytes;
+            if (stepBytes >= cleanerStepBytes) {
+              stepBytes = 0;
+              yield;
+              this.#check(plan);
+            }
+          }
           yield;
           this.#check(plan);
         }
@@ -608,7 +629,9 @@ export class LogCleaner {
         if (rewritten.has(seg)) continue;
         due = Math.min(due, this.#scanHorizons(log, [seg]));
       }
-      this.#tombstoneDueMs.set(log, due);
+      // A horizon still due after a whole pass (a batch kept whole, e.g. compressed without
+      // codecs) must not trigger pass after pass: only new data or a later horizon will.
+      this.#tombstoneDueMs.set(log, due > now ? due : Number.POSITIVE_INFINITY);
       const dirPath = parentPath(log.dir);
       this.#checkpointOf(dirPath).set(checkpointKey(log.topicPartition.topic, log.topicPartition.partition), endOffset);
       this.#checkpointGeneration.set(log, log.generation);

@@ -49,6 +49,7 @@ import { buildRecordBatch, type BatchRecord } from "../protocol/records/builder.
 import { RecordBatchView, attributeBits, walkBatches } from "../protocol/records/record-batch.ts";
 import type { DecodedRecord } from "../protocol/records/record.ts";
 import { RecordsError } from "../protocol/records/records-error.ts";
+import { readBatchHeader } from "./batch-header.ts";
 import { CheckpointError, checkpointKey, readOffsetCheckpoint, writeOffsetCheckpoint } from "./checkpoint.ts";
 import { cleanedLogPath, cleanerOffsetCheckpointName, swapLogPath } from "./cleaner-swap.ts";
 import { cleanerBatchInflatedBytesMax, cleanerMapEntryOverheadBytes, relativeOffsetMax } from "./config.ts";
@@ -57,13 +58,18 @@ import type { PartitionLog } from "./partition-log.ts";
 
 /** Bytes read from a segment per call. */
 const readChunkBytes = 1024 * 1024;
-/** Bytes of input a clean processes between two turns of the event loop (bounds the stall a step causes). */
+/**
+ * Bytes a clean processes between two turns of the event loop (bounds the stall a step
+ * causes): stored bytes, plus key and value bytes inflated from compressed batches.
+ */
 const cleanerStepBytes = 8 * 1024 * 1024;
 /** Output is written to the `.cleaned` file in pieces of about this size. */
 const writeChunkBytes = 1024 * 1024;
 /** A delete horizon is at most this far ahead (keeps baseTimestamp and deltas safe integers). */
 const deleteRetentionMsMax = 100 * 365 * 24 * 60 * 60 * 1000;
 const batchHeaderBytes = 61;
+/** Bytes read per call while scanning batch headers for delete horizons. */
+const horizonWindowBytes = 64 * 1024;
 
 export interface LogCleanerOptions {
   fs: FileSystem;
@@ -151,6 +157,13 @@ function* segmentBatches(fs: FileSystem, seg: LogSegment): Generator<[RecordBatc
     }
     throw new CleanerCorruption(`${seg.logPath}: ${walk.problem} batch at position ${pos}`);
   }
+}
+
+/** Key and value bytes of decoded records (the work of inflating a compressed batch). */
+function inflatedBytes(records: readonly DecodedRecord[]): number {
+  let n = 0;
+  for (const r of records) n += (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  return n;
 }
 
 /** The batch's header alone: recordCount 0, no records section, uncompressed, same offsets. */
@@ -459,7 +472,12 @@ export class LogCleaner {
     const ratio = total === 0 ? 0 : dirtyBytes / total;
     let due = this.#tombstoneDueMs.get(log);
     if (due === undefined) {
-      due = this.#scanHorizons(log, cleanable);
+      // Horizons are set by cleans, so only the clean section can hold them (a pass that was
+      // abandoned may have left some in the dirty section, which the next pass cleans anyway).
+      due = this.#scanHorizons(
+        log,
+        cleanable.filter((seg) => seg.nextOffset <= firstDirtyOffset),
+      );
       // A horizon still due after a whole pass (a batch kept whole, e.g. compressed without
       // codecs) must not trigger pass after pass: only new data or a later horizon will.
       this.#tombstoneDueMs.set(log, due > now ? due : Number.POSITIVE_INFINITY);
@@ -467,18 +485,35 @@ export class LogCleaner {
     return { log, generation: log.generation, cleanable, firstDirtyOffset, dirtyBytes, cleanBytes, ratio, tombstonesDue: now >= due };
   }
 
-  /** Earliest delete horizon in the cleanable segments (Infinity when none), read from batch headers. */
+  /**
+   * Earliest delete horizon among `segments` (Infinity when none), from batch headers alone
+   * (attributes bit 6, baseTimestamp): one windowed positional read per few batches.
+   */
   #scanHorizons(log: PartitionLog, segments: readonly LogSegment[]): number {
     let due = Number.POSITIVE_INFINITY;
     try {
       for (const seg of segments) {
-        for (const [view] of segmentBatches(this.#fs, seg)) {
-          const h = view.deleteHorizonMs;
-          if (h !== null && h < due) due = h;
+        const end = seg.sizeBytes;
+        let pos = 0;
+        let window = new Uint8Array(0);
+        let windowPos = 0;
+        while (pos + batchHeaderBytes <= end) {
+          if (pos < windowPos || pos + batchHeaderBytes > windowPos + window.length) {
+            window = new Uint8Array(Math.min(horizonWindowBytes, end - pos));
+            if (this.#fs.read(seg.file.fd(), window, 0, window.length, pos) !== window.length) break;
+            windowPos = pos;
+          }
+          const at = pos - windowPos;
+          const h = readBatchHeader(window, at);
+          if (h === null) throw new CleanerCorruption(`${seg.logPath}: implausible batch header at ${pos}`);
+          const view = RecordBatchView.unchecked(window.subarray(at, at + batchHeaderBytes));
+          const horizon = view.hasDeleteHorizon ? view.baseTimestamp : null;
+          if (horizon !== null && horizon < due) due = horizon;
+          pos += h.sizeBytes;
         }
       }
     } catch (e) {
-      if (e instanceof CleanerCorruption) this.#uncleanable.add(log);
+      if (e instanceof CleanerCorruption || e instanceof RecordsError) this.#uncleanable.add(log);
       else if (e instanceof StorageError) log.dirHealth.recordFailure(e);
       else throw e;
     }
@@ -534,6 +569,7 @@ export class LogCleaner {
               mapBytes += add;
               let i = 0;
               for (const r of records) if (r.key !== null) map.set(keys[i++]!, r.offset);
+              if (view.compressionId !== 0) stepBytes += inflatedBytes(records);
             }
             endOffset = view.lastOffset + 1;
           }
@@ -580,7 +616,7 @@ export class LogCleaner {
             tombstonesRemoved += r.tombstonesRemoved;
             if (r.bytes !== view.bytes) changed = true;
             if (r.bytes !== null) w.add(r.bytes);
-            stepBytes += view.sizeInBytes;
+            stepBytes += view.sizeInBytes + r.inflatedBytes;
             if (stepBytes >= cleanerStepBytes) {
               stepBytes = 0;
               yield;
@@ -708,11 +744,14 @@ export class LogCleaner {
     now: number,
     horizonForNew: number,
     isGroupLast: boolean,
-  ): { bytes: Uint8Array | null; recordsRemoved: number; tombstonesRemoved: number } {
-    const same = { bytes: view.bytes, recordsRemoved: 0, tombstonesRemoved: 0 };
+  ): { bytes: Uint8Array | null; recordsRemoved: number; tombstonesRemoved: number; inflatedBytes: number } {
+    const same = { bytes: view.bytes, recordsRemoved: 0, tombstonesRemoved: 0, inflatedBytes: 0 };
     if (view.isControl) return same;
     const records = this.#decode(view);
     if (records === null) return same;
+    // Work done beyond the stored bytes: inflating, and re-compressing what is kept.
+    const work = view.compressionId === 0 ? 0 : inflatedBytes(records);
+    same.inflatedBytes = work;
     const horizon = view.deleteHorizonMs;
     const horizonPassed = horizon !== null && now >= horizon;
     const kept: DecodedRecord[] = [];
@@ -735,7 +774,7 @@ export class LogCleaner {
     const recordsRemoved = records.length - kept.length;
     if (recordsRemoved === 0 && newHorizon === horizon) return same;
     if (kept.length === 0) {
-      return { bytes: isGroupLast ? emptyBatchLike(view) : null, recordsRemoved, tombstonesRemoved };
+      return { bytes: isGroupLast ? emptyBatchLike(view) : null, recordsRemoved, tombstonesRemoved, inflatedBytes: work };
     }
     const input: BatchRecord[] = kept.map((r) => ({
       key: r.key,
@@ -758,6 +797,6 @@ export class LogCleaner {
       ...(view.timestampType === "LogAppendTime" ? { logAppendTimeMs: view.maxTimestamp } : {}),
       ...(newHorizon === null ? {} : { deleteHorizonMs: newHorizon }),
     });
-    return { bytes, recordsRemoved, tombstonesRemoved };
+    return { bytes, recordsRemoved, tombstonesRemoved, inflatedBytes: work };
   }
 }

@@ -5,7 +5,8 @@
  * segment of the group, N = base of the segment after it) by one cleaned segment with base B:
  *   1. `<B>.log.cleaned` is written and fsynced (only the log: indexes come later);
  *   2. it is renamed `<B>.log.swap`, directory fsynced: the commit point;
- *   3. the group's files are renamed `*.deleted` (removed after file.delete.delay.ms);
+ *   3. the group's files are renamed `*.deleted` (removed after file.delete.delay.ms),
+ *      directory fsynced;
  *   4. `<B>.log.swap` is renamed `<B>.log`, directory fsynced;
  *   5. the new segment's `.index` / `.timeindex` are rebuilt from its log (write → rename).
  *

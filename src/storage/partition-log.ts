@@ -20,8 +20,9 @@
  *
  * Compaction (cleaner.ts) replaces runs of sealed segments below the recovery point and
  * the high watermark by cleaned ones (`replaceSegments`, synchronous, so a read sees the old
- * or the new segments); batch offsets are kept, so offsets still ascend but may skip, and
- * every segment still ends where the next begins. Open completes or undoes a swap a crash
+ * or the new segments); batch offsets are kept, so offsets still ascend but may skip, and a
+ * cleaned segment ends at the same offset as the segments it replaced (the next offset of
+ * the log never changes). Open completes or undoes a swap a crash
  * interrupted (cleaner-swap.ts). Retention runs only when `cleanup.policy` includes delete.
  *
  * Errors: conditions are result kinds (AppendResult, ReadResult); I/O failures are
@@ -937,6 +938,9 @@ export class PartitionLog {
     if (after === undefined) throw new Error(`replaceSegments: the active segment of ${this.dir} may not be cleaned`);
     const removed: string[] = [];
     for (const seg of old) removed.push(...seg.markDeleted());
+    // Durable before the swap takes the name: a disk that kept the second rename but not the
+    // first would otherwise show the cleaned segment next to the ones it replaced.
+    this.#fs.fsyncDir(this.dir);
     const seg = LogSegment.openSealed(this.#ctx, first.baseOffset, sizeBytes, this.#clock.nowMs());
     this.#fs.rename(swapPath, seg.logPath);
     this.#fs.fsyncDir(this.dir);

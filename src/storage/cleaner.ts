@@ -431,11 +431,16 @@ export class LogCleaner {
     const dirPath = parentPath(log.dir);
     const key = checkpointKey(log.topicPartition.topic, log.topicPartition.partition);
     const cp = this.#checkpointOf(dirPath).get(key);
-    const seenAt = this.#checkpointGeneration.get(log);
+    let seenAt = this.#checkpointGeneration.get(log);
+    if (seenAt === undefined) {
+      // First sight of this log in this process: later truncations are measured from now.
+      seenAt = log.generation;
+      this.#checkpointGeneration.set(log, seenAt);
+    }
     const start = log.logStartOffset;
     if (cp === undefined || cp < start || cp > log.logEndOffset) return start;
     // Truncated since the checkpoint was taken: what follows may be new data; clean it all.
-    if (seenAt !== undefined && seenAt !== log.generation) return start;
+    if (seenAt !== log.generation) return start;
     return cp;
   }
 

@@ -2,13 +2,15 @@
  * Seeded fuzz of the log cleaner against a model (every record written, by offset).
  *
  * Each seed runs random appends (keyed records, tombstones, none/gzip/zstd batches), rolls,
- * cleans (by the ratio rule or forced), clock jumps across delete.retention.ms, power loss in
- * the middle of a clean, power loss at rest, and clean restarts. After every step:
+ * cleans (by the ratio rule or forced), clock jumps across delete.retention.ms, high
+ * watermark moves and truncations above it, power loss in the middle of a clean, power loss
+ * at rest, and clean restarts. After every step:
  * - every record read is the record written at its offset, offsets ascending (so no key ever
  *   shows an older value after a newer one);
  * - for every key, the last record read is the last one written, or — only when that is a
  *   tombstone — the key is gone entirely (a removed tombstone never resurrects a value);
- * - the log end offset is the model's; everything from the active segment's base is there.
+ * - the log end offset is the model's; nothing at or above the bound of every clean so far
+ *   (min of high watermark and active segment base) is missing.
  *
  * Replay a failure: SEED=<n> bun test test/storage/cleaner-fuzz.test.ts
  * Longer run: FUZZ_SEEDS=300 FUZZ_STEPS=400 bun test test/storage/cleaner-fuzz.test.ts
@@ -25,7 +27,7 @@ const retentionMs = 50_000;
 
 class Failure extends Error {}
 
-function check(env: CleanerEnv, written: Map<number, KV>, leo: number, where: string): void {
+function check(env: CleanerEnv, written: Map<number, KV>, leo: number, cleanBound: number, where: string): void {
   const fail = (msg: string): never => {
     throw new Failure(`${where}: ${msg}`);
   };
@@ -51,9 +53,12 @@ function check(env: CleanerEnv, written: Map<number, KV>, leo: number, where: st
       if (w.value !== null) fail(`key ${k} lost (latest ${w.value})`);
     } else if (r.value !== w.value) fail(`key ${k} reads ${r.value} last, latest written ${w.value}`);
   }
+  // Nothing at or above any clean's bound (the active segment included) was removed.
+  const present = new Set(records.map((r) => r.offset));
   const activeBase = env.log.segmentBaseOffsets().at(-1)!;
   for (const [o] of written) {
-    if (o >= activeBase && !records.some((r) => r.offset === o)) fail(`offset ${o} in the active segment is missing`);
+    if (o >= Math.min(activeBase, cleanBound) && o >= cleanBound && !present.has(o)) fail(`offset ${o} (never cleanable) is missing`);
+    if (o >= activeBase && o >= cleanBound && !present.has(o)) fail(`offset ${o} in the active segment is missing`);
   }
 }
 
@@ -68,6 +73,11 @@ async function runSeed(seed: number): Promise<void> {
   let leo = 0;
   let durable = 0;
   let cleans = 0;
+  /**
+   * The highest bound any clean ran under: min(high watermark, active segment base). Nothing
+   * at or above it was ever cleaned; truncation stays at or above it.
+   */
+  let cleanBound = 0;
   const codecs: CompressionCodecName[] = ["none", "gzip", "zstd"];
   const truncateModel = (): void => {
     if (env.log.logEndOffset < durable) throw new Failure(`flushed data lost: log end ${env.log.logEndOffset} < ${durable}`);
@@ -91,12 +101,26 @@ async function runSeed(seed: number): Promise<void> {
       durable = leo;
     } else if (roll < 75) {
       op = "clean";
+      cleanBound = Math.max(cleanBound, Math.min(env.log.highWatermark, env.log.segmentBaseOffsets().at(-1)!));
       if (env.cleaner.cleanLog(env.log, { force: rnd.int(2) === 0 }).kind === "cleaned") cleans++;
-    } else if (roll < 83) {
+    } else if (roll < 80) {
       op = "clock";
       env.clock.advance(rnd.int(retentionMs * 2));
+    } else if (roll < 83) {
+      // Truncation (a follower after a leader change) never goes below a high watermark a
+      // clean ran under: the cleaner stays below the HW for exactly that reason.
+      op = "lower hw / truncate";
+      const low = Math.max(env.log.logStartOffset, cleanBound);
+      if (rnd.int(2) === 0) env.log.setHighWatermark(low + rnd.int(leo - low + 1));
+      else if (leo > low) {
+        env.log.truncateTo(low + rnd.int(leo - low));
+        for (const o of [...written.keys()]) if (o >= env.log.logEndOffset) written.delete(o);
+        leo = env.log.logEndOffset;
+        durable = Math.min(durable, leo);
+      }
     } else if (roll < 91) {
       op = "crash during clean";
+      cleanBound = Math.max(cleanBound, Math.min(env.log.highWatermark, env.log.segmentBaseOffsets().at(-1)!));
       env.fs.ops = 0;
       env.fs.budget = rnd.int(40);
       try {
@@ -121,7 +145,7 @@ async function runSeed(seed: number): Promise<void> {
     // Let the background flush of a roll settle (it moves the recovery point).
     await Promise.resolve();
     try {
-      check(env, written, leo, `seed ${seed} step ${step} (${op})`);
+      check(env, written, leo, cleanBound, `seed ${seed} step ${step} (${op})`);
     } catch (e) {
       if (e instanceof Failure) throw new Error(`${e.message}\nreplay: SEED=${seed} bun test test/storage/cleaner-fuzz.test.ts`);
       throw e;

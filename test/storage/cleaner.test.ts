@@ -235,6 +235,25 @@ describe("compaction", () => {
     expect(text).toBe("0\n1\ncompacted 0 12\n");
   });
 
+  test("a truncation after a clean makes the whole log dirty again (the checkpoint cannot be trusted)", () => {
+    const env = cleanerEnv(13);
+    fill(env, [[kv("a", "1")], [kv("a", "2")]]);
+    rollAndFlush(env);
+    fill(env, [[kv("b", "1")], [kv("b", "2")]]);
+    rollAndFlush(env);
+    fill(env, [[kv("c", "1")]]);
+    expect(env.cleaner.cleanLog(env.log).kind).toBe("cleaned");
+    expect(env.cleaner.firstDirtyOffset(env.log)).toBe(4);
+    expect(env.log.truncateTo(3)).toBe(true);
+    expect(env.cleaner.firstDirtyOffset(env.log)).toBe(0);
+    fill(env, [[kv("b", "3")]]);
+    rollAndFlush(env);
+    fill(env, [[kv("d", "1")]]);
+    expect(env.cleaner.cleanLog(env.log).kind).toBe("cleaned");
+    expect(readAll(env.log).records.map((r) => `${r.key}=${r.value}`)).toEqual(["a=2", "b=3", "d=1"]);
+    expect(env.cleaner.firstDirtyOffset(env.log)).toBe(4);
+  });
+
   test("min.compaction.lag.ms: segments whose newest record is younger are not cleaned", () => {
     const env = cleanerEnv(8, { minCompactionLagMs: 60_000 });
     fill(env, [[kv("a", "1")], [kv("a", "2")]]);

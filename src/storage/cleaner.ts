@@ -23,7 +23,9 @@
  *    last batch of each group, which stays as an empty batch (header only, recordCount 0,
  *    uncompressed): the group's end offset is then unchanged, so the next offset of the log
  *    never moves, recovery's "a segment ends where the next begins" holds, and a crashed
- *    swap knows exactly which segments it replaces (cleaner-swap.ts). Kafka also keeps the
+ *    swap knows exactly which segments it replaces (cleaner-swap.ts). A fetch at such an
+ *    empty batch reads on into the next segment (PartitionLog.read), because some clients
+ *    (kafkajs) refetch forever when a response holds only record-less batches. Kafka also keeps the
  *    last batch of each producer id for idempotence; bunka rebuilds producer state from the
  *    active segment only (replication/producer-state.ts), which the cleaner never touches,
  *    so no other empty batch is kept.

@@ -40,6 +40,17 @@ import { type EpochEndOffset, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import { completeInterruptedSwaps } from "./cleaner-swap.ts";
 import { LogSegment, type SegmentContext } from "./log-segment.ts";
 
+/** True when every batch in `bytes` (whole v2 batches) has recordCount 0. */
+function onlyRecordlessBatches(bytes: Uint8Array): boolean {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at + 61 <= bytes.length) {
+    if (dv.getInt32(at + 57) !== 0) return false;
+    at += dv.getInt32(at + 8) + logOverheadBytes;
+  }
+  return at > 0;
+}
+
 /** Kafka's ListOffsets special timestamps. */
 export const earliestTimestamp = -2;
 export const latestTimestamp = -1;
@@ -679,8 +690,22 @@ export class PartitionLog {
         if (seg.baseOffset >= bound) break;
         const r = seg.read(fromOffset, maxRead, bound, minOneMessage);
         switch (r.kind) {
-          case "data":
-            return { kind: "ok", records: r.bytes, firstOffset: r.firstOffset, lastOffset: r.lastOffset, ...offsets };
+          case "data": {
+            let bytes = r.bytes;
+            let lastOffset = r.lastOffset;
+            // Compaction leaves record-less batches at segment ends; a response of only those
+            // stalls some clients (kafkajs refetches the same offset), so read on past them.
+            while (onlyRecordlessBatches(bytes) && lastOffset + 1 < bound && bytes.length < maxRead) {
+              const more = this.read(lastOffset + 1, maxRead - bytes.length, upperBound, false);
+              if (more.kind !== "ok" || more.records.length === 0) break;
+              const joined = new Uint8Array(bytes.length + more.records.length);
+              joined.set(bytes);
+              joined.set(more.records, bytes.length);
+              bytes = joined;
+              lastOffset = more.lastOffset;
+            }
+            return { kind: "ok", records: bytes, firstOffset: r.firstOffset, lastOffset, ...offsets };
+          }
           case "empty":
             return { ...empty, ...offsets };
           case "corrupt":

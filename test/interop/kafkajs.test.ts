@@ -12,6 +12,10 @@ import { BrokerProcess, guard, pollUntil, startBroker } from "./broker-process.t
 setDefaultTimeout(60_000);
 
 let broker: BrokerProcess | undefined;
+const b = (): BrokerProcess => {
+  if (broker === undefined) throw new Error("broker not started");
+  return broker;
+};
 let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
@@ -100,6 +104,29 @@ describe("kafkajs admin", () => {
       await expect(admin.deleteTopics({ topics: ["__cluster_metadata"], timeout: 5_000 })).rejects.toThrow();
       expect(await admin.createTopics({ topics: [{ topic: "kjs-after-reserved", numPartitions: 1 }], waitForLeaders: true })).toBe(true);
       await admin.deleteTopics({ topics: ["kjs-after-reserved"], timeout: 10_000 });
+    }),
+  );
+
+  test(
+    "a topic with 8,000 partitions is created (or refused with a topic error), never answered by closing the connection",
+    g(async () => {
+      // Found by fuzz.test.ts: the topic's metadata records exceeded one metadata-log batch
+      // (max.message.bytes), the handler threw and the broker closed the connection.
+      const wide = "kjs-wide";
+      const outcome = await admin.createTopics({ topics: [{ topic: wide, numPartitions: 8000 }], timeout: 60_000 }).then(
+        (created) => ({ created, errors: [] as (string | undefined)[] }),
+        (e: unknown) => ({ created: false, errors: (e as { errors?: { type?: string }[] }).errors?.map((x) => x.type) ?? [String(e)] }),
+      );
+      expect(b().stderr().split("\n").filter((l) => l.includes("request handler failed"))).toEqual([]);
+      if (outcome.created) {
+        const m = await admin.fetchTopicMetadata({ topics: [wide] });
+        expect(m.topics[0]?.partitions.length).toBe(8000);
+        await admin.deleteTopics({ topics: [wide], timeout: 60_000 });
+      } else {
+        // A refusal must be a Kafka error for the topic (e.g. INVALID_PARTITIONS, POLICY_VIOLATION), not a transport failure.
+        expect(outcome.errors.length).toBe(1);
+        expect(outcome.errors[0]).toMatch(/^[A-Z_]+$/);
+      }
     }),
   );
 

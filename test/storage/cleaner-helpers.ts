@@ -144,7 +144,13 @@ export interface CleanerEnv {
   reopen(clean: boolean): void;
 }
 
-export function cleanerEnv(seed: number, over: Partial<LogConfig> = {}, clock = new SimClock(), real: { fs: FileSystem; root: string } | null = null): CleanerEnv {
+export function cleanerEnv(
+  seed: number,
+  over: Partial<LogConfig> = {},
+  clock = new SimClock(),
+  real: { fs: FileSystem; root: string } | null = null,
+  dedupeBufferBytes = 1024 * 1024,
+): CleanerEnv {
   const sim = new SimFileSystem(new SeededPrng(seed), clock);
   const fs = new CrashingFs(real?.fs ?? sim);
   const root = real?.root ?? logDirPath;
@@ -169,7 +175,7 @@ export function cleanerEnv(seed: number, over: Partial<LogConfig> = {}, clock = 
       fs,
       clock,
       codecs: bunCompression,
-      dedupeBufferBytes: 1024 * 1024,
+      dedupeBufferBytes,
       backoffMs: 15_000,
       logDirs: () => [{ path: root, logs: env.log.closed ? [] : [env.log] }],
     });

@@ -261,6 +261,39 @@ describe("compaction", () => {
     expect(env.cleaner.firstDirtyOffset(env.log)).toBe(4);
   });
 
+  test("log.cleaner.dedupe.buffer.size: a full offset map ends the clean there; later passes go on", () => {
+    // 1024 bytes hold 15 two-byte keys (64 bytes of overhead each).
+    const env = cleanerEnv(14, {}, new SimClock(), null, 1024);
+    const written = new Map<number, KV>();
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 40; i++) fill(env, [[kv(`${String.fromCharCode(65 + (i % 26))}${i >= 26 ? "x" : ""}`, `r${round}`)]], written);
+      rollAndFlush(env);
+    }
+    fill(env, [[kv("end", "1")]], written);
+    const before = readAll(env.log).records;
+    const first = env.cleaner.cleanLog(env.log);
+    expect(first.kind).toBe("cleaned");
+    const endOffset = first.kind === "cleaned" ? first.endOffset : -1;
+    expect(endOffset).toBe(15);
+    expect(env.cleaner.firstDirtyOffset(env.log)).toBe(15);
+    for (let i = 0; i < 20 && env.cleaner.cleanLog(env.log).kind === "cleaned"; i++);
+    expect(env.cleaner.firstDirtyOffset(env.log)).toBe(120);
+    const after = readAll(env.log).records;
+    expectFaithful(after, written);
+    expect(latest(after)).toEqual(latest(before));
+    expect(after.filter((r) => r.offset < 120).length).toBe(40);
+  });
+
+  test("a batch whose keys alone overflow the offset map leaves the log uncleaned (failed, not retried)", () => {
+    const env = cleanerEnv(15, {}, new SimClock(), null, 1024);
+    fill(env, [Array.from({ length: 30 }, (_, i) => kv(`key-${i}`, "v"))]);
+    rollAndFlush(env);
+    fill(env, [[kv("z", "1")]]);
+    expect(env.cleaner.cleanLog(env.log).kind).toBe("failed");
+    expect(env.cleaner.cleanLog(env.log, { force: true }).kind).toBe("notNeeded");
+    expect(readAll(env.log).records.length).toBe(31);
+  });
+
   test("min.compaction.lag.ms: segments whose newest record is younger are not cleaned", () => {
     const env = cleanerEnv(8, { minCompactionLagMs: 60_000 });
     fill(env, [[kv("a", "1")], [kv("a", "2")]]);

@@ -398,8 +398,7 @@ export class LogCleaner {
 
   /** Drops `log`'s checkpoint entry (the partition was deleted). */
   forget(dirPath: string, topic: string, partition: number): void {
-    const cp = this.#checkpoints.get(dirPath);
-    if (cp?.delete(checkpointKey(topic, partition)) === true) this.#writeCheckpoint(dirPath);
+    if (this.#checkpointOf(dirPath).delete(checkpointKey(topic, partition))) this.#writeCheckpoint(dirPath);
   }
 
   // ---- checkpoint -------------------------------------------------------------------------

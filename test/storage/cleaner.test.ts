@@ -484,6 +484,13 @@ describe("LogManager runs the cleaner", () => {
         compression: bunCompression,
       });
       expect(readAll(again.getLog({ topic: "compacted", partition: 0 })!).records).toEqual(before);
+      if (enabled) {
+        // A deleted partition leaves the cleaner checkpoint.
+        const text = () => new TextDecoder().decode(sim.readFile(`/logs/${cleanerOffsetCheckpointName}`));
+        expect(text()).toContain("compacted 0 ");
+        expect(again.deleteLog({ topic: "compacted", partition: 0 })).toBe(true);
+        expect(text()).not.toContain("compacted 0 ");
+      }
       again.close();
     });
   }

@@ -49,6 +49,7 @@ import type { Compression } from "../platform/compression.ts";
 import { type FileSystem, joinPath, parentPath, StorageError } from "../platform/fs.ts";
 import { buildRecordBatch, type BatchRecord } from "../protocol/records/builder.ts";
 import { RecordBatchView, attributeBits, walkBatches } from "../protocol/records/record-batch.ts";
+import type { CompressionCodecName } from "../protocol/records/compression.ts";
 import type { DecodedRecord } from "../protocol/records/record.ts";
 import { RecordsError } from "../protocol/records/records-error.ts";
 import { readBatchHeader } from "./batch-header.ts";
@@ -691,7 +692,8 @@ export class LogCleaner {
       };
     } catch (e) {
       if (e instanceof CleanAbandoned) return { kind: "abandoned", reason: e.message };
-      if (e instanceof CleanerCorruption) {
+      if (e instanceof CleanerCorruption || e instanceof RecordsError) {
+        // Stored bytes the cleaner cannot read or write back: leave the log as it is.
         this.#uncleanable.add(log);
         return { kind: "failed", reason: e.message };
       }
@@ -790,7 +792,19 @@ export class LogCleaner {
       offsetDelta: r.offsetDelta,
     }));
     const codec = view.compression;
-    const bytes = buildRecordBatch(input, {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#rebuild(view, input, codec, newHorizon);
+    } catch (e) {
+      // Field values a client wrote that cannot be written back (timestamps out of range).
+      if (e instanceof RangeError) throw new CleanerCorruption(`batch at offset ${view.baseOffset}: ${e.message}`);
+      throw e;
+    }
+    return { bytes, recordsRemoved, tombstonesRemoved, inflatedBytes: work };
+  }
+
+  #rebuild(view: RecordBatchView, input: BatchRecord[], codec: CompressionCodecName, newHorizon: number | null): Uint8Array {
+    return buildRecordBatch(input, {
       baseOffset: view.baseOffset,
       partitionLeaderEpoch: view.partitionLeaderEpoch,
       compression: codec,
@@ -803,6 +817,5 @@ export class LogCleaner {
       ...(view.timestampType === "LogAppendTime" ? { logAppendTimeMs: view.maxTimestamp } : {}),
       ...(newHorizon === null ? {} : { deleteHorizonMs: newHorizon }),
     });
-    return { bytes, recordsRemoved, tombstonesRemoved, inflatedBytes: work };
   }
 }

@@ -18,6 +18,7 @@ import { cleanerOffsetCheckpointName, completeInterruptedSwaps, swapLogPath } fr
 import { LogCleaner } from "../../src/storage/cleaner.ts";
 import { defaultLogManagerConfig } from "../../src/storage/config.ts";
 import { LogManager } from "../../src/storage/log-manager.ts";
+import { core } from "../../src/wasm/index.ts";
 import {
   appendKV,
   type CleanerEnv,
@@ -292,6 +293,23 @@ describe("compaction", () => {
     expect(env.cleaner.cleanLog(env.log).kind).toBe("failed");
     expect(env.cleaner.cleanLog(env.log, { force: true }).kind).toBe("notNeeded");
     expect(readAll(env.log).records.length).toBe(31);
+  });
+
+  test("a stored batch the cleaner cannot decode (timestamp beyond 2^53) fails the clean and leaves the log as it was", () => {
+    const env = cleanerEnv(16);
+    fill(env, [[kv("a", "1")]]);
+    const odd = buildRecordBatch([{ key: enc.encode("a"), value: enc.encode("2"), timestamp: 0 }]);
+    new DataView(odd.buffer).setUint32(27, 0x4000_0000); // baseTimestamp 2^62
+    new DataView(odd.buffer).setUint32(17, core.crc32c(odd.subarray(21)) >>> 0);
+    expect(env.log.append(odd, 0).kind).toBe("ok");
+    env.log.setHighWatermark(env.log.logEndOffset);
+    rollAndFlush(env);
+    fill(env, [[kv("b", "1")]]);
+    const before = filesOf(env.sim);
+    expect(env.cleaner.cleanLog(env.log).kind).toBe("failed");
+    expect(env.cleaner.cleanLog(env.log, { force: true }).kind).toBe("notNeeded");
+    expect(filesOf(env.sim)).toEqual(before);
+    expect(env.log.read(0, 1 << 20).kind).toBe("ok");
   });
 
   test("min.compaction.lag.ms: segments whose newest record is younger are not cleaned", () => {

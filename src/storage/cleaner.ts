@@ -32,13 +32,21 @@
  * 4. Swap: see cleaner-swap.ts (write `.cleaned`, fsync, rename `.swap`, swap in, crash
  *    recovery at open).
  *
- * Readers during a clean: the work runs in steps (a segment read, a group written) on the
- * Clock, each synchronous, and every fetch is one synchronous `PartitionLog.read` that copies
- * file bytes out. So a read sees either the old segments or the new one, never a half swap,
- * and bytes already returned stay valid; replaced segments are retired (their fds closed,
- * files renamed `.deleted`) in the same turn as the swap. After every step the clean checks
- * the log is still open, not truncated (generation) and still holds the segments it read;
- * otherwise it is abandoned and its `.cleaned` file removed.
+ * Readers during a clean: the work runs in steps on the Clock (at most `cleanerStepBytes` of
+ * input each, plus one step per swap), each synchronous, and every fetch is one synchronous
+ * `PartitionLog.read` that copies file bytes out. So a read sees either the old segments or
+ * the new one, never a half swap, and bytes already returned stay valid; replaced segments
+ * are retired (their fds closed, files renamed `.deleted`, removed after
+ * file.delete.delay.ms; index mappings of them stay readable, files are never truncated) in
+ * the same turn as the swap. After every step the clean checks the log is still open, not
+ * truncated (generation) and still holds the segments it read; otherwise it is abandoned
+ * and its `.cleaned` file removed. Retention and DeleteRecords (compact,delete) may delete
+ * segments between steps: the pass is abandoned and the next one starts from the new start.
+ *
+ * Batches the cleaner cannot decode (corrupt, or field values out of range) fail the pass and
+ * leave the log uncleaned until restart; without codecs, compressed batches are kept whole
+ * and their keys do not enter the map (older values elsewhere then stay too: never wrong,
+ * only less compact).
  *
  * A tombstone may outlive its horizon while a pass keeps being abandoned; and an abandoned
  * pass leaves some groups cleaned with the map of that pass, which is harmless: the

@@ -20,9 +20,9 @@
  * offsets, size against max.message.bytes, zstd only from Produce v7, no control batches
  * from clients, transactional batches refused (no transaction coordinator yet), idempotent
  * sequence checks; LogAppendTime topics get the batch's time patched in place before the
- * write. The one exception to "never decompressed": on a topic whose cleanup.policy includes
- * compact, records are inflated (compressed batches only when `compression` is given) and a
- * record without a key is refused with INVALID_RECORD and a per-record error, as Kafka does.
+ * write. The one exception to "never decompressed": given `compression`, on a topic whose
+ * cleanup.policy includes compact, records are inflated and a record without a key is
+ * refused with INVALID_RECORD and a per-record error, as Kafka does (no codecs: no check).
  *
  * The broker's own writers and readers (the group coordinator's `__consumer_offsets`) use
  * `appendInternal` (acks=all, internal topics allowed) and `readCommitted` (below the HW).
@@ -59,8 +59,8 @@ export interface ReplicaManagerOptions {
   /** Broker values topic configs fall back to (BrokerSettings.brokerConfigValue). */
   brokerConfigValue: BrokerConfigLookup;
   /**
-   * Codecs for inflating produced batches of compacted topics (the keyless-record check).
-   * Without them only uncompressed batches of compacted topics are checked.
+   * Codecs for inflating produced batches of compacted topics: enables the keyless-record
+   * check (Kafka's); without them records of compacted topics are not checked.
    */
   compression?: Compression;
 }
@@ -393,7 +393,7 @@ export class ReplicaManager {
       return fail(ErrorCode.INVALID_TXN_STATE, "transactional produce is not supported by this broker yet");
     }
     if (config.cleanupPolicy.compact) {
-      const keyless = this.#keylessRecords(batch, compression);
+      const keyless = this.#keylessRecords(batch);
       if (keyless !== null) return keyless;
     }
     if (opts.requiredAcks === -1 && p.isrSize < config.minInsyncReplicas) {
@@ -482,17 +482,14 @@ export class ReplicaManager {
   /**
    * Compacted topics need a key on every record (Kafka's LogValidator): INVALID_RECORD with
    * one record error per keyless record, CORRUPT_MESSAGE when the records do not decode, or
-   * null when every record has a key (or the batch is compressed and no codecs were given).
+   * null when every record has a key (or no codecs were given: no check).
    */
-  #keylessRecords(batch: RecordBatchView, compression: number): AppendOutcome | null {
-    if (compression !== 0 && this.#compression === undefined) return null;
+  #keylessRecords(batch: RecordBatchView): AppendOutcome | null {
+    const codecs = this.#compression;
+    if (codecs === undefined) return null;
     let keys: (Uint8Array | null)[];
     try {
-      const records =
-        this.#compression === undefined
-          ? batch.records({ maxBytes: keyCheckInflatedBytesMax })
-          : batch.records({ maxBytes: keyCheckInflatedBytesMax, compression: this.#compression });
-      keys = records.map((r) => r.key);
+      keys = batch.records({ maxBytes: keyCheckInflatedBytesMax, compression: codecs }).map((r) => r.key);
     } catch (e) {
       if (!(e instanceof RecordsError)) throw e;
       return { kind: "error", errorCode: ErrorCode.CORRUPT_MESSAGE, message: `records do not decode: ${e.message}` };

@@ -1,8 +1,8 @@
 /**
- * Produce to compacted topics: a record without a key is refused with INVALID_RECORD (and a
+ * Produce to compacted topics, through the dispatcher over a replica manager with codecs (as
+ * node.ts builds it): a record without a key is refused with INVALID_RECORD (and a
  * per-record error from the replica manager), nothing is appended; keyed records and
- * delete-policy topics are unaffected. Compressed batches are checked when the replica
- * manager has codecs. And a cleaned compacted partition fetched from the start through the
+ * delete-policy topics are unaffected; without codecs there is no check. And a cleaned compacted partition fetched from the start through the
  * Fetch handler: the latest value per key at its original offset, offsets and HW unchanged.
  */
 import { afterEach, describe, expect, test } from "bun:test";
@@ -14,9 +14,11 @@ import type { CompressionCodecName } from "../../../src/protocol/records/compres
 import { ReplicaManager } from "../../../src/replication/replica-manager.ts";
 import { Logger, memorySink } from "../../../src/util/log.ts";
 import { core } from "../../../src/wasm/index.ts";
-import type { TestBroker } from "../harness.ts";
+import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
 import { walkBatches } from "../../../src/protocol/records/record-batch.ts";
-import { broker, fetched, fetchRequest, produced, produceRequest, T0 } from "./helpers.ts";
+import { createDispatcher } from "../../../src/server/dispatch.ts";
+import { testConnection, type TestBroker } from "../harness.ts";
+import { broker, dataPathHandlers, fetched, fetchRequest, produced, produceRequest, T0 } from "./helpers.ts";
 
 let b: TestBroker | null = null;
 afterEach(() => {
@@ -41,55 +43,81 @@ async function setup(): Promise<TestBroker> {
   return b;
 }
 
+/** The harness's services with a replica manager that has codecs (as node.ts gives it), and its dispatcher. */
+function withCodecs(br: TestBroker): { replicas: ReplicaManager; send: TestBroker["send"] } {
+  const replicas = new ReplicaManager({
+    nodeId: br.nodeId,
+    logs: br.logs,
+    clock: br.clock,
+    log: new Logger({ sink: memorySink().sink, level: "error", nowMs: () => br.clock.nowMs() }),
+    brokerConfigValue: () => undefined,
+    compression: bunCompression,
+  });
+  replicas.attach(br.metadata);
+  const dispatch = createDispatcher(dataPathHandlers, { ...br.services, replicas });
+  let correlationId = 1000;
+  const send: TestBroker["send"] = async (apiKey, version, body, clientId = "harness") => {
+    const id = ++correlationId;
+    const frame = concat(encodeRequest(apiKey, version, id, clientId, body));
+    const out = await dispatch(frame.subarray(4), testConnection);
+    if (out === null) return null;
+    const decoded = decodeResponse(apiKey, version, concat(out));
+    expect(decoded.header.correlationId).toBe(id);
+    return decoded.body;
+  };
+  return { replicas, send };
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 describe("Produce to a compacted topic", () => {
   test("a keyless record is INVALID_RECORD and nothing is appended; keyed records are accepted", async () => {
     const br = await setup();
+    const { send } = withCodecs(br);
     for (const topic of ["compacted", "both"]) {
-      const r = produced(await br.send(ApiKeys.Produce, 9, produceRequest([{ topic, records: records(["a", null, "c"]) }])), topic);
-      expect(r.errorCode).toBe(ErrorCode.INVALID_RECORD);
-      expect(r.baseOffset).toBe(-1);
-      expect(r.errorMessage).toContain("no key");
-      expect(br.replicas.getPartition(topic, 0)!.log.logEndOffset).toBe(0);
-      const ok = produced(await br.send(ApiKeys.Produce, 9, produceRequest([{ topic, records: records(["a", "b"]) }])), topic);
+      for (const codec of ["none", "zstd"] as const) {
+        const r = produced(await send(ApiKeys.Produce, 9, produceRequest([{ topic, records: records(["a", null, "c"], codec) }])), topic);
+        expect(r.errorCode).toBe(ErrorCode.INVALID_RECORD);
+        expect(r.baseOffset).toBe(-1);
+        expect(r.errorMessage).toContain("no key");
+        expect(br.replicas.getPartition(topic, 0)!.log.logEndOffset).toBe(0);
+      }
+      const ok = produced(await send(ApiKeys.Produce, 9, produceRequest([{ topic, records: records(["a", "b"]) }])), topic);
       expect(ok.errorCode).toBe(ErrorCode.NONE);
       expect(ok.baseOffset).toBe(0);
     }
     // A delete-policy topic takes keyless records.
-    const plain = produced(await br.send(ApiKeys.Produce, 9, produceRequest([{ topic: "plain", records: records([null]) }])), "plain");
+    const plain = produced(await send(ApiKeys.Produce, 9, produceRequest([{ topic: "plain", records: records([null]) }])), "plain");
     expect(plain.errorCode).toBe(ErrorCode.NONE);
+    // A replica manager without codecs does not check (the option's default).
+    const unchecked = produced(await br.send(ApiKeys.Produce, 9, produceRequest([{ topic: "compacted", records: records([null]) }])), "compacted");
+    expect(unchecked.errorCode).toBe(ErrorCode.NONE);
   });
 
-  test("per-record errors name each keyless record; compressed batches are inflated when codecs are given", async () => {
+  test("per-record errors name each keyless record, for every codec; undecodable records are CORRUPT_MESSAGE", async () => {
     const br = await setup();
-    const withCodecs = new ReplicaManager({
-      nodeId: br.nodeId,
-      logs: br.logs,
-      clock: br.clock,
-      log: new Logger({ sink: memorySink().sink, level: "error", nowMs: () => br.clock.nowMs() }),
-      brokerConfigValue: () => undefined,
-      compression: bunCompression,
-    });
-    withCodecs.attach(br.metadata);
+    const { replicas } = withCodecs(br);
     const opts = { requiredAcks: 1, allowZstd: true, internalTopicsAllowed: false };
     for (const codec of ["none", "gzip", "zstd", "lz4", "snappy"] as const) {
-      const out = withCodecs.appendRecords("compacted", 0, records([null, "b", null], codec), opts);
+      const out = replicas.appendRecords("compacted", 0, records([null, "b", null], codec), opts);
       expect(out.kind).toBe("error");
       if (out.kind !== "error") continue;
       expect(out.errorCode).toBe(ErrorCode.INVALID_RECORD);
       expect(out.recordErrors?.map((e) => e.batchIndex)).toEqual([0, 2]);
-      expect(withCodecs.appendRecords("compacted", 0, records(["a", "b"], codec), opts).kind).toBe("appended");
+      expect(replicas.appendRecords("compacted", 0, records(["a", "b"], codec), opts).kind).toBe("appended");
     }
-    // Without codecs (the harness's replica manager) a compressed batch is not inflated.
-    const leo = br.replicas.getPartition("compacted", 0)!.log.logEndOffset;
-    const r = produced(await br.send(ApiKeys.Produce, 9, produceRequest([{ topic: "compacted", records: records([null], "gzip") }])), "compacted");
-    expect(r.errorCode).toBe(ErrorCode.NONE);
-    expect(r.baseOffset).toBe(leo);
-    // A compressed batch that does not inflate is CORRUPT_MESSAGE.
     const bad = records(["a", "b"], "gzip");
-    bad[bad.length - 3]! ^= 0xff;
-    const view = new DataView(bad.buffer, bad.byteOffset);
-    view.setUint32(17, core.crc32c(bad.subarray(21)) >>> 0);
-    const corrupt = withCodecs.appendRecords("compacted", 0, bad, opts);
+    bad[bad.length - 3]! ^= 0xff; // the gzip trailer's CRC
+    new DataView(bad.buffer, bad.byteOffset).setUint32(17, core.crc32c(bad.subarray(21)) >>> 0);
+    const corrupt = replicas.appendRecords("compacted", 0, bad, opts);
     expect(corrupt.kind === "error" ? corrupt.errorCode : -1).toBe(ErrorCode.CORRUPT_MESSAGE);
   });
 });

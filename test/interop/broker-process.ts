@@ -10,7 +10,8 @@
  *
  * Invariants: one child process at a time per `BrokerProcess`; `restart()` reuses the same
  * data dir (and asks for the same port, so clients that cached the address still connect);
- * `dispose()` kills a live child and removes the data dir. Each test file starts its own
+ * `dispose()` kills a live child and removes the data dir (BUNKA_INTEROP_KEEP_STDERR=1 keeps
+ * the broker's whole stderr in a temp file and prints its path). Each test file starts its own
  * broker, so files can run in parallel.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -183,6 +184,11 @@ export class BrokerProcess {
   /** Kill a live child (if any) and remove the data dir. */
   async dispose(): Promise<void> {
     if (this.proc !== null) await this.kill();
+    if (process.env.BUNKA_INTEROP_KEEP_STDERR !== undefined) {
+      const path = join(tmpdir(), `bunka-${this.name}-stderr-${process.pid}-${Date.now()}.log`);
+      writeFileSync(path, this.stderrText);
+      console.log(`broker ${this.name}: stderr kept in ${path}`);
+    }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 

@@ -131,11 +131,11 @@ describe("restart", () => {
       expect(await topicConfigs(cleanTopic, configNames)).toEqual(configsBefore);
       expect(await topicConfigs(crashTopic, ["segment.bytes"])).toEqual({ "segment.bytes": "1048576" });
 
-      // Offsets continue after the restart.
+      // Offsets continue after the restart (keyed: the topic is now compact,delete).
       const p = client().producer({ allowAutoTopicCreation: false });
       await p.connect();
       try {
-        const meta = await p.send({ topic: cleanTopic, acks: -1, messages: [{ partition: 0, value: "after-restart-0" }, { partition: 1, value: "after-restart-1" }] });
+        const meta = await p.send({ topic: cleanTopic, acks: -1, messages: [{ partition: 0, key: "ar0", value: "after-restart-0" }, { partition: 1, key: "ar1", value: "after-restart-1" }] });
         expect(meta.map((m) => ({ partition: m.partition, baseOffset: m.baseOffset })).sort((x, y) => x.partition - y.partition)).toEqual([
           { partition: 0, baseOffset: String(cleanN / 2) },
           { partition: 1, baseOffset: String(cleanN / 2) },

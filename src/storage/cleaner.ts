@@ -93,6 +93,8 @@ export interface LogCleanerOptions {
   backoffMs: number;
   /** The online log dirs and their logs, as now. */
   logDirs: () => readonly { path: string; logs: readonly PartitionLog[] }[];
+  /** Told of every pass the scheduled cleaner finishes (for logs and metrics). */
+  onOutcome?: (log: PartitionLog, outcome: CleanOutcome) => void;
 }
 
 export type CleanOutcome =
@@ -269,6 +271,7 @@ export class LogCleaner {
   readonly #dedupeBufferBytes: number;
   readonly #backoffMs: number;
   readonly #logDirs: LogCleanerOptions["logDirs"];
+  readonly #onOutcome: (log: PartitionLog, outcome: CleanOutcome) => void;
   /** Per log dir path: `topic partition` → first dirty offset. */
   readonly #checkpoints = new Map<string, Map<string, number>>();
   /** The log generation each checkpoint entry was taken at (a truncation since resets it). */
@@ -292,6 +295,7 @@ export class LogCleaner {
     this.#dedupeBufferBytes = opts.dedupeBufferBytes;
     this.#backoffMs = opts.backoffMs;
     this.#logDirs = opts.logDirs;
+    this.#onOutcome = opts.onOutcome ?? (() => {});
   }
 
   // ---- scheduling -------------------------------------------------------------------------
@@ -338,6 +342,7 @@ export class LogCleaner {
     if (r.done === true) {
       this.#running = null;
       this.#count(r.value);
+      this.#onOutcome(running.log, r.value);
       // Straight on to the next log; a failed one waits a backoff (its dir may be failing).
       this.#schedule(r.value.kind === "failed" ? this.#backoffMs : 0);
       return;

@@ -24,7 +24,7 @@ import { type FileSystem, joinPath, StorageError, writeFileAtomic } from "../pla
 import type { Compression } from "../platform/compression.ts";
 import type { Prng } from "../platform/prng.ts";
 import { CheckpointError, checkpointKey, type OffsetCheckpoint, readOffsetCheckpoint, writeOffsetCheckpoint } from "./checkpoint.ts";
-import { LogCleaner } from "./cleaner.ts";
+import { type CleanOutcome, LogCleaner } from "./cleaner.ts";
 import type { LogConfig, LogManagerConfig } from "./config.ts";
 import { FileCache } from "./file-cache.ts";
 import {
@@ -50,6 +50,8 @@ export interface LogManagerOptions {
   onLogDirOffline?: (dir: string, error: StorageError) => void;
   /** Codecs the log cleaner inflates and re-compresses batches with (bunCompression in the broker). */
   compression?: Compression;
+  /** Told of every pass the scheduled log cleaner finishes (log it: kind "failed" deserves attention). */
+  onCleanerOutcome?: (tp: TopicPartition, outcome: CleanOutcome) => void;
 }
 
 interface LogDirState {
@@ -101,6 +103,7 @@ export class LogManager {
       backoffMs: opts.config.cleanerBackoffMs,
       logDirs: () =>
         this.#dirs.filter((d) => !d.health.offline).map((d) => ({ path: d.path, logs: [...d.logs.values()].filter((l) => !l.closed) })),
+      ...(opts.onCleanerOutcome === undefined ? {} : { onOutcome: (log: PartitionLog, outcome: CleanOutcome) => opts.onCleanerOutcome?.(log.topicPartition, outcome) }),
     });
     const onOffline = opts.onLogDirOffline ?? (() => {});
     for (const path of opts.config.logDirs) {

@@ -457,15 +457,24 @@ describe("LogManager runs the cleaner", () => {
       topic.startsWith("compacted")
         ? { cleanupPolicy: { delete: false, compact: true }, minCleanableDirtyRatio: 0.1, segmentBytes: 4096 }
         : { segmentBytes: 4096 };
-    const mgr = LogManager.open({ fs: sim, clock, prng: new SeededPrng(1), config, topicConfig, compression: bunCompression });
-    return { clock, sim, mgr };
+    const outcomes: string[] = [];
+    const mgr = LogManager.open({
+      fs: sim,
+      clock,
+      prng: new SeededPrng(1),
+      config,
+      topicConfig,
+      compression: bunCompression,
+      onCleanerOutcome: (tp, o) => outcomes.push(`${tp.topic}-${tp.partition} ${o.kind}`),
+    });
+    return { clock, sim, mgr, outcomes };
   };
   const keyed = (key: string, value: string, now: number) =>
     buildRecordBatch([{ key: enc.encode(key), value: enc.encode(value), timestamp: now }], { compression: "zstd", codecs: bunCompression });
 
   for (const enabled of [true, false]) {
     test(`log.cleaner.enable=${enabled}`, () => {
-      const { clock, mgr, sim } = setup(enabled);
+      const { clock, mgr, sim, outcomes } = setup(enabled);
       const log = mgr.getOrCreateLog({ topic: "compacted", partition: 0 })!;
       const plain = mgr.getOrCreateLog({ topic: "plain", partition: 0 })!;
       for (let i = 0; i < 400; i++) {
@@ -482,6 +491,8 @@ describe("LogManager runs the cleaner", () => {
       for (let i = 0; i < 200; i++) clock.advance(1000);
       if (enabled) {
         expect(mgr.cleaner.stats.cleaned).toBeGreaterThanOrEqual(1);
+        expect(outcomes[0]).toBe("compacted-0 cleaned");
+        expect(outcomes.every((o) => o.startsWith("compacted-0 "))).toBe(true);
         // Every sealed segment shrank to its keys' latest values (full segments cannot merge
         // in the first pass: groups are bounded by the segments' sizes before cleaning).
         expect(log.sizeBytes()).toBeLessThan(bytes / 3);

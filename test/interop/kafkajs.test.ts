@@ -108,6 +108,35 @@ describe("kafkajs admin", () => {
   );
 
   test(
+    "a 249-character topic (the longest legal name) is deleted completely; re-created under the same name it starts empty",
+    g(async () => {
+      // Found by fuzz.test.ts: the deletion rename `<topic>-<p>.<id>-delete` exceeded the
+      // 255-byte file name limit (ENAMETOOLONG), so the old log stayed on disk. Kafka shortens
+      // the topic part of that directory name to fit.
+      const long = `kjs-long-${"n".repeat(240)}`;
+      expect(long.length).toBe(249);
+      await admin.createTopics({ topics: [{ topic: long, numPartitions: 1 }], waitForLeaders: true });
+      const p = kafka.producer({ allowAutoTopicCreation: false });
+      await p.connect();
+      try {
+        await p.send({ topic: long, acks: -1, messages: [{ value: "before-delete" }] });
+      } finally {
+        await p.disconnect();
+      }
+      expect((await admin.fetchTopicOffsets(long)).map((o) => o.high)).toEqual(["1"]);
+      await admin.deleteTopics({ topics: [long], timeout: 10_000 });
+      await pollUntil("long topic gone", 10_000, async () => ((await admin.listTopics()).includes(long) ? undefined : true));
+      const failedDeletes = b().stderr().split("\n").filter((l) => l.includes("cannot delete partition log"));
+      // Check the re-created topic first (the data-level consequence), then the log line.
+      await admin.createTopics({ topics: [{ topic: long, numPartitions: 1 }], waitForLeaders: true });
+      const recreated = (await admin.fetchTopicOffsets(long)).map((o) => ({ low: o.low, high: o.high }));
+      await admin.deleteTopics({ topics: [long], timeout: 10_000 });
+      expect(recreated).toEqual([{ low: "0", high: "0" }]);
+      expect(failedDeletes.map((l) => /error="([^"]{0,160})/.exec(l)?.[1] ?? l)).toEqual([]);
+    }),
+  );
+
+  test(
     "a topic with 8,000 partitions is created (or refused with a topic error), never answered by closing the connection",
     g(async () => {
       // Found by fuzz.test.ts: the topic's metadata records exceeded one metadata-log batch

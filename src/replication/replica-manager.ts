@@ -277,6 +277,9 @@ export class ReplicaManager {
         this.#log.error("no online log dir for partition", { partition: key });
         return false;
       }
+      // A log opened at startup, before the metadata was replayed, has the broker defaults:
+      // give it the topic's config (cleanup.policy, retention, segment sizes) now.
+      this.#logs.reconfigure(tp);
       const p = new Partition(this.#nodeId, image, topic, log, this.topicConfig(topic));
       this.#partitions.set(key, p);
       this.#offline.delete(key);

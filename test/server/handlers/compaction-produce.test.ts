@@ -12,6 +12,9 @@ import { ApiKeys } from "../../../src/protocol/messages/index.ts";
 import { buildRecordBatch } from "../../../src/protocol/records/builder.ts";
 import type { CompressionCodecName } from "../../../src/protocol/records/compression.ts";
 import { ReplicaManager } from "../../../src/replication/replica-manager.ts";
+import { topicLogConfigSource } from "../../../src/replication/topic-log-config.ts";
+import { defaultLogManagerConfig } from "../../../src/storage/config.ts";
+import { LogManager } from "../../../src/storage/log-manager.ts";
 import { Logger, memorySink } from "../../../src/util/log.ts";
 import { core } from "../../../src/wasm/index.ts";
 import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
@@ -179,5 +182,34 @@ describe("Fetch from a cleaned compacted topic", () => {
     const seen = new Map<string, string>();
     for (const r of got) seen.set(r.key, r.value);
     expect(seen).toEqual(latest);
+  });
+});
+
+describe("cleanup.policy reaches logs opened before the metadata", () => {
+  test("a log opened at startup with broker defaults gets its topic's config when its partition is created", async () => {
+    const br = await setup();
+    let metadataReady = false;
+    // As node.ts opens storage: before the metadata log is replayed, topics have no config.
+    const logs = LogManager.open({
+      fs: br.fs,
+      clock: br.clock,
+      prng: br.prng,
+      config: defaultLogManagerConfig(["/data"]),
+      topicConfig: (topic) => (metadataReady ? topicLogConfigSource(() => br.metadata.image, () => undefined)(topic) : {}),
+    });
+    const tp = { topic: "compacted", partition: 0 };
+    expect(logs.getLog(tp)?.config.cleanupPolicy).toEqual({ delete: true, compact: false });
+    metadataReady = true;
+    const replicas = new ReplicaManager({
+      nodeId: br.nodeId,
+      logs,
+      clock: br.clock,
+      log: new Logger({ sink: memorySink().sink, level: "error", nowMs: () => br.clock.nowMs() }),
+      brokerConfigValue: () => undefined,
+    });
+    replicas.attach(br.metadata);
+    expect(logs.getLog(tp)?.config.cleanupPolicy).toEqual({ delete: false, compact: true });
+    expect(logs.getLog({ topic: "both", partition: 0 })?.config.cleanupPolicy).toEqual({ delete: true, compact: true });
+    replicas.close();
   });
 });

@@ -7,8 +7,9 @@
  * given a log (`LogManager.getOrCreateLog` with the topic id) and a `Partition` whose role
  * follows the image; a partition that disappears (topic deleted, replica moved away) has its
  * log deleted (logs found at start that the image does not place here are kept and reported,
- * never deleted); topic config changes reach the partitions' `TopicConfig` at once (the log's
- * own `LogConfig` is fixed at open — storage has no live update yet).
+ * never deleted); topic config changes reach the partitions' `TopicConfig` and their logs'
+ * `LogConfig` at once (`LogManager.reconfigure`, also when a partition is created over a log
+ * opened at startup with the broker defaults).
  *
  * Invariants: every hosted Partition has an open log or sits in `#offline`; a Partition's
  * topic id is the image's (a topic re-created under the same name replaces the old log);

@@ -183,6 +183,9 @@ export function logManagerConfigFrom(config: BrokerConfig, absoluteLogDirs: read
     flushOffsetCheckpointIntervalMs: config.get("log.flush.offset.checkpoint.interval.ms"),
     flushStartOffsetCheckpointIntervalMs: config.get("log.flush.start.offset.checkpoint.interval.ms"),
     highWatermarkCheckpointIntervalMs: config.get("replica.high.watermark.checkpoint.interval.ms"),
+    cleanerEnable: config.get("log.cleaner.enable"),
+    cleanerBackoffMs: config.get("log.cleaner.backoff.ms"),
+    cleanerDedupeBufferBytes: config.get("log.cleaner.dedupe.buffer.size"),
     logDefaults: {
       ...base.logDefaults,
       segmentBytes: config.get("log.segment.bytes"),

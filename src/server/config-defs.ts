@@ -274,6 +274,8 @@ export const configDefs = {
   "replica.high.watermark.checkpoint.interval.ms": long(5000, "5000", 1, { doc: "How often high watermarks are checkpointed." }),
   "log.cleanup.policy": listOf(["delete", "compact"] as const, "delete", { mode: "cluster-wide", doc: "delete and/or compact." }),
   "log.cleaner.enable": bool(true, { doc: "Run the log cleaner (compaction)." }),
+  "log.cleaner.backoff.ms": long(15000, "15000", 0, { doc: "Pause between cleaner passes when no log needs cleaning." }),
+  "log.cleaner.dedupe.buffer.size": long(134217728, "134217728", 1024, { doc: "Memory for the cleaner's key to offset map." }),
   "log.cleaner.delete.retention.ms": long(86400000, "86400000", 0, { mode: "cluster-wide", doc: "How long delete tombstones are kept in compacted topics." }),
   "log.cleaner.min.compaction.lag.ms": long(0, "0", 0, { mode: "cluster-wide", doc: "Minimum age of a message before it may be compacted." }),
   "log.cleaner.max.compaction.lag.ms": long(longValueMax, "9223372036854775807", 1, { mode: "cluster-wide", doc: "Maximum time a message stays ineligible for compaction." }),

@@ -93,6 +93,12 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
       return topicLogConfigSource(() => metadata!.image, brokerConfigValue)(topic);
     },
     onLogDirOffline: (dir, error) => log.error("log dir offline", { dir, error: error.message }),
+    compression: bunCompression,
+    onCleanerOutcome: (tp, o) => {
+      const partition = `${tp.topic}-${tp.partition}`;
+      if (o.kind === "failed") log.error("log cleaner failed", { partition, reason: o.reason });
+      else if (o.kind === "cleaned") log.info("log cleaned", { partition, bytesBefore: o.bytesBefore, bytesAfter: o.bytesAfter });
+    },
   });
   broker.addShutdownHook("storage", () => logs.close());
 
@@ -121,7 +127,10 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     response: undefined,
   }));
 
-  const replicas = new ReplicaManager({ nodeId, logs, clock: platform.clock, log: log.child({ component: "replicas" }), brokerConfigValue });
+  const replicas = new ReplicaManager({ nodeId, logs, clock: platform.clock, log: log.child({ component: "replicas" }),
+    brokerConfigValue,
+    compression: bunCompression,
+  });
   replicas.attach(metadata);
   broker.addShutdownHook("replicas", () => replicas.close());
   logs.startBackgroundTasks();

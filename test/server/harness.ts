@@ -147,8 +147,9 @@ function assemble(parts: Parts): TestBroker {
     prng,
     config: { ...defaultLogManagerConfig([logDir]), ...options.logManagerConfig },
     topicConfig: topicLogConfigSource(() => metadata.image, brokerConfigValue),
+    compression: bunCompression,
   });
-  const replicas = new ReplicaManager({ nodeId, logs, clock, log: log.child({ component: "replicas" }), brokerConfigValue });
+  const replicas = new ReplicaManager({ nodeId, logs, clock, log: log.child({ component: "replicas" }), brokerConfigValue, compression: bunCompression });
   replicas.attach(metadata);
   const settings: BrokerSettings = {
     nodeId,

@@ -17,6 +17,7 @@
 import { ErrorCode } from "../../protocol/errors.ts";
 import { ApiKeys } from "../../protocol/messages/index.ts";
 import {
+  defaultBatchIndexAndErrorMessage,
   defaultLeaderIdAndEpoch,
   defaultPartitionProduceResponse,
   defaultProduceResponse,
@@ -76,6 +77,9 @@ export const produceHandler = defineHandler({
         if (outcome.kind === "error") {
           anyError = true;
           const response = withError(data.index, outcome.errorCode, outcome.message);
+          if (version >= 8 && outcome.recordErrors !== undefined) {
+            response.recordErrors = outcome.recordErrors.map((e) => ({ ...defaultBatchIndexAndErrorMessage(), batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }));
+          }
           if (version >= 10 && outcome.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
             const p = replicas.image.partition(topic.name, data.index);
             if (p !== undefined) response.currentLeader = { ...defaultLeaderIdAndEpoch(), leaderId: p.leader, leaderEpoch: p.leaderEpoch };

@@ -5,6 +5,7 @@ import { ErrorCode } from "../../../src/protocol/errors.ts";
 import { ApiKeys } from "../../../src/protocol/messages/index.ts";
 import { defaultListOffsetsPartition, defaultListOffsetsRequest, type ListOffsetsPartition, type ListOffsetsRequest } from "../../../src/protocol/messages/list-offsets-request.ts";
 import { bunCompression } from "../../../src/platform/bun/compression.ts";
+import { buildRecordBatch } from "../../../src/protocol/records/builder.ts";
 import type { TestBroker } from "../harness.ts";
 import { batch, broker, bumpLeaderEpoch, produceOk, T0 } from "./helpers.ts";
 
@@ -188,7 +189,8 @@ describe("DeleteRecords", () => {
 
   test("a compact-only topic is POLICY_VIOLATION", async () => {
     const br = await withTopic(1, { "cleanup.policy": "compact" });
-    await produceOk(br, "t", batch(2, "k"));
+    const keyed = buildRecordBatch([0, 1].map((i) => ({ key: new TextEncoder().encode(`k${i}`), value: new TextEncoder().encode(`v${i}`), timestamp: T0 + i })));
+    await produceOk(br, "t", keyed);
     expect(await del(br, 2, 1)).toMatchObject({ errorCode: ErrorCode.POLICY_VIOLATION });
     expect(br.replicas.getPartition("t", 0)!.log.logStartOffset).toBe(0);
   });

@@ -16,6 +16,13 @@
  * connections are dropped and the lane reconnects). Frames whose size prefix no longer matches
  * their body are sent alone on a fresh connection, since they desynchronise the stream.
  *
+ * Structured mutations decode a golden frame with the generated codecs, change field values
+ * (edge numbers, hostile names, emptied or duplicated arrays) and re-encode, so well-framed
+ * requests with hostile values reach the handlers; any exception inside a handler fails the
+ * test. Time fields are capped (see `clampTimes`) and the run stops sending at `runDeadlineMs`
+ * (the frame count reached is printed). A probe connection measures the worst ApiVersions
+ * round trip during the run (printed, not asserted: it shows event-loop stalls).
+ *
  * Seeded: the seed is printed; `BUNKA_FUZZ_SEED=<seed> bun test test/interop/fuzz.test.ts`
  * replays the same frames (timing may differ). `BUNKA_FUZZ_LANES` / `BUNKA_FUZZ_FRAMES`
  * (per lane) scale the run.
@@ -297,6 +304,8 @@ interface Stats {
   connections: number;
   responses: number;
   kinds: Map<string, number>;
+  /** api key/version/kind of the frames in chunks that stalled: where to look when the broker stalls. */
+  stalledFrames: Map<string, number>;
 }
 
 /** One connection: writes with backpressure, splits the response stream into frames. */
@@ -460,6 +469,11 @@ async function lane(port: number, index: number, golden: readonly Uint8Array[], 
       conn = null;
       if (r === "timeout") {
         stats.chunksStalled++;
+        for (const f of chunk) {
+          const dv = new DataView(f.bytes.buffer, f.bytes.byteOffset);
+          const key = f.bytes.length >= 8 ? `${dv.getInt16(4)}v${dv.getInt16(6)}:${f.kind}` : `short:${f.kind}`;
+          stats.stalledFrames.set(key, (stats.stalledFrames.get(key) ?? 0) + 1);
+        }
         c.close();
         head += chunk.length;
         stats.frames += chunk.length;
@@ -527,7 +541,7 @@ test(
   guard(() => broker, async () => {
     const golden = tame(loadGolden());
     expect(golden.length).toBeGreaterThan(50);
-    const stats: Stats = { frames: 0, chunksAnswered: 0, chunksClosed: 0, chunksStalled: 0, loneFrames: 0, connections: 0, responses: 0, kinds: new Map() };
+    const stats: Stats = { frames: 0, chunksAnswered: 0, chunksClosed: 0, chunksStalled: 0, loneFrames: 0, connections: 0, responses: 0, kinds: new Map(), stalledFrames: new Map() };
     const started = Date.now();
     const deadline = started + runDeadlineMs;
     let done = false;
@@ -538,6 +552,8 @@ test(
       done = true;
       const p = await probing;
       console.log(`fuzz: probe: ${p.rounds} ApiVersions round trips during the fuzz, worst ${p.worstMs} ms`);
+      const stalled = [...stats.stalledFrames].sort((x, y) => y[1] - x[1]).slice(0, 12);
+      if (stalled.length > 0) console.log(`fuzz: frames in stalled chunks (apiKey v version: kind): ${JSON.stringify(Object.fromEntries(stalled))}`);
       console.log(
         `fuzz: seed ${seed}: ${stats.frames} frames in ${Date.now() - started} ms over ${stats.connections} connections; chunks answered ${stats.chunksAnswered}, closed ${stats.chunksClosed}, stalled ${stats.chunksStalled}; ${stats.responses} responses; ${stats.loneFrames} lone size-prefix frames; kinds ${JSON.stringify(Object.fromEntries(stats.kinds))}`,
       );

@@ -279,7 +279,8 @@ describe("kafkajs produce and consume", () => {
   test(
     "a group consumer reads everything from the beginning (keys, values, headers, timestamps), then seek re-reads",
     g(async () => {
-      const consumer = kafka.consumer({ groupId: "kjs-group", sessionTimeout: 10_000, heartbeatInterval: 1_000, retry: { retries: 2 } });
+      // maxWaitTimeInMs: a seek or disconnect waits for the fetch in flight (a 5 s long poll by default).
+      const consumer = kafka.consumer({ groupId: "kjs-group", sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 300, retry: { retries: 2 } });
       const got: { partition: number; offset: number; key: string; value: string; timestamp: number; header: string }[] = [];
       let crash: unknown = undefined;
       consumer.on(consumer.events.CRASH, (e) => {

@@ -41,6 +41,20 @@ export function partitionDirName(tp: TopicPartition): string {
   return `${tp.topic}-${tp.partition}`;
 }
 
+/** Longest file name the log dirs' filesystems take (ext4, xfs: 255 bytes). */
+export const fileNameBytesMax = 255;
+
+/**
+ * Name a partition dir takes while it is deleted: `<topic>-<partition>.<unique>-delete`, with
+ * the topic cut short when the whole would pass `fileNameBytesMax` (topic names are ASCII, at
+ * most 249 characters, so a long one plus the suffix does not fit). Start-up removes any dir
+ * ending in `-delete`, whatever its prefix.
+ */
+export function deleteDirName(tp: TopicPartition, uniqueHex: string): string {
+  const suffix = `-${tp.partition}.${uniqueHex}${deleteDirSuffix}`;
+  return `${tp.topic.slice(0, Math.max(0, fileNameBytesMax - suffix.length))}${suffix}`;
+}
+
 /** Parses `<topic>-<partition>`; null for anything else (including dirs being deleted). */
 export function parsePartitionDirName(name: string): TopicPartition | null {
   const i = name.lastIndexOf("-");

@@ -29,6 +29,7 @@ import type { LogConfig, LogManagerConfig } from "./config.ts";
 import { FileCache } from "./file-cache.ts";
 import {
   cleanShutdownName,
+  deleteDirName,
   deleteDirSuffix,
   logStartOffsetCheckpointName,
   parsePartitionDirName,
@@ -295,7 +296,7 @@ export class LogManager {
       // Only the checkpoint entry is left behind; the next cleaner checkpoint drops it.
       if (!(err instanceof StorageError)) throw err;
     }
-    const doomed = joinPath(e.dir.path, `${partitionDirName(tp)}.${this.#uuidHex()}${deleteDirSuffix}`);
+    const doomed = joinPath(e.dir.path, deleteDirName(tp, this.#uuidHex()));
     this.#fs.rename(e.log.dir, doomed);
     this.#fs.fsyncDir(e.dir.path);
     this.#removeTree(doomed);

@@ -15,7 +15,7 @@ import { assignReplicas } from "./assignment.ts";
 import { configKey, MetadataDelta, type MetadataImage } from "./image.ts";
 import type { MetadataRecord } from "./records.ts";
 import { validateTopicConfig } from "./topic-config.ts";
-import { collisionKey, INTERNAL_TOPICS, topicNameProblem } from "./topic-name.ts";
+import { collisionKey, INTERNAL_TOPICS, METADATA_TOPIC, topicNameProblem } from "./topic-name.ts";
 import { randomUuid, type Uuid } from "./uuid.ts";
 
 export interface ControllerResult<T> {
@@ -76,6 +76,8 @@ export function createTopics(ctx: ControllerContext, topics: readonly CreatableT
     if ((seen.get(t.name) ?? 0) > 1) return fail(err(ErrorCode.INVALID_REQUEST, `topic ${t.name} appears more than once in the request`));
     const problem = topicNameProblem(t.name);
     if (problem !== null) return fail(err(ErrorCode.INVALID_TOPIC_EXCEPTION, problem));
+    // Its directory would be the metadata log's: deleting such a topic would delete the log.
+    if (t.name === METADATA_TOPIC) return fail(err(ErrorCode.INVALID_REQUEST, `creation of internal topic ${METADATA_TOPIC} is prohibited`));
     if (ctx.image.topic(t.name) !== undefined) return fail(err(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${t.name} already exists`));
     const collides = existingCollisions.get(collisionKey(t.name));
     if (collides !== undefined) {

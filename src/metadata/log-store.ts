@@ -10,12 +10,18 @@ import { walkBatches } from "../protocol/records/record-batch.ts";
 import type { PartitionLog } from "../storage/partition-log.ts";
 import { MetadataReplayError } from "./image.ts";
 import type { MetadataStore } from "./metadata-manager.ts";
+import { METADATA_TOPIC } from "./topic-name.ts";
+
+export { METADATA_TOPIC };
 import { decodeMetadataRecord, encodeMetadataRecord, type MetadataRecord } from "./records.ts";
 
-export const METADATA_TOPIC = "__cluster_metadata";
 export const METADATA_PARTITION = 0;
 const READ_CHUNK_BYTES = 1 << 20;
-const BATCH_BYTES_MAX = 8 << 20;
+/**
+ * One decision's records are one batch: a topic of 100,000 partitions is ~15 MB of records.
+ * The metadata log's max.message.bytes is set to this (node.ts), and replay accepts it.
+ */
+export const METADATA_BATCH_BYTES_MAX = 64 << 20;
 
 export class LogMetadataStore implements MetadataStore {
   readonly #log: PartitionLog;
@@ -34,10 +40,10 @@ export class LogMetadataStore implements MetadataStore {
       const read = this.#log.read(next, READ_CHUNK_BYTES, end);
       if (read.kind !== "ok") throw new MetadataReplayError(next, `cannot read the metadata log: ${read.kind}`);
       if (read.records.length === 0) break;
-      const walk = walkBatches(read.records, { verifyCrc: true, requireDenseOffsets: false, maxBatchBytes: BATCH_BYTES_MAX });
+      const walk = walkBatches(read.records, { verifyCrc: true, requireDenseOffsets: false, maxBatchBytes: METADATA_BATCH_BYTES_MAX });
       if (walk.problem !== null && walk.batches.length === 0) throw new MetadataReplayError(next, `metadata log batch: ${walk.problem}`);
       for (const batch of walk.batches) {
-        for (const r of batch.records({ maxBytes: BATCH_BYTES_MAX })) {
+        for (const r of batch.records({ maxBytes: METADATA_BATCH_BYTES_MAX })) {
           if (r.offset < next) continue;
           if (r.value === null) throw new MetadataReplayError(r.offset, "metadata record without a value");
           const decoded = decodeMetadataRecord(r.value);

@@ -20,5 +20,8 @@ export function collisionKey(name: string): string {
   return name.replaceAll(".", "_");
 }
 
+/** The metadata log's partition directory: no topic may take this name. */
+export const METADATA_TOPIC = "__cluster_metadata";
+
 /** Internal topics that clients may read but not create, delete or write directly. */
 export const INTERNAL_TOPICS: ReadonlySet<string> = new Set(["__consumer_offsets", "__transaction_state"]);

@@ -14,7 +14,7 @@
  */
 import { startGroupCoordinator } from "../coordinator/start.ts";
 import { bunCompression } from "../platform/bun/compression.ts";
-import { LogMetadataStore, METADATA_PARTITION, METADATA_TOPIC } from "../metadata/log-store.ts";
+import { LogMetadataStore, METADATA_BATCH_BYTES_MAX, METADATA_PARTITION, METADATA_TOPIC } from "../metadata/log-store.ts";
 import { MetadataManager } from "../metadata/metadata-manager.ts";
 import { randomUuid } from "../metadata/uuid.ts";
 import { ReplicaManager } from "../replication/replica-manager.ts";
@@ -88,7 +88,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     config: broker.logManagerConfig,
     topicConfig: (topic) => {
       // The metadata log keeps every record: it is replayed in full at start.
-      if (topic === METADATA_TOPIC) return { retentionMs: -1, retentionBytes: -1 };
+      if (topic === METADATA_TOPIC) return { retentionMs: -1, retentionBytes: -1, maxMessageBytes: METADATA_BATCH_BYTES_MAX };
       if (metadata === null) return {};
       return topicLogConfigSource(() => metadata!.image, brokerConfigValue)(topic);
     },

@@ -101,6 +101,7 @@ describe("createTopics", () => {
       [topic("asg2", { assignments: [{ partitionIndex: 0, brokerIds: [7] }] }), ErrorCode.INVALID_REPLICA_ASSIGNMENT],
       [topic("asg3", { assignments: [{ partitionIndex: 1, brokerIds: [1] }] }), ErrorCode.INVALID_REPLICA_ASSIGNMENT],
       [topic("asg4", { numPartitions: 1, assignments: [{ partitionIndex: 0, brokerIds: [1] }] }), ErrorCode.INVALID_REQUEST],
+      [topic("__cluster_metadata"), ErrorCode.INVALID_REQUEST],
     ];
     for (const [t, code] of cases) {
       const { records, response } = createTopics(ctxOf(image), [t], false);

@@ -15,6 +15,7 @@ import {
 } from "../../protocol/messages/incremental-alter-configs-response.ts";
 import type { BrokerServices } from "../services.ts";
 import { ResourceType } from "./config-view.ts";
+import { tryDecide } from "./decide.ts";
 import { defineHandler } from "./handler.ts";
 
 type Outcome = { resourceType: number; resourceName: string; errorCode: number; errorMessage: string | null };
@@ -44,7 +45,12 @@ async function alter(
   });
   const brokerStatic = (name: string, value: string | null): string | null =>
     value === null ? null : `broker config ${name} cannot be changed at run time; set it in server.properties or with --set`;
-  const results = await services.metadata.submit((c) => alterConfigs(c, alterations, validateOnly, brokerStatic, services.settings.nodeId));
+  const decided = await tryDecide(services, incremental ? "IncrementalAlterConfigs" : "AlterConfigs", (c) =>
+    alterConfigs(c, alterations, validateOnly, brokerStatic, services.settings.nodeId),
+  );
+  const results = decided.ok
+    ? decided.value
+    : alterations.map((a) => ({ resourceType: a.resourceType, resourceName: a.resourceName, errorCode: decided.errorCode, errorMessage: decided.errorMessage }));
   results.forEach((r, j) => {
     const i = indexOf[j]!;
     outcomes[i] = { resourceType: resources[i]!.resourceType, resourceName: r.resourceName, errorCode: r.errorCode, errorMessage: r.errorMessage };

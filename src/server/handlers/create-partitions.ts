@@ -2,6 +2,7 @@
 import { createPartitions } from "../../metadata/controller.ts";
 import { ApiKeys } from "../../protocol/messages/index.ts";
 import { defaultCreatePartitionsResponse, defaultCreatePartitionsTopicResult } from "../../protocol/messages/create-partitions-response.ts";
+import { tryDecide } from "./decide.ts";
 import { defineHandler } from "./handler.ts";
 
 export const createPartitionsHandler = defineHandler({
@@ -9,13 +10,14 @@ export const createPartitionsHandler = defineHandler({
   minVersion: 0,
   maxVersion: 3,
   async handle(request, ctx) {
-    const results = await ctx.services.metadata.submit((c) =>
+    const decided = await tryDecide(ctx.services, "CreatePartitions", (c) =>
       createPartitions(
         c,
         request.topics.map((t) => ({ name: t.name, count: t.count, assignments: t.assignments === null ? null : t.assignments.map((a) => a.brokerIds) })),
         request.validateOnly,
       ),
     );
+    const results = decided.ok ? decided.value : request.topics.map((t) => ({ name: t.name, errorCode: decided.errorCode, errorMessage: decided.errorMessage }));
     return {
       ...defaultCreatePartitionsResponse(),
       results: results.map((r) => ({ ...defaultCreatePartitionsTopicResult(), name: r.name, errorCode: r.errorCode, errorMessage: r.errorMessage })),

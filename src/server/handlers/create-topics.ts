@@ -2,17 +2,16 @@
  * CreateTopics (key 19), v0–v7: validates and creates topics through the controller
  * (metadata/controller.ts), with broker defaults for -1 partitions / replication factor,
  * explicit assignments, topic configs and validateOnly. v5+ responses carry the partition
- * count, replication factor and the topic's resolved configs. `__cluster_metadata` is refused
- * here with INVALID_REQUEST, as Kafka does: its partition directory is the broker's own
- * metadata log, so creating (and then deleting) it would destroy the cluster metadata.
+ * count, replication factor and the topic's resolved configs. (`__cluster_metadata` is refused
+ * by the controller: its partition directory is the broker's own metadata log.)
  */
-import { createTopics, type CreatedTopic } from "../../metadata/controller.ts";
-import { METADATA_TOPIC } from "../../metadata/log-store.ts";
+import { createTopics } from "../../metadata/controller.ts";
 import { ZERO_UUID } from "../../metadata/uuid.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { ApiKeys } from "../../protocol/messages/index.ts";
 import { defaultCreatableTopicResult, defaultCreateTopicsResponse } from "../../protocol/messages/create-topics-response.ts";
 import { describeTopicConfigs } from "./config-view.ts";
+import { tryDecide } from "./decide.ts";
 import { defineHandler } from "./handler.ts";
 
 export const createTopicsHandler = defineHandler({
@@ -22,11 +21,10 @@ export const createTopicsHandler = defineHandler({
   async handle(request, ctx) {
     const { services, apiVersion: version } = ctx;
     const validateOnly = version >= 1 && request.validateOnly;
-    const allowed = request.topics.filter((t) => t.name !== METADATA_TOPIC);
-    const created = await services.metadata.submit((c) =>
+    const decided = await tryDecide(services, "CreateTopics", (c) =>
       createTopics(
         c,
-        allowed.map((t) => ({
+        request.topics.map((t) => ({
           name: t.name,
           numPartitions: t.numPartitions,
           replicationFactor: t.replicationFactor,
@@ -36,17 +34,9 @@ export const createTopicsHandler = defineHandler({
         validateOnly,
       ),
     );
-    if (created.length !== allowed.length) throw new Error(`createTopics answered ${created.length} results for ${allowed.length} topics`);
-    let next = 0;
-    const results = request.topics.map((t): CreatedTopic => {
-      if (t.name !== METADATA_TOPIC) {
-        const r = created[next++];
-        if (r === undefined || r.name !== t.name) throw new Error(`createTopics result ${next - 1} is ${r?.name} for topic ${t.name}`);
-        return r;
-      }
-      const message = `Creation of internal topic ${METADATA_TOPIC} is prohibited.`;
-      return { name: t.name, topicId: null, numPartitions: -1, replicationFactor: -1, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: message };
-    });
+    const results = decided.ok
+      ? decided.value
+      : request.topics.map((t) => ({ name: t.name, topicId: null, numPartitions: -1, replicationFactor: -1, errorCode: decided.errorCode, errorMessage: decided.errorMessage }));
     const configValues = new Map(request.topics.map((t) => [t.name, new Map(t.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])))]));
     return {
       ...defaultCreateTopicsResponse(),

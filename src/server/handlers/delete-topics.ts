@@ -8,6 +8,7 @@ import { ZERO_UUID, type Uuid } from "../../metadata/uuid.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { ApiKeys } from "../../protocol/messages/index.ts";
 import { defaultDeletableTopicResult, defaultDeleteTopicsResponse } from "../../protocol/messages/delete-topics-response.ts";
+import { tryDecide } from "./decide.ts";
 import { defineHandler } from "./handler.ts";
 
 export const deleteTopicsHandler = defineHandler({
@@ -20,9 +21,14 @@ export const deleteTopicsHandler = defineHandler({
       version >= 6
         ? request.topics.map((t) => ({ name: t.name, topicId: t.topicId === ZERO_UUID ? null : (t.topicId as Uuid) }))
         : request.topicNames.map((name) => ({ name, topicId: null }));
-    const results = services.settings.deleteTopicEnable
-      ? await services.metadata.submit((c) => deleteTopics(c, wanted))
-      : wanted.map((w) => ({ ...w, errorCode: ErrorCode.TOPIC_DELETION_DISABLED, errorMessage: "topic deletion is disabled (delete.topic.enable=false)" }));
+    const failAll = (errorCode: number, errorMessage: string) => wanted.map((w) => ({ ...w, errorCode, errorMessage }));
+    let results;
+    if (!services.settings.deleteTopicEnable) {
+      results = failAll(ErrorCode.TOPIC_DELETION_DISABLED, "topic deletion is disabled (delete.topic.enable=false)");
+    } else {
+      const decided = await tryDecide(services, "DeleteTopics", (c) => deleteTopics(c, wanted));
+      results = decided.ok ? decided.value : failAll(decided.errorCode, decided.errorMessage);
+    }
     return {
       ...defaultDeleteTopicsResponse(),
       responses: results.map((r) => ({

@@ -26,6 +26,7 @@ import {
   type MetadataResponseTopic,
 } from "../../protocol/messages/metadata-response.ts";
 import type { AdvertisedListener } from "../services.ts";
+import { tryDecide } from "./decide.ts";
 import { defineHandler } from "./handler.ts";
 
 /** Kafka's "authorized operations not requested" sentinel. */
@@ -99,9 +100,11 @@ export const metadataHandler = defineHandler({
         ),
       ];
       if (missing.length > 0) {
-        const created = await services.metadata.submit((c) =>
+        const decided = await tryDecide(services, "auto-create topics", (c) =>
           createTopics(c, missing.map((name) => ({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] })), false),
         );
+        // A failed creation leaves the topics unknown: the client retries its metadata request.
+        const created = decided.ok ? decided.value : [];
         for (const r of created) {
           if (r.errorCode !== ErrorCode.NONE && r.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
             services.log.warn("topic auto-creation failed", { topic: r.name, error: r.errorMessage ?? String(r.errorCode) });

@@ -166,6 +166,26 @@ describe("CreateTopics, DeleteTopics, CreatePartitions", () => {
     expect((await br.send(ApiKeys.CreateTopics, 0, createRequest([{ name: "c" }])))!.topics[0]).toMatchObject({ errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: "" });
   });
 
+  test("a metadata log that cannot take the change answers every item with an error, not a closed connection", async () => {
+    const br = await start();
+    await br.createTopic("exists", 1);
+    br.store.failNext = true;
+    const create = (await br.send(ApiKeys.CreateTopics, 7, createRequest([{ name: "n1" }, { name: "n2" }])))!;
+    expect(create.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ["n1", ErrorCode.UNKNOWN_SERVER_ERROR],
+      ["n2", ErrorCode.UNKNOWN_SERVER_ERROR],
+    ]);
+    expect(create.topics[0]!.errorMessage).toContain("injected metadata store failure");
+    br.store.failNext = true;
+    const del = (await br.send(ApiKeys.DeleteTopics, 5, { topics: [], topicNames: ["exists"], timeoutMs: 1000 }))!;
+    expect(del.responses[0]!.errorCode).toBe(ErrorCode.UNKNOWN_SERVER_ERROR);
+    expect(br.metadata.image.topic("exists")).toBeDefined();
+    // The next change goes through: nothing was left half-applied.
+    const again = (await br.send(ApiKeys.CreateTopics, 7, createRequest([{ name: "n1" }])))!;
+    expect(again.topics[0]!.errorCode).toBe(0);
+    expect(br.logLines.lines.some((l) => l.includes("metadata change failed"))).toBe(true);
+  });
+
   test("delete by name (v1) and by id (v6); the logs go; disabled deletion is refused", async () => {
     const br = await start();
     await br.createTopic("a", 2);

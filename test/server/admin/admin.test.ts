@@ -186,6 +186,14 @@ describe("CreateTopics, DeleteTopics, CreatePartitions", () => {
     expect(br.logLines.lines.some((l) => l.includes("metadata change failed"))).toBe(true);
   });
 
+  test("a topic of 8,000 partitions is created: its records exceed max.message.bytes but fit one metadata batch", async () => {
+    const br = await start();
+    const r = (await br.send(ApiKeys.CreateTopics, 7, createRequest([{ name: "wide", numPartitions: 8000 }])))!;
+    expect(r.topics[0]).toMatchObject({ name: "wide", errorCode: 0, numPartitions: 8000 });
+    expect(br.metadata.image.topic("wide")!.partitions.length).toBe(8000);
+    expect(br.logs.getLog({ topic: "wide", partition: 7999 })).not.toBeNull();
+  });
+
   test("delete by name (v1) and by id (v6); the logs go; disabled deletion is refused", async () => {
     const br = await start();
     await br.createTopic("a", 2);

@@ -100,7 +100,7 @@ for s in "${scripts[@]}"; do
     status=PASS; why=""
   fi
   if ! compat_broker_alive; then
-    status=FAIL; why="broker process died during the test (log: $logdir/broker.log)"
+    status=FAIL; why="broker process exited during the test (log: $logdir/broker.log)"
     compat_broker_restart || die "broker restart failed"
   fi
   case "$status" in

@@ -143,7 +143,9 @@ for n in $selected; do
   fi
   # A broker that died mid-test fails this test; restart it so the rest still run.
   if ! compat_broker_alive; then
-    status=FAIL; why="broker process died during the test (log: $logdir/broker.log)"
+    # Exited, not necessarily crashed: on a shared machine someone else's cleanup may have
+    # signalled it. The log (appended across restarts) says which.
+    status=FAIL; why="broker process exited during the test (log: $logdir/broker.log)"
     compat_broker_restart || die "broker restart failed"
     printf 'bootstrap.servers=%s\n' "$bootstrap" >"$conf"
   fi

@@ -3,7 +3,8 @@
  * protocol, eager range assignor, commits on __consumer_offsets):
  *
  * 1. Three members over a 6-partition topic while a producer writes a bounded stream: two
- *    start, a third joins mid-stream, the first leaves cleanly. Every produced record is
+ *    start, a third joins mid-stream, the first leaves cleanly (the producer runs until 10
+ *    rounds after that leave); members handle 2 partitions concurrently. Every produced record is
  *    consumed; no two members process the same partition at overlapping times; after the
  *    last rebalance the live members' assignments are disjoint and cover every partition;
  *    each member's first batch on a partition starts exactly at the offset the previous owner
@@ -64,6 +65,7 @@ interface Member {
   joins: number;
   /** Partitions this member has processed since its latest join (to find its first batch). */
   seenSinceJoin: Set<number>;
+  consumed: number;
   crashed: unknown;
 }
 
@@ -93,7 +95,7 @@ describe("kafkajs consumer group", () => {
           maxWaitTimeInMs: 200,
           retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
         });
-        const m: Member = { name, consumer, assignment: [], joins: 0, seenSinceJoin: new Set(), crashed: undefined };
+        const m: Member = { name, consumer, assignment: [], joins: 0, seenSinceJoin: new Set(), consumed: 0, crashed: undefined };
         consumer.on(consumer.events.GROUP_JOIN, (e) => {
           m.assignment = [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
           m.joins++;
@@ -111,6 +113,7 @@ describe("kafkajs consumer group", () => {
         await m.consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: 2, // the bookkeeping is per partition, so this is safe
           eachBatch: async ({ batch, isRunning, isStale, resolveOffset }) => {
             const p = batch.partition;
             if (batch.messages.length === 0 || !isRunning() || isStale()) return;
@@ -128,6 +131,7 @@ describe("kafkajs consumer group", () => {
               for (const msg of batch.messages) {
                 const k = `${p}/${msg.offset}`;
                 seen.set(k, (seen.get(k) ?? 0) + 1);
+                m.consumed++;
                 resolveOffset(msg.offset);
               }
               const next = Number(batch.messages[batch.messages.length - 1]?.offset) + 1;
@@ -151,12 +155,16 @@ describe("kafkajs consumer group", () => {
       const c = makeMember("C");
       const members = [a, bm, c];
       const produced = new Set<string>();
-      const rounds = 40;
+      // The producer runs until A has left and 10 rounds more (at most 300 rounds), so the join
+      // of C and the leave of A both happen while records keep arriving.
+      const roundsMax = 300;
+      let rounds = 0;
+      let roundsAtLeave: number | undefined;
       const perRound = 24;
       let producing = true;
       const produceLoop = (async () => {
-        for (let r = 0; r < rounds; r++) {
-          const messages = Array.from({ length: perRound }, (_, i) => ({ partition: i % 6, key: `k${i}`, value: `r${r}-${i}` }));
+        for (; rounds < roundsMax && (roundsAtLeave === undefined || rounds < roundsAtLeave + 10); rounds++) {
+          const messages = Array.from({ length: perRound }, (_, i) => ({ partition: i % 6, key: `k${i}`, value: `r${rounds}-${i}` }));
           const res = await producer.send({ topic, messages, acks: -1 });
           for (const meta of res) {
             // baseOffset is the first of the batch for that partition; each round puts perRound/6 records per partition
@@ -177,10 +185,13 @@ describe("kafkajs consumer group", () => {
         await pollUntil("some records consumed", 20_000, () => (seen.size >= 60 ? true : undefined));
         await startMember(c);
         await pollUntil("C has partitions", 20_000, () => (c.assignment.length > 0 ? true : undefined));
-        await pollUntil("more consumed after C joined", 20_000, () => (seen.size >= 400 ? true : undefined));
+        await pollUntil("C consumed", 20_000, () => (c.consumed >= 20 ? true : undefined));
+        expect(producing).toBe(true); // C joined mid-stream
         await a.consumer.disconnect();
+        roundsAtLeave = rounds;
         await produceLoop;
         expect(producing).toBe(false);
+        expect(rounds).toBeLessThan(roundsMax); // ended 10 rounds after A left, not at the cap
         expect(produced.size).toBe(rounds * perRound);
         await pollUntil("every produced record consumed", 30_000, () => {
           for (const m of members) if (m.crashed !== undefined) throw new Error(`${m.name} crashed: ${String(m.crashed)}`);

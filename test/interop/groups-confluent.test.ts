@@ -4,7 +4,8 @@
  *
  * 1. cooperative-sticky: a second member's join is an incremental rebalance. The first member
  *    is revoked only the partitions that move (never all of them), keeps the rest without a
- *    revoke and keeps consuming them; the second member is assigned exactly what moved.
+ *    revoke and keeps consuming them; the second member is assigned exactly what moved. When
+ *    the second member leaves, the first is assigned exactly the freed partitions, no revoke.
  * 2. Static membership (group.instance.id): a member closed without LeaveGroup and restarted
  *    with the same instance id inside session.timeout.ms gets the same partitions back, and
  *    the other member sees no revoke and no assign (no rebalance).
@@ -63,7 +64,7 @@ const sorted = (xs: Iterable<number>): number[] => [...xs].sort((x, y) => x - y)
 
 describe("confluent-kafka-python consumer group", () => {
   test(
-    "cooperative-sticky: the second member's join revokes only the partitions that move",
+    "cooperative-sticky: the second member's join revokes only the partitions that move; its leave gives them back incrementally",
     g(async () => {
       await createTopic("grp-coop", 6);
       const out = await py<{
@@ -74,6 +75,8 @@ describe("confluent-kafka-python consumer group", () => {
         m2_assigned: number[];
         m1_consumed_after: number[];
         m2_consumed_after: number[];
+        leave_round: number;
+        m1_events_after_leave: Ev[];
       }>(["cooperative", "grp-coop", "grp-coop"]);
       const ctx = JSON.stringify(out);
       // Member 1: all six at first, then one incremental revoke of what moved, nothing else.
@@ -95,6 +98,9 @@ describe("confluent-kafka-python consumer group", () => {
       expect(out.m1_consumed_after, ctx).toEqual(out.m1_assigned);
       expect(out.m2_consumed_after, ctx).toEqual(out.m2_assigned);
       expect(Math.abs(out.m1_assigned.length - out.m2_assigned.length), ctx).toBeLessThanOrEqual(1);
+      // Member 2 leaves: member 1 is assigned exactly the freed partitions, revoking nothing.
+      expect(out.m1_events_after_leave.filter((e) => e[0] === "revoke" && e[2].length > 0), ctx).toEqual([]);
+      expect(sorted(out.m1_events_after_leave.filter((e) => e[0] === "assign").flatMap((e) => e[2])), ctx).toEqual(out.m2_assigned);
     }),
   );
 

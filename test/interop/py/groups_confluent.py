@@ -10,7 +10,8 @@ callback is logged with the round it happened in; the test decides what is right
 Commands (each prints one JSON document on stdout):
     cooperative   partition.assignment.strategy=cooperative-sticky. Member 1 joins alone and
                   consumes; member 2 joins. Reports both members' assign/revoke events and the
-                  partitions member 1 consumed from after member 2's first assignment.
+                  partitions each consumed from after member 2's first assignment. Then member
+                  2 closes (LeaveGroup) and member 1's events until it owns and reads all.
     static        group.instance.id members "s1" (joins first: the leader) and "s2". When both
                   consume, s2 is closed (static: librdkafka sends no LeaveGroup) and a new
                   consumer with instance id s2 rejoins at once. Reports s1's events after the
@@ -114,16 +115,32 @@ def cooperative(bootstrap, topic, group):
     # Keep going a little: no further rebalance should happen in a stable group.
     end = time.time() + 1.5
     rnd = wait("tick", [m1, m2], producer, topic, nparts, rnd, lambda: time.time() >= end)
-    out = json.dumps({
+    before_leave = {
         "join_round": join_round,
-        "m1_events": m1.events,
-        "m2_events": m2.events,
+        "m1_events": list(m1.events),
+        "m2_events": list(m2.events),
         "m1_assigned": sorted(m1.assigned),
         "m2_assigned": sorted(m2.assigned),
         "m1_consumed_after": sorted(m1.consumed_since),
         "m2_consumed_after": sorted(m2.consumed_since),
-    })  # serialised now: close() fires on_revoke
+    }
+    # Member 2 leaves (dynamic member: LeaveGroup): member 1 is assigned the freed partitions
+    # incrementally and revokes nothing.
+    leave_round = rnd
     m2.consumer.close()
+    m1.reset_marks()
+    rnd = wait(
+        "m1 owns all again and consumes them",
+        [m1],
+        producer,
+        topic,
+        nparts,
+        rnd,
+        lambda: len(m1.assigned) == nparts and set(m1.consumed_since) >= set(range(nparts)),
+    )
+    before_leave["leave_round"] = leave_round
+    before_leave["m1_events_after_leave"] = [e for e in m1.events if e[1] > leave_round]
+    out = json.dumps(before_leave)  # serialised now: close() fires on_revoke
     m1.consumer.close()
     producer.flush(5)
     print(out)

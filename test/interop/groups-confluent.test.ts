@@ -8,7 +8,8 @@
  *    the second member leaves, the first is assigned exactly the freed partitions, no revoke.
  * 2. Static membership (group.instance.id): a member closed without LeaveGroup and restarted
  *    with the same instance id inside session.timeout.ms gets the same partitions back, and
- *    the other member sees no revoke and no assign (no rebalance).
+ *    the other member sees no revoke and no assign (no rebalance). A static member that never
+ *    comes back is removed when its session (6 s) expires and the other member gets everything.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
@@ -127,6 +128,21 @@ describe("confluent-kafka-python consumer group", () => {
       expect(sorted([...out.s1_assigned, ...out.s2_after]), ctx).toEqual(all);
       expect(out.s1_consumed_after, ctx).toEqual(out.s1_assigned);
       expect(out.s2b_events.filter((e) => e[0] === "revoke" && e[2].length > 0), ctx).toEqual([]);
+    }),
+  );
+
+  test(
+    "static membership: a static member that never comes back is removed when its session expires; the other gets its partitions",
+    g(async () => {
+      await createTopic("grp-static-expire", 6);
+      const out = await py<{ s1_before: number[]; s2_before: number[]; s1_after: number[]; s1_events_after_close: Ev[] }>(["static-expire", "grp-static-expire", "grp-static-expire"]);
+      const ctx = JSON.stringify(out);
+      expect(out.s1_before.length + out.s2_before.length, ctx).toBe(6);
+      expect(out.s2_before.length, ctx).toBeGreaterThan(0);
+      expect(out.s1_after, ctx).toEqual(all);
+      // Eager (range) protocol: the expiry rebalance revokes s1's partitions and assigns all six.
+      const assigns = out.s1_events_after_close.filter((e) => e[0] === "assign");
+      expect(assigns.at(-1)?.[2], ctx).toEqual(all);
     }),
   );
 });

@@ -16,6 +16,8 @@ Commands (each prints one JSON document on stdout):
                   consume, s2 is closed (static: librdkafka sends no LeaveGroup) and a new
                   consumer with instance id s2 rejoins at once. Reports s1's events after the
                   group was stable, and s2's assignment before and after the restart.
+    static-expire static members e1, e2 (session.timeout.ms=6000); e2 is closed and never comes
+                  back: reports e1's assignment before and after e2's session expired.
 """
 import json
 import sys
@@ -199,12 +201,36 @@ def static(bootstrap, topic, group):
     print(out)
 
 
+def static_expire(bootstrap, topic, group):
+    nparts = 6
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    short = {"session.timeout.ms": 6000}
+    s1 = Member("s1", bootstrap, group, dict(short, **{"group.instance.id": "e1"}))
+    s1.subscribe(topic)
+    rnd = wait("s1 joined", [s1], producer, topic, nparts, 0, lambda: len(s1.assigned) == nparts)
+    s2 = Member("s2", bootstrap, group, dict(short, **{"group.instance.id": "e2"}))
+    s2.subscribe(topic)
+    rnd = wait("s1 and s2 share", [s1, s2], producer, topic, nparts, rnd, lambda: len(s2.assigned) > 0 and len(s1.assigned) + len(s2.assigned) == nparts)
+    s1_before = sorted(s1.assigned)
+    s2_before = sorted(s2.assigned)
+    closed_round = rnd
+    s2.consumer.close()  # static: no LeaveGroup; only the session timeout removes it
+    s1.reset_marks()
+    rnd = wait("s1 owns all after s2's session expired", [s1], producer, topic, nparts, rnd, lambda: len(s1.assigned) == nparts and set(s1.consumed_since) >= set(range(nparts)))
+    out = json.dumps({"s1_before": s1_before, "s2_before": s2_before, "s1_after": sorted(s1.assigned), "s1_events_after_close": [e for e in s1.events if e[1] > closed_round]})
+    s1.consumer.close()
+    producer.flush(5)
+    print(out)
+
+
 def main():
     bootstrap, command, topic, group = sys.argv[1:5]
     if command == "cooperative":
         cooperative(bootstrap, topic, group)
     elif command == "static":
         static(bootstrap, topic, group)
+    elif command == "static-expire":
+        static_expire(bootstrap, topic, group)
     else:
         raise SystemExit(f"unknown command {command}")
 

@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { afterAll, beforeAll, expect } from "bun:test";
 
 const mainPath = join(import.meta.dir, "../../src/main.ts");
 export const repoRoot = join(import.meta.dir, "../..");
@@ -274,4 +275,41 @@ export function text(bytes: Uint8Array): string {
 export function ok(what: string, r: RunResult): RunResult {
   if (r.code !== 0 || r.timedOut) throw new Error(`${what}: exit ${r.code}${r.timedOut ? " (timed out)" : ""}\nstdout: ${text(r.stdout).slice(0, 4000)}\nstderr: ${r.stderr.slice(0, 4000)}`);
   return r;
+}
+
+export interface FileBroker {
+  /** The file's broker; throws before it has started. */
+  b(): BrokerProcess;
+  /** Wraps a test body like `guard`, with this file's broker. */
+  g(body: () => Promise<void>): () => Promise<void>;
+}
+
+/**
+ * One broker for a test file: started in beforeAll (then `setup`, e.g. clients connecting),
+ * stopped in afterAll after `teardown` (clients disconnecting; its errors are ignored), with
+ * a clean stop asserted: exit code 0 and no crash lines in stderr.
+ */
+export function brokerPerFile(
+  options: StartOptions,
+  hooks: { setup?: (broker: BrokerProcess) => Promise<void> | void; teardown?: () => Promise<void> } = {},
+): FileBroker {
+  let broker: BrokerProcess | undefined;
+  beforeAll(async () => {
+    broker = await startBroker(options);
+    await hooks.setup?.(broker);
+  });
+  afterAll(async () => {
+    await hooks.teardown?.().catch(() => {});
+    if (broker === undefined) return;
+    const code = broker.alive() ? await broker.stop() : null;
+    const crashes = broker.crashLines();
+    await broker.dispose();
+    expect(crashes).toEqual([]);
+    expect(code).toBe(0);
+  });
+  const b = (): BrokerProcess => {
+    if (broker === undefined) throw new Error("broker not started");
+    return broker;
+  };
+  return { b, g: (body) => guard(() => broker, body) };
 }

@@ -12,41 +12,29 @@
  * live key is present. Eventually: the log shrinks, and the tombstoned keys disappear entirely
  * (their old values at the first clean, the tombstones after delete.retention.ms).
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Kafka, logLevel, type Admin, type Producer } from "kafkajs";
-import { BrokerProcess, guard, ok, pollUntil, run, startBroker, text } from "./broker-process.ts";
+import { brokerPerFile, ok, pollUntil, run, text } from "./broker-process.ts";
 
 setDefaultTimeout(60_000);
 
-let broker: BrokerProcess | undefined;
 let admin: Admin;
 let producer: Producer;
-const b = (): BrokerProcess => {
-  if (broker === undefined) throw new Error("broker not started");
-  return broker;
-};
 
-beforeAll(async () => {
-  broker = await startBroker({ name: "compaction", sets: { "log.cleaner.backoff.ms": "200" } });
-  const kafka = new Kafka({ clientId: "bunka-compaction", brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
+const { b, g } = brokerPerFile({ name: "compaction", sets: { "log.cleaner.backoff.ms": "200" } }, {
+  setup: async (broker) => {
+    const kafka = new Kafka({ clientId: "bunka-compaction", brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
+    admin = kafka.admin();
+    await admin.connect();
+    producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+  },
+  teardown: async () => {
+    await producer?.disconnect().catch(() => {});
+    await admin?.disconnect().catch(() => {});
+  },
 });
 
-afterAll(async () => {
-  await producer?.disconnect().catch(() => {});
-  await admin?.disconnect().catch(() => {});
-  if (broker === undefined) return;
-  const code = broker.alive() ? await broker.stop() : null;
-  const crashes = broker.crashLines();
-  await broker.dispose();
-  expect(crashes).toEqual([]);
-  expect(code).toBe(0);
-});
-
-const g = (body: () => Promise<void>): (() => Promise<void>) => guard(() => broker, body);
 
 interface Rec {
   readonly offset: number;

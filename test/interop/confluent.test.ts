@@ -5,32 +5,15 @@
  * the records are later read back at, a Consumer with assign() (no group protocol), and a
  * group Consumer with subscribe().
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { BrokerProcess, guard, ok, run, startBroker, text } from "./broker-process.ts";
+import { brokerPerFile, ok, run, text } from "./broker-process.ts";
 
 setDefaultTimeout(90_000);
 
 const script = join(import.meta.dir, "py/confluent_client.py");
-let broker: BrokerProcess | undefined;
-const b = (): BrokerProcess => {
-  if (broker === undefined) throw new Error("broker not started");
-  return broker;
-};
+const { b, g } = brokerPerFile({ name: "confluent" });
 
-beforeAll(async () => {
-  broker = await startBroker({ name: "confluent" });
-});
-afterAll(async () => {
-  if (broker === undefined) return;
-  const code = broker.alive() ? await broker.stop() : null;
-  const crashes = broker.crashLines();
-  await broker.dispose();
-  expect(crashes).toEqual([]);
-  expect(code).toBe(0);
-});
-
-const g = (body: () => Promise<void>): (() => Promise<void>) => guard(() => broker, body);
 
 async function py<T>(args: readonly string[]): Promise<T> {
   const r = ok(`python ${args.join(" ")}`, await run(["/usr/bin/python3", script, b().bootstrap, ...args], { timeoutMs: 60_000 }));

@@ -11,33 +11,16 @@
  *    the other member sees no revoke and no assign (no rebalance). A static member that never
  *    comes back is removed when its session (6 s) expires and the other member gets everything.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
-import { BrokerProcess, guard, ok, run, startBroker, text } from "./broker-process.ts";
+import { brokerPerFile, ok, run, text } from "./broker-process.ts";
 
 setDefaultTimeout(90_000);
 
 const script = join(import.meta.dir, "py/groups_confluent.py");
-let broker: BrokerProcess | undefined;
-const b = (): BrokerProcess => {
-  if (broker === undefined) throw new Error("broker not started");
-  return broker;
-};
+const { b, g } = brokerPerFile({ name: "groups-confluent", sets: { "group.initial.rebalance.delay.ms": "0" } });
 
-beforeAll(async () => {
-  broker = await startBroker({ name: "groups-confluent", sets: { "group.initial.rebalance.delay.ms": "0" } });
-});
-afterAll(async () => {
-  if (broker === undefined) return;
-  const code = broker.alive() ? await broker.stop() : null;
-  const crashes = broker.crashLines();
-  await broker.dispose();
-  expect(crashes).toEqual([]);
-  expect(code).toBe(0);
-});
-
-const g = (body: () => Promise<void>): (() => Promise<void>) => guard(() => broker, body);
 
 async function createTopic(topic: string, numPartitions: number): Promise<void> {
   const admin = new Kafka({ clientId: "groups-confluent-admin", brokers: [b().bootstrap], logLevel: logLevel.NOTHING }).admin();

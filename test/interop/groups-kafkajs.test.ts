@@ -15,45 +15,37 @@
  * Bookkeeping invariant: `processing` holds the (member, partition) pairs whose batch is
  * being handled right now; a second member entering a held partition is a violation.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Kafka, logLevel, type Admin, type Consumer, type GroupDescription, type Producer } from "kafkajs";
-import { BrokerProcess, guard, pollUntil, startBroker } from "./broker-process.ts";
+import { brokerPerFile, pollUntil } from "./broker-process.ts";
 
 setDefaultTimeout(60_000);
 
-let broker: BrokerProcess | undefined;
 let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
 
-beforeAll(async () => {
-  broker = await startBroker({ name: "groups-kafkajs", sets: { "group.initial.rebalance.delay.ms": "0" } });
-  kafka = new Kafka({
-    clientId: "bunka-groups",
-    brokers: [broker.bootstrap],
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
-    connectionTimeout: 5000,
-    requestTimeout: 15000,
-  });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
+const { b, g } = brokerPerFile({ name: "groups-kafkajs", sets: { "group.initial.rebalance.delay.ms": "0" } }, {
+  setup: async (broker) => {
+    kafka = new Kafka({
+      clientId: "bunka-groups",
+      brokers: [broker.bootstrap],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
+      connectionTimeout: 5000,
+      requestTimeout: 15000,
+    });
+    admin = kafka.admin();
+    await admin.connect();
+    producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+  },
+  teardown: async () => {
+    await producer?.disconnect().catch(() => {});
+    await admin?.disconnect().catch(() => {});
+  },
 });
 
-afterAll(async () => {
-  await producer?.disconnect().catch(() => {});
-  await admin?.disconnect().catch(() => {});
-  if (broker === undefined) return;
-  const code = broker.alive() ? await broker.stop() : null;
-  const crashes = broker.crashLines();
-  await broker.dispose();
-  expect(crashes).toEqual([]);
-  expect(code).toBe(0);
-});
-
-const g = (body: () => Promise<void>): (() => Promise<void>) => guard(() => broker, body);
 
 const partitions = [0, 1, 2, 3, 4, 5];
 
@@ -254,10 +246,8 @@ describe("kafkajs consumer group", () => {
 
       await admin.disconnect();
       await producer.disconnect();
-      const b = broker;
-      if (b === undefined) throw new Error("broker not started");
-      expect(await b.stop()).toBe(0);
-      await b.restart();
+      expect(await b().stop()).toBe(0);
+      await b().restart();
       admin = kafka.admin();
       await admin.connect();
       producer = kafka.producer({ allowAutoTopicCreation: false });

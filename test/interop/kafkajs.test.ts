@@ -5,49 +5,37 @@
  * packages, which we do not install; kcat.test.ts covers those codecs), a group consumer
  * reading from the beginning, seek, fetchTopicOffsets and fetchTopicOffsetsByTimestamp.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { CompressionTypes, ConfigResourceTypes, Kafka, logLevel, type Admin, type EachMessagePayload, type Producer } from "kafkajs";
-import { BrokerProcess, guard, pollUntil, startBroker } from "./broker-process.ts";
+import { brokerPerFile, pollUntil } from "./broker-process.ts";
 
 setDefaultTimeout(60_000);
 
-let broker: BrokerProcess | undefined;
-const b = (): BrokerProcess => {
-  if (broker === undefined) throw new Error("broker not started");
-  return broker;
-};
 let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
 
-beforeAll(async () => {
-  broker = await startBroker({ name: "kafkajs" });
-  kafka = new Kafka({
-    clientId: "bunka-interop",
-    brokers: [broker.bootstrap],
-    logLevel: logLevel.ERROR,
-    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
-    connectionTimeout: 5000,
-    requestTimeout: 15000,
-  });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
+const { b, g } = brokerPerFile({ name: "kafkajs" }, {
+  setup: async (broker) => {
+    kafka = new Kafka({
+      clientId: "bunka-interop",
+      brokers: [broker.bootstrap],
+      logLevel: logLevel.ERROR,
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+      connectionTimeout: 5000,
+      requestTimeout: 15000,
+    });
+    admin = kafka.admin();
+    await admin.connect();
+    producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+  },
+  teardown: async () => {
+    await producer?.disconnect().catch(() => {});
+    await admin?.disconnect().catch(() => {});
+  },
 });
 
-afterAll(async () => {
-  await producer?.disconnect().catch(() => {});
-  await admin?.disconnect().catch(() => {});
-  if (broker === undefined) return;
-  const code = broker.alive() ? await broker.stop() : null;
-  const crashes = broker.crashLines();
-  await broker.dispose();
-  expect(crashes).toEqual([]);
-  expect(code).toBe(0);
-});
-
-const g = (body: () => Promise<void>): (() => Promise<void>) => guard(() => broker, body);
 
 describe("kafkajs admin", () => {
   test(

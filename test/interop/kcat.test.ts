@@ -4,26 +4,10 @@
  * (plain and `-J`). The broker auto-creates topics with 3 partitions here (num.partitions=3),
  * so kcat never needs an admin API.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BrokerProcess, guard, ok, run, startBroker, text } from "./broker-process.ts";
+import { describe, expect, test } from "bun:test";
+import { brokerPerFile, ok, run, text } from "./broker-process.ts";
 
-let broker: BrokerProcess | undefined;
-const b = (): BrokerProcess => {
-  if (broker === undefined) throw new Error("broker not started");
-  return broker;
-};
-
-beforeAll(async () => {
-  broker = await startBroker({ name: "kcat", sets: { "num.partitions": "3" } });
-});
-afterAll(async () => {
-  if (broker === undefined) return;
-  const code = broker.alive() ? await broker.stop() : null;
-  const crashes = broker.crashLines();
-  await broker.dispose();
-  expect(crashes).toEqual([]);
-  expect(code).toBe(0);
-});
+const { b, g } = brokerPerFile({ name: "kcat", sets: { "num.partitions": "3" } });
 
 const codecs = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
 
@@ -68,7 +52,7 @@ describe("kcat", () => {
   for (const codec of codecs) {
     test(
       `${codec}: a 300 KiB binary file as one message and 2,000 lines read back byte-exact`,
-      guard(() => broker, async () => {
+      g(async () => {
         const topic = `kcat-file-${codec}`;
         const file = payload(codecs.indexOf(codec) + 7, 300 * 1024);
         const path = `${b().dataDir}/../bunka-kcat-${codec}-${process.pid}.bin`;
@@ -98,7 +82,7 @@ describe("kcat", () => {
 
   test(
     "keyed records (-K:) keep their keys; empty and missing keys stay distinct; same key → same partition",
-    guard(() => broker, async () => {
+    g(async () => {
       const topic = "kcat-keys";
       const input = ["k1:v1", ":empty-key", "k3:", "no-delimiter"];
       ok("produce", await kcat(["-P", "-t", topic, "-p", "0", "-K:", "-X", "acks=all"], `${input.join("\n")}\n`));
@@ -138,7 +122,7 @@ describe("kcat", () => {
 
   test(
     "headers (-H) round-trip, including repeated keys and empty values",
-    guard(() => broker, async () => {
+    g(async () => {
       const topic = "kcat-headers";
       ok("produce", await kcat(["-P", "-t", topic, "-p", "2", "-H", "a=1", "-H", "b=two words", "-H", "a=again", "-H", "empty=", "-X", "compression.codec=gzip"], "m1\nm2\n"));
       const recs = await consumeJson(topic, ["-p", "2"]);
@@ -150,7 +134,7 @@ describe("kcat", () => {
 
   test(
     "-Q: offsets by timestamp answer the earliest offset whose timestamp is >= the query; -1/-2 are latest/earliest",
-    guard(() => broker, async () => {
+    g(async () => {
       const topic = "kcat-times";
       // Separate kcat runs give later create timestamps (the clock is read per message).
       for (let round = 0; round < 5; round++) {
@@ -184,7 +168,7 @@ describe("kcat", () => {
 
   test(
     "-L metadata: plain and -J name this broker as node 1 and controller, with every partition led by 1",
-    guard(() => broker, async () => {
+    g(async () => {
       ok("create topic", await kcat(["-P", "-t", "kcat-meta", "-p", "0"], "x\n"));
       const plain = text(ok("-L", await kcat(["-L"])).stdout);
       expect(plain).toContain(`broker 1 at ${b().bootstrap} (controller)`);

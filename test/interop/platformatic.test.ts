@@ -6,38 +6,30 @@
  * the client must stay on full fetches and still receive everything), and the consumer
  * stream from the beginning (which joins a group).
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers, type CompressionAlgorithmValue } from "@platformatic/kafka";
-import { BrokerProcess, guard, pollUntil, startBroker } from "./broker-process.ts";
+import { brokerPerFile, pollUntil } from "./broker-process.ts";
 
 setDefaultTimeout(60_000);
 
-let broker: BrokerProcess | undefined;
 let admin: Admin;
 const base = (): { clientId: string; bootstrapBrokers: string[]; retries: number; retryDelay: number; timeout: number } => ({
   clientId: "bunka-interop-pt",
-  bootstrapBrokers: [broker?.bootstrap ?? "unstarted"],
+  bootstrapBrokers: [b().bootstrap],
   retries: 3,
   retryDelay: 200,
   timeout: 15_000,
 });
 
-beforeAll(async () => {
-  broker = await startBroker({ name: "platformatic" });
-  admin = new Admin(base());
+const { b, g } = brokerPerFile({ name: "platformatic" }, {
+  setup: () => {
+    admin = new Admin(base());
+  },
+  teardown: async () => {
+    await admin?.close().catch(() => {});
+  },
 });
 
-afterAll(async () => {
-  await admin?.close().catch(() => {});
-  if (broker === undefined) return;
-  const code = broker.alive() ? await broker.stop() : null;
-  const crashes = broker.crashLines();
-  await broker.dispose();
-  expect(crashes).toEqual([]);
-  expect(code).toBe(0);
-});
-
-const g = (body: () => Promise<void>): (() => Promise<void>) => guard(() => broker, body);
 
 const topic = "pt-data";
 const partitions = 2;

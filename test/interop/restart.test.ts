@@ -11,31 +11,14 @@
  *    the high watermark. Unacknowledged records may or may not be there (Kafka promises
  *    nothing for them), but they must be whole records, never garbage.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { CompressionTypes, ConfigResourceTypes, Kafka, logLevel, type Admin } from "kafkajs";
-import { BrokerProcess, guard, ok, pollUntil, run, startBroker, text } from "./broker-process.ts";
+import { brokerPerFile, ok, pollUntil, run, text } from "./broker-process.ts";
 
 setDefaultTimeout(90_000);
 
-let broker: BrokerProcess | undefined;
-const b = (): BrokerProcess => {
-  if (broker === undefined) throw new Error("broker not started");
-  return broker;
-};
+const { b, g } = brokerPerFile({ name: "restart" });
 
-beforeAll(async () => {
-  broker = await startBroker({ name: "restart" });
-});
-afterAll(async () => {
-  if (broker === undefined) return;
-  const code = broker.alive() ? await broker.stop() : null;
-  const crashes = broker.crashLines();
-  await broker.dispose();
-  expect(crashes).toEqual([]);
-  expect(code).toBe(0);
-});
-
-const g = (body: () => Promise<void>): (() => Promise<void>) => guard(() => broker, body);
 
 function client(retries = 3): Kafka {
   return new Kafka({ clientId: "bunka-restart", brokers: [b().bootstrap], logLevel: logLevel.NOTHING, retry: { retries, initialRetryTime: 100, maxRetryTime: 500 }, connectionTimeout: 3000, requestTimeout: 10_000 });

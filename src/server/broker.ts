@@ -76,6 +76,8 @@ export interface Broker {
   readonly log: Logger;
   /** Work for graceful shutdown after connections are done (flush, checkpoint); last added runs first. */
   addShutdownHook(name: string, run: ShutdownHook): void;
+  /** Work at the start of graceful shutdown, before in-flight requests are awaited (complete long polls). */
+  addDrainHook(name: string, run: ShutdownHook): void;
   /** Graceful shutdown; idempotent. */
   stop(): Promise<void>;
 }
@@ -168,6 +170,7 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
     server,
     log,
     addShutdownHook: (name, run) => server.addShutdownHook(name, run),
+    addDrainHook: (name, run) => server.addDrainHook(name, run),
     stop: () => server.stop(),
   };
 }

@@ -169,6 +169,14 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     configValue: (name) => settings.brokerConfigValue(name)?.value,
   });
   broker.addShutdownHook("groups", () => groups.shutdown());
+  // At the start of a graceful stop: answer long polls now (fetches with what they have,
+  // acks=all waits expire, pending group joins get NOT_COORDINATOR) so draining connections
+  // do not wait for their timeouts.
+  broker.addDrainHook("complete delayed operations", () => {
+    groups.shutdown();
+    replicas.fetchWaits.expireAll();
+    replicas.produceWaits.expireAll();
+  });
 
   const services: BrokerServices = {
     settings,

@@ -77,6 +77,7 @@ export class Server {
   readonly #perIp = new Map<string, number>();
   #nextConnectionId = 1;
   readonly #hooks: { name: string; run: ShutdownHook }[] = [];
+  readonly #drainHooks: { name: string; run: ShutdownHook }[] = [];
   #stopPromise: Promise<void> | null = null;
   #allClosed: (() => void) | null = null;
   #lastRefusalLogMs = Number.NEGATIVE_INFINITY;
@@ -132,6 +133,16 @@ export class Server {
     return this.listeners;
   }
 
+  /**
+   * Registers work to run as soon as `stop` begins, before it waits for in-flight requests:
+   * completing long-polling operations (fetch purgatory, group joins) so they answer now
+   * instead of holding their connections until the shutdown deadline.
+   */
+  addDrainHook(name: string, run: ShutdownHook): void {
+    if (this.#state === "stopping" || this.#state === "stopped") throw new Error(`Server.addDrainHook(${name}): server is ${this.#state}`);
+    this.#drainHooks.push({ name, run });
+  }
+
   /** Registers work to run at the end of `stop` (last registered runs first). */
   addShutdownHook(name: string, run: ShutdownHook): void {
     if (this.#state === "stopping" || this.#state === "stopped") throw new Error(`Server.addShutdownHook(${name}): server is ${this.#state}`);
@@ -148,6 +159,13 @@ export class Server {
     this.#state = "stopping";
     for (const { listener } of this.#listeners) listener.stop();
     if (wasRunning) this.#log.info("shutting down", { connections: this.#connections.size, timeoutMs: this.#options.shutdownTimeoutMs });
+    for (const hook of this.#drainHooks) {
+      try {
+        await hook.run();
+      } catch (error) {
+        this.#log.error("drain hook failed", { hook: hook.name, error: error instanceof Error ? error : String(error) });
+      }
+    }
 
     if (this.#connections.size > 0) {
       const allClosed = new Promise<void>((resolve) => {

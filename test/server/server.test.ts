@@ -163,3 +163,35 @@ test("graceful shutdown drops connections still busy at the deadline", async () 
   expect(server.state).toBe("stopped");
   expect(logs.records().some((r) => r.msg === "shutdown deadline passed; dropping connections")).toBe(true);
 });
+
+test("drain hooks run as stop begins: a long poll they complete is answered before the deadline", async () => {
+  const pending: (() => void)[] = [];
+  const { server, network, clock } = makeServer(
+    (f) =>
+      new Promise<DispatchResult>((r) => {
+        pending.push(() => r([enc(`polled:${dec(f)}`)]));
+      }),
+    { shutdownTimeoutMs: 30_000 },
+  );
+  const s = new FakeSocket();
+  const peer = network.connect(0, s);
+  peer.data(frame(enc("fetch")));
+  const order: string[] = [];
+  server.addDrainHook("complete delayed operations", () => {
+    order.push("drain");
+    for (const p of pending.splice(0)) p();
+  });
+  server.addShutdownHook("storage", () => {
+    order.push("storage");
+  });
+  const stopping = server.stop();
+  await settle();
+  // Answered by the drain hook, long before the 30 s deadline (the clock never moved).
+  expect(parseFrames(s.written).map(dec)).toEqual(["polled:fetch"]);
+  expect(s.ended).toBe(true);
+  peer.close();
+  await stopping;
+  expect(clock.monotonicMs()).toBe(0);
+  expect(order).toEqual(["drain", "storage"]);
+  expect(() => server.addDrainHook("late", () => {})).toThrow(/stopped/);
+});

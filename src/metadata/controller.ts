@@ -33,6 +33,14 @@ const err = (errorCode: number, errorMessage: string): ItemError => ({ errorCode
 
 export const PARTITIONS_PER_TOPIC_MAX = 100_000;
 
+/**
+ * New partitions one CreateTopics or CreatePartitions request may ask for in total, as in
+ * Kafka (a larger request fails whole with POLICY_VIOLATION): it bounds one decision's
+ * metadata batch and the work of creating the partitions' logs.
+ */
+export const PARTITIONS_PER_REQUEST_MAX = 10_000;
+const EXCESSIVE_PARTITIONS = "Excessively large number of partitions per request.";
+
 export interface ControllerDefaults {
   numPartitions: number;
   defaultReplicationFactor: number;
@@ -64,6 +72,16 @@ export interface ControllerContext {
 }
 
 export function createTopics(ctx: ControllerContext, topics: readonly CreatableTopic[], validateOnly: boolean): ControllerResult<CreatedTopic[]> {
+  const requested = topics.reduce(
+    (n, t) => n + (t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? ctx.defaults.numPartitions : Math.max(0, t.numPartitions)),
+    0,
+  );
+  if (requested > PARTITIONS_PER_REQUEST_MAX) {
+    return {
+      records: [],
+      response: topics.map((t) => ({ ...err(ErrorCode.POLICY_VIOLATION, EXCESSIVE_PARTITIONS), name: t.name, topicId: null, numPartitions: -1, replicationFactor: -1 })),
+    };
+  }
   const records: MetadataRecord[] = [];
   const seen = new Map<string, number>();
   for (const t of topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
@@ -196,6 +214,10 @@ export function createPartitions(
   increases: readonly PartitionsIncrease[],
   validateOnly: boolean,
 ): ControllerResult<IncreasedPartitions[]> {
+  const requested = increases.reduce((n, inc) => n + Math.max(0, inc.count - (ctx.image.topic(inc.name)?.partitions.length ?? inc.count)), 0);
+  if (requested > PARTITIONS_PER_REQUEST_MAX) {
+    return { records: [], response: increases.map((inc) => ({ ...err(ErrorCode.POLICY_VIOLATION, EXCESSIVE_PARTITIONS), name: inc.name })) };
+  }
   const records: MetadataRecord[] = [];
   const seen = new Map<string, number>();
   for (const inc of increases) seen.set(inc.name, (seen.get(inc.name) ?? 0) + 1);

@@ -87,6 +87,9 @@ export class LogManager {
   #timers: CancelTimer[] = [];
   readonly #cleaner: LogCleaner;
   #closed = false;
+  /** Renamed `-delete` dirs waiting for `#scheduleRemoval`. */
+  readonly #doomed: string[] = [];
+  #removalTimer: CancelTimer | null = null;
   #loading = false;
 
   private constructor(opts: LogManagerOptions) {
@@ -280,7 +283,12 @@ export class LogManager {
     return log;
   }
 
-  /** Deletes a partition: close, rename the dir to `*.<uuid>-delete` (durable), then remove it. */
+  /**
+   * Deletes a partition: close it and rename its dir to `*.<unique>-delete`, durably, at once;
+   * the files are removed later, one deleted partition per clock tick, so deleting a topic of
+   * thousands of partitions does not hold the broker for the unlinks (start-up removes any
+   * `-delete` dir left by a stop in between).
+   */
   deleteLog(tp: TopicPartition): boolean {
     this.#assertOpen();
     const key = tpKey(tp);
@@ -299,8 +307,30 @@ export class LogManager {
     const doomed = joinPath(e.dir.path, deleteDirName(tp, this.#uuidHex()));
     this.#fs.rename(e.log.dir, doomed);
     this.#fs.fsyncDir(e.dir.path);
-    this.#removeTree(doomed);
+    this.#doomed.push(doomed);
+    this.#scheduleRemoval();
     return true;
+  }
+
+  /** Deleted partition dirs still to remove from disk. */
+  get pendingRemovals(): number {
+    return this.#doomed.length;
+  }
+
+  #scheduleRemoval(): void {
+    if (this.#removalTimer !== null || this.#doomed.length === 0) return;
+    this.#removalTimer = this.#clock.schedule(0, () => {
+      this.#removalTimer = null;
+      const path = this.#doomed.shift();
+      if (path === undefined || this.#closed) return;
+      try {
+        this.#removeTree(path);
+      } catch (err) {
+        // Left on disk: start-up removes every `-delete` dir.
+        if (!(err instanceof StorageError)) throw err;
+      }
+      this.#scheduleRemoval();
+    });
   }
 
   #uuidHex(): string {
@@ -431,6 +461,8 @@ export class LogManager {
     this.#cleaner.stop();
     for (const cancel of this.#timers) cancel();
     this.#timers = [];
+    this.#removalTimer?.();
+    this.#removalTimer = null;
     for (const dir of this.#dirs) {
       if (dir.health.offline) continue;
       let ok = true;

@@ -306,6 +306,26 @@ interface Stats {
   kinds: Map<string, number>;
   /** api key/version/kind of the frames in chunks that stalled: where to look when the broker stalls. */
   stalledFrames: Map<string, number>;
+  /** Connects refused and retried (see `openConn`). */
+  refusedConnects: number;
+}
+
+/**
+ * Opens a connection, retrying a refused connect for up to 2 s. The fuzz opens ~100k loopback
+ * connections in 30 s, most closed first by the broker, so the server side holds them in
+ * TIME_WAIT; once the 28k ephemeral ports wrap, a reused client port can be answered with a
+ * reset. The broker being reachable at all is checked with real clients after the fuzz.
+ */
+async function openConn(port: number, stats: Stats): Promise<Conn> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await Conn.open(port);
+    } catch (e) {
+      if (attempt >= 40) throw e;
+      stats.refusedConnects++;
+      await Bun.sleep(50);
+    }
+  }
 }
 
 /** One connection: writes with backpressure, splits the response stream into frames. */
@@ -437,7 +457,7 @@ async function lane(port: number, index: number, golden: readonly Uint8Array[], 
         stats.frames++;
         stats.loneFrames++;
         stats.connections++;
-        const c = await Conn.open(port);
+        const c = await openConn(port, stats);
         c.write(f0.bytes);
         await c.until(() => false, 50);
         c.close();
@@ -451,7 +471,7 @@ async function lane(port: number, index: number, golden: readonly Uint8Array[], 
       }
       if (conn === null || conn.closed) {
         stats.connections++;
-        conn = await Conn.open(port);
+        conn = await openConn(port, stats);
       }
       const c = conn;
       const id = ++sentinelId;
@@ -499,13 +519,13 @@ async function lane(port: number, index: number, golden: readonly Uint8Array[], 
 }
 
 /** One extra connection sending an ApiVersions every 50 ms while the fuzz runs: the worst round trip shows how long the broker stalled. */
-async function probe(port: number, until: () => boolean): Promise<{ rounds: number; worstMs: number }> {
+async function probe(port: number, until: () => boolean, stats: Stats): Promise<{ rounds: number; worstMs: number }> {
   let rounds = 0;
   let worstMs = 0;
-  let conn = await Conn.open(port);
+  let conn = await openConn(port, stats);
   let id = 0x7e570000;
   while (!until()) {
-    if (conn.closed) conn = await Conn.open(port);
+    if (conn.closed) conn = await openConn(port, stats);
     const mine = ++id;
     const t0 = performance.now();
     conn.write(sentinel(mine));
@@ -541,11 +561,12 @@ test(
   guard(() => broker, async () => {
     const golden = tame(loadGolden());
     expect(golden.length).toBeGreaterThan(50);
-    const stats: Stats = { frames: 0, chunksAnswered: 0, chunksClosed: 0, chunksStalled: 0, loneFrames: 0, connections: 0, responses: 0, kinds: new Map(), stalledFrames: new Map() };
+    const stats: Stats = { frames: 0, chunksAnswered: 0, chunksClosed: 0, chunksStalled: 0, loneFrames: 0, connections: 0, responses: 0, kinds: new Map(), stalledFrames: new Map(), refusedConnects: 0 };
     const started = Date.now();
     const deadline = started + runDeadlineMs;
     let done = false;
-    const probing = probe(b().port, () => done);
+    const probing = probe(b().port, () => done, stats);
+    probing.catch(() => {}); // awaited (and rethrown) in finally; never an unhandled rejection meanwhile
     try {
       await Promise.all(Array.from({ length: lanes }, (_, i) => lane(b().port, i, golden, stats, deadline)));
     } finally {
@@ -555,7 +576,7 @@ test(
       const stalled = [...stats.stalledFrames].sort((x, y) => y[1] - x[1]).slice(0, 12);
       if (stalled.length > 0) console.log(`fuzz: frames in stalled chunks (apiKey v version: kind): ${JSON.stringify(Object.fromEntries(stalled))}`);
       console.log(
-        `fuzz: seed ${seed}: ${stats.frames} frames in ${Date.now() - started} ms over ${stats.connections} connections; chunks answered ${stats.chunksAnswered}, closed ${stats.chunksClosed}, stalled ${stats.chunksStalled}; ${stats.responses} responses; ${stats.loneFrames} lone size-prefix frames; kinds ${JSON.stringify(Object.fromEntries(stats.kinds))}`,
+        `fuzz: seed ${seed}: ${stats.frames} frames in ${Date.now() - started} ms over ${stats.connections} connections; chunks answered ${stats.chunksAnswered}, closed ${stats.chunksClosed}, stalled ${stats.chunksStalled}; ${stats.refusedConnects} refused connects retried; ${stats.responses} responses; ${stats.loneFrames} lone size-prefix frames; kinds ${JSON.stringify(Object.fromEntries(stats.kinds))}`,
       );
     }
     // Requests the broker could not handle (an exception inside a handler, answered by closing

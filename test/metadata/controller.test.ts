@@ -114,6 +114,22 @@ describe("createTopics", () => {
   });
 });
 
+describe("partitions per request", () => {
+  test("more than 10,000 new partitions in one request fail whole with POLICY_VIOLATION, as Kafka does", () => {
+    const image = clusterOf([1]);
+    const big = createTopics(ctxOf(image), [topic("a", { numPartitions: 5000 }), topic("b", { numPartitions: 5000 }), topic("c", { numPartitions: 1 })], false);
+    expect(big.records).toEqual([]);
+    expect(big.response.map((r) => r.errorCode)).toEqual([ErrorCode.POLICY_VIOLATION, ErrorCode.POLICY_VIOLATION, ErrorCode.POLICY_VIOLATION]);
+    expect(big.response[0]!.errorMessage).toBe("Excessively large number of partitions per request.");
+    const exact = createTopics(ctxOf(image), [topic("a", { numPartitions: 5000 }), topic("b", { numPartitions: 5000 })], false);
+    expect(exact.response.map((r) => r.errorCode)).toEqual([0, 0]);
+    const next = applyRecords(image, exact.records);
+    const grow = createPartitions(ctxOf(next), [{ name: "a", count: 15_001, assignments: null }], false);
+    expect(grow.response[0]!.errorCode).toBe(ErrorCode.POLICY_VIOLATION);
+    expect(createPartitions(ctxOf(next), [{ name: "a", count: 15_000, assignments: null }], false).response[0]!.errorCode).toBe(0);
+  });
+});
+
 describe("deleteTopics, createPartitions, alterConfigs, producer ids", () => {
   const base = clusterOf([1, 2]);
   const created = createTopics(ctxOf(base), [topic("t", { numPartitions: 2, replicationFactor: 2 }), topic("__consumer_offsets")], false);

@@ -24,13 +24,14 @@ test("deleteDirName keeps the suffix whole and cuts a long topic to fit", () => 
 test("deleting a 249-character topic's partition on a real filesystem removes its data", () => {
   const dir = mkdtempSync(join(tmpdir(), "bunka-longname-"));
   try {
-    const open = () =>
-      LogManager.open({ fs: new BunFileSystem(), clock: new SimClock(), prng: new SeededPrng(3), config: defaultLogManagerConfig([dir]) });
+    const clock = new SimClock();
+    const open = () => LogManager.open({ fs: new BunFileSystem(), clock, prng: new SeededPrng(3), config: defaultLogManagerConfig([dir]) });
     const topic = "x".repeat(249);
     const m = open();
     const log = m.getOrCreateLog({ topic, partition: 11 })!;
     log.append(simpleBatch(1, 10), 0);
     expect(m.deleteLog({ topic, partition: 11 })).toBe(true);
+    clock.advance(0);
     expect(readdirSync(dir).filter((n) => n.startsWith("xxx"))).toEqual([]);
     m.close();
     // A re-created partition of that name starts empty.

@@ -63,11 +63,16 @@ describe("LogManager", () => {
   });
 
   test("deleting a partition renames its dir to *-delete, then removes it; leftovers are removed at startup", () => {
-    const { fs, open } = setup({ logDirs: ["/d1"] });
+    const { fs, clock, open } = setup({ logDirs: ["/d1"] });
     const m = open();
     const log = m.getOrCreateLog({ topic: "gone", partition: 3 })!;
     log.append(simpleBatch(1, 10), 1);
     expect(m.deleteLog({ topic: "gone", partition: 3 })).toBe(true);
+    // Renamed at once; its files are removed on the next clock tick, off the request.
+    expect(fs.readdir("/d1").filter((n) => n.startsWith("gone"))).toEqual([expect.stringMatching(/^gone-3\.[0-9a-f]{32}-delete$/)]);
+    expect(m.pendingRemovals).toBe(1);
+    clock.advance(0);
+    expect(m.pendingRemovals).toBe(0);
     expect(fs.readdir("/d1").filter((n) => n.startsWith("gone"))).toEqual([]);
     expect(m.getLog({ topic: "gone", partition: 3 })).toBeNull();
     fs.mkdirp("/d1/old-0.0123456789abcdef0123456789abcdef-delete");

@@ -40,6 +40,7 @@ import {
   type TopicPartition,
 } from "./file-names.ts";
 import { LogDirHealth, PartitionLog } from "./partition-log.ts";
+import { uuidBytesToText } from "../protocol/codec/uuid.ts";
 
 export interface LogManagerOptions {
   fs: FileSystem;
@@ -342,22 +343,9 @@ export class LogManager {
   /** A fresh random topic id in Kafka's text form (base64url, no padding, 22 chars). */
   newTopicId(): string {
     const bytes = new Uint8Array(16);
-    for (let i = 0; i < 16; i += 4) new DataView(bytes.buffer).setUint32(i, this.#prng.nextU32());
-    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let out = "";
-    let bits = 0;
-    let acc = 0;
-    for (const b of bytes) {
-      acc = (acc << 8) | b;
-      bits += 8;
-      while (bits >= 6) {
-        bits -= 6;
-        out += alphabet[(acc >> bits) & 63];
-      }
-      acc &= (1 << bits) - 1;
-    }
-    if (bits > 0) out += alphabet[(acc << (6 - bits)) & 63];
-    return out;
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < 16; i += 4) view.setUint32(i, this.#prng.nextU32());
+    return uuidBytesToText(bytes, 0);
   }
 
   #removeTree(path: string): void {

@@ -87,6 +87,8 @@ const produceScan: ScanOptions = {
   maxBatchBytes: MiB,
   assign: { firstOffset: 1_000_000, leaderEpoch: 3 },
 };
+/** The storage append after the produce path has checked CRCs: headers only. */
+const appendScan: ScanOptions = { ...produceScan, verifyCrc: false, requireDenseOffsets: false };
 if (wasm.scanBatches(batches, produceScan).error !== null || tsTwin.scanBatches(batches, produceScan).error !== null) {
   throw new Error("bench: the generated batches do not scan cleanly");
 }
@@ -142,6 +144,13 @@ group("scanBatches 1 MiB of 16 KiB batches (CRC, dense, assign)", () => {
   });
 });
 
+group("scanBatches 1 MiB of 16 KiB batches (no CRC: storage append, assign)", () => {
+  summary(() => {
+    bench("scanBatchesNoCrc.wasm", () => do_not_optimize(wasm.scanBatches(batches, appendScan)));
+    bench("scanBatchesNoCrc.ts", () => do_not_optimize(tsTwin.scanBatches(batches, appendScan)));
+  });
+});
+
 const { benchmarks } = await run({ format: "mitata" });
 
 // ---- results ----------------------------------------------------------------------------
@@ -182,6 +191,8 @@ results["indexSearch.wasm.single.nsPerLookup"] = ns("indexSearch.wasm.single");
 results["indexSearch.ts.nsPerLookup"] = ns("indexSearch.ts.single");
 results["scanBatches.wasm.GBps"] = gbps(batches.length, ns("scanBatches.wasm"));
 results["scanBatches.ts.GBps"] = gbps(batches.length, ns("scanBatches.ts"));
+results["scanBatches.noCrc.wasm.usPerMiB"] = ns("scanBatchesNoCrc.wasm") / 1000;
+results["scanBatches.noCrc.ts.usPerMiB"] = ns("scanBatchesNoCrc.ts") / 1000;
 for (const k of Object.keys(results)) results[k] = round(results[k]!);
 
 const ratio = (a: string, b: string): string => ((results[a] ?? Number.NaN) / (results[b] ?? Number.NaN)).toFixed(2);

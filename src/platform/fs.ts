@@ -100,6 +100,14 @@ export interface FileSystem {
   fsyncPath(path: string): Promise<void>;
   /** Makes entries created, renamed or removed in directory `path` durable. */
   fsyncDir(path: string): void;
+  /**
+   * Page-cache advice for `[offset, offset + length)`, best effort and without waiting:
+   * `startWriteback` queues the range's dirty pages for writing to disk, `dropCache` evicts
+   * its clean cached pages (dirty or in-flight pages stay). Neither changes the file's
+   * contents; each returns false where the platform cannot do it (then nothing happened).
+   */
+  startWriteback(fd: Fd, offset: number, length: number): boolean;
+  dropCache(fd: Fd, offset: number, length: number): boolean;
   /** Cuts the file to `size` bytes (never on a file that is mapped). */
   truncate(fd: Fd, size: number): void;
   /** Current size of an open file. */

@@ -201,6 +201,7 @@ export function logManagerConfigFrom(config: BrokerConfig, absoluteLogDirs: read
       retentionMs: config.logRetentionMs,
       retentionBytes: config.get("log.retention.bytes"),
       fileDeleteDelayMs: config.get("log.segment.delete.delay.ms"),
+      dropBehindBytes: config.get("log.drop.behind.bytes"),
     },
   };
 }

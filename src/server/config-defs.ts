@@ -21,6 +21,7 @@
  * which mean nothing here (thread counts, socket buffer sizes); start-up logs each one set.
  */
 import { z } from "zod";
+import { dropBehindBytesMin } from "../storage/config.ts";
 import { isLogLevel, type LogLevel } from "../util/log.ts";
 import {
   idleTimeoutMsMin,
@@ -270,6 +271,10 @@ export const configDefs = {
   "log.flush.scheduler.interval.ms": long(longValueMax, "9223372036854775807", 0, { doc: "How often the flusher checks for partitions to flush." }),
   "log.flush.offset.checkpoint.interval.ms": int(60000, 0, int32Max, { doc: "How often recovery points are checkpointed." }),
   "log.flush.start.offset.checkpoint.interval.ms": int(60000, 0, int32Max, { doc: "How often log start offsets are checkpointed." }),
+  "log.drop.behind.bytes": long(0, "0", 0, {
+    bunkaOnly: true,
+    doc: `When > 0 (values below ${dropBehindBytesMin} act as ${dropBehindBytesMin}), appended log bytes further than this behind the end of a partition's active segment are written back and dropped from the page cache, so writes recycle cache pages instead of growing the cache; consumers reading that far behind read from disk. 0 (the default) leaves caching to the kernel.`,
+  }),
   "log.segment.delete.delay.ms": long(60000, "60000", 0, { mode: "cluster-wide", doc: "How long a deleted segment's files wait before removal." }),
   "replica.high.watermark.checkpoint.interval.ms": long(5000, "5000", 1, { doc: "How often high watermarks are checkpointed." }),
   "log.cleanup.policy": listOf(["delete", "compact"] as const, "delete", { mode: "cluster-wide", doc: "delete and/or compact." }),

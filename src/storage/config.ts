@@ -38,6 +38,13 @@ export interface LogConfig {
   minCleanableDirtyRatio: number;
   /** `min.compaction.lag.ms`: a segment is compacted only once its newest record is this old. */
   minCompactionLagMs: number;
+  /**
+   * `log.drop.behind.bytes` (bunka's, broker-wide, no topic override): when > 0, appended
+   * bytes further than this behind the end of the active segment are queued for writeback
+   * and then dropped from the page cache, so a partition's write stream keeps only its tail
+   * cached. 0 leaves caching to the kernel (Kafka's behaviour).
+   */
+  dropBehindBytes: number;
 }
 
 export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
@@ -55,7 +62,15 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   deleteRetentionMs: 24 * 60 * 60 * 1000,
   minCleanableDirtyRatio: 0.5,
   minCompactionLagMs: 0,
+  dropBehindBytes: 0,
 });
+
+/** The page size page-cache advice is rounded to. */
+export const pageBytes = 4096;
+/** Drop-behind advice goes out in steps of a quarter of the kept tail, at most this many bytes. */
+export const dropBehindStepBytesMax = 8 * 1024 * 1024;
+/** The smallest effective `log.drop.behind.bytes`: four pages, so each step is at least a page. */
+export const dropBehindBytesMin = 4 * pageBytes;
 
 /** Broker-level storage settings. */
 export interface LogManagerConfig {

@@ -16,12 +16,15 @@
  *   clean shutdown (an unclean stop rescans the active segment).
  * - A mapped index file is never truncated or written (see platform/fs.ts).
  */
-import { joinPath, writeFileAtomic } from "../platform/fs.ts";
+import { type Fd, joinPath, writeFileAtomic } from "../platform/fs.ts";
 import { core } from "../wasm/index.ts";
 import { type BatchHeader, readBatchHeader } from "./batch-header.ts";
 import {
   batchHeaderBytes,
+  dropBehindBytesMin,
+  dropBehindStepBytesMax,
   type LogConfig,
+  pageBytes,
   offsetIndexEntryBytes,
   relativeOffsetMax,
   timeIndexEntryBytes,
@@ -79,6 +82,9 @@ export class LogSegment {
   #offsetIndex: OffsetIndex | null = null;
   #timeIndex: TimeIndex | null = null;
   #bytesSinceIndexEntry = 0;
+  /** Drop-behind progress (log.drop.behind.bytes): writeback was started for [0, #writebackEnd), the cache dropped for [0, #droppedEnd). */
+  #writebackEnd = 0;
+  #droppedEnd = 0;
   /** Largest batch maxTimestamp and the base offset of that batch; null until known (sealed, lazy). */
   #maxTimestamp: { ts: number; offset: number } | null = null;
 
@@ -425,6 +431,35 @@ export class LogSegment {
     this.#maxTimestamp = max;
     this.sizeBytes += bytes.length;
     this.nextOffset = lastOffsets(count - 1) + 1;
+    this.#dropBehind(fd);
+  }
+
+  /**
+   * Drop-behind (log.drop.behind.bytes = K > 0): once bytes are K/2 behind the end their
+   * writeback is started, once K behind their clean pages are dropped, a step at a time.
+   * The half-K gap gives writeback time to finish, since only clean pages can be dropped;
+   * pages still dirty then simply stay cached. Advice only: the file is never changed.
+   */
+  #dropBehind(fd: Fd): void {
+    const setting = this.#ctx.config.dropBehindBytes;
+    if (!(setting > 0)) return;
+    const keep = Math.max(setting, dropBehindBytesMin);
+    const step = Math.min(dropBehindStepBytesMax, Math.floor(keep / 4 / pageBytes) * pageBytes);
+    if (this.#droppedEnd > this.sizeBytes || this.#writebackEnd > this.sizeBytes) {
+      // Truncated since the last advice: start over below the new end.
+      this.#writebackEnd = this.#droppedEnd = Math.floor(this.sizeBytes / step) * step;
+    }
+    const fs = this.#fs();
+    const writebackTo = Math.floor((this.sizeBytes - keep / 2) / step) * step;
+    if (writebackTo > this.#writebackEnd) {
+      fs.startWriteback(fd, this.#writebackEnd, writebackTo - this.#writebackEnd);
+      this.#writebackEnd = writebackTo;
+    }
+    const dropTo = Math.min(this.#writebackEnd, Math.floor((this.sizeBytes - keep) / step) * step);
+    if (dropTo > this.#droppedEnd) {
+      fs.dropCache(fd, this.#droppedEnd, dropTo - this.#droppedEnd);
+      this.#droppedEnd = dropTo;
+    }
   }
 
   /** True when an append of `bytes` ending at `lastOffset` must go to a new segment. */

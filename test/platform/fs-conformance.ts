@@ -133,5 +133,27 @@ export function fsConformance(name: string, make: () => { fs: FileSystem; root: 
         expectCode(() => fs.append(fd, bytes(1)), "EBADF");
       }),
     );
+
+    test(
+      "page-cache advice leaves the contents alone",
+      withFs((fs, root) => {
+        const path = `${root}/advised`;
+        const fd = fs.open(path, "append");
+        const data = new Uint8Array(256 * 1024);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 131 + 7) & 0xff;
+        fs.append(fd, data);
+        // Every answer is allowed (advice may be unsupported); the data must not change.
+        expect(typeof fs.startWriteback(fd, 0, 128 * 1024)).toBe("boolean");
+        expect(typeof fs.dropCache(fd, 0, 128 * 1024)).toBe("boolean");
+        expect(fs.startWriteback(fd, -1, 10)).toBe(false);
+        expect(fs.dropCache(fd, 0, 0)).toBe(false);
+        fs.fsync(fd);
+        expect(fs.dropCache(fd, 0, data.length)).toBe(fs.startWriteback(fd, 0, data.length));
+        const back = new Uint8Array(data.length);
+        expect(fs.read(fd, back, 0, back.length, 0)).toBe(data.length);
+        expect(back).toEqual(data);
+        fs.close(fd);
+      }),
+    );
   });
 }

@@ -38,10 +38,11 @@ test("advertised listeners: bound ports for port 0, host name for wildcards, con
 });
 
 test("storage settings follow the log.* keys", () => {
-  const c = config(["log.segment.bytes=1048576", "log.roll.ms=1000", "log.flush.interval.messages=10", "log.retention.minutes=5", "log.retention.bytes=123"]);
+  const c = config(["log.segment.bytes=1048576", "log.roll.ms=1000", "log.flush.interval.messages=10", "log.retention.minutes=5", "log.retention.bytes=123", "log.drop.behind.bytes=67108864"]);
   const lm = logManagerConfigFrom(c, ["/data"]);
   expect(lm.logDirs).toEqual(["/data"]);
-  expect(lm.logDefaults).toMatchObject({ segmentBytes: 1048576, segmentMs: 1000, flushMessages: 10, flushMs: Number.POSITIVE_INFINITY, retentionMs: 300000, retentionBytes: 123 });
+  expect(lm.logDefaults).toMatchObject({ segmentBytes: 1048576, segmentMs: 1000, flushMessages: 10, flushMs: Number.POSITIVE_INFINITY, retentionMs: 300000, retentionBytes: 123, dropBehindBytes: 67108864 });
+  expect(logManagerConfigFrom(config([]), ["/data"]).logDefaults.dropBehindBytes).toBe(0);
 });
 
 test("startBroker on a fake network with a custom dispatcher factory; ignored keys are logged", async () => {

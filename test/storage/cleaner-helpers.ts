@@ -41,6 +41,14 @@ export class CrashingFs implements FileSystem {
     else this.#mut();
     return this.sim.open(path, mode);
   }
+  startWriteback(fd: Fd, offset: number, length: number): boolean {
+    this.#any();
+    return this.sim.startWriteback(fd, offset, length);
+  }
+  dropCache(fd: Fd, offset: number, length: number): boolean {
+    this.#any();
+    return this.sim.dropCache(fd, offset, length);
+  }
   close(fd: Fd): void {
     this.#any();
     this.sim.close(fd);

@@ -8,6 +8,7 @@
  */
 import * as nodeFs from "node:fs";
 import { type Fd, type FileStat, type FileSystem, type OpenMode, StorageError, storageErrorCodeOf } from "../fs.ts";
+import * as pageCache from "./page-cache.ts";
 
 function fail(op: string, path: string, e: unknown): never {
   if (e instanceof StorageError) throw e;
@@ -105,6 +106,14 @@ export class BunFileSystem implements FileSystem {
     } finally {
       nodeFs.closeSync(fd);
     }
+  }
+
+  startWriteback(fd: Fd, offset: number, length: number): boolean {
+    return pageCache.startWriteback(fd, offset, length);
+  }
+
+  dropCache(fd: Fd, offset: number, length: number): boolean {
+    return pageCache.dropCache(fd, offset, length);
   }
 
   truncate(fd: Fd, size: number): void {

@@ -77,6 +77,8 @@ export class SimFileSystem implements FileSystem {
   #capacityBytes = Number.POSITIVE_INFINITY;
   /** Counters, for tests. */
   readonly stats = { appends: 0, fsyncs: 0, crashes: 0, faultsInjected: 0 };
+  /** Page-cache advice received, in order (the simulation has no page cache to act on). */
+  readonly cacheAdvice: Array<{ readonly op: "writeback" | "drop"; readonly path: string; readonly offset: number; readonly length: number }> = [];
 
   constructor(prng: Prng, clock: Clock | null = null) {
     this.#prng = prng;
@@ -283,6 +285,21 @@ export class SimFileSystem implements FileSystem {
     const fault = this.#maybeFault("fsync", path);
     if (fault !== null) throw new StorageError(fault, "fsyncDir", path, "injected");
     d.syncedEntries = null;
+  }
+
+  startWriteback(fd: Fd, offset: number, length: number): boolean {
+    return this.#advise("writeback", fd, offset, length);
+  }
+
+  dropCache(fd: Fd, offset: number, length: number): boolean {
+    return this.#advise("drop", fd, offset, length);
+  }
+
+  #advise(op: "writeback" | "drop", fd: Fd, offset: number, length: number): boolean {
+    const f = this.#fd(fd, op === "drop" ? "dropCache" : "startWriteback");
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0) return false;
+    this.cacheAdvice.push({ op, path: f.path, offset, length });
+    return true;
   }
 
   truncate(fd: Fd, size: number): void {

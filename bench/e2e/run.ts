@@ -20,7 +20,7 @@
  *      BENCH_NO_WRITE=1 (print only, do not rewrite RESULTS.md / e2e.json).
  */
 import { spawn, spawnSync } from "bun";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, mkdirSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
@@ -56,6 +56,10 @@ interface Scenario {
   readonly acks: "1" | "all";
   /** Extra -X properties for the measured client. */
   readonly props: readonly string[];
+  /** Set when the mock cannot run this scenario: why (the row then has no ceiling). */
+  readonly noCeiling?: string;
+  /** Extra broker settings (`key=value`, passed as --set) for bunka in this scenario. */
+  readonly brokerSets?: readonly string[];
 }
 
 interface RunResult {
@@ -66,6 +70,8 @@ interface RunResult {
   readonly elapsedMs?: number;
   readonly latencyMs?: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number; readonly samples: number };
   readonly brokerCpuSec?: number;
+  /** The kernel's share of brokerCpuSec (stime). */
+  readonly brokerSysSec?: number;
   readonly brokerPeakRssMiB?: number;
   readonly command: string;
 }
@@ -80,6 +86,7 @@ interface SideSummary {
     readonly p99Ms?: number;
     readonly p999Ms?: number;
     readonly brokerCpuSec?: number;
+    readonly brokerSysSec?: number;
     readonly brokerPeakRssMiB?: number;
   };
 }
@@ -91,6 +98,8 @@ interface Report {
   readonly machine: Record<string, string | number>;
   readonly tools: Record<string, string>;
   readonly brokerCmd: string;
+  /** Page-cache append figures measured in this run (see {@link measureAppendLimits}). */
+  readonly appendLimits?: readonly AppendLimits[];
   readonly scenarios: ReadonlyArray<{ readonly scenario: Scenario; readonly bunka: SideSummary | { readonly skipped: string }; readonly ceiling: SideSummary | { readonly skipped: string } }>;
 }
 
@@ -126,14 +135,52 @@ function scenarios(): Scenario[] {
     acks: "1",
     props: [],
   });
+  // log.drop.behind.bytes keeps only each partition's tail in the page cache (see the notes).
+  const dropBehind = [`log.drop.behind.bytes=${64 * 1024 * 1024}`];
+  for (const partitions of [1, 8]) {
+    list.push({
+      id: `produce-1KiB-acks1-p${partitions}-dropbehind`,
+      title: `produce 1 KiB, acks=1, ${partitions} partition${partitions > 1 ? "s" : ""}, log.drop.behind.bytes=64 MiB`,
+      kind: "produce",
+      partitions,
+      sizeBytes: 1024,
+      count: big,
+      acks: "1",
+      props: batchProps,
+      brokerSets: dropBehind,
+    });
+  }
+  list.push({
+    id: "consume-1KiB-p8",
+    title: `consume ${quick ? "50k" : "1M"} × 1 KiB from the beginning, 8 partitions`,
+    kind: "consume",
+    partitions: 8,
+    sizeBytes: 1024,
+    count: big,
+    acks: "1",
+    props: [],
+    noCeiling: "no ceiling: the mock keeps 5 MiB per partition, so it cannot hold 1 GiB in 8",
+  });
+  list.push({
+    id: "consume-1KiB-p8-dropbehind",
+    title: `consume ${quick ? "50k" : "1M"} × 1 KiB from the beginning, 8 partitions, log.drop.behind.bytes=64 MiB`,
+    kind: "consume",
+    partitions: 8,
+    sizeBytes: 1024,
+    count: big,
+    acks: "1",
+    props: [],
+    noCeiling: "no ceiling (as above)",
+    brokerSets: dropBehind,
+  });
   list.push({
     id: "latency-10k",
-    title: "produce latency at 10k msgs/s, 100 B, acks=all, linger.ms=0, 1 partition",
+    title: "produce latency at 10k msgs/s, 100 B, acks=1, linger.ms=0, 1 partition",
     kind: "latency",
     partitions: 1,
     sizeBytes: 100,
     count: quick ? 20_000 : 300_000,
-    acks: "all",
+    acks: "1",
     props: ["linger.ms=0"],
   });
   const only = process.env.BENCH_SCENARIOS;
@@ -205,7 +252,7 @@ function brokerCmdTemplate(): string {
   return env !== undefined && env.trim() !== "" ? env : defaultBrokerCmd;
 }
 
-async function startBunka(partitions: number): Promise<Broker> {
+async function startBunka(partitions: number, sets: readonly string[]): Promise<Broker> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "bunka-bench-"));
   const argv = brokerCmdTemplate()
@@ -213,7 +260,8 @@ async function startBunka(partitions: number): Promise<Broker> {
     .replaceAll("{dir}", dir)
     .replaceAll("{partitions}", String(partitions))
     .split(/\s+/)
-    .filter((s) => s !== "");
+    .filter((s) => s !== "")
+    .concat(sets.flatMap((kv) => ["--set", kv]));
   const logPath = join(dir, "broker.log");
   const proc = spawn(argv, { cwd: repoRoot, stdin: "ignore", stdout: Bun.file(logPath), stderr: Bun.file(logPath) });
   const cleanup = async (): Promise<void> => {
@@ -254,6 +302,11 @@ async function startCeiling(tools: Tools, partitions: number): Promise<Broker> {
 
 /** utime+stime of a process in seconds, from /proc/<pid>/stat (fields 14, 15). */
 function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
+}
+
+function cpuTimes(pid: number): { readonly user: number; readonly sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // The command name (field 2) may contain spaces; fields after it start past the last ')'.
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -261,7 +314,7 @@ function cpuSeconds(pid: number): number {
   const stime = Number(rest[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat: ${stat}`);
   const hz = 100; // USER_HZ is 100 on every Linux ABI we run on
-  return (utime + stime) / hz;
+  return { user: utime / hz, sys: stime / hz };
 }
 
 function peakRssMiB(pid: number): number {
@@ -322,7 +375,7 @@ function percentile(sorted: readonly number[], q: number): number {
 }
 
 async function measure(tools: Tools, s: Scenario, side: Side): Promise<RunResult> {
-  const broker = side === "bunka" ? await startBunka(s.partitions) : await startCeiling(tools, s.partitions);
+  const broker = side === "bunka" ? await startBunka(s.partitions, s.brokerSets ?? []) : await startCeiling(tools, s.partitions);
   const pid = broker.pid;
   const work = mkdtempSync(join(tmpdir(), "bunka-bench-client-"));
   try {
@@ -339,21 +392,23 @@ async function measure(tools: Tools, s: Scenario, side: Side): Promise<RunResult
     const latencyFile = s.kind === "latency" ? join(work, "latency.txt") : undefined;
     const argv = perfArgs(tools, s, broker.bootstrap, s.kind === "consume" ? "consume" : "produce", latencyFile);
     const command = argv.map((x) => (x === tools.perf ? "rdkafka_performance" : x)).join(" ");
-    const cpuBefore = cpuSeconds(pid);
+    const cpuBefore = cpuTimes(pid);
     const r = await runClient(argv);
-    const brokerCpuSec = cpuSeconds(pid) - cpuBefore;
+    const cpuAfter = cpuTimes(pid);
+    const brokerSysSec = cpuAfter.sys - cpuBefore.sys;
+    const brokerCpuSec = cpuAfter.user - cpuBefore.user + brokerSysSec;
     const brokerPeakRssMiB = peakRssMiB(pid);
     if (r.timedOut) return { ok: false, error: `client timed out after ${clientTimeoutMs} ms: ${tail(r.out)}`, command };
     if (s.kind === "consume") {
       const m = lastMatch(consumeSummary, r.out);
       if (m === undefined || m[1] !== String(s.count)) return { ok: false, error: `consumed ${m?.[1] ?? "?"} of ${s.count}: ${tail(r.out)}`, command };
-      return { ok: true, msgsPerSec: Number(m[4]), mbPerSec: Number(m[5]), elapsedMs: Number(m[3]), brokerCpuSec, brokerPeakRssMiB, command };
+      return { ok: true, msgsPerSec: Number(m[4]), mbPerSec: Number(m[5]), elapsedMs: Number(m[3]), brokerCpuSec, brokerSysSec, brokerPeakRssMiB, command };
     }
     const m = lastMatch(produceSummary, r.out);
     if (m === undefined || m[3] !== String(s.count) || m[4] !== "0") {
       return { ok: false, error: `delivered ${m?.[3] ?? "?"} of ${s.count} (${m?.[4] ?? "?"} failed): ${tail(r.out)}`, command };
     }
-    const base = { ok: true, msgsPerSec: Number(m[6]), mbPerSec: Number(m[7]), elapsedMs: Number(m[5]), brokerCpuSec, brokerPeakRssMiB, command };
+    const base = { ok: true, msgsPerSec: Number(m[6]), mbPerSec: Number(m[7]), elapsedMs: Number(m[5]), brokerCpuSec, brokerSysSec, brokerPeakRssMiB, command };
     if (latencyFile === undefined) return base;
     // One line per delivered record: microseconds from produce() to its delivery report.
     const samples = readFileSync(latencyFile, "utf8").split("\n").filter((l) => l !== "").map(Number);
@@ -395,11 +450,52 @@ function summarise(runs: readonly RunResult[]): SideSummary {
     p99Ms: med((r) => r.latencyMs?.p99),
     p999Ms: med((r) => r.latencyMs?.p999),
     brokerCpuSec: med((r) => r.brokerCpuSec),
+    brokerSysSec: med((r) => r.brokerSysSec),
     brokerPeakRssMiB: med((r) => r.brokerPeakRssMiB),
   };
   // exactOptionalPropertyTypes: drop the undefined ones rather than store them.
   const median_ = Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined)) as SideSummary["median"];
   return { runs, okRuns: ok.length, median: median_ };
+}
+
+// ---------------------------------------------------------------------------------------
+// Machine limits
+
+interface AppendLimits {
+  readonly when: string;
+  readonly bytes: number;
+  /** Appending to a new file: every page is a new page-cache page (what a log append does). */
+  readonly newPagesMBps: number;
+  /** Rewriting the same range: the pages are already cached (memory copy only). */
+  readonly cachedPagesMBps: number;
+}
+
+/**
+ * The page-cache side of the produce path, measured in the bench's temp dir on this run's
+ * machine: 1 MiB writeSync calls, as the broker's segment append makes. The file is deleted
+ * before its dirty pages are written back, so it leaves nothing for the next scenario.
+ */
+function measureAppendLimits(when: string): AppendLimits {
+  const chunk = new Uint8Array(1 << 20).fill(0x5a);
+  const chunks = quick ? 128 : 1024;
+  const dir = mkdtempSync(join(tmpdir(), "bunka-bench-append-"));
+  const fd = openSync(join(dir, "append.bin"), "w");
+  try {
+    const pass = (rewrite: boolean): number => {
+      const t0 = Bun.nanoseconds();
+      for (let i = 0; i < chunks; i++) {
+        let done = 0;
+        while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done, rewrite ? i * chunk.length + done : null);
+      }
+      return (chunks * chunk.length) / 1e6 / ((Bun.nanoseconds() - t0) / 1e9);
+    };
+    const newPagesMBps = pass(false);
+    const cachedPagesMBps = pass(true);
+    return { when, bytes: chunks * chunk.length, newPagesMBps: Math.round(newPagesMBps), cachedPagesMBps: Math.round(cachedPagesMBps) };
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -438,7 +534,8 @@ function cell(side: SideSummary | { readonly skipped: string }, kind: Kind): str
   const main = kind === "latency"
     ? `p50 ${fmt(m.p50Ms, 2)} / p99 ${fmt(m.p99Ms, 2)} / p99.9 ${fmt(m.p999Ms, 2)} ms`
     : `${fmt(m.msgsPerSec)} msg/s, ${fmt(m.mbPerSec, 1)} MB/s`;
-  return `${main} (broker ${fmt(m.brokerCpuSec, 2)} CPU s, ${fmt(m.brokerPeakRssMiB)} MiB peak RSS; ${side.okRuns}/${side.runs.length} runs)`;
+  const sys = m.brokerSysSec === undefined ? "" : ` (${fmt(m.brokerSysSec, 2)} sys)`;
+  return `${main} (broker ${fmt(m.brokerCpuSec, 2)} CPU s${sys}, ${fmt(m.brokerPeakRssMiB)} MiB peak RSS; ${side.okRuns}/${side.runs.length} runs)`;
 }
 
 function ratio(b: SideSummary | { readonly skipped: string }, c: SideSummary | { readonly skipped: string }, kind: Kind): string {
@@ -467,8 +564,16 @@ function markdown(r: Report): string {
   for (const e of r.scenarios) {
     lines.push(`| ${e.scenario.title} | ${cell(e.bunka, e.scenario.kind)} | ${cell(e.ceiling, e.scenario.kind)} | ${ratio(e.bunka, e.ceiling, e.scenario.kind)} |`);
   }
+  if (r.appendLimits !== undefined && r.appendLimits.length > 0) {
+    lines.push("", "## Page-cache append on this machine, same run", "");
+    lines.push("Every byte a produce run sends is appended to the log through the page cache; the mock keeps it in a few MiB of memory. `measureAppendLimits` in run.ts writes 1 MiB chunks from Bun:", "");
+    lines.push("| when | append to a new file (new page-cache pages) | rewrite the same range (cached pages) |", "| --- | --- | --- |");
+    for (const a of r.appendLimits) lines.push(`| ${a.when} | ${fmt(a.newPagesMBps)} MB/s | ${fmt(a.cachedPagesMBps)} MB/s |`);
+  }
   lines.push("", "## Notes", "");
-  lines.push(`- The consume scenario uses ${consumePartitions} partitions on both sides: the mock cluster keeps at most 5 MiB / 100k records per partition (older data is evicted), so 1 GiB only survives spread over that many partitions.`);
+  lines.push(`- The ${consumePartitions}-partition consume scenario is the one the mock can serve: it keeps at most 5 MiB / 100k records per partition (older data is evicted), so 1 GiB only survives spread over that many partitions. The 8-partition row has no ceiling for that reason.`);
+  lines.push("- Broker CPU s includes the kernel's share (sys): on the produce rows that is mostly the page-cache append (see the table above the notes).");
+  lines.push("- `log.drop.behind.bytes` rows: bunka writes back and drops from the page cache what lies more than that far behind the end of each active segment, so a write stream reuses a small set of cache pages instead of taking new ones. Off by default (Kafka leaves caching to the kernel); the consume row with it shows the price: data read from the beginning comes from disk.");
   lines.push("- Latency: per-record time from `produce()` to its delivery report (rdkafka_performance `-l -A`), at a steady 10k msgs/s (`-r 10000`); percentiles computed over all records of a run.");
   lines.push("- Produce throughput is rdkafka_performance's own summary (delivered records / total time).");
   lines.push("- Both sides are a single broker with nothing to replicate, so acks=all waits for no follower: differences between the acks=1 and acks=all rows are run-to-run noise (see the load average above), not the cost of replication.");
@@ -486,6 +591,7 @@ function markdown(r: Report): string {
       const cmd = side.runs.find((x) => x.command !== "")?.command;
       if (cmd !== undefined && !seen.has(e.scenario.id)) {
         seen.add(e.scenario.id);
+        if (e.scenario.brokerSets !== undefined) lines.push(`# (bunka started with ${e.scenario.brokerSets.map((kv) => `--set ${kv}`).join(" ")})`);
         lines.push(`# ${e.scenario.id}${e.scenario.kind === "consume" ? " (after loading the topic: -P -s 1024 -a 1 -X linger.ms=5 -X batch.size=1000000 -X sticky.partitioning.linger.ms=0)" : ""}`);
         lines.push(cmd.replace(/-b \S+/, "-b <bootstrap>").replace(/-A \S+/, "-A <latency-file>").replace(/(-p \d+ )+-p \d+/, "-p 0 … -p " + String(e.scenario.partitions - 1)));
       }
@@ -526,10 +632,13 @@ async function main(): Promise<void> {
     scenarios: [],
   };
   const entries: Array<Report["scenarios"][number]> = [];
+  const appendLimits: AppendLimits[] = [measureAppendLimits("before the scenarios")];
+  console.log(`[e2e] page-cache append: new pages ${fmt(appendLimits[0]?.newPagesMBps)} MB/s, cached pages ${fmt(appendLimits[0]?.cachedPagesMBps)} MB/s`);
   for (const s of scenarios()) {
     const runs: Record<Side, RunResult[]> = { bunka: [], ceiling: [] };
+    const scenarioSides = s.noCeiling === undefined ? sides : sides.filter((x) => x !== "ceiling");
     for (let i = 0; i < runsPerSide; i++) {
-      for (const side of sides) {
+      for (const side of scenarioSides) {
         let r: RunResult;
         try {
           r = await measure(tools, s, side);
@@ -550,10 +659,11 @@ async function main(): Promise<void> {
     entries.push({
       scenario: s,
       bunka: sides.includes("bunka") ? summarise(runs.bunka) : skipped("bunka"),
-      ceiling: sides.includes("ceiling") ? summarise(runs.ceiling) : skipped("ceiling"),
+      ceiling: s.noCeiling !== undefined ? { skipped: s.noCeiling } : sides.includes("ceiling") ? summarise(runs.ceiling) : skipped("ceiling"),
     });
   }
-  const final: Report = { ...report, machine: { ...report.machine, loadAvgAtEnd: loadAvg() }, scenarios: entries };
+  appendLimits.push(measureAppendLimits("after the scenarios"));
+  const final: Report = { ...report, machine: { ...report.machine, loadAvgAtEnd: loadAvg() }, appendLimits, scenarios: entries };
   const md = markdown(final);
   if (process.env.BENCH_NO_WRITE === "1") {
     console.log(md);

@@ -300,12 +300,7 @@ async function startCeiling(tools: Tools, partitions: number): Promise<Broker> {
   return { pid: proc.pid, bootstrap, stop: async () => { proc.kill("SIGKILL"); await proc.exited; } };
 }
 
-/** utime+stime of a process in seconds, from /proc/<pid>/stat (fields 14, 15). */
-function cpuSeconds(pid: number): number {
-  const t = cpuTimes(pid);
-  return t.user + t.sys;
-}
-
+/** utime and stime of a process in seconds, from /proc/<pid>/stat (fields 14, 15). */
 function cpuTimes(pid: number): { readonly user: number; readonly sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // The command name (field 2) may contain spaces; fields after it start past the last ')'.

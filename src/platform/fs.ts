@@ -129,6 +129,11 @@ export interface FileSystem {
   mmap(path: string): Uint8Array;
 }
 
+/** A range page-cache advice may name: whole numbers, offset >= 0, length > 0 (others get false). */
+export function isAdviceRange(offset: number, length: number): boolean {
+  return Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length > 0;
+}
+
 /** `dir/name` without touching the platform path module. */
 export function joinPath(dir: string, name: string): string {
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;

@@ -7,7 +7,7 @@
  * this module's callers (the storage layer replaces index files by rename instead).
  */
 import * as nodeFs from "node:fs";
-import { type Fd, type FileStat, type FileSystem, type OpenMode, StorageError, storageErrorCodeOf } from "../fs.ts";
+import { type Fd, type FileStat, type FileSystem, isAdviceRange, type OpenMode, StorageError, storageErrorCodeOf } from "../fs.ts";
 import * as pageCache from "./page-cache.ts";
 
 function fail(op: string, path: string, e: unknown): never {
@@ -109,11 +109,11 @@ export class BunFileSystem implements FileSystem {
   }
 
   startWriteback(fd: Fd, offset: number, length: number): boolean {
-    return pageCache.startWriteback(fd, offset, length);
+    return isAdviceRange(offset, length) && pageCache.startWriteback(fd, offset, length);
   }
 
   dropCache(fd: Fd, offset: number, length: number): boolean {
-    return pageCache.dropCache(fd, offset, length);
+    return isAdviceRange(offset, length) && pageCache.dropCache(fd, offset, length);
   }
 
   truncate(fd: Fd, size: number): void {

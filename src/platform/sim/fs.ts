@@ -24,6 +24,7 @@ import {
   type Fd,
   type FileStat,
   type FileSystem,
+  isAdviceRange,
   type OpenMode,
   parentPath,
   StorageError,
@@ -297,7 +298,7 @@ export class SimFileSystem implements FileSystem {
 
   #advise(op: "writeback" | "drop", fd: Fd, offset: number, length: number): boolean {
     const f = this.#fd(fd, op === "drop" ? "dropCache" : "startWriteback");
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0) return false;
+    if (!isAdviceRange(offset, length)) return false;
     this.cacheAdvice.push({ op, path: f.path, offset, length });
     return true;
   }

@@ -22,7 +22,9 @@ import { defaultLogManagerConfig, type LogManagerConfig } from "../storage/confi
 import { Logger, type LogSink } from "../util/log.ts";
 import type { BrokerConfig, ListenerAddress } from "./config.ts";
 import { configDefs, type ConfigDef } from "./config-defs.ts";
-import { longValueMax } from "./limits.ts";
+import { ApiKeys } from "../protocol/messages/index.ts";
+import { FramePool } from "./frame-pool.ts";
+import { framePoolIdleBytesMax, framePoolMaxBytes, framePoolMinBytes, longValueMax } from "./limits.ts";
 import type { Dispatcher } from "./connection.ts";
 import { ensureMetaProperties } from "./meta-properties.ts";
 import { Server, type BoundListener, type ShutdownHook } from "./server.ts";
@@ -139,6 +141,9 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
     queuedRequestBytesMax: config.queuedRequestBytesMax,
     queuedRequestsMax: config.get("queued.max.requests"),
     shutdownTimeoutMs: config.get("shutdown.timeout.ms"),
+    // Produce only: its handler copies the records into the log before its first await and
+    // keeps no view of the frame (see frame-pool.ts for the rule a pooled API must follow).
+    framePool: new FramePool({ apiKeys: [ApiKeys.Produce], minBytes: framePoolMinBytes, maxBytes: framePoolMaxBytes, idleBytesMax: framePoolIdleBytesMax }),
   });
   const bound = server.start();
 

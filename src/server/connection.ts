@@ -11,7 +11,9 @@
  * - A frame's size is checked (0 ≤ size ≤ socket.request.max.bytes) before anything is
  *   allocated for it; a bad size closes the connection with one log line.
  * - A frame that arrived inside one chunk is passed as a view of that chunk (no copy); a
- *   frame spread over chunks is copied once into a buffer of its exact size.
+ *   frame spread over chunks is copied once into a buffer of its exact size, taken from the
+ *   frame pool when the pool accepts its API key and size (frame-pool.ts) and given back
+ *   when its dispatch settles (returns, throws, resolves or rejects).
  * - Requests are dispatched as soon as they are complete, up to `inflightRequestsMax` at a
  *   time; responses are written strictly in request order whatever order handlers finish in.
  * - Response chunks ≤ `coalesceChunkBytesMax` are copied into a shared write buffer; larger
@@ -45,6 +47,7 @@ import {
   type ConnectionLimits,
   type RequestBudget,
 } from "./limits.ts";
+import type { FramePool } from "./frame-pool.ts";
 import type { ServerProbe } from "./probe.ts";
 
 /** What a dispatcher knows about the connection a request came on. */
@@ -69,6 +72,8 @@ export type DispatchResult = Uint8Array[] | null;
 /**
  * Handles one request frame (the bytes after the size prefix). The frame may be a view into a
  * larger receive buffer: copy what must outlive the request, or the whole buffer stays alive.
+ * For the API keys of the frame pool the bytes are reused once the dispatch settles: nothing
+ * may read them after that.
  * Returned chunks are written later and must not be modified afterwards. Throwing or
  * rejecting closes the connection (see the module doc).
  */
@@ -86,6 +91,8 @@ export interface ConnectionOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly probe: ServerProbe;
+  /** Where large frames of the pooled API keys are assembled; null: always allocate. */
+  readonly framePool?: FramePool | null;
   /** Called once when the connection reaches `closed`. */
   readonly onClosed: (connection: Connection) => void;
 }
@@ -107,6 +114,7 @@ export class Connection implements ConnectionEvents {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #probe: ServerProbe;
+  readonly #framePool: FramePool | null;
   readonly #onClosed: (connection: Connection) => void;
   readonly #ctx: ConnectionContext;
 
@@ -124,6 +132,8 @@ export class Connection implements ConnectionEvents {
   /** Budget bytes reserved for the frame being read (admitted), else -1. */
   #frameReserved = -1;
   #frameBuf: Uint8Array | null = null;
+  /** True when #frameBuf came from the frame pool. */
+  #framePooled = false;
   #frameFilled = 0;
 
   // Dispatched requests in arrival order; slots before #slotsHead are gone.
@@ -168,6 +178,7 @@ export class Connection implements ConnectionEvents {
     this.#budget = options.budget;
     this.#clock = options.clock;
     this.#probe = options.probe;
+    this.#framePool = options.framePool ?? null;
     this.#onClosed = options.onClosed;
     if (!(options.limits.requestFrameBytesMax >= 0 && options.limits.requestFrameBytesMax <= frameBytesMax)) {
       throw new Error(`Connection: requestFrameBytesMax ${options.limits.requestFrameBytesMax} outside [0, ${frameBytesMax}]`);
@@ -363,7 +374,12 @@ export class Connection implements ConnectionEvents {
         this.#consume(size);
         return view;
       }
-      this.#frameBuf = new Uint8Array(size);
+      // The API key (the header's first int16) picks pooled or not; it is nearly always in
+      // the chunk the frame starts in, and a frame whose key is not yet here is not pooled.
+      const pool = this.#framePool;
+      const at = this.#inboxOffset;
+      this.#framePooled = pool !== null && head.length - at >= 2 && pool.accepts((head[at]! << 8) | head[at + 1]!, size);
+      this.#frameBuf = this.#framePooled ? pool!.take(size) : new Uint8Array(size);
       this.#frameFilled = 0;
     }
     const buf = this.#frameBuf;
@@ -414,6 +430,8 @@ export class Connection implements ConnectionEvents {
   }
 
   #dispatch(frame: Uint8Array): void {
+    const pooled = this.#framePooled ? frame : null;
+    this.#framePooled = false;
     const slot: Slot = { requestBytes: this.#frameReserved, done: false, response: null, responseBytes: 0 };
     if (!(slot.requestBytes === frame.length)) {
       throw new Error(`Connection.#dispatch: reserved ${slot.requestBytes} bytes for a frame of ${frame.length}`);
@@ -429,17 +447,30 @@ export class Connection implements ConnectionEvents {
     try {
       result = this.#dispatcher(frame, this.#ctx);
     } catch (error) {
+      this.#giveFrame(pooled);
       this.#handlerFailed(slot, error);
       return;
     }
     if (isPromiseLike(result)) {
       result.then(
-        (response) => this.#settle(slot, response),
-        (error: unknown) => this.#handlerFailed(slot, error),
+        (response) => {
+          this.#giveFrame(pooled);
+          this.#settle(slot, response);
+        },
+        (error: unknown) => {
+          this.#giveFrame(pooled);
+          this.#handlerFailed(slot, error);
+        },
       );
     } else {
+      this.#giveFrame(pooled);
       this.#settle(slot, result);
     }
+  }
+
+  /** Hands a pooled frame back (its dispatch has settled, whatever the connection's state). */
+  #giveFrame(frame: Uint8Array | null): void {
+    if (frame !== null) this.#framePool?.give(frame);
   }
 
   #settle(slot: Slot, response: unknown): void {
@@ -677,6 +708,8 @@ export class Connection implements ConnectionEvents {
     this.#frameReserved = -1;
     this.#frameSize = -1;
     this.#sizePrefixFilled = 0;
+    if (this.#framePooled && this.#frameBuf !== null) this.#framePool?.give(this.#frameBuf);
+    this.#framePooled = false;
     this.#frameBuf = null;
     this.#frameFilled = 0;
   }

@@ -34,6 +34,14 @@ export const coalesceBufferBytes = 64 * 1024;
  * what it had already read). More than this is the platform ignoring `pause`: close.
  */
 export const pausedReceiveBytesMax = 8 * 1024 * 1024;
+/**
+ * The frame pool (frame-pool.ts): Produce frames of at least `framePoolMinBytes` and at most
+ * `framePoolMaxBytes` are assembled in reused buffers, of which at most `framePoolIdleBytesMax`
+ * bytes are kept while unused.
+ */
+export const framePoolMinBytes = 64 * 1024;
+export const framePoolMaxBytes = 16 * 1024 * 1024;
+export const framePoolIdleBytesMax = 32 * 1024 * 1024;
 /** After `end()`, how long to wait for the peer before dropping the connection. */
 export const closeLingerMs = 5_000;
 

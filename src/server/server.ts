@@ -19,6 +19,7 @@ import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { formatHostPort, type ConnectionEvents, type Listener, type NetConnection, type Network } from "../platform/network.ts";
 import type { Logger } from "../util/log.ts";
 import { Connection, type Dispatcher } from "./connection.ts";
+import type { FramePool } from "./frame-pool.ts";
 import { RequestBudget, type ConnectionLimits } from "./limits.ts";
 import { ServerProbe } from "./probe.ts";
 
@@ -57,6 +58,8 @@ export interface ServerOptions {
   /** How long `stop` lets in-flight requests finish before dropping connections. */
   readonly shutdownTimeoutMs: number;
   readonly probe?: ServerProbe;
+  /** Receive buffers reused for large frames of its API keys (see frame-pool.ts). */
+  readonly framePool?: FramePool | null;
 }
 
 export type ShutdownHook = () => Promise<void> | void;
@@ -212,6 +215,7 @@ export class Server {
       clock: this.#options.clock,
       log: this.#options.log,
       probe: this.probe,
+      framePool: this.#options.framePool ?? null,
       onClosed: (c) => this.#onClosed(c),
     });
     this.#connections.add(connection);

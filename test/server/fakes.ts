@@ -6,6 +6,7 @@
 import type { ConnectionEvents, Listener, ListenOptions, NetConnection, Network } from "../../src/platform/network.ts";
 import { SimClock } from "../../src/platform/clock.ts";
 import { Connection, type Dispatcher } from "../../src/server/connection.ts";
+import type { FramePool } from "../../src/server/frame-pool.ts";
 import { RequestBudget, type ConnectionLimits } from "../../src/server/limits.ts";
 import { ServerProbe } from "../../src/server/probe.ts";
 import { Logger, memorySink } from "../../src/util/log.ts";
@@ -114,7 +115,7 @@ export interface Harness {
 
 export function harness(
   dispatcher: Dispatcher,
-  options: { limits?: Partial<ConnectionLimits>; acceptPerWrite?: number; budget?: RequestBudget; clock?: SimClock } = {},
+  options: { limits?: Partial<ConnectionLimits>; acceptPerWrite?: number; budget?: RequestBudget; clock?: SimClock; framePool?: FramePool } = {},
 ): Harness {
   const socket = new FakeSocket(options.acceptPerWrite);
   const clock = options.clock ?? new SimClock();
@@ -132,6 +133,7 @@ export function harness(
     clock,
     log: new Logger({ sink: logs.sink, level: "debug", nowMs: () => clock.nowMs() }),
     probe,
+    framePool: options.framePool ?? null,
     onClosed: () => {
       if (closed) throw new Error("onClosed twice");
       closed = true;

@@ -378,8 +378,9 @@ export class Connection implements ConnectionEvents {
       // the chunk the frame starts in, and a frame whose key is not yet here is not pooled.
       const pool = this.#framePool;
       const at = this.#inboxOffset;
-      this.#framePooled = pool !== null && head.length - at >= 2 && pool.accepts((head[at]! << 8) | head[at + 1]!, size);
-      this.#frameBuf = this.#framePooled ? pool!.take(size) : new Uint8Array(size);
+      const pooled = pool !== null && head.length - at >= 2 && pool.accepts((head[at]! << 8) | head[at + 1]!, size);
+      this.#framePooled = pooled;
+      this.#frameBuf = pooled ? pool.take(size) : new Uint8Array(size);
       this.#frameFilled = 0;
     }
     const buf = this.#frameBuf;
@@ -452,15 +453,13 @@ export class Connection implements ConnectionEvents {
       return;
     }
     if (isPromiseLike(result)) {
+      if (pooled !== null) {
+        const give = (): void => this.#giveFrame(pooled);
+        result.then(give, give);
+      }
       result.then(
-        (response) => {
-          this.#giveFrame(pooled);
-          this.#settle(slot, response);
-        },
-        (error: unknown) => {
-          this.#giveFrame(pooled);
-          this.#handlerFailed(slot, error);
-        },
+        (response) => this.#settle(slot, response),
+        (error: unknown) => this.#handlerFailed(slot, error),
       );
     } else {
       this.#giveFrame(pooled);
@@ -708,7 +707,7 @@ export class Connection implements ConnectionEvents {
     this.#frameReserved = -1;
     this.#frameSize = -1;
     this.#sizePrefixFilled = 0;
-    if (this.#framePooled && this.#frameBuf !== null) this.#framePool?.give(this.#frameBuf);
+    if (this.#framePooled) this.#giveFrame(this.#frameBuf);
     this.#framePooled = false;
     this.#frameBuf = null;
     this.#frameFilled = 0;

@@ -1,22 +1,27 @@
 /**
  * Micro-benchmarks of the hot-path core: every `CoreOps` operation in its WASM form (the
- * wrapper, copies into WASM memory included) against its TypeScript twin, with
- * `@node-rs/crc32`'s native CRC32C as a reference point only (bunka does not use it).
+ * wrapper, copies into WASM memory included) against its TypeScript twin; CRC32C and the
+ * verified batch scan also on bunka's native CRC32C (SSE4.2 through bun:ffi, when it loads),
+ * with `@node-rs/crc32`'s CRC32C as an outside reference point only (bunka does not use it).
  *
  * Run: `bun run bench:micro` (= `bun bench/micro.ts`). Prints mitata's table and a summary,
  * and writes bench/results/micro.json: a flat object of medians turned into rates
  * (GB/s = 1e9 bytes/s; Mops = 1e6 values/s; ns per lookup).
  */
-import { crc32c as nativeCrc32c } from "@node-rs/crc32";
+import { crc32c as nodeRsCrc32c } from "@node-rs/crc32";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
 import { SeededPrng } from "../src/platform/prng.ts";
-import type { CoreOps, ScanOptions } from "../src/wasm/api.ts";
-import { tsTwin, wasmCore } from "../src/wasm/index.ts";
+import type { CoreOps, CrcRange, ScanOptions } from "../src/wasm/api.ts";
+import { nativeCrc, tsTwin, wasmCore } from "../src/wasm/index.ts";
+import { scanBatchesWith } from "../src/wasm/ts-twin.ts";
 
 if (wasmCore === null) throw new Error("bench: unset BUNKA_WASM=off; this benchmark compares the WASM core with its twin");
+if (nativeCrc === null) throw new Error("bench: the native CRC32C did not load (x86-64 with SSE4.2 needed; unset BUNKA_NATIVE_CRC=off)");
 const wasm: CoreOps = wasmCore;
+const native: CrcRange = nativeCrc;
+const nativeScan = scanBatchesWith(native);
 const rng = new SeededPrng(20261121);
 
 function randomBytes(n: number): Uint8Array {
@@ -28,7 +33,7 @@ function randomBytes(n: number): Uint8Array {
 // ---- inputs -----------------------------------------------------------------------------
 const KiB = 1024;
 const MiB = 1024 * 1024;
-const crcInputs = { "1KiB": randomBytes(KiB), "1MiB": randomBytes(MiB) } as const;
+const crcInputs = { "32B": randomBytes(32), "64B": randomBytes(64), "1KiB": randomBytes(KiB), "1MiB": randomBytes(MiB) } as const;
 
 /** Varint workload: bit lengths uniform over the range, the shape of Kafka record fields' worst case. */
 const varintCount = 10_000;
@@ -89,7 +94,7 @@ const produceScan: ScanOptions = {
 };
 /** The storage append after the produce path has checked CRCs: headers only. */
 const appendScan: ScanOptions = { ...produceScan, verifyCrc: false, requireDenseOffsets: false };
-if (wasm.scanBatches(batches, produceScan).error !== null || tsTwin.scanBatches(batches, produceScan).error !== null) {
+if ([wasm.scanBatches, tsTwin.scanBatches, nativeScan].some((scan) => scan(batches, produceScan).error !== null)) {
   throw new Error("bench: the generated batches do not scan cleanly");
 }
 
@@ -99,7 +104,8 @@ for (const [size, input] of Object.entries(crcInputs)) {
     summary(() => {
       bench(`crc32c.wasm.${size}`, () => do_not_optimize(wasm.crc32c(input)));
       bench(`crc32c.ts.${size}`, () => do_not_optimize(tsTwin.crc32c(input)));
-      bench(`crc32c.native.${size}`, () => do_not_optimize(nativeCrc32c(input)));
+      bench(`crc32c.native.${size}`, () => do_not_optimize(native(input, 0, input.length, 0)));
+      bench(`crc32c.noders.${size}`, () => do_not_optimize(nodeRsCrc32c(input)));
     });
   });
 }
@@ -141,6 +147,7 @@ group("scanBatches 1 MiB of 16 KiB batches (CRC, dense, assign)", () => {
   summary(() => {
     bench("scanBatches.wasm", () => do_not_optimize(wasm.scanBatches(batches, produceScan)));
     bench("scanBatches.ts", () => do_not_optimize(tsTwin.scanBatches(batches, produceScan)));
+    bench("scanBatches.native", () => do_not_optimize(nativeScan(batches, produceScan)));
   });
 });
 
@@ -170,7 +177,7 @@ const mops = (values: number, t: number): number => (values / t) * 1000;
 const round = (v: number): number => Math.round(v * 1000) / 1000;
 
 const results: Record<string, number> = {};
-for (const impl of ["wasm", "ts", "native"]) {
+for (const impl of ["wasm", "ts", "native", "noders"]) {
   for (const [size, input] of Object.entries(crcInputs)) {
     results[`crc32c.${impl}.${size}.GBps`] = gbps(input.length, ns(`crc32c.${impl}.${size}`));
   }
@@ -191,6 +198,7 @@ results["indexSearch.wasm.single.nsPerLookup"] = ns("indexSearch.wasm.single");
 results["indexSearch.ts.nsPerLookup"] = ns("indexSearch.ts.single");
 results["scanBatches.wasm.GBps"] = gbps(batches.length, ns("scanBatches.wasm"));
 results["scanBatches.ts.GBps"] = gbps(batches.length, ns("scanBatches.ts"));
+results["scanBatches.native.GBps"] = gbps(batches.length, ns("scanBatches.native"));
 results["scanBatches.noCrc.wasm.usPerMiB"] = ns("scanBatchesNoCrc.wasm") / 1000;
 results["scanBatches.noCrc.ts.usPerMiB"] = ns("scanBatchesNoCrc.ts") / 1000;
 for (const k of Object.keys(results)) results[k] = round(results[k]!);
@@ -203,6 +211,9 @@ console.log(`crc32c 1 KiB wasm/ts: ${ratio("crc32c.wasm.1KiB.GBps", "crc32c.ts.1
 console.log(`varint64 wasm/ts: ${ratio("varint64.wasm.Mops", "varint64.ts.Mops")}x (bar: >= 2x)`);
 console.log(`varint32 wasm/ts: ${ratio("varint32.wasm.Mops", "varint32.ts.Mops")}x`);
 console.log(`scanBatches wasm/ts: ${ratio("scanBatches.wasm.GBps", "scanBatches.ts.GBps")}x`);
+console.log(`crc32c 1 MiB native/wasm: ${ratio("crc32c.native.1MiB.GBps", "crc32c.wasm.1MiB.GBps")}x`);
+console.log(`crc32c 64 B native/ts: ${ratio("crc32c.native.64B.GBps", "crc32c.ts.64B.GBps")}x`);
+console.log(`scanBatches native/wasm: ${ratio("scanBatches.native.GBps", "scanBatches.wasm.GBps")}x`);
 
 const out = resolve(import.meta.dir, "results", "micro.json");
 mkdirSync(resolve(import.meta.dir, "results"), { recursive: true });

@@ -23,6 +23,7 @@ import { startNode } from "./server/node.ts";
 import { loadConfig } from "./server/config.ts";
 import { configDefs, configNames, envVarName, type ConfigDef } from "./server/config-defs.ts";
 import { MetaPropertiesError } from "./server/meta-properties.ts";
+import { core, crcImplementation } from "./wasm/index.ts";
 
 const usage = `usage:
   bunka [broker] [--config FILE] [--set key=value ...] start a broker
@@ -125,6 +126,7 @@ async function runBroker(args: readonly string[]): Promise<void> {
   const where = broker.listeners.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(", ");
   const dirs = broker.logDirs.join(", ");
   printStdout(`bunka ${version()}: node ${broker.nodeId} of cluster ${broker.clusterId} listening on ${where}; data in ${dirs}`);
+  broker.log.info("hot-path core", { core: core.kind, crc32c: crcImplementation });
 
   let stopping = false;
   onTerminationSignal((signal) => {

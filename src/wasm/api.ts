@@ -61,6 +61,13 @@ export interface BatchScan {
   attributes: Int32Array;
 }
 
+/**
+ * CRC32C of bytes[start, end), continuing from `crc` (0 for a fresh CRC); an unsigned
+ * 32-bit result. The form a CRC provider outside `CoreOps` takes (the native one, see
+ * src/wasm/index.ts). Throws RangeError for a range outside `bytes`.
+ */
+export type CrcRange = (bytes: Uint8Array, start: number, end: number, crc: number) => number;
+
 export interface CoreOps {
   /** Which implementation this is, for logs and benchmarks. */
   readonly kind: "wasm" | "ts";

@@ -15,7 +15,7 @@
  *   53 baseSequence i32 | 57 records count i32
  * Offset index entry (8 bytes): u32 relative offset | u32 position.
  */
-import type { BatchErrorKind, BatchScan, CoreOps, ScanOptions } from "./api.ts";
+import type { BatchErrorKind, BatchScan, CoreOps, CrcRange, ScanOptions } from "./api.ts";
 import {
   batchErrorKinds,
   batchHeaderBytes,
@@ -140,7 +140,7 @@ function crcUpdate(crc: number, bytes: Uint8Array, start: number, end: number): 
 
 function crc32c(bytes: Uint8Array, crc = 0): number {
   checkCrcSeed(crc);
-  return ~crcUpdate(~crc, bytes, 0, bytes.length) >>> 0;
+  return crcRangeTwin(bytes, 0, bytes.length, crc);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ function writeI64(b: Uint8Array, p: number, v: number): void {
  * into batchErrorKinds). Precedence: truncated header, badLength, truncated body, badMagic,
  * badCrc, badRecordCount.
  */
-function checkBatch(b: Uint8Array, pos: number, options: ScanOptions): number {
+function checkBatch(b: Uint8Array, pos: number, options: ScanOptions, crcRange: CrcRange): number {
   const remaining = b.length - pos;
   if (remaining < batchHeaderBytes) return -1;
   const batchLength = readI32(b, pos + 8);
@@ -181,11 +181,7 @@ function checkBatch(b: Uint8Array, pos: number, options: ScanOptions): number {
   const size = batchLength + batchLogOverheadBytes;
   if (size > remaining) return -1;
   if (b[pos + 16] !== 2) return -3;
-  if (options.verifyCrc) {
-    const stored = readI32(b, pos + 17);
-    const actual = ~crcUpdate(-1, b, pos + 21, pos + size);
-    if (stored !== actual) return -4;
-  }
+  if (options.verifyCrc && readI32(b, pos + 17) >>> 0 !== crcRange(b, pos + 21, pos + size, 0)) return -4;
   const lastOffsetDelta = readI32(b, pos + 23);
   const recordCount = readI32(b, pos + 57);
   if (lastOffsetDelta < 0 || recordCount < 0) return -5;
@@ -193,7 +189,24 @@ function checkBatch(b: Uint8Array, pos: number, options: ScanOptions): number {
   return size;
 }
 
+/** The twin's own CRC over a range: the scan's default. */
+function crcRangeTwin(bytes: Uint8Array, start: number, end: number, crc: number): number {
+  return ~crcUpdate(~crc, bytes, start, end) >>> 0;
+}
+
+/**
+ * The twin's batch scan with CRCs computed by `crcRange`: src/wasm/index.ts pairs it with
+ * the native CRC32C, which reads the batches in place where the WASM scan copies them in.
+ */
+export function scanBatchesWith(crcRange: CrcRange): CoreOps["scanBatches"] {
+  return (bytes, options) => scanBatchesImpl(bytes, options, crcRange);
+}
+
 function scanBatches(bytes: Uint8Array, options: ScanOptions): BatchScan {
+  return scanBatchesImpl(bytes, options, crcRangeTwin);
+}
+
+function scanBatchesImpl(bytes: Uint8Array, options: ScanOptions, crcRange: CrcRange): BatchScan {
   checkScanOptions(options);
   let capacity = 16;
   let positions = new Int32Array(capacity);
@@ -202,7 +215,7 @@ function scanBatches(bytes: Uint8Array, options: ScanOptions): BatchScan {
   let pos = 0;
   let error: BatchErrorKind | null = null;
   while (pos < bytes.length) {
-    const r = checkBatch(bytes, pos, options);
+    const r = checkBatch(bytes, pos, options, crcRange);
     if (r < 0) {
       error = batchErrorKinds[-r - 1] ?? null;
       break;

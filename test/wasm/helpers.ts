@@ -4,16 +4,55 @@
  *
  * Replay a failing seed with `BUNKA_SEED=<seed> bun test test/wasm`.
  */
+import { loadNativeCrc } from "../../src/platform/bun/native-crc.ts";
 import { readWasmCore } from "../../src/platform/bun/wasm-file.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
-import type { CoreOps } from "../../src/wasm/api.ts";
-import { tsTwin, wasmCore } from "../../src/wasm/index.ts";
+import type { CoreOps, CrcRange } from "../../src/wasm/api.ts";
+import { checkCrcSeed } from "../../src/wasm/arg-checks.ts";
+import { nativeCrc, tsTwin, wasmCore } from "../../src/wasm/index.ts";
+import { scanBatchesWith } from "../../src/wasm/ts-twin.ts";
 import { createWasmCore } from "../../src/wasm/wasm-core.ts";
 
 /** The process's one instance; built here only when BUNKA_WASM=off left it out, so WASM is always tested. */
 export const wasm: CoreOps = wasmCore ?? createWasmCore(readWasmCore());
 export const implementations: readonly CoreOps[] = [tsTwin, wasm];
 export { tsTwin };
+
+/** The native CRC32C is expected wherever the CPU has it: x86-64 (every x86-64 CI machine has SSE4.2). */
+export const nativeCrcExpected = process.arch === "x64";
+
+function loadedNativeCrc(): CrcRange | null {
+  if (nativeCrc !== null) return nativeCrc;
+  const load = loadNativeCrc();
+  if (!load.ok && nativeCrcExpected && process.env["BUNKA_NATIVE_CRC"]?.toLowerCase() !== "off") {
+    throw new Error(`the native CRC32C does not load on this x64 machine: ${load.reason}`);
+  }
+  return load.ok ? load.crcRange : null;
+}
+
+/**
+ * The twin with its CRCs on the native CRC32C: what `core` runs for crc32c and verified
+ * scans when the native CRC loads. Null where it cannot run.
+ */
+export const native: CoreOps | null = (() => {
+  const f = loadedNativeCrc();
+  if (f === null) return null;
+  return {
+    ...tsTwin,
+    crc32c: (bytes: Uint8Array, crc = 0) => {
+      checkCrcSeed(crc);
+      return f(bytes, 0, bytes.length, crc);
+    },
+    scanBatches: scanBatchesWith(f),
+  };
+})();
+
+/** Every CRC32C provider under a name: the twin, WASM and (where it runs) native. */
+export const crcImplementations: readonly (readonly [string, CoreOps])[] = [
+  ["ts", tsTwin],
+  ["wasm", wasm],
+  ...(native === null ? [] : [["native", native] as const]),
+];
 
 /** Runs `fn` with a seeded PRNG; a failure is rethrown with the seed and how to replay it. */
 export function seeded(name: string, fn: (rng: SeededPrng, seed: number) => void): void {

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import type { BatchScan, CoreOps, ScanOptions } from "../../src/wasm/api.ts";
 import type { SeededPrng } from "../../src/platform/prng.ts";
-import { buildBatch, concat, implementations, randomBytes, seeded, skewedSize, tsTwin, wasm } from "./helpers.ts";
+import { buildBatch, concat, crcImplementations, randomBytes, seeded, skewedSize, tsTwin } from "./helpers.ts";
 
 const strict: ScanOptions = { verifyCrc: true, requireDenseOffsets: true, maxBatchBytes: 1 << 20 };
 
@@ -29,7 +29,7 @@ function threeBatches(): Uint8Array[] {
   ];
 }
 
-describe.each(implementations.map((c) => [c.kind, c] as const))("scanBatches (%s)", (_kind, c: CoreOps) => {
+describe.each(crcImplementations)("scanBatches (%s)", (_name, c: CoreOps) => {
   test("empty input is valid and empty", () => {
     const s = c.scanBatches(new Uint8Array(0), strict);
     expect(plain(s)).toEqual(plain(tsTwin.scanBatches(new Uint8Array(0), strict)));
@@ -173,11 +173,14 @@ test("scanBatches differential: random runs, random damage, random options", () 
       const pad = rng.int(8);
       const a = new Uint8Array(bytes.length + pad);
       a.set(bytes, pad);
-      const b = a.slice();
       const sa = tsTwin.scanBatches(a.subarray(pad), options);
-      const sb = wasm.scanBatches(b.subarray(pad), options);
-      expect(plain(sb)).toEqual(plain(sa));
-      expect(b).toEqual(a);
+      for (const [, impl] of crcImplementations.slice(1)) {
+        const b = new Uint8Array(bytes.length + pad);
+        b.set(bytes, pad);
+        const sb = impl.scanBatches(b.subarray(pad), options);
+        expect(plain(sb)).toEqual(plain(sa));
+        expect(b).toEqual(a);
+      }
       if (sa.error === null) expect(sa.validBytes).toBe(bytes.length);
       else expect(sa.validBytes).toBeLessThan(bytes.length);
     }

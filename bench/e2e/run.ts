@@ -24,6 +24,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, 
 import { createServer, connect } from "node:net";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
+import { crcImplementation } from "../../src/wasm/index.ts";
 
 const repoRoot = resolve(import.meta.dir, "../..");
 const quick = process.env.BENCH_QUICK === "1";
@@ -507,7 +508,31 @@ function machine(): Record<string, string | number> {
     bun: Bun.version,
     commit: git.exitCode === 0 ? git.stdout.toString().trim() : "unknown",
     loadAvgAtStart: loadAvg(),
+    crc32c: crcImplementation,
+    freePageReporting: freePageReporting(),
   };
+}
+
+/**
+ * Whether the kernel hands freed memory back to the hypervisor (virtio-balloon free page
+ * reporting). Where it does, a page the guest takes again costs a fault in the host, which
+ * is what makes new page-cache pages so much slower than cached ones in the table below.
+ */
+function freePageReporting(): string {
+  const read = (path: string): string | null => {
+    try {
+      return readFileSync(path, "utf8").trim();
+    } catch {
+      return null;
+    }
+  };
+  const order = read("/sys/module/page_reporting/parameters/page_reporting_order");
+  const balloon = spawnSync(["sh", "-c", "ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | grep -c '^virtio'"], { stdout: "pipe", stderr: "ignore" });
+  const bound = balloon.exitCode === 0 && Number(balloon.stdout.toString().trim()) > 0;
+  if (order === null || !bound) return "off (no virtio-balloon page reporting)";
+  const reported = read("/sys/module/page_reporting/parameters/reported_kib");
+  const total = reported === null ? "" : `, ${Math.round(Number(reported) / 2 ** 20)} GiB reported since boot`;
+  return `on (virtio-balloon, blocks of 2^${order} pages${total})`;
 }
 
 /** 1/5/15-minute load averages: the dev machines are shared, so say how busy this one was. */
@@ -550,6 +575,7 @@ function markdown(r: Report): string {
   lines.push(`- Date: ${r.date}${r.quick ? " (BENCH_QUICK=1 smoke run: small counts, not a measurement)" : ""}`);
   lines.push(`- Runs per side: ${r.runsPerSide}, alternating bunka / ceiling; each cell is the median of the successful runs`);
   lines.push(`- Machine: ${r.machine.cores} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB} GiB, kernel ${r.machine.kernel}, bun ${r.machine.bun}, commit ${r.machine.commit}`);
+  lines.push(`- bunka's CRC32C: ${r.machine.crc32c ?? "?"}; free page reporting to the hypervisor: ${r.machine.freePageReporting ?? "?"}`);
   lines.push(`- Load average (1/5/15 min) at start: ${r.machine.loadAvgAtStart}, at end: ${r.machine.loadAvgAtEnd ?? "?"} (other work on a shared machine skews both sides)`);
   lines.push(`- Client: ${r.tools.client}`);
   lines.push("- Ceiling: librdkafka's in-memory mock cluster (`bench/e2e/mock-cluster.c`, 1 broker): what the same client achieves against a broker that does no I/O. The ratio is bunka / ceiling (throughput; latency rows: p99 ratio, lower is better).");

@@ -9,7 +9,8 @@
  *   crc32q %rcx, %rdx   f2 48 0f 38 f1 d1
  *   crc32b %cl,  %eax   f2 0f 38 f0 c1
  *   cpuid               0f a2
- * No headers: the file must compile without a system include path.
+ * No headers and no libc (it is built with -nostdlib): it must compile on a machine without
+ * a system include path or libc's development files.
  *
  * Long inputs run three independent streams over consecutive blocks of `block` bytes (the
  * instruction's latency is three times its issue rate), then join them: the register

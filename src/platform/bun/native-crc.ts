@@ -41,7 +41,8 @@ export function loadNativeCrc(): NativeCrcLoad {
   if (process.arch !== "x64") return { ok: false, reason: `no native CRC32C for ${process.arch}` };
   let lib: ReturnType<typeof cc<typeof symbols>>;
   try {
-    lib = cc({ source: sourcePath, symbols });
+    // The C uses neither headers nor libc, so it builds on a machine without libc's dev files.
+    lib = cc({ source: sourcePath, symbols, flags: ["-nostdlib"] });
   } catch (e) {
     return { ok: false, reason: `cannot compile ${sourcePath}: ${e instanceof Error ? e.message : String(e)}` };
   }

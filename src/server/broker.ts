@@ -20,11 +20,20 @@ import { formatHostPort, type Network } from "../platform/network.ts";
 import type { Prng } from "../platform/prng.ts";
 import { ApiKeys } from "../protocol/messages/index.ts";
 import { defaultLogManagerConfig, type LogManagerConfig } from "../storage/config.ts";
+import { BufferPool } from "../util/buffer-pool.ts";
 import { Logger, type LogSink } from "../util/log.ts";
 import type { BrokerConfig, ListenerAddress } from "./config.ts";
 import { configDefs, type ConfigDef } from "./config-defs.ts";
 import { FramePool } from "./frame-pool.ts";
-import { framePoolIdleBytesMax, framePoolMaxBytes, framePoolMinBytes, longValueMax } from "./limits.ts";
+import {
+  framePoolIdleBytesMax,
+  framePoolMaxBytes,
+  framePoolMinBytes,
+  longValueMax,
+  readBufferPoolIdleBytesMax,
+  readBufferPoolMaxBytes,
+  readBufferPoolMinBytes,
+} from "./limits.ts";
 import type { Dispatcher } from "./connection.ts";
 import { ensureMetaProperties } from "./meta-properties.ts";
 import { Server, type BoundListener, type ShutdownHook } from "./server.ts";
@@ -71,6 +80,8 @@ export interface Broker {
   readonly logDirs: readonly string[];
   /** Storage settings derived from the config (for the log manager). */
   readonly logManagerConfig: LogManagerConfig;
+  /** Buffers fetches read records into (for the log manager); connections give them back once sent. */
+  readonly readBuffers: BufferPool;
   /** Bound addresses (real ports). */
   readonly listeners: readonly BoundListener[];
   readonly advertisedListeners: readonly ListenerAddress[];
@@ -125,6 +136,7 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
   // The dispatcher may depend on bound ports, which exist only after start(): route through a
   // late-bound reference that is set before the first connection can deliver data.
   let dispatcher: Dispatcher | null = null;
+  const readBuffers = new BufferPool({ minBytes: readBufferPoolMinBytes, maxBytes: readBufferPoolMaxBytes, idleBytesMax: readBufferPoolIdleBytesMax });
   const server = new Server({
     network: platform.network,
     clock: platform.clock,
@@ -144,6 +156,7 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
     // Produce only: its handler copies the records into the log before its first await and
     // keeps no view of the frame (see frame-pool.ts for the rule a pooled API must follow).
     framePool: new FramePool({ apiKeys: [ApiKeys.Produce], minBytes: framePoolMinBytes, maxBytes: framePoolMaxBytes, idleBytesMax: framePoolIdleBytesMax }),
+    responseBuffers: readBuffers,
   });
   const bound = server.start();
 
@@ -170,6 +183,7 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
     clusterId: knownClusterId,
     logDirs,
     logManagerConfig: logManagerConfigFrom(config, logDirs),
+    readBuffers,
     listeners: bound,
     advertisedListeners,
     server,

@@ -36,6 +36,7 @@
  */
 import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { ReceiverFailure, type ConnectionEvents, type NetConnection } from "../platform/network.ts";
+import type { BufferPool } from "../util/buffer-pool.ts";
 import type { Logger, LogFields, LogLevel } from "../util/log.ts";
 import {
   closeLingerMs,
@@ -93,6 +94,12 @@ export interface ConnectionOptions {
   readonly probe: ServerProbe;
   /** Where large frames of the pooled API keys are assembled; null: always allocate. */
   readonly framePool?: FramePool | null;
+  /**
+   * A pool some response chunks may be views of (the log's read buffers): each such buffer
+   * goes back to it once its whole response is written to the socket, or dropped with the
+   * connection. A pooled buffer's bytes must go into one response only.
+   */
+  readonly responseBuffers?: BufferPool | null;
   /** Called once when the connection reaches `closed`. */
   readonly onClosed: (connection: Connection) => void;
 }
@@ -115,6 +122,7 @@ export class Connection implements ConnectionEvents {
   readonly #log: Logger;
   readonly #probe: ServerProbe;
   readonly #framePool: FramePool | null;
+  readonly #responseBuffers: BufferPool | null;
   readonly #onClosed: (connection: Connection) => void;
   readonly #ctx: ConnectionContext;
 
@@ -151,6 +159,12 @@ export class Connection implements ConnectionEvents {
   #stageUsed = 0;
   /** Unwritten bytes in #out and #stage. */
   #outBytes = 0;
+  /** Bytes ever queued / ever written: where each response ends, and how far writing got. */
+  #queuedTotal = 0;
+  #writtenTotal = 0;
+  /** Pooled chunks of queued responses, with the #queuedTotal at each response's end. */
+  #pooledOut: { end: number; chunks: Uint8Array[] }[] = [];
+  #pooledOutHead = 0;
   #awaitingDrain = false;
   #ended = false;
 
@@ -179,6 +193,7 @@ export class Connection implements ConnectionEvents {
     this.#clock = options.clock;
     this.#probe = options.probe;
     this.#framePool = options.framePool ?? null;
+    this.#responseBuffers = options.responseBuffers ?? null;
     this.#onClosed = options.onClosed;
     if (!(options.limits.requestFrameBytesMax >= 0 && options.limits.requestFrameBytesMax <= frameBytesMax)) {
       throw new Error(`Connection: requestFrameBytesMax ${options.limits.requestFrameBytesMax} outside [0, ${frameBytesMax}]`);
@@ -528,7 +543,13 @@ export class Connection implements ConnectionEvents {
         continue;
       }
       this.#enqueueSizePrefix(slot.responseBytes - frameSizePrefixBytes);
-      for (const chunk of response) this.#enqueue(chunk);
+      const pool = this.#responseBuffers;
+      let pooled: Uint8Array[] | null = null;
+      for (const chunk of response) {
+        this.#enqueue(chunk);
+        if (pool !== null && pool.owns(chunk)) (pooled ??= []).push(chunk);
+      }
+      if (pooled !== null) this.#pooledOut.push({ end: this.#queuedTotal, chunks: pooled });
       this.#probe.responsesSent++;
     }
     if (this.#slotsHead === this.#slots.length) {
@@ -555,6 +576,7 @@ export class Connection implements ConnectionEvents {
       this.#out.push(chunk);
     }
     this.#outBytes += n;
+    this.#queuedTotal += n;
   }
 
   /** Writes the 4-byte size straight into the coalescing buffer. */
@@ -569,6 +591,7 @@ export class Connection implements ConnectionEvents {
     this.#stage[at + 3] = size & 0xff;
     this.#stageUsed += frameSizePrefixBytes;
     this.#outBytes += frameSizePrefixBytes;
+    this.#queuedTotal += frameSizePrefixBytes;
   }
 
   /** Queues the coalescing buffer's bytes as a chunk; the next small chunk gets a new buffer. */
@@ -621,9 +644,25 @@ export class Connection implements ConnectionEvents {
     }
     if (!(written <= bytes.length)) throw new Error(`Connection.#write: socket took ${written} of ${bytes.length} bytes`);
     this.#outBytes -= written;
+    this.#writtenTotal += written;
+    if (this.#pooledOutHead < this.#pooledOut.length) this.#givePooled(false);
     this.#probe.bytesOut += written;
     if (written > 0) this.#lastActivityMs = this.#clock.monotonicMs();
     return written;
+  }
+
+  /** Gives back the pooled chunks of responses written in full (all of them when `all`: the connection is gone). */
+  #givePooled(all: boolean): void {
+    const pool = this.#responseBuffers;
+    for (;;) {
+      const entry = this.#pooledOut[this.#pooledOutHead];
+      if (entry === undefined) break;
+      if (!all && entry.end > this.#writtenTotal) return;
+      for (const chunk of entry.chunks) pool?.give(chunk);
+      this.#pooledOutHead++;
+    }
+    this.#pooledOut = [];
+    this.#pooledOutHead = 0;
   }
 
   // ---- state changes ---------------------------------------------------------------------
@@ -687,6 +726,7 @@ export class Connection implements ConnectionEvents {
     this.#stage = null;
     this.#stageUsed = 0;
     this.#outBytes = 0;
+    this.#givePooled(true); // nothing queued will be written now
     if (this.#waitingForBudget) {
       this.#budget.cancelWait(this.#wake);
       this.#waitingForBudget = false;

@@ -42,6 +42,16 @@ export const pausedReceiveBytesMax = 8 * 1024 * 1024;
 export const framePoolMinBytes = 64 * 1024;
 export const framePoolMaxBytes = 16 * 1024 * 1024;
 export const framePoolIdleBytesMax = 32 * 1024 * 1024;
+/**
+ * The read buffers of fetches (SegmentContext.readBuffers in storage): reads of
+ * `readBufferPoolMinBytes` to `readBufferPoolMaxBytes` use reused buffers, which connections
+ * give back once the response carrying them is written. A fetch over many partitions holds
+ * one per partition until it is sent (up to its fetch.max.bytes), so the idle cap is sized
+ * for a few such responses.
+ */
+export const readBufferPoolMinBytes = 64 * 1024;
+export const readBufferPoolMaxBytes = 16 * 1024 * 1024;
+export const readBufferPoolIdleBytesMax = 64 * 1024 * 1024;
 /** After `end()`, how long to wait for the peer before dropping the connection. */
 export const closeLingerMs = 5_000;
 

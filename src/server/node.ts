@@ -86,6 +86,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     clock: platform.clock,
     prng: platform.prng,
     config: broker.logManagerConfig,
+    readBuffers: broker.readBuffers,
     topicConfig: (topic) => {
       // The metadata log keeps every record: it is replayed in full at start.
       if (topic === METADATA_TOPIC) return { retentionMs: -1, retentionBytes: -1, maxMessageBytes: METADATA_BATCH_BYTES_MAX };

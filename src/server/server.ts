@@ -17,6 +17,7 @@
  */
 import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { formatHostPort, type ConnectionEvents, type Listener, type NetConnection, type Network } from "../platform/network.ts";
+import type { BufferPool } from "../util/buffer-pool.ts";
 import type { Logger } from "../util/log.ts";
 import { Connection, type Dispatcher } from "./connection.ts";
 import type { FramePool } from "./frame-pool.ts";
@@ -60,6 +61,8 @@ export interface ServerOptions {
   readonly probe?: ServerProbe;
   /** Receive buffers reused for large frames of its API keys (see frame-pool.ts). */
   readonly framePool?: FramePool | null;
+  /** Passed to each connection: see ConnectionOptions.responseBuffers. */
+  readonly responseBuffers?: BufferPool | null;
 }
 
 export type ShutdownHook = () => Promise<void> | void;
@@ -216,6 +219,7 @@ export class Server {
       log: this.#options.log,
       probe: this.probe,
       framePool: this.#options.framePool ?? null,
+      responseBuffers: this.#options.responseBuffers ?? null,
       onClosed: (c) => this.#onClosed(c),
     });
     this.#connections.add(connection);

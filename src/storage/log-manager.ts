@@ -23,6 +23,7 @@ import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { type FileSystem, joinPath, StorageError, writeFileAtomic } from "../platform/fs.ts";
 import type { Compression } from "../platform/compression.ts";
 import type { Prng } from "../platform/prng.ts";
+import type { BufferPool } from "../util/buffer-pool.ts";
 import { CheckpointError, checkpointKey, type OffsetCheckpoint, readOffsetCheckpoint, writeOffsetCheckpoint } from "./checkpoint.ts";
 import { type CleanOutcome, LogCleaner } from "./cleaner.ts";
 import type { LogConfig, LogManagerConfig } from "./config.ts";
@@ -54,6 +55,8 @@ export interface LogManagerOptions {
   compression?: Compression;
   /** Told of every pass the scheduled log cleaner finishes (log it: kind "failed" deserves attention). */
   onCleanerOutcome?: (tp: TopicPartition, outcome: CleanOutcome) => void;
+  /** Read buffers for fetches, shared by every partition (see SegmentContext.readBuffers). */
+  readBuffers?: BufferPool | null;
 }
 
 interface LogDirState {
@@ -82,6 +85,7 @@ export class LogManager {
   readonly #config: LogManagerConfig;
   readonly #topicConfig: (topic: string) => Partial<LogConfig>;
   readonly #files: FileCache;
+  readonly #readBuffers: BufferPool | null;
   readonly #dirs: LogDirState[] = [];
   readonly #logs = new Map<string, { dir: LogDirState; log: PartitionLog }>();
   readonly #topicIds = new Map<string, string>();
@@ -100,6 +104,7 @@ export class LogManager {
     this.#config = opts.config;
     this.#topicConfig = opts.topicConfig ?? (() => ({}));
     this.#files = new FileCache(opts.fs, opts.config.openFilesMax);
+    this.#readBuffers = opts.readBuffers ?? null;
     this.#cleaner = new LogCleaner({
       fs: opts.fs,
       clock: opts.clock,
@@ -212,6 +217,7 @@ export class LogManager {
       topicPartition: tp,
       config: this.#logConfig(tp.topic),
       files: this.#files,
+      readBuffers: this.#readBuffers,
       health: dir.health,
       ...offsets,
       hadCleanShutdown,

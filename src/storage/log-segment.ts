@@ -17,6 +17,7 @@
  * - A mapped index file is never truncated or written (see platform/fs.ts).
  */
 import { type Fd, joinPath, writeFileAtomic } from "../platform/fs.ts";
+import type { BufferPool } from "../util/buffer-pool.ts";
 import { core } from "../wasm/index.ts";
 import { type BatchHeader, readBatchHeader } from "./batch-header.ts";
 import {
@@ -37,6 +38,8 @@ import { OffsetIndex, TimeIndex } from "./indexes.ts";
 const scanChunkBytes = 4 * 1024 * 1024;
 /** Bytes read per call while walking batch headers. */
 const walkWindowBytes = 64 * 1024;
+/** A fetch read looks for its first batch in at most this much past the index entry (plus a header). */
+const headerWindowBytesMax = 64 * 1024;
 /** No stored batch may be larger than this (bounds allocations while scanning untrusted files). */
 const storedBatchBytesMax = 0x7fff_ffff;
 
@@ -54,6 +57,12 @@ export interface SegmentContext {
   dir: string;
   files: FileCache;
   config: LogConfig;
+  /**
+   * Where `read` takes its buffers (null: fresh arrays). The records it returns may then be
+   * a view of a pooled buffer; the server gives it back once the bytes are on the socket.
+   * Storage gives back only buffers it did not return, so other readers just keep theirs.
+   */
+  readBuffers: BufferPool | null;
 }
 
 export interface RecoveryResult {
@@ -524,8 +533,9 @@ export class LogSegment {
 
   // ---- reads ------------------------------------------------------------------------------
 
-  #readAt(pos: number, length: number): Uint8Array {
-    const buf = new Uint8Array(length);
+  #readAt(pos: number, length: number, pooled = false): Uint8Array {
+    const pool = this.#ctx.readBuffers;
+    const buf = pooled && pool !== null && pool.fits(length) ? pool.take(length) : new Uint8Array(length);
     const n = this.#fs().read(this.file.fd(), buf, 0, length, pos);
     return n === length ? buf : buf.subarray(0, n);
   }
@@ -538,15 +548,40 @@ export class LogSegment {
   read(target: number, maxBytes: number, upperBound: number, minOneMessage: boolean): SegmentRead {
     let pos = this.offsetIndex().lookupPosition(target - this.baseOffset);
     const end = this.sizeBytes;
+    // The index entry can lie up to an index interval before the target's batch. When the
+    // read below would be bigger than that stretch, find the batch from the headers in a
+    // small read first: the big read then starts at it, and a batch that cannot be sent
+    // (beyond upperBound, or too big for what is left of the response) is refused without
+    // reading data. A fetch over many partitions ends the latter way for most of them.
+    const window = Math.min(end - pos, Math.min(this.#ctx.config.indexIntervalBytes, headerWindowBytesMax) + batchHeaderBytes);
+    if (window >= batchHeaderBytes && window < Math.min(end - pos, maxBytes)) {
+      const head = this.#readAt(pos, window);
+      for (let at = 0; at + batchHeaderBytes <= head.length; ) {
+        const h = readBatchHeader(head, at);
+        if (h === null || pos + at + h.sizeBytes > end) break; // the read below reports it
+        if (h.lastOffset >= target) {
+          if (h.lastOffset >= upperBound || (!minOneMessage && h.sizeBytes > maxBytes)) return { kind: "empty" };
+          pos += at;
+          break;
+        }
+        at += h.sizeBytes;
+      }
+    }
+    // A read buffer this method does not return goes back to the pool: nothing else saw it.
+    const pool = this.#ctx.readBuffers;
+    const drop = (buf: Uint8Array): void => pool?.give(buf);
     for (;;) {
       if (pos >= end) return { kind: "none" };
-      const buf = this.#readAt(pos, Math.min(end - pos, Math.max(maxBytes, batchHeaderBytes)));
+      const buf = this.#readAt(pos, Math.min(end - pos, Math.max(maxBytes, batchHeaderBytes)), true);
       let at = 0;
       let found = -1;
       let first: BatchHeader | null = null;
       while (at + batchHeaderBytes <= buf.length) {
         const h = readBatchHeader(buf, at);
-        if (h === null || pos + at + h.sizeBytes > end) return { kind: "corrupt", position: pos + at };
+        if (h === null || pos + at + h.sizeBytes > end) {
+          drop(buf);
+          return { kind: "corrupt", position: pos + at };
+        }
         if (h.lastOffset >= target) {
           found = at;
           first = h;
@@ -555,11 +590,15 @@ export class LogSegment {
         at += h.sizeBytes;
       }
       if (first === null) {
+        drop(buf);
         if (at === 0) return { kind: "corrupt", position: pos };
         pos += at;
         continue;
       }
-      if (first.lastOffset >= upperBound) return { kind: "empty" };
+      if (first.lastOffset >= upperBound) {
+        drop(buf);
+        return { kind: "empty" };
+      }
       let cut = found;
       let lastOffset = -1;
       while (cut + batchHeaderBytes <= buf.length) {
@@ -571,13 +610,17 @@ export class LogSegment {
       }
       if (cut > found) return { kind: "data", bytes: buf.subarray(found, cut), firstOffset: first.baseOffset, lastOffset };
       // The first batch did not fit in what was read.
+      drop(buf);
       if (!minOneMessage && first.sizeBytes > maxBytes) return { kind: "empty" };
       if (found > 0 && first.sizeBytes <= maxBytes) {
         pos += found;
         continue;
       }
-      const whole = this.#readAt(pos + found, first.sizeBytes);
-      if (whole.length !== first.sizeBytes) return { kind: "corrupt", position: pos + found };
+      const whole = this.#readAt(pos + found, first.sizeBytes, true);
+      if (whole.length !== first.sizeBytes) {
+        drop(whole);
+        return { kind: "corrupt", position: pos + found };
+      }
       return { kind: "data", bytes: whole, firstOffset: first.baseOffset, lastOffset: first.lastOffset };
     }
   }

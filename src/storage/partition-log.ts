@@ -32,6 +32,7 @@
  */
 import type { Clock, CancelTimer } from "../platform/clock.ts";
 import { type FileSystem, joinPath, StorageError } from "../platform/fs.ts";
+import type { BufferPool } from "../util/buffer-pool.ts";
 import { core } from "../wasm/index.ts";
 import { type LogConfig, logOverheadBytes, readBytesMax } from "./config.ts";
 import type { FileCache } from "./file-cache.ts";
@@ -138,6 +139,8 @@ export interface PartitionLogOptions {
   topicPartition: TopicPartition;
   config: LogConfig;
   files: FileCache;
+  /** Read buffers for fetches (SegmentContext.readBuffers); none when absent. */
+  readBuffers?: BufferPool | null;
   health: LogDirHealth;
   /** From the log dir's checkpoints (0 when unknown: recover everything). */
   recoveryPoint: number;
@@ -196,7 +199,7 @@ export class PartitionLog {
     this.#fs = opts.fs;
     this.#clock = opts.clock;
     this.#config = opts.config;
-    this.#ctx = { dir: opts.dir, files: opts.files, config: opts.config };
+    this.#ctx = { dir: opts.dir, files: opts.files, config: opts.config, readBuffers: opts.readBuffers ?? null };
     this.#health = opts.health;
     this.#segments = segments;
     this.loadReport = report;
@@ -242,7 +245,7 @@ export class PartitionLog {
       if (ib !== null && !logBases.has(ib)) fs.unlink(path);
     }
     bases.sort((a, b) => a - b);
-    const ctx: SegmentContext = { dir, files: opts.files, config: opts.config };
+    const ctx: SegmentContext = { dir, files: opts.files, config: opts.config, readBuffers: opts.readBuffers ?? null };
     const segments = bases.map((b) => LogSegment.openSealed(ctx, b, fs.stat(joinPath(dir, b.toString().padStart(20, "0") + logSuffix)).size, nowMs));
     for (let i = 0; i + 1 < segments.length; i++) segments[i]!.nextOffset = segments[i + 1]!.baseOffset;
     const report: LoadReport = { segments: segments.length, segmentsRecovered: 0, truncatedBytes: 0, reason: null };
@@ -701,6 +704,9 @@ export class PartitionLog {
               const joined = new Uint8Array(bytes.length + more.records.length);
               joined.set(bytes);
               joined.set(more.records, bytes.length);
+              // Copied: read buffers from the pool go back (the pool ignores any other array).
+              this.#ctx.readBuffers?.give(bytes);
+              this.#ctx.readBuffers?.give(more.records);
               bytes = joined;
               lastOffset = more.lastOffset;
             }

@@ -9,6 +9,7 @@ import { Connection, type Dispatcher } from "../../src/server/connection.ts";
 import type { FramePool } from "../../src/server/frame-pool.ts";
 import { RequestBudget, type ConnectionLimits } from "../../src/server/limits.ts";
 import { ServerProbe } from "../../src/server/probe.ts";
+import type { BufferPool } from "../../src/util/buffer-pool.ts";
 import { Logger, memorySink } from "../../src/util/log.ts";
 
 export class FakeSocket implements NetConnection {
@@ -115,7 +116,14 @@ export interface Harness {
 
 export function harness(
   dispatcher: Dispatcher,
-  options: { limits?: Partial<ConnectionLimits>; acceptPerWrite?: number; budget?: RequestBudget; clock?: SimClock; framePool?: FramePool } = {},
+  options: {
+    limits?: Partial<ConnectionLimits>;
+    acceptPerWrite?: number;
+    budget?: RequestBudget;
+    clock?: SimClock;
+    framePool?: FramePool;
+    responseBuffers?: BufferPool;
+  } = {},
 ): Harness {
   const socket = new FakeSocket(options.acceptPerWrite);
   const clock = options.clock ?? new SimClock();
@@ -134,6 +142,7 @@ export function harness(
     log: new Logger({ sink: logs.sink, level: "debug", nowMs: () => clock.nowMs() }),
     probe,
     framePool: options.framePool ?? null,
+    responseBuffers: options.responseBuffers ?? null,
     onClosed: () => {
       if (closed) throw new Error("onClosed twice");
       closed = true;

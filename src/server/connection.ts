@@ -657,7 +657,14 @@ export class Connection implements ConnectionEvents {
     for (;;) {
       const entry = this.#pooledOut[this.#pooledOutHead];
       if (entry === undefined) break;
-      if (!all && entry.end > this.#writtenTotal) return;
+      if (!all && entry.end > this.#writtenTotal) {
+        // A connection that never quite drains must not grow the list for ever.
+        if (this.#pooledOutHead > 1024 && this.#pooledOutHead * 2 > this.#pooledOut.length) {
+          this.#pooledOut = this.#pooledOut.slice(this.#pooledOutHead);
+          this.#pooledOutHead = 0;
+        }
+        return;
+      }
       for (const chunk of entry.chunks) pool?.give(chunk);
       this.#pooledOutHead++;
     }

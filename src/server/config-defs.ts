@@ -273,7 +273,7 @@ export const configDefs = {
   "log.flush.start.offset.checkpoint.interval.ms": int(60000, 0, int32Max, { doc: "How often log start offsets are checkpointed." }),
   "log.drop.behind.bytes": long(0, "0", 0, {
     bunkaOnly: true,
-    doc: `When > 0 (values below ${dropBehindBytesMin} act as ${dropBehindBytesMin}), appended log bytes further than this behind the end of a partition's active segment are written back and dropped from the page cache, so writes recycle cache pages instead of growing the cache; consumers reading that far behind read from disk. 0 (the default) leaves caching to the kernel.`,
+    doc: `When > 0 (values below ${dropBehindBytesMin} act as ${dropBehindBytesMin}), appended log bytes further than this behind the end of a partition's active segment are written back and dropped from the page cache, so writes recycle cache pages instead of growing the cache; consumers reading that far behind read from disk, and what a fetch reads there is dropped again once read. 0 (the default) leaves caching to the kernel.`,
   }),
   "log.segment.delete.delay.ms": long(60000, "60000", 0, { mode: "cluster-wide", doc: "How long a deleted segment's files wait before removal." }),
   "replica.high.watermark.checkpoint.interval.ms": long(5000, "5000", 1, { doc: "How often high watermarks are checkpointed." }),

@@ -533,11 +533,27 @@ export class LogSegment {
 
   // ---- reads ------------------------------------------------------------------------------
 
+  /** `pooled`: a fetch's read, into a buffer from the read-buffer pool when it fits. */
   #readAt(pos: number, length: number, pooled = false): Uint8Array {
     const pool = this.#ctx.readBuffers;
     const buf = pooled && pool !== null && pool.fits(length) ? pool.take(length) : new Uint8Array(length);
     const n = this.#fs().read(this.file.fd(), buf, 0, length, pos);
     return n === length ? buf : buf.subarray(0, n);
+  }
+
+  /**
+   * Drop-behind for reads (log.drop.behind.bytes = K > 0): once a fetch returns the batches
+   * of [from, to), their whole pages leave the page cache if they lie more than K behind the
+   * end of this segment, or anywhere in a sealed one, so a consumer catching up reuses cache
+   * pages as the write stream does. The partial page at the end stays for the next read.
+   */
+  #dropBehindRead(from: number, to: number): void {
+    const setting = this.#ctx.config.dropBehindBytes;
+    if (!(setting > 0)) return;
+    const limit = this.#sealed ? to : Math.min(to, this.sizeBytes - Math.max(setting, dropBehindBytesMin));
+    const start = Math.floor(from / pageBytes) * pageBytes;
+    const end = Math.floor(limit / pageBytes) * pageBytes;
+    if (end > start) this.#fs().dropCache(this.file.fd(), start, end - start);
   }
 
   /**
@@ -608,7 +624,10 @@ export class LogSegment {
         lastOffset = h.lastOffset;
         cut += h.sizeBytes;
       }
-      if (cut > found) return { kind: "data", bytes: buf.subarray(found, cut), firstOffset: first.baseOffset, lastOffset };
+      if (cut > found) {
+        this.#dropBehindRead(pos, pos + cut);
+        return { kind: "data", bytes: buf.subarray(found, cut), firstOffset: first.baseOffset, lastOffset };
+      }
       // The first batch did not fit in what was read.
       drop(buf);
       if (!minOneMessage && first.sizeBytes > maxBytes) return { kind: "empty" };
@@ -621,6 +640,7 @@ export class LogSegment {
         drop(whole);
         return { kind: "corrupt", position: pos + found };
       }
+      this.#dropBehindRead(pos + found, pos + found + first.sizeBytes);
       return { kind: "data", bytes: whole, firstOffset: first.baseOffset, lastOffset: first.lastOffset };
     }
   }

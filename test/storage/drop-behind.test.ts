@@ -81,3 +81,54 @@ describe("log.drop.behind.bytes", () => {
     }
   });
 });
+
+describe("log.drop.behind.bytes on fetch reads", () => {
+  /** A log of equal batches; returns it with the batch size and the file path of segment 0. */
+  function filled(keep: number, segmentBytes = 1 << 30) {
+    const env = simEnv(9, { dropBehindBytes: keep, segmentBytes });
+    const log = openLog(env);
+    const size = simpleBatch(2, 1000, 0).length;
+    for (let i = 0; i < 300; i++) expect(log.append(simpleBatch(2, 1000, i), 1).kind).toBe("ok");
+    return { env, log, size, path: `${env.dir}/00000000000000000000.log` };
+  }
+
+  test("drops the whole pages a fetch read more than K behind the end, nothing within K", () => {
+    const keep = 64 * 1024;
+    const { env, log, size, path } = filled(keep);
+    const total = 300 * size;
+    env.sim.cacheAdvice.length = 0;
+    // Batches 10.. from position 10 * size, 100 KiB of them.
+    const r = log.read(20, 100 * 1024, log.logEndOffset, true);
+    if (r.kind !== "ok") throw new Error(r.kind);
+    const from = 10 * size;
+    const to = from + r.records.length;
+    expect(to).toBeLessThan(total - keep);
+    const drops = env.sim.cacheAdvice.filter((a) => a.op === "drop" && a.path === path);
+    expect(drops).toEqual([{ op: "drop", path, offset: Math.floor(from / 4096) * 4096, length: Math.floor(to / 4096) * 4096 - Math.floor(from / 4096) * 4096 }]);
+    // Within the last K bytes: nothing.
+    env.sim.cacheAdvice.length = 0;
+    const tailBatch = 300 - Math.floor(keep / 2 / size);
+    const t = log.read(tailBatch * 2, 1 << 20, log.logEndOffset, true);
+    expect(t.kind).toBe("ok");
+    expect(env.sim.cacheAdvice).toEqual([]);
+  });
+
+  test("a sealed segment's pages go whatever their distance from the end; without the setting reads give no advice", () => {
+    const { env, log, size, path } = filled(64 * 1024, 20 * 1024);
+    expect(log.segmentBaseOffsets().length).toBeGreaterThan(2);
+    env.sim.cacheAdvice.length = 0;
+    const r = log.read(0, 1 << 20, log.logEndOffset, true);
+    if (r.kind !== "ok") throw new Error(r.kind);
+    expect(env.sim.cacheAdvice.filter((a) => a.path === path)).toEqual([
+      { op: "drop", path, offset: 0, length: Math.floor(r.records.length / 4096) * 4096 },
+    ]);
+    expect(r.records.length).toBeGreaterThan(4096);
+    expect(r.records.length % size).toBe(0);
+
+    const plain = simEnv(10);
+    const plainLog = openLog(plain);
+    for (let i = 0; i < 100; i++) plainLog.append(simpleBatch(2, 1000, i), 1);
+    expect(plainLog.read(0, 1 << 20).kind).toBe("ok");
+    expect(plain.sim.cacheAdvice).toEqual([]);
+  });
+});

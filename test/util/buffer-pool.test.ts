@@ -12,6 +12,7 @@ test("fits its size range; take gives exact-size views over power-of-two buffers
   expect(a.length).toBe(5000);
   expect(a.buffer.byteLength).toBe(8 * KiB);
   expect(p.take(8 * KiB).buffer.byteLength).toBe(8 * KiB);
+  expect(p.take(20 * KiB).buffer.byteLength).toBe(32 * KiB);
   expect(() => p.take(100)).toThrow(RangeError);
   expect(() => p.take(65 * KiB)).toThrow(RangeError);
   expect(() => new BufferPool({ minBytes: 0, maxBytes: 1, idleBytesMax: 0 })).toThrow(RangeError);

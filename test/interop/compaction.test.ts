@@ -13,27 +13,22 @@
  * (their old values at the first clean, the tombstones after delete.retention.ms).
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { Kafka, logLevel, type Admin, type Producer } from "kafkajs";
+import { logLevel, type Admin, type Producer } from "kafkajs";
 import { brokerPerFile, ok, pollUntil, run, text } from "./broker-process.ts";
+import { kafkajsHooks } from "./kafkajs-clients.ts";
 
 setDefaultTimeout(60_000);
 
 let admin: Admin;
 let producer: Producer;
 
-const { b, g } = brokerPerFile({ name: "compaction", sets: { "log.cleaner.backoff.ms": "200" } }, {
-  setup: async (broker) => {
-    const kafka = new Kafka({ clientId: "bunka-compaction", brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
-    admin = kafka.admin();
-    await admin.connect();
-    producer = kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-  },
-  teardown: async () => {
-    await producer?.disconnect().catch(() => {});
-    await admin?.disconnect().catch(() => {});
-  },
-});
+const { b, g } = brokerPerFile(
+  { name: "compaction", sets: { "log.cleaner.backoff.ms": "200" } },
+  kafkajsHooks({ clientId: "bunka-compaction", logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } }, (c) => ({
+    admin,
+    producer,
+  } = c)),
+);
 
 
 interface Rec {

@@ -16,8 +16,9 @@
  * being handled right now; a second member entering a held partition is a violation.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { Kafka, logLevel, type Admin, type Consumer, type GroupDescription, type Producer } from "kafkajs";
+import { logLevel, type Admin, type Consumer, type GroupDescription, type Kafka, type Producer } from "kafkajs";
 import { brokerPerFile, pollUntil } from "./broker-process.ts";
+import { kafkajsHooks } from "./kafkajs-clients.ts";
 
 setDefaultTimeout(60_000);
 
@@ -25,26 +26,17 @@ let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
 
-const { b, g } = brokerPerFile({ name: "groups-kafkajs", sets: { "group.initial.rebalance.delay.ms": "0" } }, {
-  setup: async (broker) => {
-    kafka = new Kafka({
-      clientId: "bunka-groups",
-      brokers: [broker.bootstrap],
-      logLevel: logLevel.NOTHING,
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
-      connectionTimeout: 5000,
-      requestTimeout: 15000,
-    });
-    admin = kafka.admin();
-    await admin.connect();
-    producer = kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
+const clients = kafkajsHooks(
+  {
+    clientId: "bunka-groups",
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
+    connectionTimeout: 5000,
+    requestTimeout: 15000,
   },
-  teardown: async () => {
-    await producer?.disconnect().catch(() => {});
-    await admin?.disconnect().catch(() => {});
-  },
-});
+  (c) => ({ kafka, admin, producer } = c),
+);
+const { b, g } = brokerPerFile({ name: "groups-kafkajs", sets: { "group.initial.rebalance.delay.ms": "0" } }, clients);
 
 
 const partitions = [0, 1, 2, 3, 4, 5];
@@ -244,14 +236,10 @@ describe("kafkajs consumer group", () => {
       const asMap = (r: typeof before): Map<number, string> => new Map((r[0]?.partitions ?? []).map((p) => [p.partition, p.offset]));
       expect(asMap(before)).toEqual(new Map([...want].map(([p, o]) => [p, String(o)])));
 
-      await admin.disconnect();
-      await producer.disconnect();
+      await clients.teardown();
       expect(await b().stop()).toBe(0);
       await b().restart();
-      admin = kafka.admin();
-      await admin.connect();
-      producer = kafka.producer({ allowAutoTopicCreation: false });
-      await producer.connect();
+      await clients.reconnect();
 
       const after = await pollUntil("OffsetFetch after restart", 20_000, async () => {
         try {

@@ -6,8 +6,9 @@
  * reading from the beginning, seek, fetchTopicOffsets and fetchTopicOffsetsByTimestamp.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { CompressionTypes, ConfigResourceTypes, Kafka, logLevel, type Admin, type EachMessagePayload, type Producer } from "kafkajs";
+import { CompressionTypes, ConfigResourceTypes, logLevel, type Admin, type EachMessagePayload, type Kafka, type Producer } from "kafkajs";
 import { brokerPerFile, pollUntil } from "./broker-process.ts";
+import { kafkajsHooks } from "./kafkajs-clients.ts";
 
 setDefaultTimeout(60_000);
 
@@ -15,26 +16,19 @@ let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
 
-const { b, g } = brokerPerFile({ name: "kafkajs" }, {
-  setup: async (broker) => {
-    kafka = new Kafka({
+const { b, g } = brokerPerFile(
+  { name: "kafkajs" },
+  kafkajsHooks(
+    {
       clientId: "bunka-interop",
-      brokers: [broker.bootstrap],
       logLevel: logLevel.ERROR,
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
       connectionTimeout: 5000,
       requestTimeout: 15000,
-    });
-    admin = kafka.admin();
-    await admin.connect();
-    producer = kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-  },
-  teardown: async () => {
-    await producer?.disconnect().catch(() => {});
-    await admin?.disconnect().catch(() => {});
-  },
-});
+    },
+    (c) => ({ kafka, admin, producer } = c),
+  ),
+);
 
 
 describe("kafkajs admin", () => {

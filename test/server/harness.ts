@@ -70,6 +70,23 @@ export interface TestBroker {
 
 export const testConnection: ConnectionInfo = { id: 1, remoteAddress: "127.0.0.1:50000", listenerName: "PLAINTEXT" };
 
+/**
+ * `TestBroker.send` over `dispatch`: encodes (correlation ids from `lastCorrelationId` + 1),
+ * dispatches on `testConnection`, checks the response's correlation id, decodes.
+ */
+export function sender(dispatch: Dispatch, lastCorrelationId = 0): TestBroker["send"] {
+  let correlationId = lastCorrelationId;
+  return async (apiKey, version, body, clientId = "harness") => {
+    const id = ++correlationId;
+    const frame = concat(encodeRequest(apiKey, version, id, clientId, body));
+    const out = await dispatch(frame.subarray(4), testConnection);
+    if (out === null) return null;
+    const decoded = decodeResponse(apiKey, version, concat(out));
+    if (decoded.header.correlationId !== id) throw new Error(`correlation id ${decoded.header.correlationId}, sent ${id}`);
+    return decoded.body;
+  };
+}
+
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
@@ -170,7 +187,6 @@ function assemble(parts: Parts): TestBroker {
   };
   const services: BrokerServices = { settings, metadata, replicas, logs, clock, prng, log, compression: bunCompression };
   const dispatch = createDispatcher(options.handlers, services);
-  let correlationId = 0;
   let closed = false;
 
   const broker: TestBroker = {
@@ -186,16 +202,7 @@ function assemble(parts: Parts): TestBroker {
     dispatch,
     logLines,
     nodeId,
-    async send(apiKey, version, body, clientId = "harness") {
-      const id = ++correlationId;
-      const frame = concat(encodeRequest(apiKey, version, id, clientId, body));
-      const out = await dispatch(frame.subarray(4), testConnection);
-      if (out === null) return null;
-      const payload = concat(out);
-      const decoded = decodeResponse(apiKey, version, payload);
-      if (decoded.header.correlationId !== id) throw new Error(`correlation id ${decoded.header.correlationId}, sent ${id}`);
-      return decoded.body;
-    },
+    send: sender(dispatch),
     async createTopic(name, partitions, configs = {}) {
       const topic: CreatableTopic = {
         name,

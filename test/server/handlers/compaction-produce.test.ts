@@ -17,10 +17,9 @@ import { defaultLogManagerConfig } from "../../../src/storage/config.ts";
 import { LogManager } from "../../../src/storage/log-manager.ts";
 import { Logger, memorySink } from "../../../src/util/log.ts";
 import { core } from "../../../src/wasm/index.ts";
-import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
 import { walkBatches } from "../../../src/protocol/records/record-batch.ts";
 import { createDispatcher } from "../../../src/server/dispatch.ts";
-import { testConnection, type TestBroker } from "../harness.ts";
+import { sender, type TestBroker } from "../harness.ts";
 import { broker, dataPathHandlers, fetched, fetchRequest, produced, produceRequest, T0 } from "./helpers.ts";
 
 let b: TestBroker | null = null;
@@ -58,27 +57,8 @@ function withCodecs(br: TestBroker): { replicas: ReplicaManager; send: TestBroke
   });
   replicas.attach(br.metadata);
   const dispatch = createDispatcher(dataPathHandlers, { ...br.services, replicas });
-  let correlationId = 1000;
-  const send: TestBroker["send"] = async (apiKey, version, body, clientId = "harness") => {
-    const id = ++correlationId;
-    const frame = concat(encodeRequest(apiKey, version, id, clientId, body));
-    const out = await dispatch(frame.subarray(4), testConnection);
-    if (out === null) return null;
-    const decoded = decodeResponse(apiKey, version, concat(out));
-    expect(decoded.header.correlationId).toBe(id);
-    return decoded.body;
-  };
+  const send = sender(dispatch, 1000);
   return { replicas, send };
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 describe("Produce to a compacted topic", () => {

@@ -151,7 +151,7 @@ function scenarios(): Scenario[] {
       brokerSets: dropBehind,
     });
   }
-  list.push({
+  const consume8: Scenario = {
     id: "consume-1KiB-p8",
     title: `consume ${quick ? "50k" : "1M"} × 1 KiB from the beginning, 8 partitions`,
     kind: "consume",
@@ -161,16 +161,11 @@ function scenarios(): Scenario[] {
     acks: "1",
     props: [],
     noCeiling: "no ceiling: the mock keeps 5 MiB per partition, so it cannot hold 1 GiB in 8",
-  });
-  list.push({
+  };
+  list.push(consume8, {
+    ...consume8,
     id: "consume-1KiB-p8-dropbehind",
-    title: `consume ${quick ? "50k" : "1M"} × 1 KiB from the beginning, 8 partitions, log.drop.behind.bytes=64 MiB`,
-    kind: "consume",
-    partitions: 8,
-    sizeBytes: 1024,
-    count: big,
-    acks: "1",
-    props: [],
+    title: `${consume8.title}, log.drop.behind.bytes=64 MiB`,
     noCeiling: "no ceiling (as above)",
     brokerSets: dropBehind,
   });

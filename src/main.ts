@@ -22,7 +22,8 @@ import { SeededPrng } from "./platform/prng.ts";
 import { startNode } from "./server/node.ts";
 import { loadConfig } from "./server/config.ts";
 import { configDefs, configNames, envVarName, type ConfigDef } from "./server/config-defs.ts";
-import { MetaPropertiesError } from "./server/meta-properties.ts";
+import { StorageError } from "./platform/fs.ts";
+import { describeStorageError, StartupError } from "./server/startup-error.ts";
 import { core, crcImplementation } from "./wasm/index.ts";
 
 const usage = `usage:
@@ -118,7 +119,9 @@ async function runBroker(args: readonly string[]): Promise<void> {
       absolutePath: (p) => resolve(p),
     });
   } catch (error) {
-    if (error instanceof NetworkError || error instanceof MetaPropertiesError) fail(1, error.message);
+    // Conditions an operator fixes get one line; anything else is a bug and keeps its stack.
+    if (error instanceof NetworkError || error instanceof StartupError) fail(1, error.message);
+    if (error instanceof StorageError) fail(1, `start-up failed: ${describeStorageError(error)}`);
     fail(1, `start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
   const { broker } = node;

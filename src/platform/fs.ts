@@ -12,6 +12,9 @@
  * - Data is durable only after `fsync(fd)`; a new, renamed or removed directory entry is
  *   durable only after `fsyncDir(parent)`.
  * - `rename` atomically replaces the target.
+ * - `tryLock` takes an exclusive lock on a file (created when missing) that the operating
+ *   system drops when the process dies, however it dies: a lock never outlives its holder.
+ *   Two holders, in two processes or in one, never hold the same file's lock at once.
  * - `mmap` returns a read-only view of the whole file as it is now. The view must never be
  *   written to, and the file must never be truncated while any view of it may still be
  *   read (on Linux that is SIGBUS). Replace mapped files by writing a new file and renaming
@@ -84,6 +87,16 @@ export interface FileStat {
   mtimeMs: number;
 }
 
+/** An exclusive lock taken by `FileSystem.tryLock`. */
+export interface FileLock {
+  readonly path: string;
+  /** Drops the lock (idempotent). */
+  release(): void;
+}
+
+/** `held`: another holder has the lock; `holderPid` is its process when the platform can tell. */
+export type TryLockResult = { readonly kind: "locked"; readonly lock: FileLock } | { readonly kind: "held"; readonly holderPid: number | null };
+
 export interface FileSystem {
   open(path: string, mode: OpenMode): Fd;
   close(fd: Fd): void;
@@ -127,6 +140,8 @@ export interface FileSystem {
   readFile(path: string): Uint8Array;
   /** Read-only view of the whole file; see the module doc for the truncation rule. */
   mmap(path: string): Uint8Array;
+  /** Takes an exclusive lock on `path` (created when missing) without waiting; see the module doc. */
+  tryLock(path: string): TryLockResult;
 }
 
 /** A range page-cache advice may name: whole numbers, offset >= 0, length > 0 (others get false). */

@@ -5,7 +5,8 @@
  *
  * Start-up, in order (each failure stops start-up with one error; nothing stays bound):
  *  1. logger at `logger.level`; a warning for each ignored Kafka key that was set;
- *  2. each data directory is created and its meta.properties read or written (cluster id);
+ *  2. each data directory is created and locked (one broker per dir: log-dir-lock.ts), then
+ *     its meta.properties read or written (cluster id);
  *  3. the server binds every listener; advertised listeners are resolved (port 0 → bound
  *     port, all-interfaces host → the machine's host name);
  *  4. one "started" log line.
@@ -35,8 +36,10 @@ import {
   readBufferPoolMinBytes,
 } from "./limits.ts";
 import type { Dispatcher } from "./connection.ts";
+import { lockLogDirs } from "./log-dir-lock.ts";
 import { ensureMetaProperties } from "./meta-properties.ts";
 import { Server, type BoundListener, type ShutdownHook } from "./server.ts";
+import { StartupError } from "./startup-error.ts";
 
 export interface BrokerPlatform {
   readonly network: Network;
@@ -114,8 +117,29 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
     if (d.ignored) blog.warn("config key has no effect in bunka", { key: name });
   }
 
-  // Data directories and the cluster id.
+  // Data directories: locked before anything in them is read, released last on stop.
   const logDirs = config.logDirs.map((d) => platform.absolutePath(d));
+  const dirLocks = lockLogDirs(platform.fs, logDirs);
+  const releaseDirLocks = (): void => {
+    for (const lock of dirLocks) lock.release();
+  };
+  try {
+    return await startLocked(config, platform, options, log, blog, logDirs, releaseDirLocks);
+  } catch (error) {
+    releaseDirLocks();
+    throw error;
+  }
+}
+
+async function startLocked(
+  config: BrokerConfig,
+  platform: BrokerPlatform,
+  options: BrokerOptions,
+  log: Logger,
+  blog: Logger,
+  logDirs: readonly string[],
+  releaseDirLocks: () => void,
+): Promise<Broker> {
   let clusterId: string | null = config.get("cluster.id");
   for (const dir of logDirs) {
     const { meta, created } = ensureMetaProperties(platform.fs, dir, {
@@ -125,7 +149,7 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
       nowMs: platform.clock.nowMs(),
     });
     if (clusterId !== null && meta.clusterId !== clusterId) {
-      throw new Error(`data directory ${dir} belongs to cluster ${meta.clusterId}, other directories to ${clusterId}`);
+      throw new StartupError(`data directory ${dir} belongs to cluster ${meta.clusterId}, other directories to ${clusterId}`);
     }
     clusterId = meta.clusterId;
     if (created) blog.info("formatted data directory", { dir, clusterId: meta.clusterId, directoryId: meta.directoryId });
@@ -158,6 +182,8 @@ export async function startBroker(config: BrokerConfig, platform: BrokerPlatform
     framePool: new FramePool({ apiKeys: [ApiKeys.Produce], minBytes: framePoolMinBytes, maxBytes: framePoolMaxBytes, idleBytesMax: framePoolIdleBytesMax }),
     responseBuffers: readBuffers,
   });
+  // Registered first, so it runs last: the dirs stay locked until storage has closed.
+  server.addShutdownHook("log dir locks", releaseDirLocks);
   const bound = server.start();
 
   const advertisedListeners = resolveAdvertised(config, bound, platform.hostname);

@@ -20,6 +20,7 @@ import { parseUuid, randomUuid, type Uuid } from "../metadata/uuid.ts";
 import { StorageError, joinPath, writeFileAtomic, type FileSystem } from "../platform/fs.ts";
 import type { Prng } from "../platform/prng.ts";
 import { formatProperties, parseProperties, propertiesToMap } from "../util/properties.ts";
+import { StartupError } from "./startup-error.ts";
 
 export const metaPropertiesFileName = "meta.properties";
 
@@ -32,7 +33,7 @@ export interface MetaProperties {
 }
 
 /** The data directory does not belong to this node or cluster, or its metadata is unreadable. */
-export class MetaPropertiesError extends Error {
+export class MetaPropertiesError extends StartupError {
   override readonly name = "MetaPropertiesError";
   constructor(
     readonly path: string,

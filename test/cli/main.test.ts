@@ -121,3 +121,28 @@ test("--help, --version and configs", () => {
   const brokerHelp = Bun.spawnSync(["bun", main, "broker", "--help"], { env: cleanEnv() });
   expect(brokerHelp.exitCode).toBe(0);
 });
+
+test("expected start-up failures print one line naming the path or port and the cause, exit 1, no stack", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "bunka-cli-"));
+  try {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "not a directory");
+    const notDir = Bun.spawnSync(["bun", main, "broker", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", `log.dirs=${file}/data`], { env: cleanEnv() });
+    expect(notDir.exitCode).toBe(1);
+    expect(notDir.stderr.toString().trim().split("\n")).toEqual([`bunka: start-up failed: mkdirp ${file}/data: a path component is not a directory (ENOTDIR)`]);
+
+    const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const inUse = Bun.spawnSync(["bun", main, "broker", "--set", `listeners=PLAINTEXT://127.0.0.1:${taken.port}`, "--set", `log.dirs=${dir}/data`], { env: cleanEnv() });
+      expect(inUse.exitCode).toBe(1);
+      const lines = inUse.stderr.toString().trim().split("\n");
+      expect(lines.filter((l) => !l.startsWith("ts="))).toHaveLength(1);
+      expect(lines.at(-1)).toContain(`127.0.0.1:${taken.port}`);
+      expect(inUse.stderr.toString()).not.toContain("    at ");
+    } finally {
+      taken.stop(true);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

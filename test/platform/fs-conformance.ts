@@ -155,5 +155,28 @@ export function fsConformance(name: string, make: () => { fs: FileSystem; root: 
         fs.close(fd);
       }),
     );
+  
+    test(
+      "tryLock: one holder at a time, released by release, the file created",
+      withFs((fs, root) => {
+        const path = `${root}/.lock`;
+        const first = fs.tryLock(path);
+        expect(first.kind).toBe("locked");
+        expect(fs.exists(path)).toBe(true);
+        const second = fs.tryLock(path);
+        expect(second.kind).toBe("held");
+        if (first.kind !== "locked") throw new Error("unreachable");
+        expect(first.lock.path).toBe(path);
+        first.lock.release();
+        first.lock.release(); // idempotent
+        const third = fs.tryLock(path);
+        expect(third.kind).toBe("locked");
+        // Another file is another lock.
+        const other = fs.tryLock(`${root}/other.lock`);
+        expect(other.kind).toBe("locked");
+        if (third.kind === "locked") third.lock.release();
+        if (other.kind === "locked") other.lock.release();
+      }),
+    );
   });
 }

@@ -110,3 +110,39 @@ describe("BunFileSystem page-cache advice", () => {
     }
   });
 });
+
+describe("BunFileSystem.tryLock across processes", () => {
+  test("a lock held by another process is refused and names it; SIGKILL frees it at once", async () => {
+    const root = mkdtempSync(join(tmpdir(), "bunka-lock-"));
+    const path = join(root, ".lock");
+    try {
+      const script = `import { BunFileSystem } from ${JSON.stringify(join(import.meta.dir, "../../src/platform/bun/fs.ts"))};
+        const r = new BunFileSystem().tryLock(${JSON.stringify(path)});
+        console.log(r.kind);
+        setInterval(() => {}, 1000);`;
+      const child = Bun.spawn(["bun", "-e", script], { stdout: "pipe", stderr: "inherit" });
+      const reader = child.stdout.getReader();
+      const { value } = await reader.read();
+      expect(new TextDecoder().decode(value).trim()).toBe("locked");
+      const fs = new BunFileSystem();
+      const held = fs.tryLock(path);
+      expect(held).toEqual({ kind: "held", holderPid: child.pid });
+      child.kill("SIGKILL");
+      await child.exited;
+      const after = fs.tryLock(path);
+      expect(after.kind).toBe("locked");
+      if (after.kind === "locked") after.lock.release();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("the simulated filesystem drops every lock in a crash", () => {
+    const fs = new SimFileSystem(new SeededPrng(3));
+    fs.mkdirp("/d");
+    expect(fs.tryLock("/d/.lock").kind).toBe("locked");
+    expect(fs.tryLock("/d/.lock").kind).toBe("held");
+    fs.crash();
+    expect(fs.tryLock("/d/.lock").kind).toBe("locked");
+  });
+});

@@ -7,7 +7,8 @@
  * this module's callers (the storage layer replaces index files by rename instead).
  */
 import * as nodeFs from "node:fs";
-import { type Fd, type FileStat, type FileSystem, isAdviceRange, type OpenMode, StorageError, storageErrorCodeOf } from "../fs.ts";
+import { type Fd, type FileStat, type FileSystem, isAdviceRange, type OpenMode, StorageError, storageErrorCodeOf, type TryLockResult } from "../fs.ts";
+import { tryLockFile } from "./file-lock.ts";
 import * as pageCache from "./page-cache.ts";
 
 function fail(op: string, path: string, e: unknown): never {
@@ -202,5 +203,9 @@ export class BunFileSystem implements FileSystem {
     } catch (e) {
       fail("mmap", path, e);
     }
+  }
+
+  tryLock(path: string): TryLockResult {
+    return tryLockFile(path, fail);
   }
 }

@@ -6,7 +6,8 @@
  * Loaded on first use. Where libc cannot be opened (not Linux, not glibc) every call answers
  * false and does nothing; the advice is an optimisation, never needed for correctness.
  */
-import { dlopen, FFIType } from "bun:ffi";
+import { FFIType } from "bun:ffi";
+import { openLibc } from "./libc.ts";
 
 const syncFileRangeWrite = 2; // SYNC_FILE_RANGE_WRITE
 const posixFadvDontNeed = 4; // POSIX_FADV_DONTNEED on Linux
@@ -16,22 +17,10 @@ const symbols = {
   posix_fadvise: { args: [FFIType.i32, FFIType.i64, FFIType.i64, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
-type Libc = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+let libc: ReturnType<typeof openLibc<typeof symbols>> | undefined;
 
-let libc: Libc | null | undefined;
-
-function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (process.platform !== "linux") return libc;
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      libc = dlopen(name, symbols).symbols;
-      return libc;
-    } catch {
-      // try the next name
-    }
-  }
+function load(): NonNullable<typeof libc> | null {
+  if (libc === undefined) libc = process.platform === "linux" ? openLibc(symbols) : null;
   return libc;
 }
 

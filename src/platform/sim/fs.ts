@@ -14,6 +14,8 @@
  * - Faults: `failNext(op, code)` makes the next `append`/`fsync`/`open` fail; a failing
  *   append first writes a random prefix of its bytes (a torn write). `setCapacity(bytes)`
  *   makes appends that would exceed the total size fail with ENOSPC, after writing what fits.
+ * - `tryLock` locks the file's inode in this simulated machine; `crash()` drops every lock, as
+ *   the death of the process holding them would.
  * - `mmap` returns a copy (a snapshot), which is the semantics a mapping of a never-truncated
  *   file has for its existing bytes.
  */
@@ -29,6 +31,7 @@ import {
   parentPath,
   StorageError,
   type StorageErrorCode,
+  type TryLockResult,
 } from "../fs.ts";
 
 class Inode {
@@ -73,6 +76,8 @@ export class SimFileSystem implements FileSystem {
   readonly #clock: Clock | null;
   readonly #dirs = new Map<string, Dir>();
   #fds = new Map<number, OpenFile>();
+  /** Locked inodes → the holder's token (a released or crashed-away lock no longer matches). */
+  #locks = new Map<Inode, object>();
   #nextFd = 3;
   #faults: { op: FaultOp; code: StorageErrorCode }[] = [];
   #capacityBytes = Number.POSITIVE_INFINITY;
@@ -120,6 +125,7 @@ export class SimFileSystem implements FileSystem {
   crash(): void {
     this.stats.crashes++;
     this.#fds = new Map();
+    this.#locks = new Map();
     this.#faults = [];
     for (const dir of this.#dirs.values()) {
       if (dir.syncedEntries !== null) {
@@ -415,6 +421,26 @@ export class SimFileSystem implements FileSystem {
     const inode = this.#dirOf(path, "mmap").entries.get(baseName(path));
     if (inode === undefined) throw new StorageError("ENOENT", "mmap", path);
     return inode.view().slice();
+  }
+
+  tryLock(rawPath: string): TryLockResult {
+    const path = this.#norm(rawPath);
+    this.close(this.open(path, "append"));
+    const inode = this.#dirOf(path, "lock").entries.get(baseName(path));
+    if (inode === undefined) throw new StorageError("ENOENT", "lock", path);
+    if (this.#locks.has(inode)) return { kind: "held", holderPid: null };
+    const token = {};
+    this.#locks.set(inode, token);
+    const locks = (): Map<Inode, object> => this.#locks;
+    return {
+      kind: "locked",
+      lock: {
+        path,
+        release: () => {
+          if (locks().get(inode) === token) locks().delete(inode);
+        },
+      },
+    };
   }
 
   /**

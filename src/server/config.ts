@@ -36,6 +36,7 @@ import {
 } from "./config-defs.ts";
 import {
   longValueMax,
+  nodeIdMax,
   portMax,
   queuedRequestBytesMin,
   queuedRequestBytesUnboundedCap,
@@ -344,11 +345,32 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
   if (!roles.includes("broker") || new Set(roles).size !== roles.length) {
     throw invalid(entries, "process.roles", "bunka runs nodes with the broker role", "broker or broker,controller");
   }
+  // Until bunka has a controller quorum, every node is a cluster of one: a configuration that
+  // names other nodes is refused rather than silently run as separate single-node clusters.
+  const singleNodeOnly = "bunka does not form multi-node clusters yet (its controller quorum is not built)";
+  if (!roles.includes("controller")) {
+    throw invalid(entries, "process.roles", `a broker-only node needs a controller quorum on other nodes; ${singleNodeOnly}`, "broker,controller (a single node)");
+  }
+  const voters = parseQuorumVoters(entries, get("controller.quorum.voters"));
+  if (voters.length > 1 || voters.some((v) => v.id !== nodeId)) {
+    throw invalid(
+      entries,
+      "controller.quorum.voters",
+      `names ${voters.length === 1 ? "another node" : `${voters.length} voters (${voters.map((v) => v.id).join(", ")})`}; ${singleNodeOnly}`,
+      `unset, or only this node (${nodeId}@host:port)`,
+    );
+  }
 
   // listeners
   const protocolMap = parseProtocolMap(entries, get("listener.security.protocol.map"));
   const listeners = parseListeners(entries, "listeners", get("listeners"), protocolMap, true);
   if (listeners.length === 0) throw invalid(entries, "listeners", "no listener", "at least one NAME://host:port");
+  // Kafka's sample single-node server.properties points the bootstrap at the node itself.
+  for (const item of get("controller.quorum.bootstrap.servers")) {
+    if (item.trim() !== "" && !isOwnListener(item.trim(), listeners)) {
+      throw invalid(entries, "controller.quorum.bootstrap.servers", `${item.trim()} is not one of this node's listeners; ${singleNodeOnly}`, "unset, or this node's own controller listener (localhost:port)");
+    }
+  }
   const advertisedText = get("advertised.listeners");
   let advertisedListeners: ListenerAddress[] | null = null;
   if (advertisedText !== null) {
@@ -435,6 +457,41 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
     connectionsPerIpOverrides,
     queuedRequestBytesMax,
   };
+}
+
+/** host:port names a listener of this node: its port, and its host or a loopback name. */
+function isOwnListener(hostPort: string, listeners: readonly ListenerAddress[]): boolean {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/]+):(\d+)$/.exec(hostPort);
+  if (m === null || m[1] === undefined) return false;
+  const host = m[1].replace(/^\[|\]$/g, "");
+  const port = Number(m[2]);
+  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
+  return listeners.some((l) => l.port === port && (l.host === host || (loopback && (l.host === "" || l.host === "0.0.0.0" || l.host === "::" || l.host.startsWith("127.") || l.host === "localhost" || l.host === "::1"))));
+}
+
+export interface QuorumVoter {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `controller.quorum.voters`: id@host:port entries, distinct ids. */
+function parseQuorumVoters(entries: ReadonlyMap<ConfigName, Entry>, items: readonly string[]): QuorumVoter[] {
+  const accepted = "id@host:port[,id@host:port...] with distinct node ids (IPv6 hosts in brackets)";
+  const out: QuorumVoter[] = [];
+  for (const raw of items) {
+    const item = raw.trim();
+    if (item === "") continue;
+    const m = /^(\d+)@(\[[0-9A-Fa-f:.]+\]|[^:[\]@/]+):(\d+)$/.exec(item);
+    const id = Number(m?.[1]);
+    const port = Number(m?.[3]);
+    if (m === null || m[2] === undefined || !(id >= 0 && id <= nodeIdMax) || !(port >= 1 && port <= portMax)) {
+      throw invalid(entries, "controller.quorum.voters", `bad voter "${item}"`, accepted);
+    }
+    if (out.some((v) => v.id === id)) throw invalid(entries, "controller.quorum.voters", `node ${id} is listed twice`, accepted);
+    out.push({ id, host: m[2].replace(/^\[|\]$/g, ""), port });
+  }
+  return out;
 }
 
 const securityProtocols: readonly SecurityProtocol[] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];

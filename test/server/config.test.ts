@@ -164,6 +164,22 @@ test("node.id and broker.id; listeners; cross-key checks", () => {
   expect(err({ sets: ["max.connections.per.ip.overrides=nope"] })).toContain("bad entry");
 });
 
+test("a configuration naming other nodes is refused until bunka forms multi-node clusters", () => {
+  const three = ["node.id=1", "controller.quorum.voters=1@localhost:9093,2@localhost:9094,3@localhost:9095"];
+  expect(err({ sets: three })).toContain("controller.quorum.voters");
+  expect(err({ sets: three })).toContain("names 3 voters (1, 2, 3); bunka does not form multi-node clusters yet");
+  expect(err({ sets: ["controller.quorum.voters=2@localhost:9093"] })).toContain("names another node");
+  expect(err({ sets: ["controller.quorum.voters=1@h:1,1@h:2"] })).toContain("node 1 is listed twice");
+  expect(err({ sets: ["controller.quorum.voters=one@h:1"] })).toContain('bad voter "one@h:1"');
+  expect(err({ sets: ["process.roles=broker"] })).toContain("a broker-only node needs a controller quorum on other nodes");
+  expect(err({ sets: ["controller.quorum.bootstrap.servers=other:9093", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"] })).toContain(
+    "other:9093 is not one of this node's listeners",
+  );
+  // A quorum of this node alone, named either way, is a single node.
+  expect(ok({ sets: ["node.id=4", "controller.quorum.voters=4@localhost:9093"] }).nodeId).toBe(4);
+  expect(ok({ sets: ["controller.quorum.bootstrap.servers=localhost:9093", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"] }).nodeId).toBe(1);
+});
+
 test("describe() lists every key with value, source, type and read-only flag", () => {
   const c = ok({ file: { path: "f", text: "num.partitions=3\n" } });
   const all = c.describe();

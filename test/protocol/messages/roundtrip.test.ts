@@ -12,15 +12,15 @@
  * Replay a failure with PROTOCOL_SEED=<seed printed in the failure> bun test test/protocol/messages
  */
 import { describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
 import { SeededPrng } from "../../../src/platform/prng.ts";
 import { EncodeError } from "../../../src/protocol/codec/codec-error.ts";
 import { everNullable, isFlexible, isNullable, isPresent, loadMessages, type MessageSpec, versionsOf } from "../../../scripts/gen-protocol.ts";
 import { referenceEncode } from "./reference-encoder.ts";
+import { specDir, specsMissingReason, specsPresent } from "../kafka-specs.ts";
 import { decodeBody, defaultValue, encodeBody, normalise, type Obj, randomStruct } from "./schema-values.ts";
 
-const specDir = resolve(import.meta.dir, "../../../../shared/kafka-protocol/messages");
-const messages = loadMessages(specDir);
+const messages = specsPresent ? loadMessages(specDir) : [];
+if (!specsPresent) test.skip(`every message and version (${specsMissingReason})`, () => undefined);
 const baseSeed = Number(process.env.PROTOCOL_SEED ?? 20261121);
 const ITERATIONS = 12;
 
@@ -28,7 +28,7 @@ function seedFor(m: MessageSpec, v: number, i: number): number {
   return (baseSeed ^ Math.imul(m.apiKey + 1, 0x9e3779b1) ^ Math.imul(v + 1, 0x85ebca6b) ^ Math.imul(i + 1, 0xc2b2ae35) ^ (m.kind === "request" ? 0 : 0x5bd1e995)) >>> 0;
 }
 
-test("every API key has a request and a response, and the table covers all schema versions", () => {
+test.skipIf(!specsPresent)("every API key has a request and a response, and the table covers all schema versions", () => {
   expect(messages.length).toBeGreaterThanOrEqual(170);
   const names = new Set(messages.map((m) => m.name));
   for (const n of ["VoteRequest", "BeginQuorumEpochRequest", "FetchSnapshotResponse", "BrokerRegistrationRequest", "BrokerHeartbeatResponse", "AlterPartitionRequest"]) {
@@ -93,7 +93,7 @@ describe("encode rejects what a version cannot carry", () => {
       rejectionsChecked += checked;
     });
   }
-  test("the rejection checks above exercised many fields", () => {
+  test.skipIf(!specsPresent)("the rejection checks above exercised many fields", () => {
     expect(rejectionsChecked).toBeGreaterThan(100);
   });
 });

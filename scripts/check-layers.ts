@@ -2,8 +2,9 @@
  * Layering check: imports only go down, and only the Bun platform adapter and the entry
  * points touch `Bun.*` or `node:*`.
  *
- * Layers, lowest first (DESIGN.md): util, platform, wasm, protocol, storage, metadata,
- * replication, coordinator, server. `src/main.ts` and `bin/` sit above everything.
+ * Layers, lowest first (DESIGN.md): util, platform, wasm, protocol, storage, client (the
+ * node-to-node Kafka client), raft (the controller quorum), metadata, replication,
+ * coordinator, server. `src/main.ts` and `bin/` sit above everything.
  * Core layers (protocol … coordinator) take platform interfaces as parameters, so they may
  * not import `src/platform/bun/` either; `wasm/` may, to read its module bytes.
  *
@@ -14,8 +15,8 @@ import { join, relative, resolve, dirname } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const src = join(root, "src");
-const layers = ["util", "platform", "wasm", "protocol", "storage", "metadata", "replication", "coordinator", "server"] as const;
-const coreLayers = new Set(["protocol", "storage", "metadata", "replication", "coordinator"]);
+const layers = ["util", "platform", "wasm", "protocol", "storage", "client", "raft", "metadata", "replication", "coordinator", "server"] as const;
+const coreLayers = new Set(["protocol", "storage", "client", "raft", "metadata", "replication", "coordinator"]);
 
 function walk(dir: string, out: string[]): string[] {
   for (const name of readdirSync(dir)) {

@@ -33,7 +33,7 @@ import { defaultLogManagerConfig, type LogManagerConfig } from "../../src/storag
 import { LogManager } from "../../src/storage/log-manager.ts";
 import { Logger, memorySink, nullLogger } from "../../src/util/log.ts";
 import { LogLimiter } from "../../src/util/log-limiter.ts";
-import { repeatedLogIntervalMs, repeatedLogKindsPerConnectionMax } from "../../src/server/limits.ts";
+import { repeatedLogIntervalMs, repeatedLogKindsPerConnectionMax, repeatedLogKindsPerServerMax } from "../../src/server/limits.ts";
 
 export interface HarnessOptions {
   nodeId?: number;
@@ -189,7 +189,9 @@ function assemble(parts: Parts): TestBroker {
     topicConfig: topicLogConfigSource(() => metadata.image, brokerConfigValue),
     compression: bunCompression,
   });
-  const replicas = new ReplicaManager({ nodeId, logs, clock, log: log.child({ component: "replicas" }), brokerConfigValue, compression: bunCompression });
+  // As node.ts wires it: storage faults requests repeat are rate-limited on the clock.
+  const faultLog = new LogLimiter({ clock, intervalMs: repeatedLogIntervalMs, keysMax: repeatedLogKindsPerServerMax });
+  const replicas = new ReplicaManager({ nodeId, logs, clock, log: log.child({ component: "replicas" }), brokerConfigValue, compression: bunCompression, faultLog });
   replicas.attach(metadata);
   const settings: BrokerSettings = {
     nodeId,

@@ -29,12 +29,17 @@
  *
  * State transitions are synchronous; after an await (an append) the shard and group are
  * re-checked before anything is touched.
+ *
+ * A failed write is logged through `faultLog` when given (keyed by kind and partition, the
+ * first line at once, then one count per interval): every commit to a partition whose log
+ * fails would otherwise write a line.
  */
 import type { CancelTimer, Clock } from "../platform/clock.ts";
 import type { Prng } from "../platform/prng.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import type { MetadataImage } from "../metadata/image.ts";
-import type { Logger } from "../util/log.ts";
+import type { Logger, LogFields } from "../util/log.ts";
+import type { LogLimiter } from "../util/log-limiter.ts";
 import type {
   DescribedGroupInfo,
   HeartbeatInput,
@@ -74,6 +79,8 @@ export interface GroupCoordinatorDeps {
   /** Partition count of a topic, or undefined when it does not exist (OffsetCommit checks it). */
   readonly topicPartitions: (topic: string) => number | undefined;
   readonly logger?: Logger;
+  /** Where lines of failed writes are rate-limited (see the module doc); absent: not limited. */
+  readonly faultLog?: LogLimiter;
 }
 
 export class GroupCoordinator {
@@ -81,6 +88,7 @@ export class GroupCoordinator {
   readonly #clock: Clock;
   readonly #log: OffsetsTopicLog;
   readonly #logger: Logger | undefined;
+  readonly #faultLog: LogLimiter | null;
   readonly #shards = new Map<number, Shard>();
   readonly #groups: ClassicGroupManager;
   readonly #offsets: OffsetManager;
@@ -92,6 +100,7 @@ export class GroupCoordinator {
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#logger = deps.logger;
+    this.#faultLog = deps.faultLog ?? null;
     const runtime = {
       config: deps.config,
       clock: deps.clock,
@@ -267,6 +276,14 @@ export class GroupCoordinator {
    * Appends a result's records to the shard's partition, replays them, then yields its
    * response; on a failed append yields `onError(coordinator error)` and replays nothing.
    */
+  /** An error line about a write to a partition, which the next request there may cause again. */
+  #logWriteFault(msg: string, fields: LogFields & { partition: number }): void {
+    const logger = this.#logger;
+    if (logger === undefined) return;
+    if (this.#faultLog === null) logger.error(msg, fields);
+    else this.#faultLog.log(logger, "error", `${msg} ${fields.partition}`, msg, fields);
+  }
+
   #write<T>(shard: Shard, result: CoordinatorResult<T>, onError: (errorCode: number) => T, forOffsetCommit = false): Promise<T> {
     const { records, response } = result;
     if (records.length === 0) return Promise.resolve(response);
@@ -275,7 +292,7 @@ export class GroupCoordinator {
       raw = records.map(encodeRecord);
     } catch (e) {
       // Only a value past a wire limit (a 32767-byte string) gets here; nothing was written.
-      this.#logger?.error("group coordinator: cannot encode records", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
+      this.#logWriteFault("group coordinator: cannot encode records", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
       return Promise.resolve(onError(ErrorCode.UNKNOWN_SERVER_ERROR));
     }
     if (this.#shards.get(shard.partition) !== shard) return Promise.resolve(onError(ErrorCode.NOT_COORDINATOR));
@@ -286,12 +303,12 @@ export class GroupCoordinator {
       appended = this.#log.append(shard.partition, raw, this.#clock.nowMs()).then(
         (r) => r.errorCode,
         (e: unknown) => {
-          this.#logger?.error("group coordinator: append failed", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
+          this.#logWriteFault("group coordinator: append failed", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
           return ErrorCode.UNKNOWN_SERVER_ERROR;
         },
       );
     } catch (e) {
-      this.#logger?.error("group coordinator: append failed", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
+      this.#logWriteFault("group coordinator: append failed", { partition: shard.partition, error: e instanceof Error ? e : String(e) });
       appended = Promise.resolve(ErrorCode.UNKNOWN_SERVER_ERROR);
     }
     const apply = async (): Promise<T> => {

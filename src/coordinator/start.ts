@@ -15,6 +15,7 @@ import type { Compression } from "../platform/compression.ts";
 import type { Prng } from "../platform/prng.ts";
 import type { ReplicaManager } from "../replication/replica-manager.ts";
 import type { Logger } from "../util/log.ts";
+import type { LogLimiter } from "../util/log-limiter.ts";
 import { groupCoordinatorConfigFrom } from "./config.ts";
 import { GroupCoordinator } from "./group-coordinator.ts";
 import { ReplicaOffsetsTopicLog } from "./replica-offsets-log.ts";
@@ -29,6 +30,8 @@ export interface StartGroupCoordinatorOptions {
   /** A broker config value by Kafka name (undefined: Kafka's default). */
   configValue: (name: string) => string | undefined;
   compression?: Compression;
+  /** Where lines of failed writes are rate-limited (GroupCoordinatorDeps.faultLog). */
+  faultLog?: LogLimiter;
 }
 
 export function startGroupCoordinator(o: StartGroupCoordinatorOptions): GroupCoordinator {
@@ -46,6 +49,7 @@ export function startGroupCoordinator(o: StartGroupCoordinatorOptions): GroupCoo
     log,
     topicPartitions: (name) => o.metadata.image.topic(name)?.partitions.length,
     logger: o.logger.child({ component: "groups" }),
+    ...(o.faultLog === undefined ? {} : { faultLog: o.faultLog }),
   });
   o.metadata.onChange((next) => groups.onMetadataImage(next, o.nodeId));
   groups.onMetadataImage(o.metadata.image, o.nodeId);

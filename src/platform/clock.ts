@@ -11,7 +11,10 @@ export interface Clock {
   nowMs(): number;
   /** Monotonic milliseconds from an arbitrary origin: deadlines, durations. */
   monotonicMs(): number;
-  /** Runs `fn` once after `delayMs` (≥ 0). The returned function cancels it if still pending. */
+  /**
+   * Runs `fn` once after `delayMs`, a finite number ≥ 0 (anything else is the caller's bug:
+   * RangeError). The returned function cancels it if still pending.
+   */
   schedule(delayMs: number, fn: () => void): CancelTimer;
 }
 
@@ -40,7 +43,7 @@ export class SimClock implements Clock {
   }
 
   schedule(delayMs: number, fn: () => void): CancelTimer {
-    if (!(delayMs >= 0)) throw new RangeError(`SimClock.schedule: delayMs ${delayMs} must be >= 0`);
+    if (!(delayMs >= 0 && Number.isFinite(delayMs))) throw new RangeError(`SimClock.schedule: delayMs ${delayMs} must be a finite number >= 0`);
     const timer: Timer = { dueMs: this.#monotonicMs + delayMs, seq: this.#seq++, fn, cancelled: false };
     this.#timers.push(timer);
     return () => {

@@ -24,6 +24,7 @@ import {
   decodeResponseHeader,
   encodeRequestHeader,
   encodeResponseHeader,
+  peekRequestClientId,
   type RequestHeader,
   requestHeaderVersion,
   type ResponseHeader,
@@ -101,18 +102,12 @@ export function decodeRequest(payload: Uint8Array, options: DecodeOptions = {}):
   const apiVersion = r.readInt16("RequestHeader.requestApiVersion");
   const correlationId = r.readInt32("RequestHeader.correlationId");
   const api = apiSpec(apiKey);
-  if (api === undefined) throw new UnsupportedRequestError("unknownApiKey", apiKey, apiVersion, correlationId, null);
+  // The client id is still useful for the log line; the header layout of an api or version we
+  // do not know is a guess, so a failure to read it is not an error here.
+  if (api === undefined) throw new UnsupportedRequestError("unknownApiKey", apiKey, apiVersion, correlationId, peekRequestClientId(payload));
   const fixed = { apiKey, apiVersion, correlationId };
   if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
-    // The client id is still useful for the log line; the header layout of a version we do
-    // not know is a guess, so a failure to read it is not an error here.
-    let clientId: string | null = null;
-    try {
-      clientId = r.readNullableString("RequestHeader.clientId");
-    } catch {
-      clientId = null;
-    }
-    throw new UnsupportedRequestError("unsupportedVersion", apiKey, apiVersion, correlationId, clientId);
+    throw new UnsupportedRequestError("unsupportedVersion", apiKey, apiVersion, correlationId, peekRequestClientId(payload));
   }
   const header = decodeRequestHeaderTail(r, fixed, requestHeaderVersion(apiKey, apiVersion));
   const key = apiKey as ApiKey;

@@ -13,7 +13,7 @@
  * Invariant: `requestHeaderVersion`/`responseHeaderVersion` are the single place these rules
  * live; the framing helpers in frame.ts use nothing else.
  */
-import type { Reader } from "./codec/reader.ts";
+import { Reader } from "./codec/reader.ts";
 import { type RawTaggedField, type Writer, writeUnknownTaggedFields } from "./codec/writer.ts";
 import { ApiKeys, apiSpec } from "./messages/index.ts";
 
@@ -56,6 +56,21 @@ export function peekRequestHeader(bytes: Uint8Array): { apiKey: number; apiVersi
   if (bytes.length < 8) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
   return { apiKey: view.getInt16(0), apiVersion: view.getInt16(2), correlationId: view.getInt32(4) };
+}
+
+/**
+ * The client id of a request header, best effort, for log lines about requests that cannot be
+ * decoded (unknown api key or version, malformed body): every header version but v0 has it
+ * right after the fixed fields, as a classic nullable string (also in flexible header v2).
+ * Null when absent or unreadable.
+ */
+export function peekRequestClientId(bytes: Uint8Array): string | null {
+  if (bytes.length < 10) return null;
+  try {
+    return new Reader(bytes, 8).readNullableString("RequestHeader.clientId");
+  } catch {
+    return null;
+  }
 }
 
 /** Reads the rest of a request header after its three fixed fields (already read by the caller). */

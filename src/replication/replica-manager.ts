@@ -27,6 +27,10 @@
  *
  * The broker's own writers and readers (the group coordinator's `__consumer_offsets`) use
  * `appendInternal` (acks=all, internal topics allowed) and `readCommitted` (below the HW).
+ *
+ * Faults that every request on a partition hits again (a storage error, corrupt data) are
+ * logged through `faultLog` when given, keyed by kind and partition: the first line at once,
+ * then one count per interval (util/log-limiter.ts).
  */
 import type { MetadataManager } from "../metadata/metadata-manager.ts";
 import { MetadataImage, type PartitionImage } from "../metadata/image.ts";
@@ -42,7 +46,8 @@ import { readBytesMax } from "../storage/config.ts";
 import type { TopicPartition } from "../storage/file-names.ts";
 import type { LogManager } from "../storage/log-manager.ts";
 import type { AppendResult } from "../storage/partition-log.ts";
-import type { Logger } from "../util/log.ts";
+import type { Logger, LogFields } from "../util/log.ts";
+import type { LogLimiter } from "../util/log-limiter.ts";
 import { noLeaderEpoch, Partition, partitionKey } from "./partition.ts";
 import { ProducerIdManager } from "./producer-ids.ts";
 import { lastSequenceOf } from "./producer-state.ts";
@@ -64,6 +69,8 @@ export interface ReplicaManagerOptions {
    * check (Kafka's); without them records of compacted topics are not checked.
    */
   compression?: Compression;
+  /** Where lines of faults requests repeat are rate-limited (see the module doc); absent: not limited. */
+  faultLog?: LogLimiter;
 }
 
 export type LeaderLookup = { kind: "ok"; partition: Partition } | { kind: "error"; errorCode: number; message: string };
@@ -149,6 +156,7 @@ export class ReplicaManager {
   readonly #logs: LogManager;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #faultLog: LogLimiter | null;
   readonly #brokerConfigValue: BrokerConfigLookup;
   readonly #compression: Compression | undefined;
   readonly #partitions = new Map<string, Partition>();
@@ -168,6 +176,7 @@ export class ReplicaManager {
     this.#logs = opts.logs;
     this.#clock = opts.clock;
     this.#log = opts.log;
+    this.#faultLog = opts.faultLog ?? null;
     this.#brokerConfigValue = opts.brokerConfigValue;
     this.#compression = opts.compression;
     this.fetchWaits = new Purgatory(opts.clock);
@@ -457,7 +466,7 @@ export class ReplicaManager {
       case "invalidOffsets":
         return fail(ErrorCode.INVALID_RECORD, result.detail);
       case "storageError":
-        this.#log.error("append failed", { partition: p.key, error: result.error });
+        this.#logFault("append failed", p.key, { partition: p.key, error: result.error });
         return fail(ErrorCode.KAFKA_STORAGE_ERROR, result.error.message);
       case "logDirOffline":
         return fail(ErrorCode.KAFKA_STORAGE_ERROR, `the log dir of ${p.key} is offline`);
@@ -660,10 +669,10 @@ export class ReplicaManager {
       case "offsetOutOfRange":
         return { ...base, ...offsets, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
       case "corrupt":
-        this.#log.error("corrupt data in log", { partition: p.key, detail: read.detail });
+        this.#logFault("corrupt data in log", p.key, { partition: p.key, detail: read.detail });
         return { ...base, ...offsets, errorCode: ErrorCode.CORRUPT_MESSAGE };
       case "storageError":
-        this.#log.error("fetch read failed", { partition: p.key, error: read.error });
+        this.#logFault("fetch read failed", p.key, { partition: p.key, error: read.error });
         return { ...base, errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
       default: {
         const never: never = read;
@@ -690,9 +699,15 @@ export class ReplicaManager {
       return { errorCode: ErrorCode.NONE, lowWatermark: r.logStartOffset };
     } catch (e) {
       if (!(e instanceof StorageError)) throw e;
-      this.#log.error("delete records failed", { partition: p.key, error: e });
+      this.#logFault("delete records failed", p.key, { partition: p.key, error: e });
       return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, lowWatermark: -1 };
     }
+  }
+
+  /** An error line a request on `partition` caused, and the next request there will cause again. */
+  #logFault(msg: string, partition: string, fields: LogFields): void {
+    if (this.#faultLog === null) this.#log.error(msg, fields);
+    else this.#faultLog.log(this.#log, "error", `${msg} ${partition}`, msg, fields);
   }
 
   /** Stops: every waiting fetch and produce completes now (with what it has). */

@@ -23,8 +23,14 @@
  *   or request budgets are full (see limits.ts), the socket is paused: no reading, no
  *   dispatching.
  * - A handler that throws, rejects or returns something that is not `Uint8Array[] | null`
- *   closes this connection only, with a log line naming the connection and the error (an
- *   error named `ProtocolViolation` is the client's fault: logged at warn, without stack).
+ *   closes this connection only, with a log line naming the connection and the error. A
+ *   `ClientFault` (or an error named `ProtocolViolation`) is the client's fault: logged at
+ *   warn, without stack, naming the client id and software.
+ * - Log lines a client can cause again and again are rate-limited (limits.ts,
+ *   util/log-limiter.ts): those of handlers per connection and kind (`ctx.logRepeated`; the
+ *   counts are written and forgotten when the connection closes), those of faults that close
+ *   the connection (client faults, bad frame sizes) per remote address, client id and kind in
+ *   the server-wide `faultLog`, since a client that reconnects repeats them on new connections.
  *
  * States: open → (graceful shutdown) draining → closing → closed, or open → closing → closed
  * (`ctx.close`), or any → closed (protocol error, handler error, peer gone, idle).
@@ -38,6 +44,7 @@ import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { ReceiverFailure, type ConnectionEvents, type NetConnection } from "../platform/network.ts";
 import type { BufferPool } from "../util/buffer-pool.ts";
 import type { Logger, LogFields, LogLevel } from "../util/log.ts";
+import { LogLimiter } from "../util/log-limiter.ts";
 import {
   closeLingerMs,
   coalesceBufferBytes,
@@ -45,11 +52,44 @@ import {
   frameBytesMax,
   frameSizePrefixBytes,
   pausedReceiveBytesMax,
+  repeatedLogIntervalMs,
+  repeatedLogKindsPerConnectionMax,
   type ConnectionLimits,
   type RequestBudget,
 } from "./limits.ts";
 import type { FramePool } from "./frame-pool.ts";
 import type { ServerProbe } from "./probe.ts";
+
+/**
+ * What the client said about itself in ApiVersions v3+ (KIP-511), for log lines; null until
+ * then, and for clients older than that. Set by the ApiVersions handler.
+ */
+export interface ClientSoftware {
+  softwareName: string | null;
+  softwareVersion: string | null;
+}
+
+/**
+ * A request the client got wrong: thrown by a dispatcher, it closes the connection with one
+ * warn line (no stack) naming the client id and software, rate-limited per remote address,
+ * client id and `kind`.
+ */
+export class ClientFault extends Error {
+  /** What went wrong, stable across occurrences (the rate limit's key), e.g. "unsupported version Fetch v2". */
+  readonly kind: string;
+  /** The request header's client id, when it could be read. */
+  readonly clientId: string | null;
+  /** More fields for the log line. */
+  readonly fields: LogFields;
+
+  constructor(message: string, kind: string, clientId: string | null, fields: LogFields = {}) {
+    super(message);
+    this.name = "ClientFault";
+    this.kind = kind;
+    this.clientId = clientId;
+    this.fields = fields;
+  }
+}
 
 /** What a dispatcher knows about the connection a request came on. */
 export interface ConnectionContext {
@@ -61,6 +101,13 @@ export interface ConnectionContext {
   readonly remotePort: number;
   /** A logger carrying `conn`, `remote` and `listener` fields. */
   readonly log: Logger;
+  /** What the client said about itself (ApiVersions v3+); the ApiVersions handler fills it in. */
+  readonly client: ClientSoftware;
+  /**
+   * Logs a line a client can cause again and again (through `log`), rate-limited per
+   * connection and `kind`: the first at once, then one line per interval with a count.
+   */
+  logRepeated(level: LogLevel, kind: string, msg: string, fields?: LogFields): void;
   /**
    * Stops this connection after logging `reason`: no more requests are read, unfinished ones
    * are dropped, responses already queued are written, then the socket is ended.
@@ -100,6 +147,11 @@ export interface ConnectionOptions {
    * connection. A pooled buffer's bytes must go into one response only.
    */
   readonly responseBuffers?: BufferPool | null;
+  /**
+   * Where lines about faults that close a connection are rate-limited, shared by the server's
+   * connections (see the module doc); null: this connection's own limiter.
+   */
+  readonly faultLog?: LogLimiter | null;
   /** Called once when the connection reaches `closed`. */
   readonly onClosed: (connection: Connection) => void;
 }
@@ -125,6 +177,10 @@ export class Connection implements ConnectionEvents {
   readonly #responseBuffers: BufferPool | null;
   readonly #onClosed: (connection: Connection) => void;
   readonly #ctx: ConnectionContext;
+  readonly #client: ClientSoftware = { softwareName: null, softwareVersion: null };
+  /** Lines of this connection's requests, per kind; closed (counts written) with the connection. */
+  readonly #repeated: LogLimiter;
+  readonly #faultLog: LogLimiter;
 
   #state: ConnectionState = "open";
 
@@ -206,6 +262,8 @@ export class Connection implements ConnectionEvents {
       remote: `${options.socket.remoteAddress}:${options.socket.remotePort}`,
       listener: options.listenerName,
     });
+    this.#repeated = new LogLimiter({ clock: this.#clock, intervalMs: repeatedLogIntervalMs, keysMax: repeatedLogKindsPerConnectionMax });
+    this.#faultLog = options.faultLog ?? this.#repeated;
     const self = this;
     this.#ctx = {
       id: options.id,
@@ -213,6 +271,10 @@ export class Connection implements ConnectionEvents {
       remoteAddress: options.socket.remoteAddress,
       remotePort: options.socket.remotePort,
       log: this.#log,
+      client: this.#client,
+      logRepeated(level: LogLevel, kind: string, msg: string, fields?: LogFields): void {
+        self.#repeated.log(self.#log, level, kind, msg, fields);
+      },
       close(reason: string): void {
         self.#log.info("closing connection", { reason });
         self.#startClosing();
@@ -251,7 +313,7 @@ export class Connection implements ConnectionEvents {
     this.#inboxBytes += bytes.length;
     this.#pump();
     if (this.#state === "open" && this.#inboxBytes > pausedReceiveBytesMax) {
-      this.#abort("warn", "peer kept sending while reading was paused", { bufferedBytes: this.#inboxBytes });
+      this.#abort("warn", "peer kept sending while reading was paused", { bufferedBytes: this.#inboxBytes }, { kind: "paused receive overflow", clientId: null });
     }
   }
 
@@ -343,11 +405,13 @@ export class Connection implements ConnectionEvents {
         const size = ((p[0] ?? 0) << 24) | ((p[1] ?? 0) << 16) | ((p[2] ?? 0) << 8) | (p[3] ?? 0);
         if (size < 0 || size > this.#limits.requestFrameBytesMax) {
           this.#probe.frameErrors++;
-          this.#abort("warn", "invalid request frame size; closing connection", {
-            size,
-            requestFrameBytesMax: this.#limits.requestFrameBytesMax,
-            setting: "socket.request.max.bytes",
-          });
+          // A TLS or HTTP client on a plaintext Kafka port gets here at its first bytes.
+          this.#abort(
+            "warn",
+            "invalid request frame size; closing connection",
+            { size, requestFrameBytesMax: this.#limits.requestFrameBytesMax, setting: "socket.request.max.bytes" },
+            { kind: "invalid frame size", clientId: null },
+          );
           return;
         }
         this.#frameSize = size;
@@ -514,12 +578,18 @@ export class Connection implements ConnectionEvents {
     if (slot.done) return;
     this.#probe.handlerErrors++;
     const err = error instanceof Error ? error : new Error(String(error));
-    if (err.name === "ProtocolViolation") {
+    if (err instanceof ClientFault) {
       // The client broke the protocol (dispatch.ts): its fault, not ours; no stack.
-      this.#abort("warn", "protocol violation; closing connection", { error: err });
+      this.#abort("warn", "protocol violation; closing connection", { error: err, ...err.fields }, { kind: err.kind, clientId: err.clientId });
       return;
     }
-    this.#abort("error", "request handler failed; closing connection", { error: err, stack: err.stack?.split("\n").slice(0, 6).join(" | ") });
+    if (err.name === "ProtocolViolation") {
+      this.#abort("warn", "protocol violation; closing connection", { error: err }, { kind: "protocol violation", clientId: null });
+      return;
+    }
+    // A bug, but one a client may be able to trigger at will: limited like a fault.
+    const stack = err.stack?.split("\n").slice(0, 6).join(" | ");
+    this.#abort("error", "request handler failed; closing connection", { error: err, stack }, { kind: `handler error ${err.name}`, clientId: null });
   }
 
   #returnRequestBytes(slot: Slot): void {
@@ -711,9 +781,24 @@ export class Connection implements ConnectionEvents {
     // The platform's close event (or the linger timer) finishes the connection.
   }
 
-  #abort(level: LogLevel, reason: string, fields: LogFields): void {
+  /**
+   * Logs `reason` and drops the connection. A `fault` is something the peer can repeat on
+   * new connections: its line names the client and goes through the fault limiter, keyed by
+   * remote address, client id and kind.
+   */
+  #abort(level: LogLevel, reason: string, fields: LogFields, fault: { kind: string; clientId: string | null } | null = null): void {
     if (this.#state === "closed") return;
-    this.#log[level](reason, fields);
+    if (fault === null) this.#log[level](reason, fields);
+    else {
+      const key = `${this.#socket.remoteAddress} ${fault.clientId ?? "-"} ${fault.kind}`;
+      this.#faultLog.log(this.#log, level, key, reason, {
+        ...fields,
+        kind: fault.kind,
+        clientId: fault.clientId,
+        clientSoftwareName: this.#client.softwareName,
+        clientSoftwareVersion: this.#client.softwareVersion,
+      });
+    }
     this.#finish();
     this.#socket.close();
   }
@@ -742,6 +827,7 @@ export class Connection implements ConnectionEvents {
     this.#idleTimer = null;
     this.#lingerTimer?.();
     this.#lingerTimer = null;
+    this.#repeated.close();
     if (!(this.#requestBytes === 0)) throw new Error(`Connection.#finish: ${this.#requestBytes} request bytes still held`);
     this.#onClosed(this);
   }

@@ -9,22 +9,35 @@
  * v0 response with UNSUPPORTED_VERSION and our ranges, so the client can retry with one we know.
  *
  * Malformed bytes (a DecodeError) also close the connection; `ProtocolViolation` carries
- * the reason for the connection's log line.
+ * the reason, a stable kind (e.g. "unsupported version Fetch v2") and the client id for the
+ * connection's log line, which is rate-limited by remote address, client id and kind and names
+ * the client's software (connection.ts): an old client that reconnects and retries for ever
+ * must not write a line per attempt.
+ *
+ * Each handler gets `ctx.logRepeated`: the connection's per-kind rate limit, with the api,
+ * version, client id and client software added to the line.
  */
 import { DecodeError } from "../protocol/codec/codec-error.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { decodeRequest, encodeResponsePayload, UnsupportedRequestError } from "../protocol/frame.ts";
 import { ApiKeys, apiSpec, type ApiKey } from "../protocol/messages/index.ts";
+import { peekRequestHeader, peekRequestClientId } from "../protocol/header.ts";
 import { defaultApiVersionsResponse } from "../protocol/messages/api-versions-response.ts";
+import type { LogFields, LogLevel } from "../util/log.ts";
+import { ClientFault } from "./connection.ts";
 import type { ApiHandler, ConnectionInfo, RequestContext } from "./handlers/handler.ts";
 import type { BrokerServices } from "./services.ts";
 
-/** A request that cannot be served on this connection; the connection is closed. */
-export class ProtocolViolation extends Error {
-  constructor(message: string) {
-    super(message);
+/** A request that cannot be served on this connection; the connection is closed (see ClientFault). */
+export class ProtocolViolation extends ClientFault {
+  constructor(message: string, kind = "protocol violation", clientId: string | null = null, fields: LogFields = {}) {
+    super(message, kind, clientId, fields);
     this.name = "ProtocolViolation";
   }
+}
+
+function apiName(apiKey: number): string {
+  return apiSpec(apiKey)?.name ?? `api key ${apiKey}`;
 }
 
 export type Dispatch = (payload: Uint8Array, connection: ConnectionInfo) => Promise<Uint8Array[] | null>;
@@ -59,24 +72,58 @@ export function createDispatcher(handlers: readonly ApiHandler[], services: Brok
     } catch (e) {
       if (e instanceof UnsupportedRequestError) {
         if (e.apiKey === ApiKeys.ApiVersions) return unsupportedApiVersions(e.correlationId);
-        throw new ProtocolViolation(`${e.kind}: api key ${e.apiKey} version ${e.apiVersion} (client ${e.clientId ?? "?"})`);
+        const served = byKey.get(e.apiKey);
+        const name = apiName(e.apiKey);
+        throw e.kind === "unknownApiKey"
+          ? new ProtocolViolation(`unknown api key ${e.apiKey} (version ${e.apiVersion})`, `unknown api key ${e.apiKey}`, e.clientId, { apiKey: e.apiKey, apiVersion: e.apiVersion })
+          : new ProtocolViolation(unsupportedText(name, e.apiVersion, served), `unsupported version ${name} v${e.apiVersion}`, e.clientId, versionFields(name, e.apiVersion, served));
       }
-      if (e instanceof DecodeError) throw new ProtocolViolation(`malformed request: ${e.message}`);
+      if (e instanceof DecodeError) {
+        const fixed = peekRequestHeader(payload);
+        const what = fixed === null ? "request" : `${apiName(fixed.apiKey)} v${fixed.apiVersion}`;
+        throw new ProtocolViolation(`malformed ${what}: ${e.message}`, `malformed ${what}`, peekRequestClientId(payload));
+      }
       throw e;
     }
     const handler = byKey.get(request.apiKey) as ApiHandler<ApiKey> | undefined;
+    const clientId = request.header.clientId ?? null;
     if (handler === undefined || request.apiVersion < handler.minVersion || request.apiVersion > handler.maxVersion) {
       if (request.apiKey === ApiKeys.ApiVersions) return unsupportedApiVersions(request.header.correlationId);
-      const name = apiSpec(request.apiKey)?.name ?? String(request.apiKey);
-      throw new ProtocolViolation(
-        handler === undefined
-          ? `api ${name} is not served by bunka (client ${request.header.clientId ?? "?"})`
-          : `${name} v${request.apiVersion} is outside the served range ${handler.minVersion}..${handler.maxVersion}`,
-      );
+      const name = apiName(request.apiKey);
+      throw handler === undefined
+        ? new ProtocolViolation(`api ${name} is not served by bunka`, `unserved api ${name}`, clientId, { api: name, apiVersion: request.apiVersion })
+        : new ProtocolViolation(unsupportedText(name, request.apiVersion, handler), `unsupported version ${name} v${request.apiVersion}`, clientId, versionFields(name, request.apiVersion, handler));
     }
-    const ctx: RequestContext = { apiVersion: request.apiVersion, header: request.header, connection, services };
+    const name = apiName(request.apiKey);
+    const apiVersion = request.apiVersion;
+    const ctx: RequestContext = {
+      apiVersion,
+      header: request.header,
+      connection,
+      services,
+      logRepeated(level: LogLevel, kind: string, msg: string, fields?: LogFields): void {
+        connection.logRepeated(level, `${name} ${kind}`, msg, {
+          ...fields,
+          api: name,
+          apiVersion,
+          clientId,
+          clientSoftwareName: connection.client.softwareName,
+          clientSoftwareVersion: connection.client.softwareVersion,
+        });
+      },
+    };
     const body = await handler.handle(request.body, ctx);
     if (body === null) return null;
     return encodeResponsePayload(request.apiKey, request.apiVersion, request.header.correlationId, body);
   };
+}
+
+function unsupportedText(name: string, apiVersion: number, served: ApiHandler | undefined): string {
+  return served === undefined
+    ? `${name} v${apiVersion} is not served by bunka`
+    : `${name} v${apiVersion} is outside the served range ${served.minVersion}..${served.maxVersion}; the client must be upgraded`;
+}
+
+function versionFields(name: string, apiVersion: number, served: ApiHandler | undefined): LogFields {
+  return { api: name, apiVersion, servedVersions: served === undefined ? "none" : `${served.minVersion}..${served.maxVersion}` };
 }

@@ -54,6 +54,20 @@ export const readBufferPoolMaxBytes = 16 * 1024 * 1024;
 export const readBufferPoolIdleBytesMax = 64 * 1024 * 1024;
 /** After `end()`, how long to wait for the peer before dropping the connection. */
 export const closeLingerMs = 5_000;
+/**
+ * Log lines a client can cause again and again (a request we refuse, a fault every request
+ * hits) go through a `LogLimiter` (util/log-limiter.ts): the first of a kind is written, then
+ * at most one line per `repeatedLogIntervalMs` with the count of those not written.
+ * Kinds are tracked per connection (at most `repeatedLogKindsPerConnectionMax`) and, for
+ * faults that close the connection (so a reconnecting client is one source), per remote
+ * address, client id and kind across the server (at most `repeatedLogKindsPerServerMax`);
+ * beyond the cap, kinds share one entry.
+ */
+export const repeatedLogIntervalMs = 10_000;
+export const repeatedLogKindsPerConnectionMax = 32;
+export const repeatedLogKindsPerServerMax = 1024;
+/** Characters kept of the client software name and version a client sends in ApiVersions v3+. */
+export const clientSoftwareCharsMax = 128;
 
 export const portMin = 0;
 export const portMax = 65_535;

@@ -20,9 +20,11 @@ import { randomUuid } from "../metadata/uuid.ts";
 import { ReplicaManager } from "../replication/replica-manager.ts";
 import { topicLogConfigSource } from "../replication/topic-log-config.ts";
 import { LogManager } from "../storage/log-manager.ts";
+import { LogLimiter } from "../util/log-limiter.ts";
 import { startBroker, type Broker, type BrokerContext, type BrokerPlatform } from "./broker.ts";
 import type { BrokerConfig } from "./config.ts";
 import type { Dispatcher } from "./connection.ts";
+import { repeatedLogIntervalMs, repeatedLogKindsPerServerMax } from "./limits.ts";
 import { createDispatcher } from "./dispatch.ts";
 import { handlers } from "./handlers/index.ts";
 import type { BrokerServices, BrokerSettings } from "./services.ts";
@@ -128,9 +130,12 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     response: undefined,
   }));
 
+  // Storage faults every request to a partition hits again: one line, then a count per interval.
+  const faultLog = new LogLimiter({ clock: platform.clock, intervalMs: repeatedLogIntervalMs, keysMax: repeatedLogKindsPerServerMax });
   const replicas = new ReplicaManager({ nodeId, logs, clock: platform.clock, log: log.child({ component: "replicas" }),
     brokerConfigValue,
     compression: bunCompression,
+    faultLog,
   });
   replicas.attach(metadata);
   broker.addShutdownHook("replicas", () => replicas.close());
@@ -168,8 +173,11 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     prng: platform.prng,
     logger: log.child({ component: "groups" }),
     configValue: (name) => settings.brokerConfigValue(name)?.value,
+    faultLog,
   });
   broker.addShutdownHook("groups", () => groups.shutdown());
+  // The last counts; lines after it (from the hooks that run later) are written unlimited.
+  broker.addShutdownHook("fault log", () => faultLog.close());
   // At the start of a graceful stop: answer long polls now (fetches with what they have,
   // acks=all waits expire, pending group joins get NOT_COORDINATOR) so draining connections
   // do not wait for their timeouts.

@@ -13,15 +13,21 @@
  *     checkpoints there); a failing hook is logged and the others still run;
  *  5. the promise resolves. `stop` is idempotent: later calls get the same promise.
  *
+ * Lines about faults that close a connection (a bad frame, a request the client got wrong)
+ * are rate-limited across all connections by remote address, client id and kind (one
+ * `LogLimiter`, handed to every connection): a client that reconnects and retries the same
+ * bad request writes its first line, then one line per interval with a count.
+ *
  * Counters live in `ServerProbe`, not here.
  */
 import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { formatHostPort, type ConnectionEvents, type Listener, type NetConnection, type Network } from "../platform/network.ts";
 import type { BufferPool } from "../util/buffer-pool.ts";
 import type { Logger } from "../util/log.ts";
+import { LogLimiter } from "../util/log-limiter.ts";
 import { Connection, type Dispatcher } from "./connection.ts";
 import type { FramePool } from "./frame-pool.ts";
-import { RequestBudget, type ConnectionLimits } from "./limits.ts";
+import { repeatedLogIntervalMs, repeatedLogKindsPerServerMax, RequestBudget, type ConnectionLimits } from "./limits.ts";
 import { ServerProbe } from "./probe.ts";
 
 export interface ListenerSpec {
@@ -77,6 +83,7 @@ export class Server {
   readonly #options: ServerOptions;
   readonly #log: Logger;
   readonly #budget: RequestBudget;
+  readonly #faultLog: LogLimiter;
   #state: ServerState = "created";
   #listeners: { spec: ListenerSpec; listener: Listener }[] = [];
   readonly #connections = new Set<Connection>();
@@ -98,6 +105,7 @@ export class Server {
     this.#log = options.log.child({ component: "server" });
     this.probe = options.probe ?? new ServerProbe();
     this.#budget = new RequestBudget(options.queuedRequestBytesMax, options.queuedRequestsMax);
+    this.#faultLog = new LogLimiter({ clock: options.clock, intervalMs: repeatedLogIntervalMs, keysMax: repeatedLogKindsPerServerMax });
   }
 
   get state(): ServerState {
@@ -187,6 +195,7 @@ export class Server {
       await allClosed;
       deadline?.();
     }
+    this.#faultLog.close(); // the last counts, and no timers left behind
 
     for (const hook of [...this.#hooks].reverse()) {
       try {
@@ -220,6 +229,7 @@ export class Server {
       probe: this.probe,
       framePool: this.#options.framePool ?? null,
       responseBuffers: this.#options.responseBuffers ?? null,
+      faultLog: this.#faultLog,
       onClosed: (c) => this.#onClosed(c),
     });
     this.#connections.add(connection);

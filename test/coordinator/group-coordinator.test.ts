@@ -1,5 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { ClassicGroup, GroupMember } from "../../src/coordinator/group.ts";
+import { GroupCoordinator } from "../../src/coordinator/group-coordinator.ts";
+import { MemoryOffsetsTopicLog, type OffsetsAppendResult } from "../../src/coordinator/offsets-log.ts";
+import { SeededPrng } from "../../src/platform/prng.ts";
+import { Logger, memorySink } from "../../src/util/log.ts";
+import { LogLimiter } from "../../src/util/log-limiter.ts";
 import { ErrorCode } from "../../src/protocol/errors.ts";
 import { commitInput, consumerSubscription, joinAlone, joinInput, settle, setup, track } from "./helpers.ts";
 
@@ -467,6 +472,36 @@ describe("LeaveGroup, DescribeGroups, ListGroups, DeleteGroups", () => {
     expect(deleted.map((d) => d.errorCode)).toEqual([E.NON_EMPTY_GROUP, E.NONE, E.GROUP_ID_NOT_FOUND]);
     expect(env.gc.listGroups([], []).groups.map((g) => g.groupId)).toEqual(["busy"]);
     expect(env.gc.fetchOffsets("idle", [{ name: "t", partitionIndexes: [0] }], false).topics[0]!.partitions[0]!.committedOffset).toBe(-1);
+  });
+
+  test("a log that rejects every append: one error line, then a count per interval", async () => {
+    const env = await setup();
+    const logs = memorySink();
+    const faultLog = new LogLimiter({ clock: env.clock, intervalMs: 10_000, keysMax: 16 });
+    class RejectingLog extends MemoryOffsetsTopicLog {
+      override append(): Promise<OffsetsAppendResult> {
+        return Promise.reject(new Error("EIO"));
+      }
+    }
+    const gc = new GroupCoordinator({
+      config: env.config,
+      clock: env.clock,
+      prng: new SeededPrng(1),
+      log: new RejectingLog(),
+      topicPartitions: (name) => env.topics.get(name),
+      logger: new Logger({ sink: logs.sink, level: "info" }),
+      faultLog,
+    });
+    await Promise.all([0, 1, 2, 3].map((p) => gc.loadPartition(p)));
+    for (let i = 0; i < 25; i++) {
+      const [r] = await gc.commitOffsets(commitInput("g"));
+      expect(r!.partitions[0]!.errorCode).not.toBe(E.NONE);
+    }
+    const failed = () => logs.records().filter((r) => r.msg === "group coordinator: append failed");
+    expect(failed()).toHaveLength(1);
+    env.clock.advance(10_000);
+    expect(failed().map((r) => r.suppressed)).toEqual([undefined, "24"]);
+    gc.shutdown();
   });
 
   test("a failed delete leaves the group as it was", async () => {

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { SimClock } from "../../src/platform/clock.ts";
+import { createSystemClock, systemClock, timerDelayMsMax, type TimerApi } from "../../src/platform/bun/clock.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
 
 test("SimClock fires timers in due order, ties in scheduling order, and honours cancel", () => {
@@ -44,4 +45,78 @@ test("SeededPrng is reproducible from its seed and spreads values", () => {
   for (let i = 0; i < 10_000; i++) buckets[p.int(10)]!++;
   for (const n of buckets) expect(n).toBeGreaterThan(800);
   expect(() => p.int(0)).toThrow(RangeError);
+});
+
+test("SimClock refuses a negative, NaN or infinite delay", () => {
+  const clock = new SimClock();
+  for (const bad of [-1, -1_796_457_038_142, Number.NaN, Number.POSITIVE_INFINITY]) {
+    expect(() => clock.schedule(bad, () => {})).toThrow(RangeError);
+  }
+  expect(clock.pendingTimers()).toBe(0);
+});
+
+/** Timers that fire only when told, recording every delay they were armed with. */
+function fakeTimers(): TimerApi & { delays: number[]; fire(): void; pending(): number } {
+  let next = 0;
+  const due = new Map<number, () => void>();
+  const delays: number[] = [];
+  return {
+    delays,
+    setTimeout(fn, delayMs) {
+      delays.push(delayMs);
+      due.set(++next, fn);
+      return next;
+    },
+    clearTimeout(handle) {
+      due.delete(handle as number);
+    },
+    fire() {
+      const all = [...due.entries()];
+      due.clear();
+      for (const [, fn] of all) fn();
+    },
+    pending: () => due.size,
+  };
+}
+
+test("systemClock refuses a negative, NaN or infinite delay instead of arming a 1 ms timer", () => {
+  const timers = fakeTimers();
+  const clock = createSystemClock(timers);
+  // The shape of the bug behind a TimeoutNegativeWarning: a deadline of -1 (or 0) minus an
+  // epoch-ms now gives about minus the epoch.
+  const wallNowMs = 1_796_457_038_141;
+  for (const bad of [-1 - wallNowMs, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+    expect(() => clock.schedule(bad, () => {})).toThrow(RangeError);
+  }
+  expect(timers.delays).toEqual([]);
+  expect(() => systemClock.schedule(-1, () => {})).toThrow(RangeError);
+});
+
+test("systemClock waits out a delay above the runtime's 32-bit limit in steps, and cancels mid-way", () => {
+  const timers = fakeTimers();
+  const clock = createSystemClock(timers);
+  let fired = 0;
+  clock.schedule(2 * timerDelayMsMax + 5, () => fired++);
+  for (let i = 0; i < 2; i++) {
+    timers.fire();
+    expect(fired).toBe(0);
+  }
+  timers.fire();
+  expect(fired).toBe(1);
+  expect(timers.delays).toEqual([timerDelayMsMax, timerDelayMsMax, 5]);
+  expect(timers.pending()).toBe(0);
+
+  const cancel = clock.schedule(timerDelayMsMax + 1, () => fired++);
+  timers.fire();
+  cancel();
+  expect(timers.pending()).toBe(0);
+  timers.fire();
+  expect(fired).toBe(1);
+  for (const d of timers.delays) expect(d >= 0 && d <= timerDelayMsMax).toBe(true);
+});
+
+test("systemClock runs a timer on real time", async () => {
+  const start = systemClock.monotonicMs();
+  await new Promise<void>((resolve) => systemClock.schedule(5, resolve));
+  expect(systemClock.monotonicMs() - start).toBeGreaterThanOrEqual(4);
 });

@@ -10,6 +10,7 @@ import { SimFileSystem } from "../../src/platform/sim/fs.ts";
 import { ErrorCode } from "../../src/protocol/errors.ts";
 import { ApiKeys } from "../../src/protocol/messages/index.ts";
 import { ReplicaManager } from "../../src/replication/replica-manager.ts";
+import { repeatedLogIntervalMs } from "../../src/server/limits.ts";
 import { defaultLogManagerConfig } from "../../src/storage/config.ts";
 import { LogManager } from "../../src/storage/log-manager.ts";
 import { Logger, memorySink } from "../../src/util/log.ts";
@@ -151,6 +152,22 @@ describe("Partition", () => {
     const newer: PartitionImage = { ...image, leaderEpoch: 5 };
     expect(p.applyImage(newer)).toBe(true);
     expect(() => p.applyImage(image)).toThrow(/goes back/);
+  });
+
+  test("a storage error every produce hits is logged once, then counted per interval", async () => {
+    b = await broker({ logManagerConfig: { logDirFailuresMax: 1_000 } });
+    await b.createTopic("t", 1);
+    const failures = () => b!.logLines.records().filter((r) => r.msg === "append failed");
+    for (let i = 0; i < 20; i++) {
+      b.sim!.failNext("append", "EIO");
+      const r = produced(await b.send(ApiKeys.Produce, 9, produceRequest([{ topic: "t", records: batch(1) }])), "t");
+      expect(r.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    }
+    expect(failures()).toHaveLength(1);
+    expect(failures()[0]).toMatchObject({ level: "error", partition: "t-0" });
+    b.clock.advance(repeatedLogIntervalMs);
+    expect(failures()).toHaveLength(2);
+    expect(failures()[1]).toMatchObject({ partition: "t-0", suppressed: "19" });
   });
 
   test("a log dir that goes offline makes the partition KAFKA_STORAGE_ERROR", async () => {

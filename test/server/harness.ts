@@ -5,6 +5,8 @@
  * and a Logger writing into a capturing sink. `send` runs one request through the real
  * dispatcher: encode with the generated codecs, strip the size prefix, dispatch, decode the
  * response payload (the dispatcher returns payloads; the transport writes the size prefix).
+ * `send` dispatches on `connection`, whose rate-limited lines (`ctx.logRepeated`) go to the
+ * same sink, limited on the SimClock as a real connection's are.
  *
  * Time moves only by `clock.advance`, so purgatory deadlines are driven by the test.
  */
@@ -29,7 +31,9 @@ import type { ApiHandler, ConnectionInfo } from "../../src/server/handlers/handl
 import type { BrokerServices, BrokerSettings } from "../../src/server/services.ts";
 import { defaultLogManagerConfig, type LogManagerConfig } from "../../src/storage/config.ts";
 import { LogManager } from "../../src/storage/log-manager.ts";
-import { Logger, memorySink } from "../../src/util/log.ts";
+import { Logger, memorySink, nullLogger } from "../../src/util/log.ts";
+import { LogLimiter } from "../../src/util/log-limiter.ts";
+import { repeatedLogIntervalMs, repeatedLogKindsPerConnectionMax, repeatedLogKindsPerServerMax } from "../../src/server/limits.ts";
 
 export interface HarnessOptions {
   nodeId?: number;
@@ -57,6 +61,8 @@ export interface TestBroker {
   logs: LogManager;
   replicas: ReplicaManager;
   dispatch: Dispatch;
+  /** The connection `send` dispatches on. */
+  connection: ConnectionInfo;
   logLines: ReturnType<typeof memorySink>;
   nodeId: number;
   /** Sends one request through the dispatcher; resolves with the decoded body, or null (no response). */
@@ -68,18 +74,35 @@ export interface TestBroker {
   close(): void;
 }
 
-export const testConnection: ConnectionInfo = { id: 1, remoteAddress: "127.0.0.1:50000", listenerName: "PLAINTEXT" };
+/**
+ * A connection for dispatching without a socket: its client software starts unknown, and its
+ * rate-limited lines go to `log` through a limiter on `clock` (as a real connection's do).
+ */
+export function testConnectionInfo(log: Logger = nullLogger, clock: SimClock = new SimClock(), id = 1): ConnectionInfo {
+  const limiter = new LogLimiter({ clock, intervalMs: repeatedLogIntervalMs, keysMax: repeatedLogKindsPerConnectionMax });
+  const connLog = log.child({ conn: id, remote: "127.0.0.1:50000", listener: "PLAINTEXT" });
+  return {
+    id,
+    remoteAddress: "127.0.0.1:50000",
+    listenerName: "PLAINTEXT",
+    client: { softwareName: null, softwareVersion: null },
+    logRepeated: (level, kind, msg, fields) => void limiter.log(connLog, level, kind, msg, fields),
+  };
+}
+
+/** A connection whose log lines are dropped, for tests that dispatch directly. */
+export const testConnection: ConnectionInfo = testConnectionInfo();
 
 /**
  * `TestBroker.send` over `dispatch`: encodes (correlation ids from `lastCorrelationId` + 1),
- * dispatches on `testConnection`, checks the response's correlation id, decodes.
+ * dispatches on `connection`, checks the response's correlation id, decodes.
  */
-export function sender(dispatch: Dispatch, lastCorrelationId = 0): TestBroker["send"] {
+export function sender(dispatch: Dispatch, lastCorrelationId = 0, connection: ConnectionInfo = testConnection): TestBroker["send"] {
   let correlationId = lastCorrelationId;
   return async (apiKey, version, body, clientId = "harness") => {
     const id = ++correlationId;
     const frame = concat(encodeRequest(apiKey, version, id, clientId, body));
-    const out = await dispatch(frame.subarray(4), testConnection);
+    const out = await dispatch(frame.subarray(4), connection);
     if (out === null) return null;
     const decoded = decodeResponse(apiKey, version, concat(out));
     if (decoded.header.correlationId !== id) throw new Error(`correlation id ${decoded.header.correlationId}, sent ${id}`);
@@ -166,7 +189,9 @@ function assemble(parts: Parts): TestBroker {
     topicConfig: topicLogConfigSource(() => metadata.image, brokerConfigValue),
     compression: bunCompression,
   });
-  const replicas = new ReplicaManager({ nodeId, logs, clock, log: log.child({ component: "replicas" }), brokerConfigValue, compression: bunCompression });
+  // As node.ts wires it: storage faults requests repeat are rate-limited on the clock.
+  const faultLog = new LogLimiter({ clock, intervalMs: repeatedLogIntervalMs, keysMax: repeatedLogKindsPerServerMax });
+  const replicas = new ReplicaManager({ nodeId, logs, clock, log: log.child({ component: "replicas" }), brokerConfigValue, compression: bunCompression, faultLog });
   replicas.attach(metadata);
   const settings: BrokerSettings = {
     nodeId,
@@ -187,6 +212,7 @@ function assemble(parts: Parts): TestBroker {
   };
   const services: BrokerServices = { settings, metadata, replicas, logs, clock, prng, log, compression: bunCompression };
   const dispatch = createDispatcher(options.handlers, services);
+  const connection = testConnectionInfo(log, clock);
   let closed = false;
 
   const broker: TestBroker = {
@@ -200,9 +226,10 @@ function assemble(parts: Parts): TestBroker {
     logs,
     replicas,
     dispatch,
+    connection,
     logLines,
     nodeId,
-    send: sender(dispatch),
+    send: sender(dispatch, 0, connection),
     async createTopic(name, partitions, configs = {}) {
       const topic: CreatableTopic = {
         name,

@@ -13,19 +13,19 @@ import {
   defaultAlterConfigsResourceResponse as defaultIncrementalResourceResponse,
   defaultIncrementalAlterConfigsResponse,
 } from "../../protocol/messages/incremental-alter-configs-response.ts";
-import type { BrokerServices } from "../services.ts";
 import { ResourceType } from "./config-view.ts";
 import { tryDecide } from "./decide.ts";
-import { defineHandler } from "./handler.ts";
+import { defineHandler, type RequestContext } from "./handler.ts";
 
 type Outcome = { resourceType: number; resourceName: string; errorCode: number; errorMessage: string | null };
 
 async function alter(
-  services: BrokerServices,
+  ctx: RequestContext,
   resources: readonly { resourceType: number; resourceName: string; configs: readonly { name: string; op: number; value: string | null }[] }[],
   incremental: boolean,
   validateOnly: boolean,
 ): Promise<Outcome[]> {
+  const { services } = ctx;
   const outcomes: (Outcome | null)[] = resources.map((r) =>
     r.resourceType === ResourceType.TOPIC || r.resourceType === ResourceType.BROKER
       ? null
@@ -45,7 +45,7 @@ async function alter(
   });
   const brokerStatic = (name: string, value: string | null): string | null =>
     value === null ? null : `broker config ${name} cannot be changed at run time; set it in server.properties or with --set`;
-  const decided = await tryDecide(services, incremental ? "IncrementalAlterConfigs" : "AlterConfigs", (c) =>
+  const decided = await tryDecide(ctx, incremental ? "IncrementalAlterConfigs" : "AlterConfigs", (c) =>
     alterConfigs(c, alterations, validateOnly, brokerStatic, services.settings.nodeId),
   );
   const results = decided.ok
@@ -64,7 +64,7 @@ export const alterConfigsHandler = defineHandler({
   maxVersion: 2,
   async handle(request, ctx) {
     const outcomes = await alter(
-      ctx.services,
+      ctx,
       request.resources.map((r) => ({ ...r, configs: r.configs.map((c) => ({ name: c.name, op: 0, value: c.value })) })),
       false,
       request.validateOnly,
@@ -79,7 +79,7 @@ export const incrementalAlterConfigsHandler = defineHandler({
   maxVersion: 1,
   async handle(request, ctx) {
     const outcomes = await alter(
-      ctx.services,
+      ctx,
       request.resources.map((r) => ({ ...r, configs: r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })) })),
       true,
       request.validateOnly,

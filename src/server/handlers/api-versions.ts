@@ -7,10 +7,15 @@
  *
  * The response header is always v0 (the codec's responseHeaderVersion encodes that rule);
  * a version newer than v4 is answered by dispatch.ts with a v0 UNSUPPORTED_VERSION response.
+ *
+ * v3+ requests carry the client's software name and version (KIP-511): they are kept on the
+ * connection (at most `clientSoftwareCharsMax` characters each) so that log lines about the
+ * client's later requests say whom to upgrade.
  */
 import { ApiKeys } from "../../protocol/messages/index.ts";
 import { defaultApiVersionsResponse } from "../../protocol/messages/api-versions-response.ts";
 import { advertisedVersions } from "../dispatch.ts";
+import { clientSoftwareCharsMax } from "../limits.ts";
 import { defineHandler, type ApiHandler } from "./handler.ts";
 
 /** metadata.version level of Kafka 3.9 (3.9-IV0), whose broker API set bunka serves. */
@@ -22,7 +27,11 @@ export function apiVersionsHandler(handlers: () => readonly ApiHandler[]): ApiHa
     apiKey: ApiKeys.ApiVersions,
     minVersion: 0,
     maxVersion: 4,
-    handle(_request, ctx) {
+    handle(request, ctx) {
+      if (ctx.apiVersion >= 3) {
+        ctx.connection.client.softwareName = request.clientSoftwareName.slice(0, clientSoftwareCharsMax);
+        ctx.connection.client.softwareVersion = request.clientSoftwareVersion.slice(0, clientSoftwareCharsMax);
+      }
       return {
         ...defaultApiVersionsResponse(),
         apiKeys: advertisedVersions(handlers()),

@@ -10,7 +10,7 @@ export const createPartitionsHandler = defineHandler({
   minVersion: 0,
   maxVersion: 3,
   async handle(request, ctx) {
-    const decided = await tryDecide(ctx.services, "CreatePartitions", (c) =>
+    const decided = await tryDecide(ctx, "CreatePartitions", (c) =>
       createPartitions(
         c,
         request.topics.map((t) => ({ name: t.name, count: t.count, assignments: t.assignments === null ? null : t.assignments.map((a) => a.brokerIds) })),

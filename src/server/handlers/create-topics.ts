@@ -21,7 +21,7 @@ export const createTopicsHandler = defineHandler({
   async handle(request, ctx) {
     const { services, apiVersion: version } = ctx;
     const validateOnly = version >= 1 && request.validateOnly;
-    const decided = await tryDecide(services, "CreateTopics", (c) =>
+    const decided = await tryDecide(ctx, "CreateTopics", (c) =>
       createTopics(
         c,
         request.topics.map((t) => ({

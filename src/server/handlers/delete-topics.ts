@@ -26,7 +26,7 @@ export const deleteTopicsHandler = defineHandler({
     if (!services.settings.deleteTopicEnable) {
       results = failAll(ErrorCode.TOPIC_DELETION_DISABLED, "topic deletion is disabled (delete.topic.enable=false)");
     } else {
-      const decided = await tryDecide(services, "DeleteTopics", (c) => deleteTopics(c, wanted));
+      const decided = await tryDecide(ctx, "DeleteTopics", (c) => deleteTopics(c, wanted));
       results = decided.ok ? decided.value : failAll(decided.errorCode, decided.errorMessage);
     }
     return {

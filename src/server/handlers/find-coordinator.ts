@@ -40,7 +40,7 @@ async function findGroupCoordinator(groupId: string, ctx: RequestContext): Promi
   if (services.metadata.image.topic(OFFSETS_TOPIC_NAME) === undefined) {
     const created = await ensureOffsetsTopic(services.metadata, groups.config.offsetsTopicNumPartitions, groups.config.offsetsTopicReplicationFactor);
     if (created.kind === "failed") {
-      services.log.warn("could not create __consumer_offsets", { errorCode: created.errorCode, error: created.errorMessage ?? undefined });
+      ctx.logRepeated("warn", "offsets topic creation failed", "could not create __consumer_offsets", { errorCode: created.errorCode, error: created.errorMessage ?? undefined });
       return notFound(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC_NAME} could not be created: ${created.errorMessage ?? created.errorCode}`);
     }
   }

@@ -10,13 +10,20 @@
  */
 import type { RequestHeader } from "../../protocol/header.ts";
 import type { ApiKey, RequestBodies, ResponseBodies } from "../../protocol/messages/index.ts";
+import type { LogFields, LogLevel } from "../../util/log.ts";
+import type { ClientSoftware } from "../connection.ts";
 import type { BrokerServices } from "../services.ts";
 
+/** The connection a request came on (structurally the connection's `ConnectionContext`). */
 export interface ConnectionInfo {
   readonly id: number;
   readonly remoteAddress: string;
   /** Name of the listener the connection arrived on (e.g. PLAINTEXT). */
   readonly listenerName: string;
+  /** What the client said about itself in ApiVersions v3+ (the ApiVersions handler sets it). */
+  readonly client: ClientSoftware;
+  /** Logs a line rate-limited per connection and `kind` (see connection.ts). */
+  logRepeated(level: LogLevel, kind: string, msg: string, fields?: LogFields): void;
 }
 
 export interface RequestContext {
@@ -24,6 +31,13 @@ export interface RequestContext {
   readonly header: RequestHeader;
   readonly connection: ConnectionInfo;
   readonly services: BrokerServices;
+  /**
+   * Logs a line about this request. A client can repeat a request as often as it likes, so
+   * every line a request can cause goes here, not to `services.log`: it is rate-limited per
+   * connection and `kind` (the first at once, then one line per interval with a count) and
+   * names the connection, the api and version, the client id and the client's software.
+   */
+  logRepeated(level: LogLevel, kind: string, msg: string, fields?: LogFields): void;
 }
 
 export type HandlerResult<K extends ApiKey> = ResponseBodies[K] | null;

@@ -22,14 +22,14 @@ export const initProducerIdHandler = defineHandler({
     const fail = (errorCode: number) => ({ ...defaultInitProducerIdResponse(), errorCode, producerId: -1, producerEpoch: -1 });
     if (request.transactionalId !== null) {
       if (request.transactionalId === "") return fail(ErrorCode.INVALID_REQUEST);
-      ctx.services.log.warn("transactional producer refused: transactions are not supported yet", { transactionalId: request.transactionalId });
+      ctx.logRepeated("warn", "transactional producer refused", "transactional producer refused: transactions are not supported yet", { transactionalId: request.transactionalId });
       return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     }
     try {
       const producerId = await ctx.services.replicas.producerIds().nextProducerId();
       return { ...defaultInitProducerIdResponse(), producerId, producerEpoch: 0 };
     } catch (e) {
-      ctx.services.log.error("producer id block allocation failed", { error: e instanceof Error ? e : String(e) });
+      ctx.logRepeated("error", "producer id allocation failed", "producer id block allocation failed", { error: e instanceof Error ? e : String(e) });
       return fail(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     }
   },

@@ -76,7 +76,7 @@ export const listOffsetsHandler = defineHandler({
           return answer(offsetFor(lookup.partition, req.timestamp, isConsumer, readCommitted, ctx.services.compression));
         } catch (e) {
           if (!(e instanceof StorageError)) throw e;
-          ctx.services.log.error("list offsets failed", { topic: t.name, partition: req.partitionIndex, error: e });
+          ctx.logRepeated("error", "storage error", "list offsets failed", { topic: t.name, partition: req.partitionIndex, error: e });
           return answer({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR });
         }
       }),

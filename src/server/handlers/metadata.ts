@@ -100,14 +100,14 @@ export const metadataHandler = defineHandler({
         ),
       ];
       if (missing.length > 0) {
-        const decided = await tryDecide(services, "auto-create topics", (c) =>
+        const decided = await tryDecide(ctx, "auto-create topics", (c) =>
           createTopics(c, missing.map((name) => ({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] })), false),
         );
         // A failed creation leaves the topics unknown: the client retries its metadata request.
         const created = decided.ok ? decided.value : [];
         for (const r of created) {
           if (r.errorCode !== ErrorCode.NONE && r.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
-            services.log.warn("topic auto-creation failed", { topic: r.name, error: r.errorMessage ?? String(r.errorCode) });
+            ctx.logRepeated("warn", "topic auto-creation failed", "topic auto-creation failed", { topic: r.name, error: r.errorMessage ?? String(r.errorCode) });
           }
         }
       }

@@ -16,7 +16,7 @@ import {
   SOCKET_REQUEST_MAX_BYTES_DEFAULT,
   UnsupportedRequestError,
 } from "../../../src/protocol/frame.ts";
-import { requestHeaderVersion, responseHeaderVersion } from "../../../src/protocol/header.ts";
+import { peekRequestClientId, requestHeaderVersion, responseHeaderVersion } from "../../../src/protocol/header.ts";
 import { defaultApiVersionsResponse } from "../../../src/protocol/messages/api-versions-response.ts";
 import { defaultFetchResponse, defaultFetchableTopicResponse, defaultPartitionData } from "../../../src/protocol/messages/fetch-response.ts";
 import { defaultMetadataResponse } from "../../../src/protocol/messages/metadata-response.ts";
@@ -168,6 +168,9 @@ describe("frames", () => {
     expect(unknown).toBeInstanceOf(UnsupportedRequestError);
     expect(unknown.kind).toBe("unknownApiKey");
     expect((unknown as UnsupportedRequestError).correlationId).toBe(42);
+    expect((unknown as UnsupportedRequestError).clientId).toBeNull(); // ffff: a null client id
+    const named = decodeErrorOf(() => decodeRequest(hex("03e7 0000 0000002a 0002 6f6b")));
+    expect((named as UnsupportedRequestError).clientId).toBe("ok");
     const tooNew = decodeErrorOf(() => decodeRequest(hex("0012 0063 00000007 0001 63 00")));
     expect(tooNew).toBeInstanceOf(UnsupportedRequestError);
     expect(tooNew.kind).toBe("unsupportedVersion");
@@ -175,6 +178,14 @@ describe("frames", () => {
     expect([u.apiKey, u.apiVersion, u.correlationId, u.clientId]).toEqual([18, 99, 7, "c"]);
     expect(decodeErrorOf(() => decodeRequest(hex("ffff 0000 00000001"))).kind).toBe("unknownApiKey");
     expect(decodeErrorOf(() => decodeRequest(hex("0000 ffff 00000001"))).kind).toBe("unsupportedVersion");
+  });
+
+  test("peekRequestClientId reads the client id of any header but v0, or says null", () => {
+    expect(peekRequestClientId(hex("0001 0002 00000001 0008 6f6c642d676f2d31 deadbeef"))).toBe("old-go-1");
+    expect(peekRequestClientId(hex("0001 0002 00000001 ffff"))).toBeNull();
+    expect(peekRequestClientId(hex("0001 0002 00000001 0009 6f6c64"))).toBeNull(); // torn
+    expect(peekRequestClientId(hex("0001 0002 00000001 00"))).toBeNull();
+    expect(peekRequestClientId(hex("16 03 01 02 00"))).toBeNull();
   });
 
   test("short headers, trailing bytes and bad bodies are DecodeErrors", () => {

@@ -9,7 +9,11 @@
  * v0 response with UNSUPPORTED_VERSION and our ranges, so the client can retry with one we know.
  *
  * Malformed bytes (a DecodeError) also close the connection; `ProtocolViolation` carries
- * the reason for the connection's log line.
+ * the reason for the connection's log line. Bytes after a request body are malformed too,
+ * with one exception (`trailingBytesTolerated`): Kafka never checks for them, and librdkafka
+ * before 2.1 (Debian's 2.0.2 under kcat and confluent-kafka-python) writes a second empty
+ * tag section after ListGroups v3+ bodies (fixed upstream in librdkafka PR 4207), so
+ * ListConsumerGroups would otherwise lose its connection.
  */
 import { DecodeError } from "../protocol/codec/codec-error.ts";
 import { ErrorCode } from "../protocol/errors.ts";
@@ -25,6 +29,16 @@ export class ProtocolViolation extends Error {
     super(message);
     this.name = "ProtocolViolation";
   }
+}
+
+/** ListGroups v3 is its first flexible version, where librdkafka < 2.1 adds the extra tag section. */
+const listGroupsFlexibleMin = 3;
+
+/** Whether the request in `payload` (api key and version are its first four bytes) may carry bytes after its body. */
+function trailingBytesTolerated(payload: Uint8Array): boolean {
+  if (payload.length < 4) return false;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  return view.getInt16(0) === ApiKeys.ListGroups && view.getInt16(2) >= listGroupsFlexibleMin;
 }
 
 export type Dispatch = (payload: Uint8Array, connection: ConnectionInfo) => Promise<Uint8Array[] | null>;
@@ -55,7 +69,7 @@ export function createDispatcher(handlers: readonly ApiHandler[], services: Brok
   return async (payload, connection) => {
     let request;
     try {
-      request = decodeRequest(payload);
+      request = decodeRequest(payload, { allowTrailingBytes: trailingBytesTolerated(payload) });
     } catch (e) {
       if (e instanceof UnsupportedRequestError) {
         if (e.apiKey === ApiKeys.ApiVersions) return unsupportedApiVersions(e.correlationId);

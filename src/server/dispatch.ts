@@ -10,10 +10,14 @@
  *
  * Malformed bytes (a DecodeError) also close the connection; `ProtocolViolation` carries
  * the reason for the connection's log line. Bytes after a request body are malformed too,
- * with one exception (`trailingBytesTolerated`): Kafka never checks for them, and librdkafka
- * before 2.1 (Debian's 2.0.2 under kcat and confluent-kafka-python) writes a second empty
- * tag section after ListGroups v3+ bodies (fixed upstream in librdkafka PR 4207), so
- * ListConsumerGroups would otherwise lose its connection.
+ * except where a client in use writes them (`trailingBytesTolerated`; Kafka never checks):
+ * librdkafka before 2.1 (Debian's 2.0.2 under kcat and confluent-kafka-python) writes
+ * - a second empty tag section after ListGroups v3+ bodies (fixed upstream in PR 4207), and
+ * - for OffsetFetch v6+ of all of a group's partitions (topics null), a 4-byte array-count
+ *   placeholder it never shrinks to its 1-byte compact form, so 3 bytes follow the body
+ *   (Kafka reads the same fields: null topics, requireStable from the placeholder, 0).
+ * Without this, ListConsumerGroups and ListConsumerGroupOffsets of a whole group lose their
+ * connection.
  */
 import { DecodeError } from "../protocol/codec/codec-error.ts";
 import { ErrorCode } from "../protocol/errors.ts";
@@ -31,14 +35,18 @@ export class ProtocolViolation extends Error {
   }
 }
 
-/** ListGroups v3 is its first flexible version, where librdkafka < 2.1 adds the extra tag section. */
-const listGroupsFlexibleMin = 3;
+/** APIs whose bodies may be followed by extra bytes, from this version on (their first flexible one, where librdkafka < 2.1 writes them). */
+const trailingBytesFromVersion: ReadonlyMap<number, number> = new Map([
+  [ApiKeys.ListGroups, 3],
+  [ApiKeys.OffsetFetch, 6],
+]);
 
 /** Whether the request in `payload` (api key and version are its first four bytes) may carry bytes after its body. */
 function trailingBytesTolerated(payload: Uint8Array): boolean {
   if (payload.length < 4) return false;
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  return view.getInt16(0) === ApiKeys.ListGroups && view.getInt16(2) >= listGroupsFlexibleMin;
+  const from = trailingBytesFromVersion.get(view.getInt16(0));
+  return from !== undefined && view.getInt16(2) >= from;
 }
 
 export type Dispatch = (payload: Uint8Array, connection: ConnectionInfo) => Promise<Uint8Array[] | null>;

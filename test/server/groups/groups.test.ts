@@ -343,8 +343,8 @@ describe("group APIs through the dispatcher", () => {
   });
 });
 
-describe("ListGroups from librdkafka < 2.1", () => {
-  test("a v3+ body followed by a second empty tag section is served (Kafka ignores bytes after a body); other requests with trailing bytes still close", async () => {
+describe("requests from librdkafka < 2.1 with bytes after the body", () => {
+  test("ListGroups v3+ and OffsetFetch v6+ are served (Kafka ignores such bytes); other requests with trailing bytes still close", async () => {
     const { b } = await start();
     for (const version of [3, 4]) {
       const payload = flattenChunks(encodeRequest(ApiKeys.ListGroups, version, 7, "rdkafka", { ...defaultListGroupsRequest(), statesFilter: [] })).subarray(4);
@@ -352,6 +352,16 @@ describe("ListGroups from librdkafka < 2.1", () => {
       const response = await b.dispatch(withExtraTags, testConnection);
       const decoded = decodeResponse(ApiKeys.ListGroups, version, flattenChunks(response!));
       expect([decoded.header.correlationId, decoded.body.errorCode]).toEqual([7, E.NONE]);
+    }
+    await findCoordinator(b, "g");
+    await settle();
+    // OffsetFetch v6+ of a whole group: librdkafka leaves the 4-byte placeholder of the null
+    // topics array (Kafka reads null topics, requireStable 0, no tags, and ignores the rest).
+    for (const version of [6, 7]) {
+      const payload = flattenChunks(encodeRequest(ApiKeys.OffsetFetch, version, 10, "rdkafka", { ...defaultOffsetFetchRequest(), groupId: "g", topics: null })).subarray(4);
+      const response = await b.dispatch(new Uint8Array([...payload, 0, 0, 0]), testConnection);
+      const decoded = decodeResponse(ApiKeys.OffsetFetch, version, flattenChunks(response!));
+      expect([decoded.header.correlationId, decoded.body.errorCode]).toEqual([10, E.NONE]);
     }
     const v2 = flattenChunks(encodeRequest(ApiKeys.ListGroups, 2, 8, "x", defaultListGroupsRequest())).subarray(4);
     await expect(b.dispatch(new Uint8Array([...v2, 0]), testConnection)).rejects.toBeInstanceOf(ProtocolViolation);

@@ -165,7 +165,7 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     brokerKey: "log.cleaner.max.compaction.lag.ms",
     defaultValue: LONG_MAX,
     check: atLeast(1),
-    effect: ignored("the log cleaner picks logs by min.cleanable.dirty.ratio only; no deadline forces a clean"),
+    effect: honoured,
   },
   { name: "max.message.bytes", type: "int", brokerKey: "message.max.bytes", defaultValue: "1048588", check: atLeast(0), effect: honoured },
   {
@@ -342,6 +342,7 @@ export interface TopicConfig {
   deleteRetentionMs: number;
   minCompactionLagMs: number;
   minCleanableDirtyRatio: number;
+  maxCompactionLagMs: number;
   /** Parsed for the controller's elections; no effect yet (see the def's `effect`). */
   uncleanLeaderElectionEnable: boolean;
   /** `producer`: batches are stored in the codec they came in; otherwise recompressed to this. */
@@ -415,6 +416,7 @@ export function toTopicConfig(entries: readonly ResolvedConfigEntry[]): TopicCon
     deleteRetentionMs: toSafeNumber(get("delete.retention.ms")),
     minCompactionLagMs: toSafeNumber(get("min.compaction.lag.ms")),
     minCleanableDirtyRatio: Number(get("min.cleanable.dirty.ratio")),
+    maxCompactionLagMs: toSafeNumber(get("max.compaction.lag.ms")),
     uncleanLeaderElectionEnable: get("unclean.leader.election.enable").toLowerCase() === "true",
     compressionType: compressionTypeOf(get("compression.type")),
     compressionGzipLevel: Number(get("compression.gzip.level")),

@@ -12,6 +12,7 @@ import {
   validateTopicConfig,
 } from "../../src/metadata/topic-config.ts";
 import { randomUuid } from "../../src/metadata/uuid.ts";
+import { logConfigOf } from "../../src/replication/topic-log-config.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
 import { ErrorCode } from "../../src/protocol/errors.ts";
 
@@ -71,7 +72,6 @@ describe("the topic config set", () => {
         "leader.replication.throttled.replicas",
         "local.retention.bytes",
         "local.retention.ms",
-        "max.compaction.lag.ms",
         "message.downconversion.enable",
         "message.format.version",
         "preallocate",
@@ -156,6 +156,12 @@ describe("typed topic config", () => {
     expect(typed([["compression.type", "uncompressed"]], { "compression.type": "zstd" }).compressionType).toBe("uncompressed");
     expect(typed([]).compressionGzipLevel).toBe(-1);
     expect(typed([["compression.zstd.level", "-5"]]).compressionZstdLevel).toBe(-5);
+  });
+
+  test("max.compaction.lag.ms reaches the log config; Long.MAX_VALUE is no bound", () => {
+    expect(logConfigOf(typed([])).maxCompactionLagMs).toBe(Number.POSITIVE_INFINITY);
+    expect(logConfigOf(typed([], { "log.cleaner.max.compaction.lag.ms": "3600000" })).maxCompactionLagMs).toBe(3600000);
+    expect(logConfigOf(typed([["max.compaction.lag.ms", "60000"]])).maxCompactionLagMs).toBe(60000);
   });
 
   test("timestamp bounds fall back to message.timestamp.difference.max.ms while unset", () => {

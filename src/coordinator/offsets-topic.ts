@@ -1,7 +1,9 @@
 /**
  * Creating `__consumer_offsets` on first use, as Kafka does when a client first looks for a
  * group coordinator: `offsets.topic.num.partitions` partitions, `offsets.topic.replication.factor`
- * replicas, compacted, 100 MiB segments (Kafka's offsets.topic.segment.bytes). Until it
+ * replicas, compacted, 100 MiB segments (Kafka's offsets.topic.segment.bytes), and
+ * compression.type=producer as Kafka sets it, so the broker's compression.type does not make
+ * every offset commit a recompression. Until it
  * exists and has a leader, FindCoordinator answers COORDINATOR_NOT_AVAILABLE and the client
  * retries.
  *
@@ -24,6 +26,7 @@ export function offsetsTopicCreation(numPartitions: number, replicationFactor: n
     configs: [
       { name: "cleanup.policy", value: "compact" },
       { name: "segment.bytes", value: String(OFFSETS_TOPIC_SEGMENT_BYTES) },
+      { name: "compression.type", value: "producer" },
     ],
   };
 }

@@ -21,9 +21,16 @@
  * offsets, size against max.message.bytes, zstd only from Produce v7, no control batches
  * from clients, transactional batches refused (no transaction coordinator yet), idempotent
  * sequence checks; LogAppendTime topics get the batch's time patched in place before the
- * write. The one exception to "never decompressed": given `compression`, on a topic whose
- * cleanup.policy includes compact, records are inflated and a record without a key is
- * refused with INVALID_RECORD and a per-record error, as Kafka does (no codecs: no check).
+ * write. Records are inflated (Kafka's LogValidator does the same) only when the topic asks
+ * for something the header cannot answer:
+ * - cleanup.policy includes compact: a record without a key is INVALID_RECORD;
+ * - message.timestamp.before/after.max.ms bound a CreateTime topic: a record timestamp out of
+ *   [now - before, now + after] is INVALID_TIMESTAMP (each with a per-record error);
+ * - compression.type is a codec and the batch is in another one: the batch is rewritten
+ *   under the topic's codec (`recompressBatch`: same header fields, same records, new CRC).
+ * A batch already in the topic's codec (or any batch under `producer`) is appended as it
+ * came, without inflating. Compressed batches are inflated only given `compression`; without
+ * codecs they are neither checked nor recompressed.
  *
  * The broker's own writers and readers (the group coordinator's `__consumer_offsets`) use
  * `appendInternal` (acks=all, internal topics allowed) and `readCommitted` (below the HW).
@@ -40,7 +47,10 @@ import type { Clock } from "../platform/clock.ts";
 import { StorageError } from "../platform/fs.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import type { Compression } from "../platform/compression.ts";
-import { type RecordBatchView, walkBatches } from "../protocol/records/record-batch.ts";
+import { recompressBatch } from "../protocol/records/builder.ts";
+import { type CompressionCodecName, codecName } from "../protocol/records/compression.ts";
+import type { DecodedRecord } from "../protocol/records/record.ts";
+import { RecordBatchView, walkBatches } from "../protocol/records/record-batch.ts";
 import { RecordsError } from "../protocol/records/records-error.ts";
 import { readBytesMax } from "../storage/config.ts";
 import type { TopicPartition } from "../storage/file-names.ts";
@@ -65,8 +75,8 @@ export interface ReplicaManagerOptions {
   /** Broker values topic configs fall back to (BrokerSettings.brokerConfigValue). */
   brokerConfigValue: BrokerConfigLookup;
   /**
-   * Codecs for inflating produced batches of compacted topics: enables the keyless-record
-   * check (Kafka's); without them records of compacted topics are not checked.
+   * Codecs for inflating and recompressing produced batches (the record checks and
+   * compression.type above); without them compressed batches are appended as they came.
    */
   compression?: Compression;
   /** Where lines of faults requests repeat are rate-limited (see the module doc); absent: not limited. */
@@ -112,8 +122,42 @@ export type AppendOutcome =
       recordErrors?: { batchIndex: number; message: string }[];
     };
 
-/** Largest records section inflated for the compacted-topic key check. */
-const keyCheckInflatedBytesMax = readBytesMax;
+/** Largest records section inflated for the record checks and recompression. */
+const inflatedBytesMax = readBytesMax;
+
+/** The codec a topic's compression.type stores batches in; null for `producer` (as produced). */
+function targetCodec(type: TopicConfig["compressionType"]): CompressionCodecName | null {
+  switch (type) {
+    case "producer":
+      return null;
+    case "uncompressed":
+      return "none";
+    case "gzip":
+    case "snappy":
+    case "lz4":
+    case "zstd":
+      return type;
+    default: {
+      const never: never = type;
+      throw new Error(`unhandled compression.type ${String(never)}`);
+    }
+  }
+}
+
+/** The CreateTime window a topic allows, or null when it is unbounded (or LogAppendTime). */
+function timestampWindow(config: TopicConfig, nowMs: number): { earliest: number; latest: number } | null {
+  if (config.messageTimestampType !== "CreateTime") return null;
+  const before = config.messageTimestampBeforeMaxMs;
+  const after = config.messageTimestampAfterMaxMs;
+  if (before >= Number.MAX_SAFE_INTEGER && after >= Number.MAX_SAFE_INTEGER) return null;
+  return {
+    earliest: before >= Number.MAX_SAFE_INTEGER ? Number.NEGATIVE_INFINITY : nowMs - before,
+    latest: after >= Number.MAX_SAFE_INTEGER ? Number.POSITIVE_INFINITY : nowMs + after,
+  };
+}
+
+/** Kafka's RecordBatch.NO_TIMESTAMP: records carrying it are not checked against the window. */
+const noTimestamp = -1;
 
 export interface FetchPartitionRequest {
   topic: string;
@@ -405,9 +449,16 @@ export class ReplicaManager {
     if ((attributes & transactionalBit) !== 0) {
       return fail(ErrorCode.INVALID_TXN_STATE, "transactional produce is not supported by this broker yet");
     }
-    if (config.cleanupPolicy.compact) {
-      const keyless = this.#keylessRecords(batch);
-      if (keyless !== null) return keyless;
+    const codec = codecName(compression);
+    const target = targetCodec(config.compressionType);
+    // Control batches never reach here from clients; the broker's own stay as written (Kafka's rule).
+    const recompress = target !== null && target !== codec && (attributes & controlBit) === 0;
+    const window = timestampWindow(config, this.#clock.nowMs());
+    let inflated: Uint8Array | null = null;
+    if (config.cleanupPolicy.compact || window !== null || recompress) {
+      const inspected = this.#inspectRecords(batch, config.cleanupPolicy.compact, window);
+      if (inspected.kind === "error") return inspected;
+      inflated = inspected.section;
     }
     if (opts.requiredAcks === -1 && p.isrSize < config.minInsyncReplicas) {
       return fail(ErrorCode.NOT_ENOUGH_REPLICAS, `ISR has ${p.isrSize} replicas, min.insync.replicas is ${config.minInsyncReplicas}`);
@@ -441,15 +492,29 @@ export class ReplicaManager {
       }
     }
 
+    let stored = batch;
+    if (recompress && inflated !== null && (target === "none" || this.#compression !== undefined)) {
+      const level = target === "gzip" ? config.compressionGzipLevel : target === "zstd" ? config.compressionZstdLevel : undefined;
+      const bytes = recompressBatch(batch, inflated, target, this.#compression, level === undefined || level === -1 ? {} : { level });
+      stored = RecordBatchView.at(bytes);
+      if (stored.recordCount !== batch.recordCount || stored.lastOffsetDelta !== batch.lastOffsetDelta) {
+        throw new Error(`recompression changed the batch: ${batch.recordCount} → ${stored.recordCount} records`);
+      }
+      // As Kafka re-checks a rebuilt batch: recompression may have made it larger.
+      if (stored.sizeInBytes > config.maxMessageBytes) {
+        return fail(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${stored.sizeInBytes} bytes as ${target} exceeds max.message.bytes ${config.maxMessageBytes}`);
+      }
+    }
+
     let logAppendTimeMs = -1;
     if (config.messageTimestampType === "LogAppendTime") {
       logAppendTimeMs = this.#clock.nowMs();
-      batch.setLogAppendTime(logAppendTimeMs);
+      stored.setLogAppendTime(logAppendTimeMs);
     }
 
     let result: AppendResult;
     try {
-      result = p.log.append(batch.bytes, p.leaderEpoch, { crcVerified: true });
+      result = p.log.append(stored.bytes, p.leaderEpoch, { crcVerified: true });
     } catch (e) {
       if (!(e instanceof StorageError)) throw e;
       return fail(ErrorCode.KAFKA_STORAGE_ERROR, e.message);
@@ -493,31 +558,51 @@ export class ReplicaManager {
   }
 
   /**
-   * Compacted topics need a key on every record (Kafka's LogValidator): INVALID_RECORD with
-   * one record error per keyless record, CORRUPT_MESSAGE when the records do not decode, or
-   * null when every record has a key (or no codecs were given: no check).
+   * Inflates the batch's records and checks what the topic asks (Kafka's LogValidator):
+   * with `requireKeys` (compacted topic) every record has a key (INVALID_RECORD), within
+   * `window` every CreateTime timestamp but NO_TIMESTAMP lies in it (INVALID_TIMESTAMP); one
+   * record error per bad record, the partition's code being the first's. CORRUPT_MESSAGE when
+   * the records do not decode. Returns the decompressed section, or null when the batch is
+   * compressed and no codecs were given (nothing checked).
    */
-  #keylessRecords(batch: RecordBatchView): AppendOutcome | null {
+  #inspectRecords(
+    batch: RecordBatchView,
+    requireKeys: boolean,
+    window: { earliest: number; latest: number } | null,
+  ): { kind: "ok"; section: Uint8Array | null } | Extract<AppendOutcome, { kind: "error" }> {
     const codecs = this.#compression;
-    if (codecs === undefined) return null;
-    let keys: (Uint8Array | null)[];
+    if (batch.compressionId !== 0 && codecs === undefined) return { kind: "ok", section: null };
+    let inflated: { section: Uint8Array; records: DecodedRecord[] };
     try {
-      keys = batch.records({ maxBytes: keyCheckInflatedBytesMax, compression: codecs }).map((r) => r.key);
+      inflated = batch.inflate(codecs === undefined ? { maxBytes: inflatedBytesMax } : { maxBytes: inflatedBytesMax, compression: codecs });
     } catch (e) {
       if (!(e instanceof RecordsError)) throw e;
       return { kind: "error", errorCode: ErrorCode.CORRUPT_MESSAGE, message: `records do not decode: ${e.message}` };
     }
     const recordErrors: { batchIndex: number; message: string }[] = [];
-    keys.forEach((k, i) => {
-      if (k === null) recordErrors.push({ batchIndex: i, message: "Compacted topic cannot accept message without key." });
+    let firstCode: number = ErrorCode.NONE;
+    let keyless = 0;
+    let outOfWindow = 0;
+    inflated.records.forEach((r, i) => {
+      let code: number = ErrorCode.NONE;
+      if (requireKeys && r.key === null) {
+        keyless++;
+        code = ErrorCode.INVALID_RECORD;
+        recordErrors.push({ batchIndex: i, message: "Compacted topic cannot accept message without key." });
+      } else if (window !== null && r.timestamp !== noTimestamp && (r.timestamp < window.earliest || r.timestamp > window.latest)) {
+        outOfWindow++;
+        code = ErrorCode.INVALID_TIMESTAMP;
+        recordErrors.push({ batchIndex: i, message: `timestamp ${r.timestamp} is outside [${window.earliest}, ${window.latest}]` });
+      }
+      if (firstCode === ErrorCode.NONE) firstCode = code;
     });
-    if (recordErrors.length === 0) return null;
-    return {
-      kind: "error",
-      errorCode: ErrorCode.INVALID_RECORD,
-      message: `compacted topic: ${recordErrors.length} of ${keys.length} records have no key`,
-      recordErrors,
-    };
+    if (recordErrors.length === 0) return { kind: "ok", section: inflated.section };
+    const count = inflated.records.length;
+    const problems = [
+      ...(keyless > 0 ? [`compacted topic: ${keyless} of ${count} records have no key`] : []),
+      ...(outOfWindow > 0 ? [`${outOfWindow} of ${count} records have a timestamp out of the topic's range`] : []),
+    ];
+    return { kind: "error", errorCode: firstCode, message: problems.join("; "), recordErrors };
   }
 
   /**

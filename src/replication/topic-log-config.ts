@@ -3,7 +3,7 @@
  * from its metadata-image overrides and the broker's values (metadata/topic-config.ts), and
  * the storage `LogConfig` fields derived from it.
  *
- * Kafka's "never" for `flush.messages` / `flush.ms` is Long.MAX_VALUE, which `toTopicConfig`
+ * Kafka's "never" for `flush.messages` / `flush.ms` / `max.compaction.lag.ms` is Long.MAX_VALUE, which `toTopicConfig`
  * saturates to Number.MAX_SAFE_INTEGER; storage wants `Infinity` for "never" (a finite
  * flush.ms would schedule a timer 2^53 ms away, which a real timer treats as 0), so any value
  * at or above `neverThreshold` maps to Infinity here.
@@ -41,6 +41,7 @@ export function logConfigOf(tc: TopicConfig): Partial<LogConfig> {
     deleteRetentionMs: tc.deleteRetentionMs,
     minCleanableDirtyRatio: tc.minCleanableDirtyRatio,
     minCompactionLagMs: tc.minCompactionLagMs,
+    maxCompactionLagMs: never(tc.maxCompactionLagMs),
   };
 }
 

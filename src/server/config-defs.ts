@@ -21,6 +21,7 @@
  * which mean nothing here (thread counts, socket buffer sizes); start-up logs each one set.
  */
 import { z } from "zod";
+import { zstdLevelMax, zstdLevelMin } from "../metadata/topic-config.ts";
 import { dropBehindBytesMin } from "../storage/config.ts";
 import { isLogLevel, type LogLevel } from "../util/log.ts";
 import {
@@ -254,7 +255,16 @@ export const configDefs = {
   "message.max.bytes": int(1048588, 0, int32Max, { mode: "cluster-wide", doc: "Largest record batch accepted." }),
   "compression.type": oneOf(["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"] as const, "producer", {
     mode: "cluster-wide",
-    doc: "Compression of stored batches; `producer` keeps what the producer sent.",
+    doc: "Default compression.type of topics: batches in another codec are recompressed to this one when appended; `producer` keeps what the producer sent, `uncompressed` stores them uncompressed.",
+  }),
+  "compression.gzip.level": def("INT", intSchema(-1, 9).refine((v) => v !== 0, "0 is not a gzip level"), "-1 or an integer in [1, 9]", -1, "-1", {
+    mode: "cluster-wide",
+    doc: "Default compression.gzip.level of topics: the level of batches the broker recompresses to gzip; -1 is zlib's default (6).",
+  }),
+  "compression.lz4.level": int(9, 1, 17, { mode: "cluster-wide", ignored: true, doc: "Accepted for compatibility; bunka's LZ4 compressor has a single speed." }),
+  "compression.zstd.level": int(3, zstdLevelMin, zstdLevelMax, {
+    mode: "cluster-wide",
+    doc: "Default compression.zstd.level of topics: the level of batches the broker recompresses to zstd.",
   }),
   "log.segment.bytes": int(1073741824, 14, int32Max, { mode: "cluster-wide", doc: "Size at which a segment is rolled." }),
   "log.roll.ms": longOrNull(1, { mode: "cluster-wide", doc: "Age at which a segment is rolled; overrides log.roll.hours." }),
@@ -286,6 +296,25 @@ export const configDefs = {
   "log.cleaner.max.compaction.lag.ms": long(longValueMax, "9223372036854775807", 1, { mode: "cluster-wide", doc: "Maximum time a message stays ineligible for compaction." }),
   "log.cleaner.min.cleanable.ratio": double(0.5, 0, 1, { mode: "cluster-wide", doc: "Dirty ratio above which a log is compacted." }),
   "log.message.timestamp.type": oneOf(["CreateTime", "LogAppendTime"] as const, "CreateTime", { mode: "cluster-wide", doc: "Timestamp kept in stored batches." }),
+  "log.message.timestamp.before.max.ms": long(longValueMax, "9223372036854775807", 0, {
+    mode: "cluster-wide",
+    doc: "CreateTime topics: how far behind the broker's clock a record's timestamp may be; older records are refused with INVALID_TIMESTAMP.",
+  }),
+  "log.message.timestamp.after.max.ms": long(longValueMax, "9223372036854775807", 0, {
+    mode: "cluster-wide",
+    doc: "CreateTime topics: how far ahead of the broker's clock a record's timestamp may be; later records are refused with INVALID_TIMESTAMP.",
+  }),
+  "log.message.timestamp.difference.max.ms": long(longValueMax, "9223372036854775807", 0, {
+    mode: "cluster-wide",
+    doc: "Deprecated in Kafka 3.6: the bound before.max.ms and after.max.ms use while they are unset.",
+  }),
+  "log.message.format.version": str("3.0-IV1", { ignored: true, doc: "Deprecated in Kafka 3.x and removed in 4.0; bunka stores v2 record batches only." }),
+  "log.message.downconversion.enable": bool(true, { mode: "cluster-wide", ignored: true, doc: "bunka never down-converts record batches." }),
+  "log.preallocate": bool(false, { mode: "cluster-wide", ignored: true, doc: "bunka does not preallocate segment files." }),
+  "log.roll.jitter.ms": longOrNull(0, { ignored: true, doc: "bunka rolls segments at log.roll.ms exactly, without jitter." }),
+  "log.roll.jitter.hours": int(0, 0, int32Max, { ignored: true, doc: "bunka rolls segments at log.roll.hours exactly, without jitter." }),
+  "log.local.retention.ms": long(-2, "-2", -2, { mode: "cluster-wide", ignored: true, doc: "Tiered storage: bunka has none." }),
+  "log.local.retention.bytes": long(-2, "-2", -2, { mode: "cluster-wide", ignored: true, doc: "Tiered storage: bunka has none." }),
   "num.recovery.threads.per.data.dir": int(1, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
 
   // --- replication

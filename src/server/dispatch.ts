@@ -16,6 +16,16 @@
  *
  * Each handler gets `ctx.logRepeated`: the connection's per-kind rate limit, with the api,
  * version, client id and client software added to the line.
+ *
+ * Bytes after a request body are malformed too,
+ * except where a client in use writes them (`trailingBytesTolerated`; Kafka never checks):
+ * librdkafka before 2.1 (Debian's 2.0.2 under kcat and confluent-kafka-python) writes
+ * - a second empty tag section after ListGroups v3+ bodies (fixed upstream in PR 4207), and
+ * - for OffsetFetch v6+ of all of a group's partitions (topics null), a 4-byte array-count
+ *   placeholder it never shrinks to its 1-byte compact form, so 3 bytes follow the body
+ *   (Kafka reads the same fields: null topics, requireStable from the placeholder, 0).
+ * Without this, ListConsumerGroups and ListConsumerGroupOffsets of a whole group lose their
+ * connection.
  */
 import { DecodeError } from "../protocol/codec/codec-error.ts";
 import { ErrorCode } from "../protocol/errors.ts";
@@ -38,6 +48,20 @@ export class ProtocolViolation extends ClientFault {
 
 function apiName(apiKey: number): string {
   return apiSpec(apiKey)?.name ?? `api key ${apiKey}`;
+}
+
+/** APIs whose bodies may be followed by extra bytes, from this version on (their first flexible one, where librdkafka < 2.1 writes them). */
+const trailingBytesFromVersion: ReadonlyMap<number, number> = new Map([
+  [ApiKeys.ListGroups, 3],
+  [ApiKeys.OffsetFetch, 6],
+]);
+
+/** Whether the request in `payload` (api key and version are its first four bytes) may carry bytes after its body. */
+function trailingBytesTolerated(payload: Uint8Array): boolean {
+  if (payload.length < 4) return false;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const from = trailingBytesFromVersion.get(view.getInt16(0));
+  return from !== undefined && view.getInt16(2) >= from;
 }
 
 export type Dispatch = (payload: Uint8Array, connection: ConnectionInfo) => Promise<Uint8Array[] | null>;
@@ -68,7 +92,7 @@ export function createDispatcher(handlers: readonly ApiHandler[], services: Brok
   return async (payload, connection) => {
     let request;
     try {
-      request = decodeRequest(payload);
+      request = decodeRequest(payload, { allowTrailingBytes: trailingBytesTolerated(payload) });
     } catch (e) {
       if (e instanceof UnsupportedRequestError) {
         if (e.apiKey === ApiKeys.ApiVersions) return unsupportedApiVersions(e.correlationId);

@@ -6,8 +6,10 @@
  *    min(active segment base, high watermark, recovery point) and whose newest record is
  *    older than `min.compaction.lag.ms`. The active segment is never touched. The dirty
  *    section starts at the cleaner checkpoint (`cleaner-offset-checkpoint`, per log dir);
- *    a log is cleaned when dirty bytes / cleanable bytes >= `min.cleanable.dirty.ratio`, or
- *    when a tombstone's delete horizon has passed.
+ *    a log is cleaned when dirty bytes / cleanable bytes >= `min.cleanable.dirty.ratio`,
+ *    when the first batch of a dirty segment is older than `max.compaction.lag.ms` (such
+ *    logs go first; the active segment of a compacted log rolls within that lag, log-segment.ts),
+ *    or when a tombstone's delete horizon has passed.
  * 2. Offset map: key → offset of its last record, over the dirty section, bounded by
  *    `log.cleaner.dedupe.buffer.size`; when full the clean stops there (the rest next time).
  * 3. Rewrite: cleanable segments from the first up to the map's end, in groups of
@@ -123,6 +125,8 @@ interface Plan {
   cleanBytes: number;
   ratio: number;
   tombstonesDue: boolean;
+  /** A dirty batch is older than max.compaction.lag.ms: clean whatever the ratio. */
+  compactionDue: boolean;
 }
 
 /** A stored batch the cleaner could not read: the log is left alone until restart. */
@@ -364,7 +368,8 @@ export class LogCleaner {
       for (const log of dir.logs) {
         const plan = this.#plan(log, now);
         if (plan === null || !this.#eligible(plan)) continue;
-        if (best === null || plan.ratio > best.ratio) best = plan;
+        // Kafka's order: logs past max.compaction.lag.ms first, then the dirtiest.
+        if (best === null || (plan.compactionDue && !best.compactionDue) || (plan.compactionDue === best.compactionDue && plan.ratio > best.ratio)) best = plan;
       }
     }
     return best;
@@ -372,7 +377,7 @@ export class LogCleaner {
 
   #eligible(plan: Plan): boolean {
     const cfg = plan.log.config;
-    return (plan.dirtyBytes > 0 && plan.ratio >= cfg.minCleanableDirtyRatio) || plan.tombstonesDue;
+    return (plan.dirtyBytes > 0 && (plan.ratio >= cfg.minCleanableDirtyRatio || plan.compactionDue)) || plan.tombstonesDue;
   }
 
   // ---- synchronous entry points (tests, tools) --------------------------------------------
@@ -386,7 +391,7 @@ export class LogCleaner {
     const plan = this.#plan(log, this.#clock.nowMs());
     if (plan === null) return { kind: "notNeeded", reason: "not a compacted log, or nothing cleanable" };
     if (options.force !== true && !this.#eligible(plan)) {
-      return { kind: "notNeeded", reason: `dirty ratio ${plan.ratio.toFixed(3)} below ${plan.log.config.minCleanableDirtyRatio}` };
+      return { kind: "notNeeded", reason: `dirty ratio ${plan.ratio.toFixed(3)} below ${plan.log.config.minCleanableDirtyRatio}, no batch past max.compaction.lag.ms` };
     }
     const steps = this.#cleanSteps(plan);
     for (;;) {
@@ -502,7 +507,32 @@ export class LogCleaner {
       // codecs) must not trigger pass after pass: only new data or a later horizon will.
       this.#tombstoneDueMs.set(log, due > now ? due : Number.POSITIVE_INFINITY);
     }
-    return { log, generation: log.generation, cleanable, firstDirtyOffset, dirtyBytes, cleanBytes, ratio, tombstonesDue: now >= due };
+    const compactionDue = this.#compactionDue(log, cleanable, firstDirtyOffset, now);
+    if (compactionDue === null) return null;
+    return { log, generation: log.generation, cleanable, firstDirtyOffset, dirtyBytes, cleanBytes, ratio, tombstonesDue: now >= due, compactionDue };
+  }
+
+  /**
+   * max.compaction.lag.ms, as Kafka's LogCleanerManager decides it: true when the first batch
+   * of some dirty cleanable segment has a (max) timestamp older than now - the lag (batches
+   * without a timestamp do not count). One header read per dirty segment, only when the lag
+   * is bounded. Null when the log dir failed.
+   */
+  #compactionDue(log: PartitionLog, cleanable: readonly LogSegment[], firstDirtyOffset: number, now: number): boolean | null {
+    const lagMs = log.config.maxCompactionLagMs;
+    if (!Number.isFinite(lagMs)) return false;
+    try {
+      for (const seg of cleanable) {
+        if (seg.nextOffset <= firstDirtyOffset) continue;
+        const first = seg.findBatch(seg.baseOffset);
+        if (first !== null && first.header.maxTimestamp >= 0 && first.header.maxTimestamp < now - lagMs) return true;
+      }
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      log.dirHealth.recordFailure(e);
+      return null;
+    }
+    return false;
   }
 
   /**

@@ -39,6 +39,13 @@ export interface LogConfig {
   /** `min.compaction.lag.ms`: a segment is compacted only once its newest record is this old. */
   minCompactionLagMs: number;
   /**
+   * `max.compaction.lag.ms` (compacted logs): the active segment rolls at the latest this long
+   * after its first append (segment.ms when that is shorter), and a log whose dirty section
+   * holds a batch older than this is cleaned whatever its dirty ratio. `Infinity` = no bound
+   * (Kafka's default, Long.MAX_VALUE).
+   */
+  maxCompactionLagMs: number;
+  /**
    * `log.drop.behind.bytes` (bunka's, broker-wide, no topic override): when > 0, appended
    * bytes further than this behind the end of the active segment are queued for writeback
    * and then dropped from the page cache, so a partition's write stream keeps only its tail
@@ -62,6 +69,7 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   deleteRetentionMs: 24 * 60 * 60 * 1000,
   minCleanableDirtyRatio: 0.5,
   minCompactionLagMs: 0,
+  maxCompactionLagMs: Number.POSITIVE_INFINITY,
   dropBehindBytes: 0,
 });
 

@@ -475,9 +475,11 @@ export class LogSegment {
   needsRoll(appendBytes: number, lastOffset: number, nowMs: number): boolean {
     if (this.sizeBytes === 0) return false;
     const cfg = this.#ctx.config;
+    // Kafka's maxSegmentMs: a compacted log's records must become cleanable within max.compaction.lag.ms.
+    const rollMs = cfg.cleanupPolicy.compact ? Math.min(cfg.segmentMs, cfg.maxCompactionLagMs) : cfg.segmentMs;
     return (
       this.sizeBytes + appendBytes > cfg.segmentBytes ||
-      nowMs - this.rollBaseMs >= cfg.segmentMs ||
+      nowMs - this.rollBaseMs >= rollMs ||
       this.offsetIndex().isFull() ||
       this.timeIndex().isFull() ||
       lastOffset - this.baseOffset > relativeOffsetMax

@@ -232,3 +232,26 @@ test("a typical KRaft combined-mode server.properties loads (ignored keys accept
   expect(c.explicitlySet()).toContain("num.io.threads");
   expect((configDefs["num.io.threads"] as ConfigDef<unknown>).ignored).toBe(true);
 });
+
+test("broker defaults of topic configs: compression and timestamp bounds take effect, deprecated ones load and are ignored", () => {
+  const c = ok({
+    sets: [
+      "compression.type=zstd",
+      "compression.gzip.level=9",
+      "compression.zstd.level=-5",
+      "log.message.timestamp.after.max.ms=3600000",
+      "log.message.format.version=2.8",
+      "log.preallocate=true",
+    ],
+  });
+  expect(c.brokerConfigValue("compression.type")).toEqual({ value: "zstd", source: "STATIC_BROKER_CONFIG" });
+  expect(c.get("compression.zstd.level")).toBe(-5);
+  expect(c.get("log.message.timestamp.after.max.ms")).toBe(3600000);
+  expect(c.brokerConfigValue("log.message.timestamp.before.max.ms")).toEqual({ value: "9223372036854775807", source: "DEFAULT_CONFIG" });
+  for (const ignoredKey of ["log.message.format.version", "log.preallocate", "compression.lz4.level"] as const) {
+    expect((configDefs[ignoredKey] as ConfigDef<unknown>).ignored).toBe(true);
+  }
+  expect(ok({}).get("compression.gzip.level")).toBe(-1);
+  expect(err({ sets: ["compression.gzip.level=0"] })).toContain("compression.gzip.level");
+  expect(err({ sets: ["compression.zstd.level=23"] })).toContain("compression.zstd.level");
+});

@@ -323,6 +323,39 @@ describe("compaction", () => {
     expect(readAll(env.log).records.map((r) => `${r.key}=${r.value}`)).toEqual(["a=2", "b=1"]);
   });
 
+  test("max.compaction.lag.ms: a dirty batch older than it is cleaned below the dirty ratio; the active segment rolls by then", () => {
+    const env = cleanerEnv(9, { minCleanableDirtyRatio: 0.99, maxCompactionLagMs: 60_000 });
+    for (let i = 0; i < 10; i++) fill(env, [[kv(`k${i}`, "x".repeat(100))]]);
+    rollAndFlush(env);
+    fill(env, [[kv("z", "1")]]);
+    expect(env.cleaner.cleanLog(env.log).kind).toBe("cleaned");
+    env.clock.advance(1_000);
+    fill(env, [[kv("k0", "y")]]);
+    rollAndFlush(env);
+    fill(env, [[kv("z", "2")]]);
+    // A small dirty section: below the ratio, and its batch is younger than the lag.
+    expect(env.cleaner.cleanLog(env.log).kind).toBe("notNeeded");
+    env.clock.advance(59_000);
+    expect(env.cleaner.cleanLog(env.log).kind).toBe("notNeeded");
+    env.clock.advance(1);
+    expect(env.cleaner.cleanLog(env.log).kind).toBe("cleaned");
+    expect(readAll(env.log).records.filter((r) => r.key === "k0").map((r) => r.value)).toEqual(["y"]);
+
+    // segment.ms is a week, but a compacted log's active segment rolls at the lag.
+    const sealed = env.log.sealedSegments().length;
+    env.clock.advance(60_000);
+    fill(env, [[kv("after", "1")]]);
+    expect(env.log.sealedSegments().length).toBe(sealed + 1);
+  });
+
+  test("max.compaction.lag.ms does not roll delete-only logs", () => {
+    const env = cleanerEnv(10, { cleanupPolicy: { delete: true, compact: false }, maxCompactionLagMs: 1_000 });
+    fill(env, [[kv("a", "1")]]);
+    env.clock.advance(5_000);
+    fill(env, [[kv("b", "1")]]);
+    expect(env.log.sealedSegments().length).toBe(0);
+  });
+
   test("only below the high watermark and the recovery point; delete-only logs are never cleaned", () => {
     const env = cleanerEnv(9);
     fill(env, [[kv("a", "1")], [kv("a", "2")]]);

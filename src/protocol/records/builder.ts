@@ -16,15 +16,22 @@
  * ~2.1 GB/s for 1,000 × 1 KiB records (bench/results/compression.json, builder.none), off
  * the hot path.
  *
+ * `recompressBatch` rewrites a produced batch under another codec (a topic's
+ * compression.type): the header is kept field for field (base offset, timestamps, producer
+ * id/epoch, base sequence, transactional/control/timestamp-type bits, record count) and the
+ * decompressed records section is kept byte for byte, so every record reads back identical;
+ * only the codec bits, batchLength, the section and the CRC change. Kafka's LogValidator
+ * re-encodes the records one by one instead, with the same records as the outcome.
+ *
  * Invariants: a batch has at least one record; offsetDeltas strictly increase from ≥ 0;
  * every size is computed before the single allocation, and asserted after writing.
  */
 import type { Compression } from "../../platform/compression.ts";
 import { core } from "../../wasm/index.ts";
-import { type CompressionCodecName, CompressionCodec, compressRecords } from "./compression.ts";
+import { type CompressionCodecName, CompressionCodec, type CompressOptions, compressRecords } from "./compression.ts";
 import { type EndTxnMarker, endTxnMarkerRecord } from "./control-record.ts";
 import { type RecordInput, type SizedRecord, sizeRecord, writeRecord } from "./record.ts";
-import { attributeBits, batchHeaderBytes, batchLogOverheadBytes, crcStart, currentMagic, writeI64 } from "./record-batch.ts";
+import { attributeBits, batchHeaderBytes, batchLogOverheadBytes, crcStart, currentMagic, type RecordBatchView, writeI64 } from "./record-batch.ts";
 
 export const noProducerId = -1;
 export const noProducerEpoch = -1;
@@ -133,6 +140,33 @@ export function buildRecordBatch(records: readonly BatchRecord[], options: Batch
   writeI32(out, 53, int32(options.baseSequence ?? noSequence, "baseSequence"));
   writeI32(out, 57, records.length);
   out.set(section, batchHeaderBytes);
+  writeI32(out, 17, core.crc32c(out.subarray(crcStart)));
+  return out;
+}
+
+/**
+ * `view` with its records stored under `codec`: `inflated` is view's records section
+ * decompressed (`view.inflate().section`, already decoded and checked by the caller). Returns
+ * new bytes; `view` is not modified. The CRC is computed; baseOffset and partitionLeaderEpoch
+ * are copied (the append assigns them as for any batch).
+ */
+export function recompressBatch(
+  view: RecordBatchView,
+  inflated: Uint8Array,
+  codec: CompressionCodecName,
+  codecs: Compression | undefined,
+  options: CompressOptions = {},
+): Uint8Array {
+  if (view.compression === codec) throw new Error(`recompressBatch: the batch is already ${codec}`);
+  if (view.isControl) throw new Error("recompressBatch: control batches are written as they are");
+  const section = compressRecords(codec, inflated, codecs, options);
+  const out = new Uint8Array(batchHeaderBytes + section.length);
+  out.set(view.bytes.subarray(0, batchHeaderBytes));
+  out.set(section, batchHeaderBytes);
+  writeI32(out, 8, out.length - batchLogOverheadBytes);
+  const attributes = (view.attributes & ~attributeBits.compressionMask) | CompressionCodec[codec];
+  out[21] = (attributes >>> 8) & 0xff;
+  out[22] = attributes & 0xff;
   writeI32(out, 17, core.crc32c(out.subarray(crcStart)));
   return out;
 }

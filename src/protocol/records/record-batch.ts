@@ -238,6 +238,14 @@ export class RecordBatchView {
    * section (zip bombs); `compression` is needed for compressed batches.
    */
   records(options: { maxBytes: number; compression?: Compression }): DecodedRecord[] {
+    return this.inflate(options).records;
+  }
+
+  /**
+   * `records` with the decompressed records section it decoded (the stored section itself
+   * when uncompressed), for callers that go on to write the records under another codec.
+   */
+  inflate(options: { maxBytes: number; compression?: Compression }): { section: Uint8Array; records: DecodedRecord[] } {
     const count = this.recordCount;
     if (count < 0) throw new RecordsError("badRecordCount", `recordCount ${count}`);
     const section = decompressRecords(this.compression, this.recordsSection, options.maxBytes, options.compression);
@@ -250,7 +258,7 @@ export class RecordBatchView {
     if (last !== undefined && last.offsetDelta > this.lastOffsetDelta) {
       throw new RecordsError("badRecordCount", `record offsetDelta ${last.offsetDelta} > lastOffsetDelta ${this.lastOffsetDelta}`);
     }
-    return records;
+    return { section, records };
   }
 }
 

@@ -52,11 +52,14 @@ export function describeTopicConfigs(topicValues: ReadonlyMap<string, string>, s
     const synonyms: DescribedConfig["synonyms"] = [];
     const own = topicValues.get(def.name);
     if (own !== undefined) synonyms.push({ name: def.name, value: own, source: ConfigSourceCode.TOPIC_CONFIG });
-    const broker = settings.brokerConfigValue(def.brokerKey);
-    if (broker !== undefined && broker.source !== "DEFAULT_CONFIG") {
-      synonyms.push({ name: def.brokerKey, value: broker.value, source: ConfigSourceCode.STATIC_BROKER_CONFIG });
+    if (def.brokerKey !== null) {
+      const broker = settings.brokerConfigValue(def.brokerKey);
+      if (broker !== undefined && broker.source !== "DEFAULT_CONFIG") {
+        synonyms.push({ name: def.brokerKey, value: broker.value, source: ConfigSourceCode.STATIC_BROKER_CONFIG });
+      }
     }
-    synonyms.push({ name: def.brokerKey, value: def.defaultValue, source: ConfigSourceCode.DEFAULT_CONFIG });
+    // Configs without a broker synonym (throttled replicas, remote.*) name their own default.
+    synonyms.push({ name: def.brokerKey ?? def.name, value: def.defaultValue, source: ConfigSourceCode.DEFAULT_CONFIG });
     return {
       name: entry.name,
       value: entry.value,

@@ -9,7 +9,9 @@
  * the client refreshes its metadata), 1 (answer after the leader's write), -1 (answer once
  * the ISR has the data — the HW passes the batch — or `timeoutMs` passes:
  * REQUEST_TIMED_OUT); anything else is INVALID_REQUIRED_ACKS. Per-partition validation and
- * the append are ReplicaManager.appendRecords; records are never decompressed here.
+ * the append are ReplicaManager.appendRecords (which inflates records only when the topic's
+ * configs need it: compaction keys, timestamp bounds, recompression to compression.type);
+ * nothing here looks inside a batch.
  *
  * Response: baseOffset (-1 on error), logAppendTimeMs (-1 unless LogAppendTime),
  * logStartOffset, errorMessage (v8+), currentLeader on NOT_LEADER_OR_FOLLOWER (v10+).

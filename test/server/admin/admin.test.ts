@@ -282,6 +282,56 @@ describe("configs", () => {
     expect(missing.results[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
 
+  test("compression.type and the deprecated topic configs: created, described with their sources, altered", async () => {
+    b = await startTestBroker({ handlers, brokerConfigs: { "compression.type": "zstd" } });
+    const br = b;
+    const created = (await br.send(ApiKeys.CreateTopics, 7, createRequest([{ name: "c", configs: { "compression.type": "lz4", "message.format.version": "0.10.0" } }, { name: "d" }])))!;
+    expect(created.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ["c", 0],
+      ["d", 0],
+    ]);
+    expect(created.topics[0]!.configs?.find((e) => e.name === "compression.type")).toMatchObject({ value: "lz4", configSource: 1 });
+    const describe = async (topic: string) =>
+      new Map(
+        (await br.send(ApiKeys.DescribeConfigs, 4, { resources: [{ resourceType: 2, resourceName: topic, configurationKeys: null }], includeSynonyms: true, includeDocumentation: false }))!.results[0]!.configs.map(
+          (c) => [c.name, c],
+        ),
+      );
+    const c = await describe("c");
+    expect(c.get("compression.type")).toMatchObject({ value: "lz4", configSource: 1, configType: 2 });
+    expect(c.get("compression.type")!.synonyms.map((s) => [s.name, s.value, s.source])).toEqual([
+      ["compression.type", "lz4", 1],
+      ["compression.type", "zstd", 4],
+      ["compression.type", "producer", 5],
+    ]);
+    expect(c.get("message.format.version")).toMatchObject({ value: "0.10.0", configSource: 1 });
+    const d = await describe("d");
+    // The broker's compression.type is the default of topics that set none.
+    expect(d.get("compression.type")).toMatchObject({ value: "zstd", configSource: 4 });
+    expect(d.get("compression.gzip.level")).toMatchObject({ value: "-1", configSource: 5, configType: 3 });
+    expect(d.get("message.format.version")).toMatchObject({ value: "3.0-IV1", configSource: 5 });
+    expect(d.get("message.downconversion.enable")).toMatchObject({ value: "true", configType: 1 });
+    expect(d.get("leader.replication.throttled.replicas")).toMatchObject({ value: "", configType: 7 });
+    expect(d.get("leader.replication.throttled.replicas")!.synonyms.map((s) => [s.name, s.source])).toEqual([["leader.replication.throttled.replicas", 5]]);
+    expect(br.replicas.topicConfig("d").compressionType).toBe("zstd");
+
+    // Everything described, written back with one change (librdkafka's test_AlterConfigs_simple).
+    const readBack = [...d.values()].map((e) => ({ name: e.name, value: e.value }));
+    const legacy = (await br.send(ApiKeys.AlterConfigs, 2, {
+      resources: [{ resourceType: 2, resourceName: "d", configs: [...readBack, { name: "compression.type", value: "gzip" }, { name: "message.format.version", value: "0.10.0.0" }] }],
+      validateOnly: false,
+    }))!;
+    expect([legacy.responses[0]!.errorCode, legacy.responses[0]!.errorMessage]).toEqual([0, null]);
+    expect((await describe("d")).get("compression.type")).toMatchObject({ value: "gzip", configSource: 1 });
+    expect(br.replicas.topicConfig("d").compressionType).toBe("gzip");
+    const inc = (await br.send(ApiKeys.IncrementalAlterConfigs, 1, {
+      resources: [{ resourceType: 2, resourceName: "d", configs: [{ name: "compression.type", configOperation: 0, value: "snappy!" }] }],
+      validateOnly: false,
+    }))!;
+    expect(inc.responses[0]!.errorCode).toBe(ErrorCode.INVALID_CONFIG);
+    expect(inc.responses[0]!.errorMessage).toContain("compression.type");
+  });
+
   test("describe this broker's configs; another broker id is refused", async () => {
     const br = await start({
       brokerConfigs: () => [{ name: "num.partitions", value: "3", source: "STATIC_BROKER_CONFIG", readOnly: true, sensitive: false, type: "INT" }],

@@ -31,7 +31,10 @@ import {
 } from "../../../src/protocol/messages/offset-fetch-request.ts";
 import { defaultSyncGroupRequest, defaultSyncGroupRequestAssignment } from "../../../src/protocol/messages/sync-group-request.ts";
 import { handlers } from "../../../src/server/handlers/index.ts";
-import { startTestBroker, type TestBroker } from "../harness.ts";
+import { flattenChunks } from "../../../src/protocol/codec/writer.ts";
+import { decodeResponse, encodeRequest } from "../../../src/protocol/frame.ts";
+import { ProtocolViolation } from "../../../src/server/dispatch.ts";
+import { startTestBroker, testConnection, type TestBroker } from "../harness.ts";
 
 const E = ErrorCode;
 const PARTITIONS = 3;
@@ -337,5 +340,32 @@ describe("group APIs through the dispatcher", () => {
     expect(hb!.errorCode).toBe(E.COORDINATOR_NOT_AVAILABLE);
     const fc = await b.send(ApiKeys.FindCoordinator, 3, { ...defaultFindCoordinatorRequest(), key: "g" });
     expect(fc!.errorCode).toBe(E.COORDINATOR_NOT_AVAILABLE);
+  });
+});
+
+describe("requests from librdkafka < 2.1 with bytes after the body", () => {
+  test("ListGroups v3+ and OffsetFetch v6+ are served (Kafka ignores such bytes); other requests with trailing bytes still close", async () => {
+    const { b } = await start();
+    for (const version of [3, 4]) {
+      const payload = flattenChunks(encodeRequest(ApiKeys.ListGroups, version, 7, "rdkafka", { ...defaultListGroupsRequest(), statesFilter: [] })).subarray(4);
+      const withExtraTags = new Uint8Array([...payload, 0]);
+      const response = await b.dispatch(withExtraTags, testConnection);
+      const decoded = decodeResponse(ApiKeys.ListGroups, version, flattenChunks(response!));
+      expect([decoded.header.correlationId, decoded.body.errorCode]).toEqual([7, E.NONE]);
+    }
+    await findCoordinator(b, "g");
+    await settle();
+    // OffsetFetch v6+ of a whole group: librdkafka leaves the 4-byte placeholder of the null
+    // topics array (Kafka reads null topics, requireStable 0, no tags, and ignores the rest).
+    for (const version of [6, 7]) {
+      const payload = flattenChunks(encodeRequest(ApiKeys.OffsetFetch, version, 10, "rdkafka", { ...defaultOffsetFetchRequest(), groupId: "g", topics: null })).subarray(4);
+      const response = await b.dispatch(new Uint8Array([...payload, 0, 0, 0]), testConnection);
+      const decoded = decodeResponse(ApiKeys.OffsetFetch, version, flattenChunks(response!));
+      expect([decoded.header.correlationId, decoded.body.errorCode]).toEqual([10, E.NONE]);
+    }
+    const v2 = flattenChunks(encodeRequest(ApiKeys.ListGroups, 2, 8, "x", defaultListGroupsRequest())).subarray(4);
+    await expect(b.dispatch(new Uint8Array([...v2, 0]), testConnection)).rejects.toBeInstanceOf(ProtocolViolation);
+    const heartbeat = flattenChunks(encodeRequest(ApiKeys.Heartbeat, 4, 9, "x", { ...defaultHeartbeatRequest(), groupId: "g" })).subarray(4);
+    await expect(b.dispatch(new Uint8Array([...heartbeat, 0]), testConnection)).rejects.toBeInstanceOf(ProtocolViolation);
   });
 });

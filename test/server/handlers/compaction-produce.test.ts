@@ -2,7 +2,7 @@
  * Produce to compacted topics, through the dispatcher over a replica manager with codecs (as
  * node.ts builds it): a record without a key is refused with INVALID_RECORD (and a
  * per-record error from the replica manager), nothing is appended; keyed records and
- * delete-policy topics are unaffected; without codecs there is no check. And a cleaned compacted partition fetched from the start through the
+ * delete-policy topics are unaffected; without codecs compressed batches are not checked. And a cleaned compacted partition fetched from the start through the
  * Fetch handler: the latest value per key at its original offset, offsets and HW unchanged.
  */
 import { afterEach, describe, expect, test } from "bun:test";

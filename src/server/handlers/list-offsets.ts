@@ -1,5 +1,7 @@
 /**
- * ListOffsets (key 2), v1–v10 (Kafka 4 serves 1+; v0's OldStyleOffsets is gone).
+ * ListOffsets (key 2), v1–v10 (Kafka 4 serves 1+; v0's OldStyleOffsets is gone). v0 is not
+ * advertised; clients from before ApiVersions send it anyway, and every partition is
+ * answered UNSUPPORTED_VERSION (they also need Fetch v0–v3, which is refused too).
  *
  * Per partition, on the leader (currentLeaderEpoch checked from v4): the special timestamps
  * -2 earliest (log start), -1 latest (the last fetchable offset: HW for READ_UNCOMMITTED, the
@@ -35,6 +37,8 @@ const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
 const CONSUMER_REPLICA_ID = -1;
 const READ_COMMITTED = 1;
+/** ListOffsets v1 replaced v0's offsets array with one offset and its timestamp. */
+const LIST_OFFSETS_SERVED_MIN = 1;
 
 /** The version that introduced each special timestamp. */
 const specialSince = new Map<number, number>([
@@ -45,10 +49,19 @@ const specialSince = new Map<number, number>([
 
 export const listOffsetsHandler = defineHandler({
   apiKey: ApiKeys.ListOffsets,
-  minVersion: 1,
+  minVersion: LIST_OFFSETS_SERVED_MIN,
   maxVersion: 10,
+  refusedMinVersion: 0,
   handle(request, ctx) {
     const version = ctx.apiVersion;
+    if (version < LIST_OFFSETS_SERVED_MIN) {
+      const topics = request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ ...defaultListOffsetsPartitionResponse(), partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNSUPPORTED_VERSION })),
+        _unknownTaggedFields: undefined,
+      }));
+      return { ...defaultListOffsetsResponse(), topics };
+    }
     const { replicas } = ctx.services;
     const isConsumer = request.replicaId === CONSUMER_REPLICA_ID;
     const readCommitted = version >= 2 && request.isolationLevel === READ_COMMITTED;

@@ -59,6 +59,20 @@ describe("ListOffsets", () => {
     }
   });
 
+  test("v0 is not advertised but answered UNSUPPORTED_VERSION per partition", async () => {
+    const br = await withTopic();
+    await seed(br);
+    const versions = await br.send(ApiKeys.ApiVersions, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1", _unknownTaggedFields: undefined });
+    const range = versions!.apiKeys.find((k) => k.apiKey === ApiKeys.ListOffsets)!;
+    expect([range.minVersion, range.maxVersion]).toEqual([1, 10]);
+    const r = await br.send(ApiKeys.ListOffsets, 0, listOffsets([{ timestamp: -1 }, { partition: 3, timestamp: -2 }]));
+    expect(r!.topics[0]!.partitions.map((p) => [p.partitionIndex, p.errorCode, p.oldStyleOffsets])).toEqual([
+      [0, ErrorCode.UNSUPPORTED_VERSION, []],
+      [3, ErrorCode.UNSUPPORTED_VERSION, []],
+    ]);
+    expect((await listOne(br, 1, -1)).offset).toBe(5);
+  });
+
   test("earliest, latest, max timestamp and timestamp lookups (v1..v10)", async () => {
     const br = await withTopic();
     await seed(br);

@@ -7,8 +7,8 @@
  * the handler's range, is a protocol violation and closes the connection (as Kafka does) —
  * except ApiVersions, which is always answered: a version newer than ours gets an ApiVersions
  * v0 response with UNSUPPORTED_VERSION and our ranges, so the client can retry with one we know;
- * and a handler's `refusedMinVersion`..`minVersion - 1` (Fetch v0–v3, ListOffsets v0: what
- * clients from before ApiVersions send unasked), which its handler answers UNSUPPORTED_VERSION.
+ * and a handler's `refusedMinVersion`..`minVersion - 1` (Fetch v0–v3: what clients from
+ * before ApiVersions send unasked), which its handler answers UNSUPPORTED_VERSION.
  *
  * Malformed bytes (a DecodeError) also close the connection; `ProtocolViolation` carries
  * the reason for the connection's log line.

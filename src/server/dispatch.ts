@@ -6,7 +6,9 @@
  * Version policy: a request whose api key bunka does not serve, or whose version is outside
  * the handler's range, is a protocol violation and closes the connection (as Kafka does) —
  * except ApiVersions, which is always answered: a version newer than ours gets an ApiVersions
- * v0 response with UNSUPPORTED_VERSION and our ranges, so the client can retry with one we know.
+ * v0 response with UNSUPPORTED_VERSION and our ranges, so the client can retry with one we know;
+ * and a handler's `refusedMinVersion`..`minVersion - 1` (Fetch v0–v3: what clients from
+ * before ApiVersions send unasked), which its handler answers UNSUPPORTED_VERSION.
  *
  * Malformed bytes (a DecodeError) also close the connection; `ProtocolViolation` carries
  * the reason, a stable kind (e.g. "unsupported version Fetch v2") and the client id for the
@@ -77,8 +79,9 @@ export function createDispatcher(handlers: readonly ApiHandler[], services: Brok
   for (const h of handlers) {
     if (byKey.has(h.apiKey)) throw new Error(`two handlers for api key ${h.apiKey}`);
     const spec = apiSpec(h.apiKey);
-    if (spec === undefined || h.minVersion < spec.minVersion || h.maxVersion > spec.maxVersion) {
-      throw new Error(`handler for api key ${h.apiKey} serves ${h.minVersion}..${h.maxVersion}, beyond the codec's range`);
+    const lowest = h.refusedMinVersion ?? h.minVersion;
+    if (spec === undefined || lowest < spec.minVersion || h.maxVersion > spec.maxVersion) {
+      throw new Error(`handler for api key ${h.apiKey} answers ${lowest}..${h.maxVersion}, beyond the codec's range`);
     }
     byKey.set(h.apiKey, h);
   }
@@ -111,7 +114,7 @@ export function createDispatcher(handlers: readonly ApiHandler[], services: Brok
     }
     const handler = byKey.get(request.apiKey) as ApiHandler<ApiKey> | undefined;
     const clientId = request.header.clientId ?? null;
-    if (handler === undefined || request.apiVersion < handler.minVersion || request.apiVersion > handler.maxVersion) {
+    if (handler === undefined || request.apiVersion < (handler.refusedMinVersion ?? handler.minVersion) || request.apiVersion > handler.maxVersion) {
       if (request.apiKey === ApiKeys.ApiVersions) return unsupportedApiVersions(request.header.correlationId);
       const name = apiName(request.apiKey);
       throw handler === undefined

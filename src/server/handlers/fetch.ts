@@ -1,5 +1,9 @@
 /**
  * Fetch (key 1), v4–v16 (v4 is Kafka 4's floor; zstd needs v10 in the range, DESIGN.md).
+ * v0–v3 (message format v0/v1 only) are not advertised; clients from before ApiVersions send
+ * them anyway, and every partition is answered UNSUPPORTED_VERSION (Kafka 4 closes the
+ * connection, which such clients only retry). Serving them would mean converting every
+ * stored v2 batch down on the fetch path; bench/downconvert.ts measured what that costs.
  *
  * Sessionless only: every response carries sessionId 0, which tells a client that asked for
  * a session (epoch 0) that none was created, so it keeps sending full fetches. An
@@ -29,15 +33,28 @@ import { defineHandler } from "./handler.ts";
 
 /** Fetch v13 names topics by id (KIP-516). */
 const FETCH_TOPIC_IDS_MIN = 13;
+/** Fetch v4 is the first that carries v2 record batches (and Kafka 4's floor). */
+const FETCH_SERVED_MIN = 4;
 const READ_COMMITTED = 1;
 
 export const fetchHandler = defineHandler({
   apiKey: ApiKeys.Fetch,
-  minVersion: 4,
+  minVersion: FETCH_SERVED_MIN,
   maxVersion: 16,
+  refusedMinVersion: 0,
   async handle(request, ctx) {
     const version = ctx.apiVersion;
     const { replicas } = ctx.services;
+    if (version < FETCH_SERVED_MIN) {
+      ctx.logRepeated("warn", "unsupported version", "refused an old Fetch version (message format v2 only): the client needs upgrading", { servedMin: FETCH_SERVED_MIN });
+      const responses = request.topics.map((t) => ({
+        topic: t.topic,
+        topicId: ZERO_UUID,
+        partitions: t.partitions.map((p) => partitionData(p.partition, ErrorCode.UNSUPPORTED_VERSION, undefined, version, false)),
+        _unknownTaggedFields: undefined,
+      }));
+      return { ...defaultFetchResponse(), responses };
+    }
     if (request.sessionEpoch > 0 || request.sessionEpoch < -1) {
       return { ...defaultFetchResponse(), errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0 };
     }

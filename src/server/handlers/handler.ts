@@ -44,10 +44,18 @@ export type HandlerResult<K extends ApiKey> = ResponseBodies[K] | null;
 
 export interface ApiHandler<K extends ApiKey = ApiKey> {
   readonly apiKey: K;
-  /** Lowest version served. */
+  /** Lowest version served (and advertised). */
   readonly minVersion: number;
   /** Highest version served (and advertised). */
   readonly maxVersion: number;
+  /**
+   * When below minVersion: versions from this one up to minVersion - 1 are still decoded and
+   * passed to `handle`, which answers them with UNSUPPORTED_VERSION where Kafka 4 closes the
+   * connection. They are versions Kafka 4 removed that clients older than ApiVersions send
+   * without asking; an error code tells them why, a closed connection only makes them retry.
+   * Not advertised. Absent: minVersion.
+   */
+  readonly refusedMinVersion?: number;
   handle(request: RequestBodies[K], ctx: RequestContext): HandlerResult<K> | Promise<HandlerResult<K>>;
 }
 
@@ -55,6 +63,10 @@ export interface ApiHandler<K extends ApiKey = ApiKey> {
 export function defineHandler<K extends ApiKey>(handler: ApiHandler<K>): ApiHandler<K> {
   if (!(handler.minVersion >= 0 && handler.minVersion <= handler.maxVersion)) {
     throw new Error(`handler for api ${handler.apiKey}: bad version range ${handler.minVersion}..${handler.maxVersion}`);
+  }
+  const refused = handler.refusedMinVersion;
+  if (refused !== undefined && !(Number.isInteger(refused) && refused >= 0 && refused < handler.minVersion)) {
+    throw new Error(`handler for api ${handler.apiKey}: refusedMinVersion ${refused} is not in 0..${handler.minVersion - 1}`);
   }
   return handler;
 }

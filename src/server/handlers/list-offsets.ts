@@ -1,5 +1,11 @@
 /**
- * ListOffsets (key 2), v1–v10 (Kafka 4 serves 1+; v0's OldStyleOffsets is gone).
+ * ListOffsets (key 2), v0–v10. Kafka 4 serves 1+; bunka keeps v0 for latest and earliest
+ * only, because Burrow before 1.9.4 sends v0 for every partition's end offset whatever
+ * Kafka version it is configured for, and with v0 served Burrow 1.2.1 (Debian) computes lag
+ * against bunka (its consumer reads __consumer_offsets with Fetch v4+ when configured for
+ * Kafka 0.11 or later). v0 answers OldStyleOffsets: [offset] for -1/-2 ([] when
+ * maxNumOffsets is 0); any other timestamp asked for segment offsets before a time (not
+ * kept by bunka) and is UNSUPPORTED_VERSION.
  *
  * Per partition, on the leader (currentLeaderEpoch checked from v4): the special timestamps
  * -2 earliest (log start), -1 latest (the last fetchable offset: HW for READ_UNCOMMITTED, the
@@ -35,6 +41,8 @@ const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
 const CONSUMER_REPLICA_ID = -1;
 const READ_COMMITTED = 1;
+/** ListOffsets v1 replaced v0's offsets array with one offset and its timestamp. */
+const LIST_OFFSETS_SINGLE_OFFSET_MIN = 1;
 
 /** The version that introduced each special timestamp. */
 const specialSince = new Map<number, number>([
@@ -45,7 +53,7 @@ const specialSince = new Map<number, number>([
 
 export const listOffsetsHandler = defineHandler({
   apiKey: ApiKeys.ListOffsets,
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 10,
   handle(request, ctx) {
     const version = ctx.apiVersion;
@@ -70,10 +78,15 @@ export const listOffsetsHandler = defineHandler({
         if ((seen.get(`${t.name}\u0000${req.partitionIndex}`) ?? 0) > 1) return answer({ errorCode: ErrorCode.INVALID_REQUEST });
         const since = specialSince.get(req.timestamp);
         if (since !== undefined && version < since) return answer({ errorCode: ErrorCode.UNSUPPORTED_VERSION });
+        const oldStyle = version < LIST_OFFSETS_SINGLE_OFFSET_MIN;
+        if (oldStyle && req.timestamp !== LATEST && req.timestamp !== EARLIEST) return answer({ errorCode: ErrorCode.UNSUPPORTED_VERSION });
         const lookup = replicas.lookupLeader(t.name, req.partitionIndex, version >= 4 ? req.currentLeaderEpoch : -1);
         if (lookup.kind === "error") return answer({ errorCode: lookup.errorCode });
         try {
-          return answer(offsetFor(lookup.partition, req.timestamp, isConsumer, readCommitted, ctx.services.compression));
+          const found = offsetFor(lookup.partition, req.timestamp, isConsumer, readCommitted, ctx.services.compression);
+          if (!oldStyle) return answer(found);
+          if (found.offset === undefined) throw new Error(`list offsets: no offset for timestamp ${req.timestamp}`);
+          return answer({ oldStyleOffsets: req.maxNumOffsets > 0 ? [found.offset] : [] });
         } catch (e) {
           if (!(e instanceof StorageError)) throw e;
           ctx.logRepeated("error", "storage error", "list offsets failed", { topic: t.name, partition: req.partitionIndex, error: e });

@@ -59,6 +59,9 @@ export const produceHandler = defineHandler({
         : acks !== 0 && acks !== 1 && acks !== -1
           ? { code: ErrorCode.INVALID_REQUIRED_ACKS, message: `acks must be 0, 1 or -1, not ${acks}` }
           : null;
+    if (version < PRODUCE_SERVED_MIN) {
+      ctx.logRepeated("warn", "unsupported version", "refused an old Produce version (message format v2 only): the client needs upgrading", { servedMin: PRODUCE_SERVED_MIN });
+    }
 
     const responses: TopicProduceResponse[] = [];
     const pending: { response: PartitionProduceResponse; partition: Partition; lastOffset: number }[] = [];

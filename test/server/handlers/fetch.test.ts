@@ -43,6 +43,23 @@ describe("Fetch", () => {
     expect(r!.responses[0]!.topicId).toBe(topicId);
   });
 
+  test("v0-v3 are not advertised but answered UNSUPPORTED_VERSION per partition, keeping the connection", async () => {
+    const br = await withTopic(2);
+    await produceOk(br, "t", batch(2, "a"));
+    const versions = await br.send(ApiKeys.ApiVersions, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1", _unknownTaggedFields: undefined });
+    const fetch = versions!.apiKeys.find((k) => k.apiKey === ApiKeys.Fetch)!;
+    expect([fetch.minVersion, fetch.maxVersion]).toEqual([4, 16]);
+    for (const v of [0, 1, 2, 3]) {
+      const r = await br.send(ApiKeys.Fetch, v, fetchRequest([{ topic: "t", offset: 0 }, { topic: "t", partition: 1, offset: 0 }, { topic: "nope", offset: 0 }], { isolationLevel: 0 }));
+      expect(r!.responses.map((t) => [t.topic, t.partitions.map((p) => [p.partitionIndex, p.errorCode, p.highWatermark, p.records?.length ?? 0])])).toEqual([
+        ["t", [[0, ErrorCode.UNSUPPORTED_VERSION, -1, 0], [1, ErrorCode.UNSUPPORTED_VERSION, -1, 0]]],
+        ["nope", [[0, ErrorCode.UNSUPPORTED_VERSION, -1, 0]]],
+      ]);
+    }
+    // The connection still serves v4+.
+    expect(fetched(await br.send(ApiKeys.Fetch, 4, fetchRequest([{ topic: "t", offset: 0 }]))).highWatermark).toBe(2);
+  });
+
   test("a fetch at an offset inside a batch returns the whole batch", async () => {
     const br = await withTopic();
     const b1 = batch(5, "a");

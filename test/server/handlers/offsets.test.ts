@@ -59,6 +59,34 @@ describe("ListOffsets", () => {
     }
   });
 
+  test("v0 (advertised) answers latest and earliest as a one-offset array; other timestamps are UNSUPPORTED_VERSION", async () => {
+    const br = await withTopic();
+    await seed(br);
+    const versions = await br.send(ApiKeys.ApiVersions, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1", _unknownTaggedFields: undefined });
+    const range = versions!.apiKeys.find((k) => k.apiKey === ApiKeys.ListOffsets)!;
+    expect([range.minVersion, range.maxVersion]).toEqual([0, 10]);
+    const parts = (timestamp: number, maxNumOffsets: number, partition = 0) => ({ ...defaultListOffsetsPartition(), partitionIndex: partition, timestamp, maxNumOffsets });
+    const r = await br.send(ApiKeys.ListOffsets, 0, {
+      ...defaultListOffsetsRequest(),
+      replicaId: -1,
+      topics: [{ name: "t", partitions: [parts(-1, 1), parts(-1, 1, 3)] }],
+    });
+    expect(r!.topics[0]!.partitions.map((p) => [p.partitionIndex, p.errorCode, p.oldStyleOffsets])).toEqual([
+      [0, ErrorCode.NONE, [5]],
+      [3, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, []],
+    ]);
+    const one = async (timestamp: number, maxNumOffsets = 1) => {
+      const res = await br.send(ApiKeys.ListOffsets, 0, { ...defaultListOffsetsRequest(), replicaId: -1, topics: [{ name: "t", partitions: [parts(timestamp, maxNumOffsets)] }] });
+      const p = res!.topics[0]!.partitions[0]!;
+      return [p.errorCode, p.oldStyleOffsets];
+    };
+    expect(await one(-1)).toEqual([ErrorCode.NONE, [5]]);
+    expect(await one(-2, 5)).toEqual([ErrorCode.NONE, [0]]);
+    expect(await one(-1, 0)).toEqual([ErrorCode.NONE, []]);
+    expect(await one(T0 + 150)).toEqual([ErrorCode.UNSUPPORTED_VERSION, []]);
+    expect(await one(-3)).toEqual([ErrorCode.UNSUPPORTED_VERSION, []]);
+  });
+
   test("earliest, latest, max timestamp and timestamp lookups (v1..v10)", async () => {
     const br = await withTopic();
     await seed(br);

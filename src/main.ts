@@ -20,7 +20,10 @@ import { exitProcess, onTerminationSignal, printStdout, stderrSink } from "./pla
 import { NetworkError, formatHostPort } from "./platform/network.ts";
 import { SeededPrng } from "./platform/prng.ts";
 import { startNode } from "./server/node.ts";
-import { loadConfig } from "./server/config.ts";
+import { formatLogDirs } from "./server/storage-format.ts";
+import { cryptoPrng } from "./platform/bun/crypto-prng.ts";
+import { parseUuid, randomUuid } from "./metadata/uuid.ts";
+import { loadConfig, type BrokerConfig } from "./server/config.ts";
 import { configDefs, configNames, envVarName, type ConfigDef } from "./server/config-defs.ts";
 import { StorageError } from "./platform/fs.ts";
 import { describeStorageError, StartupError } from "./server/startup-error.ts";
@@ -29,6 +32,9 @@ import { core, crcImplementation } from "./wasm/index.ts";
 const usage = `usage:
   bunka [broker] [--config FILE] [--set key=value ...] start a broker
   bunka configs                                        list config keys, defaults and docs
+  bunka storage random-uuid                            print a new cluster id
+  bunka storage format --cluster-id ID [--config FILE] [--set key=value ...] [--ignore-formatted]
+                                                       write meta.properties in each log dir
   bunka --help | --version
 
 With no options the broker listens on PLAINTEXT://127.0.0.1:9092 and keeps data in ./data.
@@ -54,29 +60,37 @@ function fail(code: number, message: string): never {
 interface BrokerArgs {
   configFile: string | null;
   sets: string[];
+  /** `storage format` only. */
+  clusterId: string | null;
+  ignoreFormatted: boolean;
 }
 
-function parseBrokerArgs(args: readonly string[]): BrokerArgs {
-  const out: BrokerArgs = { configFile: null, sets: [] };
+function parseBrokerArgs(args: readonly string[], command: "broker" | "storage format" = "broker"): BrokerArgs {
+  const out: BrokerArgs = { configFile: null, sets: [], clusterId: null, ignoreFormatted: false };
   for (let i = 0; i < args.length; i++) {
     const a = args[i] ?? "";
     const takeValue = (flag: string): string => {
       const eq = a.indexOf("=");
       if (a.startsWith(`${flag}=`) && eq > 0) return a.slice(eq + 1);
       const v = args[++i];
-      if (v === undefined) fail(2, `${flag} needs a value\n${usage}`);
+      if (v === undefined) fail(2, `${flag} needs a value (bunka --help shows the usage)`);
       return v;
     };
-    if (a === "--config" || a.startsWith("--config=")) {
+    if (command === "storage format" && (a === "--cluster-id" || a.startsWith("--cluster-id=") || a === "-t")) {
+      if (out.clusterId !== null) fail(2, "--cluster-id given twice");
+      out.clusterId = takeValue(a === "-t" ? "-t" : "--cluster-id");
+    } else if (command === "storage format" && (a === "--ignore-formatted" || a === "-g")) {
+      out.ignoreFormatted = true;
+    } else if (a === "--config" || a.startsWith("--config=") || (command === "storage format" && a === "-c")) {
       if (out.configFile !== null) fail(2, "--config given twice");
-      out.configFile = takeValue("--config");
+      out.configFile = takeValue(a === "-c" ? "-c" : "--config");
     } else if (a === "--set" || a.startsWith("--set=")) {
       out.sets.push(takeValue("--set"));
     } else if (a === "--help" || a === "-h") {
       printStdout(usage);
       exitProcess(0);
     } else {
-      fail(2, `unknown argument "${a}"\n${usage}`);
+      fail(2, `unknown argument "${a}" (bunka --help shows the usage)`);
     }
   }
   return out;
@@ -92,8 +106,7 @@ function listConfigs(): void {
   printStdout(lines.join("\n"));
 }
 
-async function runBroker(args: readonly string[]): Promise<void> {
-  const parsed = parseBrokerArgs(args);
+function loadBrokerConfig(parsed: BrokerArgs): BrokerConfig {
   let file: { path: string; text: string } | undefined;
   if (parsed.configFile !== null) {
     try {
@@ -104,7 +117,40 @@ async function runBroker(args: readonly string[]): Promise<void> {
   }
   const loaded = loadConfig({ ...(file === undefined ? {} : { file }), env: process.env, sets: parsed.sets });
   if (!loaded.ok) fail(2, loaded.error.message);
-  const config = loaded.config;
+  return loaded.config;
+}
+
+function runStorage(args: readonly string[]): void {
+  const [sub, ...rest] = args;
+  if (sub === "random-uuid") {
+    printStdout(randomUuid(cryptoPrng));
+    return;
+  }
+  if (sub !== "format") fail(2, `unknown storage command "${sub ?? ""}" (random-uuid or format) (bunka --help shows the usage)`);
+  const parsed = parseBrokerArgs(rest, "storage format");
+  if (parsed.clusterId === null) fail(2, "storage format needs --cluster-id ID (bunka storage random-uuid makes one)");
+  if (parseUuid(parsed.clusterId) === null) fail(2, `--cluster-id "${parsed.clusterId}" is not a Kafka UUID (22 base64url characters)`);
+  const config = loadBrokerConfig(parsed);
+  const configured = config.get("cluster.id");
+  if (configured !== null && configured !== parsed.clusterId) fail(2, `--cluster-id ${parsed.clusterId} differs from the configured cluster.id ${configured}`);
+  try {
+    const outcomes = formatLogDirs(new BunFileSystem(), config.logDirs.map((d) => resolve(d)), {
+      clusterId: parsed.clusterId,
+      nodeId: config.nodeId,
+      ignoreFormatted: parsed.ignoreFormatted,
+      prng: cryptoPrng,
+      nowMs: systemClock.nowMs(),
+    });
+    for (const o of outcomes) printStdout(`${o.kind}: ${o.dir} (cluster ${o.clusterId}, node ${config.nodeId})`);
+  } catch (error) {
+    if (error instanceof StartupError) fail(1, error.message);
+    if (error instanceof StorageError) fail(1, `storage format failed: ${describeStorageError(error)}`);
+    throw error;
+  }
+}
+
+async function runBroker(args: readonly string[]): Promise<void> {
+  const config = loadBrokerConfig(parseBrokerArgs(args));
 
   const seed = crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
   let node;
@@ -155,6 +201,9 @@ switch (command) {
   case "configs":
     listConfigs();
     break;
+  case "storage":
+    runStorage(rest);
+    break;
   case "--version":
   case "-v":
     printStdout(`bunka ${version()}`);
@@ -165,5 +214,5 @@ switch (command) {
     printStdout(usage);
     break;
   default:
-    fail(2, `unknown command "${command}"\n${usage}`);
+    fail(2, `unknown command "${command}" (bunka --help shows the usage)`);
 }

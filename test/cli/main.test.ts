@@ -146,3 +146,44 @@ test("expected start-up failures print one line naming the path or port and the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("storage random-uuid and format: every dir gets the given cluster id; formatted dirs stop it unless --ignore-formatted; the broker starts on them", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "bunka-cli-"));
+  const run = (...args: string[]) => {
+    const r = Bun.spawnSync(["bun", main, ...args], { env: cleanEnv() });
+    return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+  };
+  try {
+    const uuid = run("storage", "random-uuid");
+    expect(uuid.code).toBe(0);
+    const id = uuid.out.trim();
+    expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+    expect(run("storage", "random-uuid").out.trim()).not.toBe(id);
+
+    const dirs = `log.dirs=${dir}/a,${dir}/b`;
+    const first = run("storage", "format", "--cluster-id", id, "--set", dirs, "--set", "node.id=3");
+    expect(first).toEqual({ code: 0, out: `formatted: ${dir}/a (cluster ${id}, node 3)\nformatted: ${dir}/b (cluster ${id}, node 3)\n`, err: "" });
+    const again = run("storage", "format", "-t", id, "--set", dirs, "--set", "node.id=3");
+    expect(again.code).toBe(1);
+    expect(again.err).toBe(`bunka: log dir ${dir}/a is already formatted (cluster ${id}, node 3); use --ignore-formatted to leave formatted dirs as they are\n`);
+    const ignoring = run("storage", "format", "-t", id, "--set", `log.dirs=${dir}/a,${dir}/c`, "--set", "node.id=3", "--ignore-formatted");
+    expect(ignoring.out).toBe(`already formatted: ${dir}/a (cluster ${id}, node 3)\nformatted: ${dir}/c (cluster ${id}, node 3)\n`);
+
+    for (const bad of [["storage", "format", "-t", "nope"], ["storage", "format"], ["storage", "bogus"], ["storage", "format", "-t", id, "--set", "cluster.id=AAAAAAAAAAAAAAAAAAAAAA"]]) {
+      const r = run(...bad);
+      expect({ bad, code: r.code, lines: r.err.trim().split("\n").length }).toEqual({ bad, code: 2, lines: 1 });
+    }
+
+    const proc = Bun.spawn(["bun", main, "broker", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", `log.dirs=${dir}/a,${dir}/b,${dir}/c`, "--set", "node.id=3"], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: cleanEnv(),
+    });
+    const { line } = await readLine(proc.stdout, /listening on/);
+    expect(line).toContain(`node 3 of cluster ${id} listening on`);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

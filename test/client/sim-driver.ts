@@ -20,15 +20,23 @@ export async function until(clock: SimClock, cond: () => boolean, msMax = 300_00
   return clock.monotonicMs() - start;
 }
 
-/** Steps simulated time until `promise` settles; returns its value and the simulated ms it took. */
+/** Steps simulated time until `promise` settles; returns its value and the simulated ms it took (rethrows a rejection). */
 export async function settle<T>(clock: SimClock, promise: Promise<T>, msMax = 300_000): Promise<{ value: T; ms: number }> {
   let done = false;
   let value!: T;
-  void promise.then((v) => {
-    done = true;
-    value = v;
-  });
+  let failed: { error: unknown } | null = null;
+  promise.then(
+    (v) => {
+      done = true;
+      value = v;
+    },
+    (error: unknown) => {
+      done = true;
+      failed = { error };
+    },
+  );
   const ms = await until(clock, () => done, msMax, "promise");
+  if (failed !== null) throw (failed as { error: unknown }).error;
   return { value, ms };
 }
 

@@ -7,7 +7,7 @@
  *
  * Model (what the simulation keeps and what it simplifies):
  * - A connection is two directed streams of segments (syn, synack, ack, data, fin, rst). A
- *   segment is due `delayMs + uniform(0, jitterMs)` after it was sent on its link (from host →
+ *   segment is due `delayMs + uniform(0 … jitterMs)` (whole ms) after it was sent on its link (from host →
  *   to host; each direction configured separately), but never before the segment ahead of it:
  *   streams stay in order, as TCP's do. Same-host (loopback) links are never cut.
  * - Writes: each end may have `windowBytes` written but not yet read by its peer (TCP's send
@@ -58,9 +58,9 @@ import type { Prng } from "../prng.ts";
 
 /** One direction between two hosts. */
 export interface LinkConfig {
-  /** One-way latency of every segment. */
+  /** One-way latency of every segment (whole ms). */
   readonly delayMs: number;
-  /** Extra latency, uniform in [0, jitterMs], per segment (order is kept regardless). */
+  /** Extra latency, a uniform whole number of ms in [0, jitterMs], per segment (order is kept regardless). */
   readonly jitterMs: number;
   /** Probability, per data segment, that it is lost and its connection reset. */
   readonly dropProbability: number;
@@ -476,7 +476,7 @@ export class SimNetwork {
   #send(stream: Stream, kind: SegmentKind, bytes: Uint8Array | null): void {
     const link = this.#link(stream.from.host.address, stream.to.host.address);
     const now = this.#clock.monotonicMs();
-    const jitter = link.jitterMs > 0 ? this.#prng.nextFloat() * link.jitterMs : 0;
+    const jitter = link.jitterMs > 0 ? this.#prng.int(link.jitterMs + 1) : 0;
     const dueMs = Math.max(now + link.delayMs + jitter, stream.lastDueMs);
     const lost = kind === "data" && link.dropProbability > 0 && this.#prng.nextFloat() < link.dropProbability;
     stream.lastDueMs = dueMs;
@@ -769,7 +769,11 @@ function linkKey(from: string, to: string): string {
 }
 
 function checkLink(link: LinkConfig): LinkConfig {
-  if (!(link.delayMs >= 0 && link.jitterMs >= 0)) throw new RangeError(`SimNetwork: delayMs ${link.delayMs} and jitterMs ${link.jitterMs} must be >= 0`);
+  // Whole milliseconds: timers at fractional times would make the clock's wall time fractional,
+  // and record timestamps taken from it would not be integers.
+  if (!(Number.isInteger(link.delayMs) && link.delayMs >= 0 && Number.isInteger(link.jitterMs) && link.jitterMs >= 0)) {
+    throw new RangeError(`SimNetwork: delayMs ${link.delayMs} and jitterMs ${link.jitterMs} must be integers >= 0`);
+  }
   if (!(link.dropProbability >= 0 && link.dropProbability <= 1)) throw new RangeError(`SimNetwork: dropProbability ${link.dropProbability} must be in [0, 1]`);
   return link;
 }

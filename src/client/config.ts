@@ -5,7 +5,8 @@
  *
  * - requestTimeoutMs (request.timeout.ms): from `send` to the response. A request that times
  *   out after it was written closes its connection (its answer would come later and be
- *   mistaken for the next one's); one still queued just fails.
+ *   mistaken for the next one's); one still queued just fails. A long poll (Fetch with
+ *   maxWaitMs) needs a timeout above its wait, as Kafka's consumer adds the two.
  * - connectionSetupTimeoutMs (socket.connection.setup.timeout.ms): TCP connect plus the
  *   ApiVersions exchange. Kafka grows it per failure up to .max.ms; here it is fixed.
  * - inflightRequestsMax (max.in.flight.requests.per.connection): written and unanswered.

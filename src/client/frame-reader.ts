@@ -48,6 +48,7 @@ export class FrameReader {
         frame.set(chunk.subarray(at, at + take), this.#frameFilled);
         this.#frameFilled += take;
         at += take;
+        if (!(this.#frameFilled <= frame.length)) throw new Error(`FrameReader: filled ${this.#frameFilled} > frame ${frame.length}`);
         if (this.#frameFilled === frame.length) {
           frames.push(frame);
           this.#frame = null;

@@ -239,6 +239,9 @@ export class NodeConnection {
       const error = this.#write(p, version);
       if (error !== null) p.settle({ ok: false, error });
     }
+    if (!(this.inflightCount <= this.#config.inflightRequestsMax)) {
+      throw new Error(`NodeConnection.#pump: ${this.inflightCount} in flight > inflightRequestsMax ${this.#config.inflightRequestsMax}`);
+    }
     this.#flush();
     this.#completeOneWay();
   }
@@ -274,6 +277,7 @@ export class NodeConnection {
     if (size > this.#config.requestFrameBytesMax) {
       return new ClientError("tooLarge", `request of ${size} bytes exceeds requestFrameBytesMax ${this.#config.requestFrameBytesMax}`);
     }
+    if (!(p.version === -1 && p.correlationId === -1)) throw new Error(`NodeConnection.#write: request written twice (correlation id ${p.correlationId})`);
     this.#nextCorrelationId = correlationId >= correlationIdMax ? 0 : correlationId + 1;
     p.version = version;
     p.correlationId = correlationId;
@@ -410,6 +414,9 @@ export class NodeConnection {
       return;
     }
     this.#inflight.shift();
+    if (!(this.#inflight.length === 0 || (this.#inflight[0] as Pending).correlationId !== correlationId)) {
+      throw new Error(`NodeConnection: correlation id ${correlationId} in flight twice`);
+    }
     head.settle({ ok: true, version: head.version, body: decoded.body });
     this.#pump();
   }
@@ -523,6 +530,7 @@ export class NodeConnection {
     } else {
       this.#log?.warn("connection closed", { remote: this.#where(), kind: error.kind, reason: error.message });
     }
+    if (culprit !== undefined && !written.includes(culprit)) throw new Error("NodeConnection.#close: the culprit request is not in flight");
     for (const p of written) p.settle({ ok: false, error: p === culprit ? error.withSent(true) : others.withSent(true) });
     for (const p of queued) p.settle({ ok: false, error: others.withSent(false) });
     const waiters = this.#readyWaiters;

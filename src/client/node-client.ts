@@ -120,6 +120,21 @@ export class NodeClient {
     this.#wake(entry);
   }
 
+  /**
+   * Sets a node's endpoint from its registered listeners (a broker registration or a
+   * Metadata/DescribeCluster answer): the one named `listenerName`. A node without that
+   * listener is forgotten (it cannot be reached on it); returns whether it had it.
+   */
+  setEndpointFromListeners(nodeId: number, listeners: readonly { readonly name: string; readonly host: string; readonly port: number }[], listenerName: string): boolean {
+    const l = listeners.find((x) => x.name === listenerName);
+    if (l === undefined) {
+      this.removeNode(nodeId);
+      return false;
+    }
+    this.setEndpoint(nodeId, { host: l.host, port: l.port, listenerName });
+    return true;
+  }
+
   /** Forgets a node: its connection closes; its requests fail "disconnected". */
   removeNode(nodeId: number): void {
     const entry = this.#nodes.get(nodeId);

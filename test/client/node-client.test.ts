@@ -176,6 +176,21 @@ describe("NodeClient", () => {
     expect(healed.value.ok && healed.value.body.clusterId).toBe("A:4");
   });
 
+  test("endpoints by listener name: the named listener is used; a node without it is forgotten", async () => {
+    const { clock, net, client } = setup();
+    new FakePeer({ network: net.host(A), host: A, port: 9093, onRequest: echoAs("controller-listener") });
+    const listeners = [
+      { name: "PLAINTEXT", host: A, port: 9092 },
+      { name: "CONTROLLER", host: A, port: 9093 },
+    ];
+    expect(client.setEndpointFromListeners(1, listeners, "CONTROLLER")).toBe(true);
+    expect(client.endpoint(1)).toEqual({ host: A, port: 9093, listenerName: "CONTROLLER" });
+    const r = await settle(clock, client.send(1, ApiKeys.Metadata, tagged("q")));
+    expect(r.value.ok && r.value.body.clusterId).toBe("controller-listener:q");
+    expect(client.setEndpointFromListeners(1, listeners.slice(0, 1), "CONTROLLER")).toBe(false);
+    expect(client.status(1)).toBe("unknown");
+  });
+
   test("unknown nodes, removed nodes and close() give typed errors", async () => {
     const { clock, net, client } = setup();
     new FakePeer({ network: net.host(A), host: A, port: 9092, onRequest: () => {} });

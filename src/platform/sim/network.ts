@@ -184,7 +184,6 @@ class End implements NetConnection {
   connectEvents: ConnectEvents | null = null;
   /** Set once both ends exist. */
   out!: Stream;
-  in!: Stream;
   peer!: End;
   paused = false;
   /** Delivered while paused, in order; "fin" closes the end when reached. */
@@ -408,7 +407,7 @@ export class SimNetwork {
     return client;
   }
 
-  // ---- NetConnection methods (called from End) -----------------------------------------------
+  // ---- NetConnection methods: called by End only (the class is not exported) ----------------
 
   writeEnd(end: End, bytes: Uint8Array): number {
     if (end.state === "closed") return -1;
@@ -760,8 +759,6 @@ function link(client: End, server: End): void {
   server.peer = client;
   client.out = new Stream(client, server);
   server.out = new Stream(server, client);
-  client.in = server.out;
-  server.in = client.out;
 }
 
 function linkKey(from: string, to: string): string {

@@ -58,12 +58,12 @@ test("startBroker on a fake network with a custom dispatcher factory; ignored ke
     );
     expect(logs.records().find((r) => r.msg === "config key has no effect in bunka")?.key).toBe("num.io.threads");
     const socket = new FakeSocket();
-    const events = network.connect(0, socket);
+    const events = network.arrive(0, socket);
     events.data(frame(new Uint8Array(3)));
     expect(new TextDecoder().decode(Uint8Array.from(socket.written.slice(4)))).toBe(`${broker.clusterId}:3`);
     const stopping = broker.stop();
     expect(socket.ended).toBe(true);
-    network.connect(0, new FakeSocket()); // refused
+    network.arrive(0, new FakeSocket()); // refused
     expect(broker.server.probe.connectionsRejected).toBe(1);
     // The broker waits for the peer to close, then is done.
     expect(broker.server.connectionCount).toBe(1);

@@ -157,7 +157,7 @@ export async function settle(rounds = 5): Promise<void> {
   await new Promise((r) => setTimeout(r, 0));
 }
 
-/** A Network whose listeners are driven by the test: `connect` makes a FakeSocket "arrive". */
+/** A Network whose listeners are driven by the test: `arrive` makes a FakeSocket connect to one. */
 export class FakeNetwork implements Network {
   listeners: { options: ListenOptions; stopped: boolean; port: number }[] = [];
   #nextPort = 30000;
@@ -172,7 +172,10 @@ export class FakeNetwork implements Network {
       },
     };
   }
-  connect(index: number, socket: FakeSocket): ConnectionEvents {
+  connect(): NetConnection {
+    throw new Error("FakeNetwork: outgoing connections are not simulated here (see src/platform/sim/network.ts)");
+  }
+  arrive(index: number, socket: FakeSocket): ConnectionEvents {
     const l = this.listeners[index];
     if (l === undefined) throw new Error(`no listener ${index}`);
     return l.options.accept(socket);

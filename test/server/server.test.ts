@@ -53,22 +53,22 @@ test("max.connections and max.connections.per.ip refuse extra connections with a
   const a1 = new FakeSocket(Number.POSITIVE_INFINITY, "10.0.0.1");
   const a2 = new FakeSocket(Number.POSITIVE_INFINITY, "10.0.0.1");
   const a3 = new FakeSocket(Number.POSITIVE_INFINITY, "10.0.0.1");
-  network.connect(0, a1);
-  const a2events = network.connect(0, a2);
-  network.connect(0, a3);
+  network.arrive(0, a1);
+  const a2events = network.arrive(0, a2);
+  network.arrive(0, a3);
   expect(a3.closed).toBe(true); // third from the same address
   clock.advance(2000);
   const banned = new FakeSocket(Number.POSITIVE_INFINITY, "10.0.0.9");
-  network.connect(0, banned);
+  network.arrive(0, banned);
   expect(banned.closed).toBe(true); // override: 0 from this address
   const b1 = new FakeSocket(Number.POSITIVE_INFINITY, "10.0.0.2");
-  network.connect(0, b1);
+  network.arrive(0, b1);
   const b2 = new FakeSocket(Number.POSITIVE_INFINITY, "10.0.0.2");
-  network.connect(0, b2);
+  network.arrive(0, b2);
   expect(b2.closed).toBe(true); // over max.connections (3), within a second: not logged
   clock.advance(2000);
   const b3 = new FakeSocket(Number.POSITIVE_INFINITY, "10.0.0.3");
-  network.connect(0, b3);
+  network.arrive(0, b3);
   expect(b3.closed).toBe(true);
   expect(server.connectionCount).toBe(3);
   expect(server.probe.connectionsRejected).toBe(4);
@@ -83,7 +83,7 @@ test("max.connections and max.connections.per.ip refuse extra connections with a
   // Closing one frees a slot for that address.
   a2events.close();
   const a4 = new FakeSocket(Number.POSITIVE_INFINITY, "10.0.0.1");
-  const a4events = network.connect(0, a4);
+  const a4events = network.arrive(0, a4);
   expect(a4.closed).toBe(false);
   a4events.data(frame(enc("hi")));
   expect(parseFrames(a4.written).map(dec)).toEqual(["hi"]);
@@ -98,11 +98,11 @@ test("graceful shutdown: stop accepting, finish in-flight requests, run hooks la
       }),
   );
   const s1 = new FakeSocket();
-  const e1 = network.connect(0, s1);
+  const e1 = network.arrive(0, s1);
   e1.data(frame(enc("a")));
   e1.data(frame(enc("b")));
   const s2 = new FakeSocket(Number.POSITIVE_INFINITY, "10.0.0.3");
-  const e2 = network.connect(0, s2);
+  const e2 = network.arrive(0, s2);
   const order: string[] = [];
   server.addShutdownHook("storage", async () => {
     await settle(1);
@@ -121,7 +121,7 @@ test("graceful shutdown: stop accepting, finish in-flight requests, run hooks la
   expect(server.stop()).toBe(server.stop()); // idempotent
   expect(network.listeners[0]?.stopped).toBe(true);
   const late = new FakeSocket();
-  network.connect(0, late);
+  network.arrive(0, late);
   expect(late.closed).toBe(true); // refused while shutting down
   expect(s2.ended).toBe(true); // nothing in flight: ended at once
   e1.data(frame(enc("c"))); // not read any more
@@ -148,7 +148,7 @@ test("graceful shutdown: stop accepting, finish in-flight requests, run hooks la
 test("graceful shutdown drops connections still busy at the deadline", async () => {
   const { server, network, clock, logs } = makeServer(() => new Promise<DispatchResult>(() => {}), { shutdownTimeoutMs: 5000 });
   const s = new FakeSocket();
-  network.connect(0, s).data(frame(enc("never answered")));
+  network.arrive(0, s).data(frame(enc("never answered")));
   let hookRan = false;
   server.addShutdownHook("flush", () => {
     hookRan = true;
@@ -174,7 +174,7 @@ test("drain hooks run as stop begins: a long poll they complete is answered befo
     { shutdownTimeoutMs: 30_000 },
   );
   const s = new FakeSocket();
-  const peer = network.connect(0, s);
+  const peer = network.arrive(0, s);
   peer.data(frame(enc("fetch")));
   const order: string[] = [];
   server.addDrainHook("complete delayed operations", () => {

@@ -52,7 +52,7 @@ async function setup() {
   let port = 50_000;
   const connect = (address = "10.0.0.7") => {
     const socket = new FakeSocket(Number.POSITIVE_INFINITY, address, port++);
-    return { socket, events: network.connect(0, socket) };
+    return { socket, events: network.arrive(0, socket) };
   };
   const warnings = () => logs.records().filter((r) => r.level === "warn");
   return { br, server, logs, connect, warnings };

@@ -2,14 +2,14 @@
  * Soak entry of the Raft simulator (test/raft/simulator.ts).
  *
  *   bun test/raft/sim-main.ts [--seeds N | --seed S] [--first S] [--steps N] [--voters 3|5]
- *                             [--observers N] [--mix] [--trace]
+ *                             [--observers N] [--timing kafka|fast] [--mix] [--trace]
  *
  * `--seeds N` runs seeds first..first+N-1 (default 100 from 1); `--seed S` runs one (with
- * `--trace`, printing every event); `--mix` alternates 3 and 5 voters and 0/1 observers by
- * seed as the CI test does. Prints figures (steps/s, seeds/min) and, per failing seed, the
+ * `--trace`, printing every event); `--mix` gives each seed the CI test's shape (3 or 5
+ * voters, an observer every third seed, fast timing in half). Prints figures (steps/s, seeds/min) and, per failing seed, the
  * one-line command that replays it. Exit code 1 when any seed fails.
  */
-import { replayCommand, runSimulation, type SimOptions } from "./simulator.ts";
+import { mixedShape, replayCommand, runSimulation, type SimOptions } from "./simulator.ts";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,8 +31,9 @@ const steps = num("steps", 3000);
 const mix = flag("mix");
 const trace = flag("trace") && single !== undefined;
 
-export function shapeOf(seed: number, mixed: boolean, voters: number, observers: number): Pick<SimOptions, "voters" | "observers"> {
-  return mixed ? { voters: seed % 2 === 0 ? 3 : 5, observers: seed % 3 === 0 ? 1 : 0 } : { voters, observers };
+const timing = arg("timing") === "fast" ? "fast" : "kafka";
+function shapeOf(seed: number): Pick<SimOptions, "voters" | "observers" | "timing"> {
+  return mix ? mixedShape(seed) : { voters: num("voters", 3), observers: num("observers", 0), timing };
 }
 
 let failures = 0;
@@ -40,7 +41,7 @@ let totalSteps = 0;
 let totalSimMs = 0;
 const started = performance.now();
 for (let seed = first; seed < first + count; seed++) {
-  const shape = shapeOf(seed, mix, num("voters", 3), num("observers", 0));
+  const shape = shapeOf(seed);
   const options: SimOptions = { seed, steps, ...shape, ...(trace ? { trace: (l: string) => console.log(l) } : {}) };
   const r = runSimulation(options);
   totalSteps += r.stats.steps;

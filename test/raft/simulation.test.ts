@@ -1,11 +1,11 @@
 /**
  * The Raft simulator as a CI test: a few hundred seeds of bounded length, alternating 3 and 5
- * voters, with an observer in every third seed (test/raft/simulator.ts lists the faults and
+ * voters, with an observer in every third seed and Kafka's or 3x shorter timeouts (test/raft/simulator.ts lists the faults and
  * the invariants checked after every step). A failing seed prints the one-line command that
  * replays it with a trace. `bun test/raft/sim-main.ts` is the longer soak.
  */
 import { describe, expect, test } from "bun:test";
-import { replayCommand, runSimulation, type SimOptions } from "./simulator.ts";
+import { mixedShape, replayCommand, runSimulation, type SimOptions } from "./simulator.ts";
 
 /** Seeds in the CI run and fault-phase steps per seed. */
 export const ciSeeds = 300;
@@ -13,7 +13,7 @@ export const ciSteps = 2000;
 const chunk = 50;
 
 export function ciOptions(seed: number): SimOptions {
-  return { seed, steps: ciSteps, voters: seed % 2 === 0 ? 3 : 5, observers: seed % 3 === 0 ? 1 : 0 };
+  return { seed, steps: ciSteps, ...mixedShape(seed) };
 }
 
 describe("raft simulation", () => {

@@ -48,6 +48,11 @@ export interface SimOptions {
   steps: number;
   voters: number;
   observers: number;
+  /**
+   * "kafka": Kafka's default timeouts (election 1000 ms, fetch 2000, backoff 1000, request
+   * 2000); "fast": everything about 3x shorter, so more elections and retries per second.
+   */
+  timing?: "kafka" | "fast";
   /** Simulated time after the faults stop within which a new proposal must commit everywhere. */
   livenessBoundMs?: number;
   config?: RaftConfig;
@@ -83,6 +88,15 @@ class InvariantViolation extends Error {
 const metadataDir = "/data/__cluster_metadata-0";
 const metaPath = "/data/meta.properties";
 const clusterId = "sim-cluster-AAAAAAAAAAA";
+const fastConfig: RaftConfig = {
+  ...defaultRaftConfig,
+  electionTimeoutMs: 300,
+  fetchTimeoutMs: 600,
+  electionBackoffMaxMs: 300,
+  requestTimeoutMs: 400,
+  fetchMaxWaitMs: 150,
+  fetchBytesMax: 4096,
+};
 /** Simulated time between steps when nothing is due (bounds how long a step can jump). */
 const idleStepMsMax = 200;
 /** Events kept for the failure report. */
@@ -263,6 +277,8 @@ export class Simulation {
   #faults: LinkFault[] = [];
   #faultsOn = true;
   #nextFaultMs = 0;
+  /** Crashes tied to protocol events (a vote just granted, a proposal just taken). */
+  #scheduledCrashes: { atMs: number; node: number; downMs: number }[] = [];
   #nextProposalMs = 0;
   #wipesLeft: number;
   #proposalCount = 0;
@@ -281,7 +297,7 @@ export class Simulation {
   constructor(options: SimOptions) {
     this.options = options;
     this.prng = new SeededPrng(options.seed);
-    this.config = options.config ?? { ...defaultRaftConfig, fetchBytesMax: 4096 };
+    this.config = options.config ?? (options.timing === "fast" ? fastConfig : { ...defaultRaftConfig, fetchBytesMax: 4096 });
     const total = options.voters + options.observers;
     for (let id = 0; id < total; id++) {
       const node: SimNode = {
@@ -421,6 +437,10 @@ export class Simulation {
             throw new InvariantViolation("one vote per epoch", `replica ${this.#identity(node)} voted for ${before} and for ${out.to} in epoch ${m.leaderEpoch}`);
           }
           this.#votes.set(key, out.to);
+          // The moment a forgotten vote would matter: crash soon after granting it.
+          if (this.#faultsOn && this.prng.nextFloat() < 0.3) {
+            this.#scheduledCrashes.push({ atMs: this.now + this.prng.int(20), node: node.id, downMs: 1 + this.prng.int(300) });
+          }
         }
         this.#send(node.id, out.to, m);
         return;
@@ -553,6 +573,8 @@ export class Simulation {
     this.#proposalCount++;
     const r = n.core!.propose(buildRecordBatch(records));
     if (r.kind === "ok") this.stats.proposals++;
+    // Crash before the next tick flushes it, now and then.
+    if (r.kind === "ok" && this.#faultsOn && this.prng.nextFloat() < 0.05) this.#scheduledCrashes.push({ atMs: this.now, node: n.id, downMs: 1 + this.prng.int(1000) });
     this.#trace(`n${n.id} propose ${count} → ${r.kind === "ok" ? `${r.firstOffset}..${r.lastOffset} epoch ${r.epoch}` : r.kind}`);
     this.#route(n);
   }
@@ -568,6 +590,7 @@ export class Simulation {
       else if (this.now < n.pausedUntilMs) t = Math.min(t, n.pausedUntilMs);
       else t = Math.min(t, n.core.nextDeadlineMs());
     }
+    for (const c of this.#scheduledCrashes) t = Math.min(t, c.atMs);
     if (this.#faultsOn) t = Math.min(t, this.#nextFaultMs, this.#nextProposalMs);
     else t = Math.min(t, this.#nextProposalMs);
     return Math.max(t, this.now);
@@ -582,6 +605,12 @@ export class Simulation {
       if (n.core === null && t >= n.downUntilMs) this.#start(n);
     }
     // Faults first: a crash here can catch a leader with proposals it has not flushed yet.
+    const due = this.#scheduledCrashes.filter((c) => c.atMs <= t);
+    this.#scheduledCrashes = this.#scheduledCrashes.filter((c) => c.atMs > t);
+    for (const c of due) {
+      const n = this.nodes[c.node]!;
+      if (this.#faultsOn && this.#up(n)) this.#crash(n, c.downMs, false);
+    }
     if (this.#faultsOn && t >= this.#nextFaultMs) {
       this.#injectFault();
       this.#nextFaultMs = this.#expMs(1500);
@@ -628,6 +657,7 @@ export class Simulation {
   heal(): void {
     this.#faultsOn = false;
     this.#faults = [];
+    this.#scheduledCrashes = [];
     for (const n of this.nodes) {
       n.downUntilMs = Math.min(n.downUntilMs, this.now);
       n.pausedUntilMs = Math.min(n.pausedUntilMs, this.now);
@@ -766,8 +796,13 @@ export class Simulation {
   }
 }
 
-export function replayCommand(o: Pick<SimOptions, "seed" | "steps" | "voters" | "observers">): string {
-  return `bun test/raft/sim-main.ts --seed ${o.seed} --steps ${o.steps} --voters ${o.voters} --observers ${o.observers} --trace`;
+export function replayCommand(o: Pick<SimOptions, "seed" | "steps" | "voters" | "observers" | "timing">): string {
+  return `bun test/raft/sim-main.ts --seed ${o.seed} --steps ${o.steps} --voters ${o.voters} --observers ${o.observers} --timing ${o.timing ?? "kafka"} --trace`;
+}
+
+/** The shape of seed `seed` in the CI mix: 3 or 5 voters, an observer every third seed, fast timing in half. */
+export function mixedShape(seed: number): Pick<SimOptions, "voters" | "observers" | "timing"> {
+  return { voters: seed % 2 === 0 ? 3 : 5, observers: seed % 3 === 0 ? 1 : 0, timing: seed % 4 >= 2 ? "fast" : "kafka" };
 }
 
 export function runSimulation(options: SimOptions): SimResult {

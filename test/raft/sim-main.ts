@@ -39,6 +39,7 @@ function shapeOf(seed: number): Pick<SimOptions, "voters" | "observers" | "timin
 let failures = 0;
 let totalSteps = 0;
 let totalSimMs = 0;
+const recoveries: number[] = [];
 const started = performance.now();
 for (let seed = first; seed < first + count; seed++) {
   const shape = shapeOf(seed);
@@ -46,6 +47,7 @@ for (let seed = first; seed < first + count; seed++) {
   const r = runSimulation(options);
   totalSteps += r.stats.steps;
   totalSimMs += r.stats.simulatedMs;
+  if (r.ok) recoveries.push(r.stats.recoveryMs);
   if (!r.ok) {
     failures++;
     console.log(`FAIL seed ${seed} [${r.invariant}] ${r.failure}`);
@@ -58,6 +60,7 @@ for (let seed = first; seed < first + count; seed++) {
 const seconds = (performance.now() - started) / 1000;
 console.log(
   `${count} seeds, ${failures} failed, ${totalSteps} steps, ${(totalSimMs / 1000).toFixed(0)} s simulated in ${seconds.toFixed(1)} s: ` +
-    `${Math.round(totalSteps / seconds)} steps/s, ${Math.round((count / seconds) * 60)} seeds/min`,
+    `${Math.round(totalSteps / seconds)} steps/s, ${Math.round((count / seconds) * 60)} seeds/min; ` +
+    `recovery after the faults: median ${recoveries.sort((a, b) => a - b)[recoveries.length >> 1] ?? 0} ms, max ${recoveries.at(-1) ?? 0} ms`,
 );
 process.exit(failures > 0 ? 1 : 0);

@@ -23,7 +23,7 @@
  *   committed (leader completeness); no node reports a high watermark past what is
  *   committed; a node's high watermark never goes back;
  * - the core's own assertions hold (any exception fails the run).
- * Then faults stop (heal, restart, resume) and, within a bounded simulated time, a leader
+ * Then faults stop (heal, restart, resume) and, within a bounded simulated time (15 s), a leader
  * must commit a new proposal and every live node must reach it.
  */
 import { SimClock } from "../../src/platform/clock.ts";
@@ -53,7 +53,7 @@ export interface SimOptions {
    * 2000); "fast": everything about 3x shorter, so more elections and retries per second.
    */
   timing?: "kafka" | "fast";
-  /** Simulated time after the faults stop within which a new proposal must commit everywhere. */
+  /** Simulated time after the faults stop within which a new proposal must commit everywhere (15 s). */
   livenessBoundMs?: number;
   config?: RaftConfig;
   /** Trace every event to this sink (replays). */
@@ -72,6 +72,8 @@ export interface SimStats {
   maxEpoch: number;
   proposals: number;
   committedOffset: number;
+  /** Simulated time from the end of the faults until every node had a new commit. */
+  recoveryMs: number;
 }
 
 export type SimResult = { ok: true; stats: SimStats } | { ok: false; failure: string; invariant: string; stats: SimStats; recent: string[] };
@@ -271,6 +273,7 @@ export class Simulation {
     maxEpoch: 0,
     proposals: 0,
     committedOffset: 0,
+    recoveryMs: 0,
   };
   readonly #queue = new MessageQueue();
   #seq = 0;
@@ -764,7 +767,7 @@ export class Simulation {
   }
 
   run(): SimResult {
-    const bound = this.options.livenessBoundMs ?? 30_000;
+    const bound = this.options.livenessBoundMs ?? 15_000;
     try {
       for (let i = 0; i < this.options.steps; i++) this.step();
       this.heal();
@@ -785,6 +788,7 @@ export class Simulation {
         }
         this.step();
       }
+      this.stats.recoveryMs = this.now - healedMs;
     } catch (e) {
       this.stats.simulatedMs = this.now;
       const invariant = e instanceof InvariantViolation ? e.invariant : e instanceof Error ? `exception (${e.name})` : "exception";

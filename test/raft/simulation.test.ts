@@ -5,7 +5,7 @@
  * replays it with a trace. `bun test/raft/sim-main.ts` is the longer soak.
  */
 import { describe, expect, test } from "bun:test";
-import { mixedShape, replayCommand, runSimulation, type SimOptions } from "./simulator.ts";
+import { mixedShape, replayCommand, runSimulation, type SimOptions, Simulation } from "./simulator.ts";
 
 /** Seeds in the CI run and fault-phase steps per seed. */
 export const ciSeeds = 300;
@@ -58,3 +58,53 @@ test("a seed replays exactly", () => {
   expect(a.ok).toBe(true);
   expect(b.stats).toEqual(a.stats);
 }, 30_000);
+
+describe("scenarios (no random faults)", () => {
+  test("a voter cut off from the leader only, or from everyone, does not depose it (pre-vote)", () => {
+    for (const [voters, partial] of [
+      [3, true],
+      [5, true],
+      [3, false],
+    ] as const) {
+      const sim = new Simulation({ seed: 11, steps: 0, voters, observers: 1, randomFaults: false });
+      sim.runFor(5000);
+      const [leader] = sim.leaders();
+      expect(leader).toBeDefined();
+      const cutOff = (leader!.id + 1) % voters;
+      // No new records: the cut-off voter's log stays as up to date as anyone's, so only the
+      // voters' refusal to pre-vote while they hear from the leader keeps it from standing.
+      sim.setProposals(false);
+      sim.runFor(1000);
+      // Partial: it still reaches the other voters, which hear from the leader and refuse it pre-votes.
+      if (partial) sim.cutBetween(cutOff, leader!.id, 10_000);
+      else sim.isolate(cutOff, 10_000);
+      for (let t = 0; t < 10_000; t += 500) {
+        sim.runFor(500);
+        expect({ voters, partial, leaders: sim.leaders() }).toEqual({ voters, partial, leaders: [leader!] });
+        expect(sim.roleOf(cutOff)!.epoch).toBe(leader!.epoch);
+      }
+      sim.setProposals(true);
+      sim.runFor(3000);
+      expect(sim.leaders()).toEqual([leader!]);
+      expect(sim.roleOf(cutOff)).toMatchObject({ kind: "follower", epoch: leader!.epoch, leaderId: leader!.id });
+      expect(sim.roleOf(cutOff)!.highWatermark).toBeGreaterThan(0);
+    }
+  }, 30_000);
+
+  test("a leader cut off from the majority resigns (check-quorum) and the majority elects another", () => {
+    const sim = new Simulation({ seed: 12, steps: 0, voters: 3, observers: 0, randomFaults: false });
+    sim.runFor(5000);
+    const [old] = sim.leaders();
+    expect(old).toBeDefined();
+    const committedBefore = sim.committedOffset;
+    sim.isolate(old!.id, 8000);
+    sim.runFor(2 * 2000 + 100);
+    expect(sim.roleOf(old!.id)!.kind).not.toBe("leader");
+    const now = sim.leaders();
+    expect(now.length).toBe(1);
+    expect(now[0]!.epoch).toBeGreaterThan(old!.epoch);
+    sim.runFor(8000);
+    expect(sim.committedOffset).toBeGreaterThan(committedBefore);
+    expect(sim.roleOf(old!.id)).toMatchObject({ kind: "follower", leaderId: now[0]!.id });
+  }, 30_000);
+});

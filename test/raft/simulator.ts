@@ -53,6 +53,8 @@ export interface SimOptions {
    * 2000); "fast": everything about 3x shorter, so more elections and retries per second.
    */
   timing?: "kafka" | "fast";
+  /** False: no random faults at all (scenario tests inject their own with `isolate`). */
+  randomFaults?: boolean;
   /** Simulated time after the faults stop within which a new proposal must commit everywhere (15 s). */
   livenessBoundMs?: number;
   config?: RaftConfig;
@@ -278,13 +280,14 @@ export class Simulation {
   readonly #queue = new MessageQueue();
   #seq = 0;
   #faults: LinkFault[] = [];
-  #faultsOn = true;
+  #faultsOn: boolean;
   #nextFaultMs = 0;
   /** Crashes tied to protocol events (a vote just granted, a proposal just taken). */
   #scheduledCrashes: { atMs: number; node: number; downMs: number }[] = [];
   #nextProposalMs = 0;
   #wipesLeft: number;
   #proposalCount = 0;
+  #proposalsOn = true;
   readonly #recent: string[] = [];
   // ---- checker state ----
   /** epoch → replica that led it. */
@@ -300,6 +303,7 @@ export class Simulation {
   constructor(options: SimOptions) {
     this.options = options;
     this.prng = new SeededPrng(options.seed);
+    this.#faultsOn = options.randomFaults ?? true;
     this.config = options.config ?? (options.timing === "fast" ? fastConfig : { ...defaultRaftConfig, fetchBytesMax: 4096 });
     const total = options.voters + options.observers;
     for (let id = 0; id < total; id++) {
@@ -637,7 +641,7 @@ export class Simulation {
       }
     }
     if (t >= this.#nextProposalMs) {
-      this.#propose();
+      if (this.#proposalsOn) this.#propose();
       this.#nextProposalMs = this.#expMs(this.#faultsOn ? 150 : 400);
     }
     this.#check();
@@ -666,6 +670,50 @@ export class Simulation {
       n.pausedUntilMs = Math.min(n.pausedUntilMs, this.now);
     }
     this.#trace("faults stop");
+  }
+
+  // ---- scripted faults and views, for scenario tests ---------------------------------------
+
+  /** Cuts node `id` off from every other node, both ways, for `ms`. */
+  isolate(id: number, ms: number): void {
+    for (const b of this.nodes) {
+      if (b.id === id) continue;
+      this.#faults.push({ from: id, to: b.id, untilMs: this.now + ms, cut: true, dropP: 0, dupP: 0, delayMaxMs: 0 });
+      this.#faults.push({ from: b.id, to: id, untilMs: this.now + ms, cut: true, dropP: 0, dupP: 0, delayMaxMs: 0 });
+    }
+    this.#trace(`n${id} isolated for ${ms} ms`);
+  }
+
+  /** Stops or restarts the random proposals. */
+  setProposals(on: boolean): void {
+    this.#proposalsOn = on;
+  }
+
+  /** Cuts the link between nodes `a` and `b`, both ways, for `ms` (a partial partition). */
+  cutBetween(a: number, b: number, ms: number): void {
+    this.#faults.push({ from: a, to: b, untilMs: this.now + ms, cut: true, dropP: 0, dupP: 0, delayMaxMs: 0 });
+    this.#faults.push({ from: b, to: a, untilMs: this.now + ms, cut: true, dropP: 0, dupP: 0, delayMaxMs: 0 });
+    this.#trace(`n${a} and n${b} cut apart for ${ms} ms`);
+  }
+
+  /** Steps until `ms` of simulated time have passed, checking the invariants at every step. */
+  runFor(ms: number): void {
+    const end = this.now + ms;
+    while (this.now < end) this.step();
+  }
+
+  /** The nodes that think they lead, with their epochs. */
+  leaders(): { id: number; epoch: number }[] {
+    return this.nodes.flatMap((n) => (n.core !== null && n.core.role.kind === "leader" ? [{ id: n.id, epoch: n.core.epoch }] : []));
+  }
+
+  roleOf(id: number): { kind: string; epoch: number; leaderId: number; highWatermark: number } | null {
+    const core = this.nodes[id]?.core ?? null;
+    return core === null ? null : { kind: core.role.kind, epoch: core.epoch, leaderId: core.leaderId, highWatermark: core.highWatermark };
+  }
+
+  get committedOffset(): number {
+    return this.#committedEnd;
   }
 
   // ---- invariants -------------------------------------------------------------------------

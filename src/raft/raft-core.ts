@@ -500,9 +500,8 @@ export class RaftCore {
   }
 
   #onElected(role: Leader): void {
-    const granting = [this.local.id];
     const batch = leaderChangeBatch(
-      { leaderId: this.local.id, voters: [...this.#voterIds].sort((a, b) => a - b), grantingVoters: granting },
+      { leaderId: this.local.id, voters: [...this.#voterIds].sort((a, b) => a - b), grantingVoters: role.grantingVoters },
       this.#clock.nowMs(),
     );
     const r = this.#log.appendAsLeader(batch, role.epoch);
@@ -598,6 +597,7 @@ export class RaftCore {
         leaderId: this.local.id,
         votedKey: this.local,
         epochStartOffset: this.#log.logEndOffset,
+        grantingVoters: [this.local.id, ...round.granted].sort((a, b) => a - b),
         voters: new Map(
           this.#voters
             .filter((v) => v.id !== this.local.id)

@@ -84,6 +84,8 @@ export interface Leader extends Durable {
   readonly kind: "leader";
   /** Offset of this epoch's LEADER_CHANGE record: the high watermark moves only past it. */
   readonly epochStartOffset: number;
+  /** The voters that elected it (itself included), for the LEADER_CHANGE record. */
+  readonly grantingVoters: readonly number[];
   readonly voters: Map<number, ReplicaProgress>;
   readonly observers: Map<string, ReplicaProgress>;
   /** Voters that acknowledged BeginQuorumEpoch or fetched in this epoch. */

@@ -5,6 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/protocol/errors.ts";
+import { RecordBatchView } from "../../src/protocol/records/record-batch.ts";
+import { decodeLeaderChange } from "../../src/raft/leader-change.ts";
 import type { BeginQuorumEpochResponse, EndQuorumEpochResponse, FetchResponse, RaftMessage, VoteResponse } from "../../src/raft/messages.ts";
 import { QuorumStateError, quorumStatePath, readQuorumState, writeQuorumState } from "../../src/raft/quorum-state.ts";
 import {
@@ -70,6 +72,12 @@ describe("elections", () => {
     const begins = sentOfType(node.core.takeOutputs(), "BeginQuorumEpochRequest");
     expect(begins.map((b) => b.to).sort()).toEqual([1, 2]);
     expect(begins[0]!.message).toMatchObject({ leaderId: 0, leaderEpoch: 1, clusterId });
+    // The epoch opens with a LEADER_CHANGE record naming the voters that elected it.
+    const read = node.log.read(0, 1 << 20);
+    if (read.kind !== "ok") throw new Error(read.detail);
+    const batch = RecordBatchView.at(read.records);
+    expect([batch.isControl, batch.partitionLeaderEpoch, batch.baseOffset]).toEqual([true, 1, 0]);
+    expect(decodeLeaderChange(batch.records({ maxBytes: 1 << 20 })[0]!.value!)).toEqual({ leaderId: 0, voters: [0, 1, 2], grantingVoters: [0, 1] });
   });
 
   test("a pre-vote does not bump the epoch; losing it backs off without bumping either", () => {

@@ -1,0 +1,1061 @@
+/**
+ * A sans-I/O KRaft node: the Raft protocol of Kafka's controller quorum (KIP-595, pull-based
+ * replication; KIP-996 pre-vote; KIP-853 directory ids) over one metadata log.
+ *
+ * Inputs: `tick(nowMs)` (time moved; flushes the log and fires deadlines), `receive(from,
+ * message)`, `propose(batches)`. Outputs, taken with `takeOutputs()`: messages to send,
+ * "committed" notices (the high watermark moved), role changes. The core never touches the
+ * network or a timer; its disk work (the Raft log, the quorum-state file) is synchronous on
+ * the injected FileSystem. Every input runs to completion without awaiting, so no state can
+ * change under it (STYLE habit 3 holds trivially: there is no await to re-check after).
+ *
+ * Roles and their changes: roles.ts (the transition table). Rules enforced here:
+ * - Durable before visible: the quorum-state file is rewritten before the state it records
+ *   is acted on — before a vote is granted, before a request goes out in a new epoch. Only
+ *   flushed offsets count toward the high watermark: the leader's own is its flushed offset
+ *   (it flushes on `tick`, a group commit of everything proposed since the last one), a
+ *   follower's is its fetch offset, which it sends only after flushing what it appended.
+ * - The leader's high watermark is the largest offset a majority of voters has on disk,
+ *   and moves only past this epoch's LEADER_CHANGE record (Raft counts replicas only for
+ *   records of the leader's own epoch). It never goes back, on any node.
+ * - Votes go only to voters whose log is at least as up to date ((last epoch, end offset),
+ *   compared in that order), at most one per epoch. Pre-votes change no state, and are
+ *   refused by a leader and by a follower that heard from its leader within the fetch
+ *   timeout, so a node back from a partition cannot depose a healthy leader.
+ * - Requests are checked in this order, and a failed check answers an error and changes
+ *   nothing: cluster id (INCONSISTENT_CLUSTER_ID; null is accepted, as Kafka does), that the
+ *   receiver is the voter addressed (INVALID_VOTER_KEY), that the sender is a voter
+ *   (INCONSISTENT_VOTER_SET), the epoch (FENCED_LEADER_EPOCH when stale,
+ *   UNKNOWN_LEADER_EPOCH for a Fetch from the future, NOT_LEADER_OR_FOLLOWER).
+ * - A replica is the pair (node id, directory id). A node whose metadata dir was wiped and
+ *   formatted again has a new directory id, so it is not the voter it was: it follows as an
+ *   observer, never votes, and its fetches do not count toward the high watermark. So a
+ *   voter that lost its disk cannot make the quorum forget a committed record or a vote.
+ * - Check-quorum: a leader that has not had a Fetch from a majority of voters (itself
+ *   included) within the fetch timeout resigns.
+ * - Responses are matched to the request they answer (`requestId`, per role instance):
+ *   answers to requests of an earlier role, round or life are dropped.
+ *
+ * Not here yet: snapshots (FetchSnapshot; the log is never cut at the start), voter set
+ * changes (AddRaftVoter/RemoveRaftVoter), and the driver that maps messages onto the wire.
+ */
+import type { Clock } from "../platform/clock.ts";
+import type { FileSystem } from "../platform/fs.ts";
+import type { Prng } from "../platform/prng.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { assert } from "./assert.ts";
+import { observerSessionMs, observersMax, type RaftConfig, raftConfigProblem, votersMax } from "./config.ts";
+import { leaderChangeBatch } from "./leader-change.ts";
+import type {
+  BeginQuorumEpochRequest,
+  BeginQuorumEpochResponse,
+  EndQuorumEpochRequest,
+  EndQuorumEpochResponse,
+  EpochEndOffset,
+  FetchRequest,
+  FetchResponse,
+  QuorumDescription,
+  RaftMessage,
+  ReplicaDescription,
+  ReplicaKey,
+  VoteRequest,
+  VoteResponse,
+} from "./messages.ts";
+import { replicaKeyText, sameReplica } from "./messages.ts";
+import { emptyQuorumState, type QuorumStateData, QuorumStateError, quorumStatePath, readQuorumState, sameQuorumState, writeQuorumState } from "./quorum-state.ts";
+import type { RaftLog } from "./raft-log.ts";
+import {
+  type Candidate,
+  durableStateOf,
+  type Follower,
+  type Leader,
+  type Prospective,
+  type ReplicaProgress,
+  type RequestSlot,
+  type Resigned,
+  type Role,
+  type RoleKind,
+  type TransitionContext,
+  transitionProblem,
+  type Unattached,
+  type VoteRound,
+} from "./roles.ts";
+
+export interface RaftCoreOptions {
+  clusterId: string;
+  /** This node: its id and the directory id of its metadata log dir. */
+  local: ReplicaKey;
+  /** The voter set (static in this version: the bootstrap voters with their directory ids). */
+  voters: readonly ReplicaKey[];
+  config: RaftConfig;
+  fs: FileSystem;
+  /** `<log dir>/__cluster_metadata-0`: holds `quorum-state`. */
+  metadataDir: string;
+  log: RaftLog;
+  prng: Prng;
+  /** Wall-clock time for record timestamps only; deadlines use the time given to `tick`. */
+  clock: Clock;
+  /** The time at open, in the timebase `tick` will use (monotonic). */
+  nowMs: number;
+}
+
+export type RaftOutput =
+  | { readonly kind: "send"; readonly to: number; readonly message: RaftMessage }
+  /** The high watermark moved to `highWatermark` (everything below is committed). */
+  | { readonly kind: "committed"; readonly highWatermark: number; readonly epoch: number; readonly byLeader: boolean }
+  | { readonly kind: "roleChanged"; readonly role: RoleKind; readonly epoch: number; readonly leaderId: number };
+
+/**
+ * A proposal appended by the leader is committed once a "committed" output reaches past
+ * `lastOffset` while the log still holds it in `epoch` (a lost leadership may truncate it).
+ */
+export type ProposeResult =
+  | { readonly kind: "ok"; readonly firstOffset: number; readonly lastOffset: number; readonly epoch: number }
+  | { readonly kind: "notLeader"; readonly leaderId: number; readonly leaderEpoch: number }
+  | { readonly kind: "rejected"; readonly detail: string };
+
+export interface RoleView {
+  readonly kind: RoleKind;
+  readonly epoch: number;
+  readonly leaderId: number;
+  readonly votedKey: ReplicaKey | null;
+}
+
+const E = ErrorCode;
+const noRecords: Uint8Array = new Uint8Array(0);
+/** Requests per life before request ids would repeat (the driver keeps far fewer in flight). */
+const requestsPerLifeMax = 2 ** 32;
+/** Role changes one input may cause (e.g. prospective → candidate → leader in a 1-voter quorum). */
+const roleChangesPerInputMax = 8;
+
+export class RaftCore {
+  readonly local: ReplicaKey;
+  readonly clusterId: string;
+  readonly #voters: readonly ReplicaKey[];
+  readonly #voterIds: ReadonlySet<number>;
+  readonly #isVoter: boolean;
+  readonly #majority: number;
+  readonly #config: RaftConfig;
+  readonly #fs: FileSystem;
+  readonly #statePath: string;
+  readonly #log: RaftLog;
+  readonly #prng: Prng;
+  readonly #clock: Clock;
+  readonly #ctx: TransitionContext;
+  #role: Role;
+  /** What the quorum-state file holds. */
+  #durable: QuorumStateData;
+  #highWatermark = 0;
+  #nowMs: number;
+  #outputs: RaftOutput[] = [];
+  readonly #requestIdBase: number;
+  #requestCount = 0;
+
+  private constructor(opts: RaftCoreOptions, durable: QuorumStateData) {
+    this.local = opts.local;
+    this.clusterId = opts.clusterId;
+    this.#voters = opts.voters;
+    this.#voterIds = new Set(opts.voters.map((v) => v.id));
+    this.#isVoter = opts.voters.some((v) => sameReplica(v, opts.local));
+    this.#majority = Math.floor(opts.voters.length / 2) + 1;
+    this.#config = opts.config;
+    this.#fs = opts.fs;
+    this.#statePath = quorumStatePath(opts.metadataDir);
+    this.#log = opts.log;
+    this.#prng = opts.prng;
+    this.#clock = opts.clock;
+    this.#nowMs = opts.nowMs;
+    this.#ctx = { local: opts.local, isVoter: this.#isVoter, voterIds: this.#voterIds };
+    this.#durable = durable;
+    // Ids from an earlier life of this node must not match: a random base per life.
+    this.#requestIdBase = opts.prng.int(1 << 20) * requestsPerLifeMax;
+    this.#role = this.#initialRole(durable);
+  }
+
+  /**
+   * Reads the quorum-state file and starts in the role it implies: a leader comes back
+   * resigned (its unflushed records may be gone, so it must not lead that epoch again), a
+   * node that voted stays bound to that vote, a follower follows the same leader. Throws
+   * QuorumStateError when the file is corrupt, missing beside a non-empty log, or older than
+   * the log's last epoch (all mean the directory was damaged: starting would risk a second
+   * vote in an epoch), and StorageError on I/O failure.
+   */
+  static open(opts: RaftCoreOptions): RaftCore {
+    const configProblem = raftConfigProblem(opts.config);
+    if (configProblem !== null) throw new Error(`raft config: ${configProblem}`);
+    assert(opts.voters.length > 0 && opts.voters.length <= votersMax, () => `voter set of ${opts.voters.length}, must be 1..${votersMax}`);
+    assert(new Set(opts.voters.map((v) => v.id)).size === opts.voters.length, "voter ids must be distinct");
+    const path = quorumStatePath(opts.metadataDir);
+    const stored = readQuorumState(opts.fs, path);
+    const log = opts.log;
+    if (stored === null && log.logEndOffset > log.logStartOffset) {
+      throw new QuorumStateError(path, `missing while the metadata log holds offsets ${log.logStartOffset}..${log.logEndOffset - 1}: the directory was damaged`);
+    }
+    const durable = stored ?? emptyQuorumState;
+    if (log.lastFetchedEpoch() > durable.leaderEpoch) {
+      throw new QuorumStateError(path, `epoch ${durable.leaderEpoch} is below the metadata log's last epoch ${log.lastFetchedEpoch()}`);
+    }
+    const core = new RaftCore(opts, durable);
+    core.#outputs.push({ kind: "roleChanged", role: core.#role.kind, epoch: core.#role.epoch, leaderId: core.#role.leaderId });
+    core.#drive();
+    return core;
+  }
+
+  #initialRole(s: QuorumStateData): Role {
+    const votedKey = s.votedId < 0 ? null : { id: s.votedId, directoryId: s.votedDirectoryId };
+    if (s.leaderId === this.local.id && this.#isVoter) {
+      return this.#newResigned(s.leaderEpoch, []);
+    }
+    if (s.leaderId >= 0 && s.leaderId !== this.local.id && this.#voterIds.has(s.leaderId)) {
+      return this.#newFollower(s.leaderEpoch, s.leaderId, this.#isVoter ? votedKey : null);
+    }
+    return this.#newUnattached(s.leaderEpoch, this.#isVoter ? votedKey : null);
+  }
+
+  // ---- views ------------------------------------------------------------------------------
+
+  get role(): RoleView {
+    const r = this.#role;
+    return { kind: r.kind, epoch: r.epoch, leaderId: r.leaderId, votedKey: r.votedKey };
+  }
+
+  get epoch(): number {
+    return this.#role.epoch;
+  }
+
+  get leaderId(): number {
+    return this.#role.leaderId;
+  }
+
+  get highWatermark(): number {
+    return this.#highWatermark;
+  }
+
+  get isVoter(): boolean {
+    return this.#isVoter;
+  }
+
+  /** The quorum-state this node has written (what its file holds). */
+  get durableState(): QuorumStateData {
+    return this.#durable;
+  }
+
+  /** Outputs since the last call, in order. */
+  takeOutputs(): RaftOutput[] {
+    const out = this.#outputs;
+    this.#outputs = [];
+    return out;
+  }
+
+  /** The earliest time `tick` has something to do (Infinity when only input can wake it). */
+  nextDeadlineMs(): number {
+    const role = this.#role;
+    let t = this.#log.flushedOffset < this.#log.logEndOffset ? this.#nowMs : Number.POSITIVE_INFINITY;
+    const slots = (m: ReadonlyMap<number, RequestSlot>, done: ReadonlySet<number>): void => {
+      for (const [id, s] of m) if (!done.has(id)) t = Math.min(t, s.retryAtMs);
+    };
+    switch (role.kind) {
+      case "unattached":
+        t = Math.min(t, role.electionDeadlineMs);
+        if (!this.#isVoter) t = Math.min(t, role.discovery?.retryAtMs ?? this.#nowMs);
+        break;
+      case "prospective":
+        if (role.round === null) t = Math.min(t, role.backoffUntilMs);
+        else {
+          t = Math.min(t, role.round.deadlineMs);
+          slots(role.round.requests, new Set([...role.round.granted, ...role.round.rejected]));
+        }
+        break;
+      case "candidate":
+        t = Math.min(t, role.round.deadlineMs);
+        slots(role.round.requests, new Set([...role.round.granted, ...role.round.rejected]));
+        break;
+      case "leader":
+        t = Math.min(t, role.checkQuorumStartMs + this.#config.fetchTimeoutMs);
+        slots(role.beginRequests, role.acknowledged);
+        for (const p of role.parked.values()) t = Math.min(t, p.deadlineMs);
+        break;
+      case "follower":
+        t = Math.min(t, role.fetchDeadlineMs, role.fetch === null ? role.nextFetchMs : role.fetch.retryAtMs);
+        break;
+      case "resigned":
+        t = Math.min(t, role.electionDeadlineMs);
+        slots(role.endRequests, role.acknowledged);
+        break;
+    }
+    return t;
+  }
+
+  /** DescribeQuorum: answered by the leader only. */
+  describeQuorum(): QuorumDescription {
+    const role = this.#role;
+    if (role.kind !== "leader") {
+      return { errorCode: E.NOT_LEADER_OR_FOLLOWER, leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch, highWatermark: -1, currentVoters: [], observers: [] };
+    }
+    const describe = (p: ReplicaProgress): ReplicaDescription => ({
+      replicaId: p.key.id,
+      replicaDirectoryId: p.key.directoryId,
+      logEndOffset: p.matchOffset,
+      lastFetchTimestamp: p.lastFetchMs,
+      lastCaughtUpTimestamp: p.lastCaughtUpMs,
+    });
+    const self: ReplicaDescription = {
+      replicaId: this.local.id,
+      replicaDirectoryId: this.local.directoryId,
+      logEndOffset: this.#log.logEndOffset,
+      lastFetchTimestamp: this.#nowMs,
+      lastCaughtUpTimestamp: this.#nowMs,
+    };
+    return {
+      errorCode: E.NONE,
+      leaderId: this.local.id,
+      leaderEpoch: role.epoch,
+      highWatermark: this.#highWatermark,
+      currentVoters: [self, ...[...role.voters.values()].map(describe)],
+      observers: [...role.observers.values()].map(describe),
+    };
+  }
+
+  // ---- inputs -----------------------------------------------------------------------------
+
+  /** Time moved to `nowMs` (monotonic): flush what was appended, then act on due deadlines. */
+  tick(nowMs: number): void {
+    assert(nowMs >= this.#nowMs, () => `time went back from ${this.#nowMs} to ${nowMs}`);
+    this.#nowMs = nowMs;
+    this.#flushLog();
+    this.#drive();
+  }
+
+  receive(from: number, message: RaftMessage): void {
+    switch (message.type) {
+      case "VoteRequest":
+        this.#send(from, this.#onVoteRequest(message));
+        break;
+      case "BeginQuorumEpochRequest":
+        this.#send(from, this.#onBeginQuorumEpochRequest(message));
+        break;
+      case "EndQuorumEpochRequest":
+        this.#send(from, this.#onEndQuorumEpochRequest(message));
+        break;
+      case "FetchRequest": {
+        const answer = this.#onFetchRequest(from, message);
+        if (answer !== null) this.#send(from, answer);
+        break;
+      }
+      case "VoteResponse":
+        this.#onVoteResponse(from, message);
+        break;
+      case "BeginQuorumEpochResponse":
+      case "EndQuorumEpochResponse":
+        this.#onQuorumEpochResponse(from, message);
+        break;
+      case "FetchResponse":
+        this.#onFetchResponse(from, message);
+        break;
+    }
+    this.#drive();
+  }
+
+  /**
+   * Appends whole record batches (wire form) as the leader, patching their base offsets and
+   * leader epoch in place; they are flushed at the next `tick` and committed once a majority
+   * has them (see ProposeResult).
+   */
+  propose(batches: Uint8Array): ProposeResult {
+    const role = this.#role;
+    if (role.kind !== "leader") return { kind: "notLeader", leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch };
+    if (batches.length === 0 || batches.length > this.#config.appendBytesMax) {
+      return { kind: "rejected", detail: `${batches.length} bytes, must be 1..${this.#config.appendBytesMax}` };
+    }
+    const r = this.#log.appendAsLeader(batches, role.epoch);
+    if (r.kind !== "ok") return { kind: "rejected", detail: r.detail };
+    this.#answerParked(role);
+    return { kind: "ok", firstOffset: r.firstOffset, lastOffset: r.lastOffset, epoch: role.epoch };
+  }
+
+  /** Graceful shutdown of a leader: resign now and tell the voters (EndQuorumEpoch). */
+  resign(): void {
+    if (this.#role.kind === "leader") this.#resign("shutdown");
+    this.#drive();
+  }
+
+  // ---- the one place the role changes -----------------------------------------------------
+
+  /**
+   * Changes role to `next`, after checking the change against the transition table
+   * (roles.ts) and writing the quorum-state file when the durable part changes — before
+   * anything is sent in the new role. A leader stepping down answers the fetches it held.
+   */
+  #transition(next: Role, reason: string): void {
+    const prev = this.#role;
+    const problem = transitionProblem(prev, next, this.#ctx);
+    assert(problem === null, () => `node ${this.local.id}: ${reason}: ${problem}`);
+    const durable = durableStateOf(next);
+    if (!sameQuorumState(durable, this.#durable)) {
+      writeQuorumState(this.#fs, this.#statePath, durable);
+      this.#durable = durable;
+    }
+    this.#role = next;
+    this.#outputs.push({ kind: "roleChanged", role: next.kind, epoch: next.epoch, leaderId: next.leaderId });
+    if (prev.kind === "leader") this.#answerParked(prev);
+    if (next.kind === "leader") this.#onElected(next);
+  }
+
+  // ---- role constructors ------------------------------------------------------------------
+
+  #randomElectionTimeoutMs(): number {
+    const t = this.#config.electionTimeoutMs;
+    return t + this.#prng.int(t + 1);
+  }
+
+  #randomBackoffMs(): number {
+    return this.#prng.int(this.#config.electionBackoffMaxMs + 1);
+  }
+
+  #newUnattached(epoch: number, votedKey: ReplicaKey | null): Unattached {
+    const deadline = this.#isVoter ? this.#nowMs + this.#randomElectionTimeoutMs() : Number.POSITIVE_INFINITY;
+    return { kind: "unattached", epoch, leaderId: -1, votedKey, electionDeadlineMs: deadline, discovery: null };
+  }
+
+  #newFollower(epoch: number, leaderId: number, votedKey: ReplicaKey | null): Follower {
+    return {
+      kind: "follower",
+      epoch,
+      leaderId,
+      votedKey,
+      fetchDeadlineMs: this.#nowMs + this.#config.fetchTimeoutMs,
+      fetch: null,
+      nextFetchMs: this.#nowMs,
+      lastFetchOkMs: null,
+      leaderEnded: false,
+    };
+  }
+
+  #newResigned(epoch: number, preferredCandidates: readonly ReplicaKey[]): Resigned {
+    return {
+      kind: "resigned",
+      epoch,
+      leaderId: this.local.id,
+      votedKey: this.local,
+      electionDeadlineMs: this.#nowMs + this.#randomElectionTimeoutMs(),
+      preferredCandidates,
+      endRequests: new Map(),
+      acknowledged: new Set(),
+    };
+  }
+
+  #newRound(): VoteRound {
+    return { requests: new Map(), granted: new Set(), rejected: new Set(), deadlineMs: this.#nowMs + this.#randomElectionTimeoutMs() };
+  }
+
+  /** Moves to `epoch` (> current): follower of `leaderId` when that is a usable leader, else unattached. */
+  #enterEpoch(epoch: number, leaderId: number, reason: string): void {
+    assert(epoch > this.#role.epoch, () => `enterEpoch ${epoch} from ${this.#role.epoch}`);
+    if (this.#usableLeader(leaderId)) this.#transition(this.#newFollower(epoch, leaderId, null), reason);
+    else this.#transition(this.#newUnattached(epoch, null), reason);
+  }
+
+  #usableLeader(leaderId: number): boolean {
+    return leaderId >= 0 && leaderId !== this.local.id && this.#voterIds.has(leaderId);
+  }
+
+  /**
+   * Learns from a peer that `leaderId` (-1: unknown) leads `epoch`. Returns whether the role
+   * changed. A higher epoch is always taken; in the current epoch a leader is taken only by
+   * a node that knows none (a prospective that lost contact with its leader goes back to it
+   * when its pre-vote round fails, not on a peer's word).
+   */
+  #observeLeader(epoch: number, leaderId: number, reason: string): boolean {
+    const role = this.#role;
+    if (epoch > role.epoch) {
+      this.#enterEpoch(epoch, leaderId, reason);
+      return true;
+    }
+    if (epoch < role.epoch || !this.#usableLeader(leaderId)) return false;
+    const takes = (role.kind === "unattached" || role.kind === "candidate" || role.kind === "prospective") && role.leaderId === -1;
+    if (!takes) return false;
+    this.#transition(this.#newFollower(epoch, leaderId, role.votedKey), reason);
+    return true;
+  }
+
+  #startProspective(reason: string, backoff: boolean): void {
+    const role = this.#role;
+    assert(role.kind !== "leader" && role.kind !== "prospective", () => `prospective from ${role.kind}`);
+    const next: Prospective = {
+      kind: "prospective",
+      epoch: role.epoch,
+      leaderId: role.leaderId,
+      votedKey: role.votedKey,
+      round: backoff ? null : this.#newRound(),
+      backoffUntilMs: backoff ? this.#nowMs + this.#randomBackoffMs() : this.#nowMs,
+    };
+    this.#transition(next, reason);
+  }
+
+  #resign(reason: string): void {
+    const role = this.#role;
+    assert(role.kind === "leader", () => `resign from ${role.kind}`);
+    const preferred = [...role.voters.values()].sort((a, b) => b.matchOffset - a.matchOffset || a.key.id - b.key.id).map((p) => p.key);
+    this.#transition(this.#newResigned(role.epoch, preferred), reason);
+  }
+
+  #onElected(role: Leader): void {
+    const batch = leaderChangeBatch(
+      { leaderId: this.local.id, voters: [...this.#voterIds].sort((a, b) => a - b), grantingVoters: role.grantingVoters },
+      this.#clock.nowMs(),
+    );
+    const r = this.#log.appendAsLeader(batch, role.epoch);
+    if (r.kind !== "ok") {
+      this.#resign(`cannot append the leader-change record: ${r.detail}`);
+      return;
+    }
+    assert(r.firstOffset === role.epochStartOffset, () => `leader-change record at ${r.firstOffset}, epoch starts at ${role.epochStartOffset}`);
+  }
+
+  // ---- driving: what each role does as time passes ----------------------------------------
+
+  #drive(): void {
+    for (let changes = 0; ; changes++) {
+      assert(changes <= roleChangesPerInputMax, () => `node ${this.local.id}: role did not settle after ${changes} changes`);
+      const before = this.#role;
+      this.#driveRole();
+      if (this.#role === before) return;
+    }
+  }
+
+  #driveRole(): void {
+    const role = this.#role;
+    const now = this.#nowMs;
+    switch (role.kind) {
+      case "unattached":
+        if (this.#isVoter) {
+          if (now >= role.electionDeadlineMs) this.#startProspective("election timeout", false);
+        } else this.#discoverLeader(role);
+        return;
+      case "prospective":
+        return this.#driveProspective(role);
+      case "candidate":
+        return this.#driveCandidate(role);
+      case "leader":
+        return this.#driveLeader(role);
+      case "follower":
+        return this.#driveFollower(role);
+      case "resigned":
+        if (now >= role.electionDeadlineMs) {
+          this.#startProspective("resigned leader's election timeout", false);
+          return;
+        }
+        this.#sendToVoters(role.endRequests, role.acknowledged, (v, requestId) => ({
+          type: "EndQuorumEpochRequest",
+          requestId,
+          clusterId: this.clusterId,
+          leaderId: this.local.id,
+          leaderEpoch: role.epoch,
+          preferredCandidates: role.preferredCandidates,
+        }));
+        return;
+    }
+  }
+
+  /** Whether `round` can no longer reach a majority. */
+  #roundLost(round: VoteRound): boolean {
+    const others = this.#voters.length - 1;
+    return others - round.rejected.size + 1 < this.#majority;
+  }
+
+  #driveProspective(role: Prospective): void {
+    const now = this.#nowMs;
+    if (role.round === null) {
+      if (now < role.backoffUntilMs) return;
+      role.round = this.#newRound();
+    }
+    const round = role.round;
+    if (round.granted.size + 1 >= this.#majority) {
+      const next: Candidate = { kind: "candidate", epoch: role.epoch + 1, leaderId: -1, votedKey: this.local, round: this.#newRound() };
+      this.#transition(next, `pre-vote won (${[...round.granted].join(",")})`);
+      return;
+    }
+    if (this.#roundLost(round) || now >= round.deadlineMs) {
+      if (this.#usableLeader(role.leaderId)) {
+        // Could not win: back to the leader it knew, which the others may still hear from.
+        this.#transition(this.#newFollower(role.epoch, role.leaderId, role.votedKey), `pre-vote lost, back to leader ${role.leaderId}`);
+        return;
+      }
+      role.round = null;
+      role.backoffUntilMs = now + this.#randomBackoffMs();
+      return;
+    }
+    this.#sendVoteRequests(round, role.epoch + 1, true);
+  }
+
+  #driveCandidate(role: Candidate): void {
+    const round = role.round;
+    if (round.granted.size + 1 >= this.#majority) {
+      const next: Leader = {
+        kind: "leader",
+        epoch: role.epoch,
+        leaderId: this.local.id,
+        votedKey: this.local,
+        epochStartOffset: this.#log.logEndOffset,
+        grantingVoters: [this.local.id, ...round.granted].sort((a, b) => a - b),
+        voters: new Map(
+          this.#voters
+            .filter((v) => v.id !== this.local.id)
+            .map((v) => [v.id, { key: v, matchOffset: -1, lastFetchMs: -1, lastCaughtUpMs: -1 }] as const),
+        ),
+        observers: new Map(),
+        acknowledged: new Set(),
+        beginRequests: new Map(),
+        checkQuorumStartMs: this.#nowMs,
+        fetchedInWindow: new Set(),
+        parked: new Map(),
+      };
+      this.#transition(next, `elected by ${[this.local.id, ...round.granted].join(",")}`);
+      return;
+    }
+    if (this.#roundLost(round) || this.#nowMs >= round.deadlineMs) {
+      this.#startProspective("election lost", true);
+      return;
+    }
+    this.#sendVoteRequests(round, role.epoch, false);
+  }
+
+  #sendVoteRequests(round: VoteRound, candidateEpoch: number, preVote: boolean): void {
+    const answered = new Set([...round.granted, ...round.rejected]);
+    this.#sendToVoters(round.requests, answered, (v, requestId) => ({
+      type: "VoteRequest",
+      requestId,
+      clusterId: this.clusterId,
+      voterId: v.id,
+      voterDirectoryId: v.directoryId,
+      candidateEpoch,
+      candidateId: this.local.id,
+      candidateDirectoryId: this.local.directoryId,
+      lastOffsetEpoch: this.#log.lastFetchedEpoch(),
+      lastOffset: this.#log.logEndOffset,
+      preVote,
+    }));
+  }
+
+  /** Sends `build`'s request to every other voter not in `done` whose slot is free or due again. */
+  #sendToVoters(slots: Map<number, RequestSlot>, done: ReadonlySet<number>, build: (voter: ReplicaKey, requestId: number) => RaftMessage): void {
+    const now = this.#nowMs;
+    for (const v of this.#voters) {
+      if (v.id === this.local.id || done.has(v.id)) continue;
+      const slot = slots.get(v.id);
+      if (slot !== undefined && now < slot.retryAtMs) continue;
+      const requestId = this.#nextRequestId();
+      slots.set(v.id, { requestId, sentMs: now, retryAtMs: now + this.#config.requestTimeoutMs });
+      this.#send(v.id, build(v, requestId));
+    }
+  }
+
+  #driveLeader(role: Leader): void {
+    const now = this.#nowMs;
+    this.#maybeRenewCheckQuorum(role);
+    if (now >= role.checkQuorumStartMs + this.#config.fetchTimeoutMs) {
+      this.#resign(`check-quorum: fetches from only ${[...role.fetchedInWindow].join(",") || "no voter"} in ${this.#config.fetchTimeoutMs} ms`);
+      return;
+    }
+    this.#sendToVoters(role.beginRequests, role.acknowledged, (v, requestId) => ({
+      type: "BeginQuorumEpochRequest",
+      requestId,
+      clusterId: this.clusterId,
+      voterId: v.id,
+      voterDirectoryId: v.directoryId,
+      leaderId: this.local.id,
+      leaderEpoch: role.epoch,
+    }));
+    for (const p of [...role.parked.values()]) {
+      if (now >= p.deadlineMs) {
+        role.parked.delete(p.from);
+        this.#send(p.from, this.#serveFetch(role, p.requestId, p.fetchOffset, p.maxBytes));
+      }
+    }
+  }
+
+  #maybeRenewCheckQuorum(role: Leader): void {
+    if (role.fetchedInWindow.size + 1 < this.#majority) return;
+    role.checkQuorumStartMs = this.#nowMs;
+    role.fetchedInWindow.clear();
+  }
+
+  #driveFollower(role: Follower): void {
+    const now = this.#nowMs;
+    if (now >= role.fetchDeadlineMs) {
+      if (this.#isVoter) this.#startProspective(`no fetch from leader ${role.leaderId} within ${this.#config.fetchTimeoutMs} ms`, false);
+      else this.#transition(this.#newUnattached(role.epoch, null), `observer lost leader ${role.leaderId}`);
+      return;
+    }
+    if (role.fetch !== null && now < role.fetch.retryAtMs) return;
+    if (now < role.nextFetchMs) return;
+    const requestId = this.#nextRequestId();
+    role.fetch = { requestId, sentMs: now, retryAtMs: now + this.#config.requestTimeoutMs };
+    this.#send(role.leaderId, this.#fetchRequest(requestId, role.epoch, this.#config.fetchMaxWaitMs));
+  }
+
+  /** Observers find the leader by asking a random voter (its answer names the leader). */
+  #discoverLeader(role: Unattached): void {
+    const now = this.#nowMs;
+    if (role.discovery !== null && now < role.discovery.retryAtMs) return;
+    const others = this.#voters.filter((v) => v.id !== this.local.id);
+    const target = others[this.#prng.int(others.length)];
+    if (target === undefined) return;
+    const requestId = this.#nextRequestId();
+    role.discovery = { to: target.id, requestId, sentMs: now, retryAtMs: now + this.#config.requestTimeoutMs };
+    this.#send(target.id, this.#fetchRequest(requestId, role.epoch, 0));
+  }
+
+  #fetchRequest(requestId: number, epoch: number, maxWaitMs: number): FetchRequest {
+    return {
+      type: "FetchRequest",
+      requestId,
+      clusterId: this.clusterId,
+      replicaId: this.local.id,
+      replicaDirectoryId: this.local.directoryId,
+      currentLeaderEpoch: epoch,
+      fetchOffset: this.#log.logEndOffset,
+      lastFetchedEpoch: this.#log.lastFetchedEpoch(),
+      maxBytes: this.#config.fetchBytesMax,
+      maxWaitMs,
+    };
+  }
+
+  #flushLog(): void {
+    if (this.#log.flushedOffset >= this.#log.logEndOffset) return;
+    const error = this.#log.flush();
+    const role = this.#role;
+    if (error !== null) {
+      // The records stay unflushed and do not count; a leader that cannot persist steps down.
+      if (role.kind === "leader") this.#resign(`flush failed: ${error.message}`);
+      return;
+    }
+    if (role.kind === "leader") this.#maybeAdvanceHighWatermark(role);
+  }
+
+  // ---- high watermark ---------------------------------------------------------------------
+
+  #maybeAdvanceHighWatermark(role: Leader): void {
+    const offsets = [this.#log.flushedOffset];
+    for (const p of role.voters.values()) offsets.push(p.matchOffset);
+    offsets.sort((a, b) => b - a);
+    const majorityOffset = offsets[this.#majority - 1]!;
+    if (majorityOffset <= role.epochStartOffset || majorityOffset <= this.#highWatermark) return;
+    assert(majorityOffset <= this.#log.logEndOffset, () => `majority offset ${majorityOffset} past the leader's end ${this.#log.logEndOffset}`);
+    this.#setHighWatermark(majorityOffset, true);
+    this.#answerParked(role);
+  }
+
+  #setHighWatermark(offset: number, byLeader: boolean): void {
+    assert(offset > this.#highWatermark, () => `high watermark ${offset} does not advance ${this.#highWatermark}`);
+    this.#highWatermark = offset;
+    this.#log.setHighWatermark(offset);
+    this.#outputs.push({ kind: "committed", highWatermark: offset, epoch: this.#role.epoch, byLeader });
+  }
+
+  // ---- Vote -------------------------------------------------------------------------------
+
+  #clusterIdOk(clusterId: string | null): boolean {
+    return clusterId === null || clusterId === this.clusterId;
+  }
+
+  #isVoterKey(id: number, directoryId: string): boolean {
+    return this.#voters.some((v) => v.id === id && v.directoryId === directoryId);
+  }
+
+  /** The leader this node names to others: none while resigned (it is stepping down). */
+  #advertisedLeaderId(): number {
+    return this.#role.kind === "resigned" ? -1 : this.#role.leaderId;
+  }
+
+  #logIsUpToDate(lastEpoch: number, endOffset: number): boolean {
+    const ours = this.#log.lastFetchedEpoch();
+    return lastEpoch > ours || (lastEpoch === ours && endOffset >= this.#log.logEndOffset);
+  }
+
+  /** A leader, or a follower that fetched from its leader within the fetch timeout, refuses pre-votes. */
+  #hasHealthyLeader(): boolean {
+    const role = this.#role;
+    if (role.kind === "leader") return true;
+    if (role.kind !== "follower" || role.leaderEnded || role.lastFetchOkMs === null) return false;
+    return this.#nowMs - role.lastFetchOkMs < this.#config.fetchTimeoutMs;
+  }
+
+  #onVoteRequest(r: VoteRequest): VoteResponse {
+    const answer = (errorCode: number, voteGranted: boolean): VoteResponse => ({
+      type: "VoteResponse",
+      requestId: r.requestId,
+      errorCode,
+      leaderId: this.#advertisedLeaderId(),
+      leaderEpoch: this.#role.epoch,
+      voteGranted,
+      preVote: r.preVote,
+    });
+    if (!this.#clusterIdOk(r.clusterId)) return answer(E.INCONSISTENT_CLUSTER_ID, false);
+    if (!this.#isVoter || r.voterId !== this.local.id || r.voterDirectoryId !== this.local.directoryId) return answer(E.INVALID_VOTER_KEY, false);
+    if (r.candidateId === this.local.id || !this.#isVoterKey(r.candidateId, r.candidateDirectoryId)) return answer(E.INCONSISTENT_VOTER_SET, false);
+    const candidate: ReplicaKey = { id: r.candidateId, directoryId: r.candidateDirectoryId };
+    if (r.preVote) {
+      // The prospective is at candidateEpoch - 1; behind us, it learns our epoch from the answer.
+      if (r.candidateEpoch <= this.#role.epoch) return answer(E.FENCED_LEADER_EPOCH, false);
+      return answer(E.NONE, !this.#hasHealthyLeader() && this.#logIsUpToDate(r.lastOffsetEpoch, r.lastOffset));
+    }
+    if (r.candidateEpoch < this.#role.epoch) return answer(E.FENCED_LEADER_EPOCH, false);
+    if (r.candidateEpoch > this.#role.epoch) this.#enterEpoch(r.candidateEpoch, -1, `vote request from ${candidate.id} in epoch ${r.candidateEpoch}`);
+    const role = this.#role;
+    assert(role.epoch === r.candidateEpoch, "vote handled in the candidate's epoch");
+    const free = role.votedKey === null || sameReplica(role.votedKey, candidate);
+    const canVote = (role.kind === "unattached" || (role.kind === "prospective" && role.leaderId === -1)) && free;
+    if (!canVote || !this.#logIsUpToDate(r.lastOffsetEpoch, r.lastOffset)) return answer(E.NONE, false);
+    if (role.votedKey === null) {
+      const fresh = this.#newUnattached(role.epoch, candidate);
+      const next: Unattached = role.kind === "unattached" ? { ...fresh, electionDeadlineMs: role.electionDeadlineMs } : fresh;
+      this.#transition(next, `voted for ${candidate.id} in epoch ${role.epoch}`);
+    }
+    return answer(E.NONE, true);
+  }
+
+  #onVoteResponse(from: number, r: VoteResponse): void {
+    const role = this.#role;
+    const round = role.kind === "prospective" ? role.round : role.kind === "candidate" ? role.round : null;
+    if (round === null || round.requests.get(from)?.requestId !== r.requestId) return;
+    if (r.preVote !== (role.kind === "prospective")) return;
+    if (round.granted.has(from) || round.rejected.has(from)) return;
+    if (this.#observeLeader(r.leaderEpoch, r.leaderId, `vote response from ${from}: leader ${r.leaderId} in epoch ${r.leaderEpoch}`)) return;
+    if (this.#role !== role) return;
+    const granted = r.errorCode === E.NONE && r.voteGranted && (role.kind === "prospective" ? r.leaderEpoch <= role.epoch : r.leaderEpoch === role.epoch);
+    (granted ? round.granted : round.rejected).add(from);
+  }
+
+  // ---- BeginQuorumEpoch / EndQuorumEpoch --------------------------------------------------
+
+  #onBeginQuorumEpochRequest(r: BeginQuorumEpochRequest): BeginQuorumEpochResponse {
+    const answer = (errorCode: number): BeginQuorumEpochResponse => ({
+      type: "BeginQuorumEpochResponse",
+      requestId: r.requestId,
+      errorCode,
+      leaderId: this.#advertisedLeaderId(),
+      leaderEpoch: this.#role.epoch,
+    });
+    if (!this.#clusterIdOk(r.clusterId)) return answer(E.INCONSISTENT_CLUSTER_ID);
+    if (!this.#isVoter || r.voterId !== this.local.id || r.voterDirectoryId !== this.local.directoryId) return answer(E.INVALID_VOTER_KEY);
+    if (!this.#usableLeader(r.leaderId)) return answer(E.INCONSISTENT_VOTER_SET);
+    if (r.leaderEpoch < this.#role.epoch) return answer(E.FENCED_LEADER_EPOCH);
+    const role = this.#role;
+    assert(
+      r.leaderEpoch > role.epoch || role.leaderId === -1 || role.leaderId === r.leaderId,
+      () => `node ${this.local.id}: epoch ${role.epoch} has leader ${role.leaderId}, and ${r.leaderId} claims it too`,
+    );
+    this.#observeLeader(r.leaderEpoch, r.leaderId, `BeginQuorumEpoch from ${r.leaderId} for epoch ${r.leaderEpoch}`);
+    return answer(E.NONE);
+  }
+
+  #onEndQuorumEpochRequest(r: EndQuorumEpochRequest): EndQuorumEpochResponse {
+    const answer = (errorCode: number): EndQuorumEpochResponse => ({
+      type: "EndQuorumEpochResponse",
+      requestId: r.requestId,
+      errorCode,
+      leaderId: this.#advertisedLeaderId(),
+      leaderEpoch: this.#role.epoch,
+    });
+    if (!this.#clusterIdOk(r.clusterId)) return answer(E.INCONSISTENT_CLUSTER_ID);
+    if (!this.#usableLeader(r.leaderId)) return answer(E.INCONSISTENT_VOTER_SET);
+    if (r.leaderEpoch < this.#role.epoch) return answer(E.FENCED_LEADER_EPOCH);
+    if (r.leaderEpoch > this.#role.epoch) this.#enterEpoch(r.leaderEpoch, r.leaderId, `EndQuorumEpoch from ${r.leaderId} for epoch ${r.leaderEpoch}`);
+    const role = this.#role;
+    if (role.kind === "follower" && role.leaderId === r.leaderId && !role.leaderEnded) {
+      // The leader is gone: grant pre-votes, and stand sooner the higher it ranked us.
+      role.leaderEnded = true;
+      const rank = r.preferredCandidates.findIndex((k) => sameReplica(k, this.local));
+      const waitMs = rank >= 0 ? Math.min(this.#config.retryBackoffMs * 2 ** rank, this.#config.electionBackoffMaxMs) : this.#randomElectionTimeoutMs();
+      role.fetchDeadlineMs = Math.min(role.fetchDeadlineMs, this.#nowMs + waitMs);
+    }
+    return answer(E.NONE);
+  }
+
+  #onQuorumEpochResponse(from: number, r: BeginQuorumEpochResponse | EndQuorumEpochResponse): void {
+    const role = this.#role;
+    const slots = r.type === "BeginQuorumEpochResponse" ? (role.kind === "leader" ? role.beginRequests : null) : role.kind === "resigned" ? role.endRequests : null;
+    const slot = slots?.get(from);
+    if (slots === null || slot === undefined || slot.requestId !== r.requestId) return;
+    if (this.#observeLeader(r.leaderEpoch, r.leaderId, `${r.type} from ${from}: epoch ${r.leaderEpoch}`)) return;
+    if (r.errorCode === E.NONE) {
+      if (role.kind === "leader" || role.kind === "resigned") role.acknowledged.add(from);
+    } else slot.retryAtMs = this.#nowMs + this.#config.retryBackoffMs;
+  }
+
+  // ---- Fetch (leader side) ----------------------------------------------------------------
+
+  #fetchAnswer(requestId: number, errorCode: number): FetchResponse {
+    return {
+      type: "FetchResponse",
+      requestId,
+      errorCode,
+      highWatermark: -1,
+      logStartOffset: this.#log.logStartOffset,
+      divergingEpoch: null,
+      currentLeader: { leaderId: this.#advertisedLeaderId(), leaderEpoch: this.#role.epoch },
+      records: noRecords,
+    };
+  }
+
+  #onFetchRequest(from: number, r: FetchRequest): FetchResponse | null {
+    const role = this.#role;
+    if (!this.#clusterIdOk(r.clusterId)) return this.#fetchAnswer(r.requestId, E.INCONSISTENT_CLUSTER_ID);
+    if (!(Number.isSafeInteger(r.fetchOffset) && r.fetchOffset >= 0) || r.replicaId === this.local.id) return this.#fetchAnswer(r.requestId, E.INVALID_REQUEST);
+    if (r.currentLeaderEpoch < role.epoch) return this.#fetchAnswer(r.requestId, E.FENCED_LEADER_EPOCH);
+    if (r.currentLeaderEpoch > role.epoch) return this.#fetchAnswer(r.requestId, E.UNKNOWN_LEADER_EPOCH);
+    if (role.kind !== "leader") return this.#fetchAnswer(r.requestId, E.NOT_LEADER_OR_FOLLOWER);
+    const now = this.#nowMs;
+    const voter = role.voters.get(r.replicaId);
+    const isVoter = voter !== undefined && voter.key.directoryId === r.replicaDirectoryId;
+    const progress = isVoter ? voter : this.#observerProgress(role, r.replicaId, r.replicaDirectoryId);
+    if (progress !== null) progress.lastFetchMs = now;
+    if (isVoter) {
+      role.acknowledged.add(r.replicaId);
+      role.fetchedInWindow.add(r.replicaId);
+      this.#maybeRenewCheckQuorum(role);
+    }
+    const diverging = this.#divergence(r.fetchOffset, r.lastFetchedEpoch);
+    if (diverging !== null) return { ...this.#serveFetch(role, r.requestId, r.fetchOffset, 0), divergingEpoch: diverging, records: noRecords };
+    if (progress !== null) {
+      progress.matchOffset = r.fetchOffset;
+      if (r.fetchOffset >= this.#log.logEndOffset) progress.lastCaughtUpMs = now;
+    }
+    const highWatermarkBefore = this.#highWatermark;
+    if (isVoter) this.#maybeAdvanceHighWatermark(role);
+    // Answer now when there are records, when the high watermark just moved (the fetcher learns
+    // it at once), or when the fetcher does not wait; otherwise hold the Fetch.
+    if (r.fetchOffset < this.#log.logEndOffset || this.#highWatermark > highWatermarkBefore || r.maxWaitMs <= 0) {
+      return this.#serveFetch(role, r.requestId, r.fetchOffset, r.maxBytes);
+    }
+    role.parked.set(from, {
+      from,
+      requestId: r.requestId,
+      fetchOffset: r.fetchOffset,
+      maxBytes: r.maxBytes,
+      deadlineMs: now + Math.min(r.maxWaitMs, this.#config.fetchMaxWaitMs),
+    });
+    return null;
+  }
+
+  /** Where a replica's log (ending at fetchOffset, last epoch lastFetchedEpoch) leaves ours, or null when it does not. */
+  #divergence(fetchOffset: number, lastFetchedEpoch: number): EpochEndOffset | null {
+    const log = this.#log;
+    if (lastFetchedEpoch < 0) return fetchOffset === log.logStartOffset ? null : { epoch: -1, endOffset: log.logStartOffset };
+    const ours = log.endOffsetForEpoch(lastFetchedEpoch);
+    return ours.epoch !== lastFetchedEpoch || ours.endOffset < fetchOffset ? ours : null;
+  }
+
+  #observerProgress(role: Leader, id: number, directoryId: string): ReplicaProgress | null {
+    if (id < 0) return null;
+    const key = replicaKeyText({ id, directoryId });
+    let p = role.observers.get(key);
+    if (p === undefined) {
+      p = { key: { id, directoryId }, matchOffset: -1, lastFetchMs: -1, lastCaughtUpMs: -1 };
+      role.observers.set(key, p);
+    }
+    // Least recently seen first: re-inserting keeps the map in that order.
+    role.observers.delete(key);
+    role.observers.set(key, p);
+    for (const [k, o] of role.observers) {
+      if (role.observers.size <= observersMax && this.#nowMs - o.lastFetchMs < observerSessionMs) break;
+      if (o !== p) role.observers.delete(k);
+    }
+    return p;
+  }
+
+  #serveFetch(role: Leader, requestId: number, fetchOffset: number, maxBytes: number): FetchResponse {
+    let records = noRecords;
+    if (fetchOffset < this.#log.logEndOffset && maxBytes > 0) {
+      const read = this.#log.read(fetchOffset, Math.min(maxBytes, this.#config.fetchBytesMax));
+      if (read.kind !== "ok") return this.#fetchAnswer(requestId, E.KAFKA_STORAGE_ERROR);
+      records = read.records;
+    }
+    return {
+      type: "FetchResponse",
+      requestId,
+      errorCode: E.NONE,
+      highWatermark: this.#highWatermark,
+      logStartOffset: this.#log.logStartOffset,
+      divergingEpoch: null,
+      currentLeader: { leaderId: this.local.id, leaderEpoch: role.epoch },
+      records,
+    };
+  }
+
+  /** Answers every held Fetch now (new records, a new high watermark, or the leader stepped down). */
+  #answerParked(role: Leader): void {
+    if (role.parked.size === 0) return;
+    const parked = [...role.parked.values()];
+    role.parked.clear();
+    for (const p of parked) {
+      const current = this.#role;
+      let answer: FetchResponse;
+      if (current === role) answer = this.#serveFetch(role, p.requestId, p.fetchOffset, p.maxBytes);
+      else answer = this.#fetchAnswer(p.requestId, current.epoch > role.epoch ? E.FENCED_LEADER_EPOCH : E.NOT_LEADER_OR_FOLLOWER);
+      this.#send(p.from, answer);
+    }
+  }
+
+  // ---- Fetch (follower and observer side) ---------------------------------------------------
+
+  #onFetchResponse(from: number, r: FetchResponse): void {
+    const role = this.#role;
+    if (role.kind === "unattached") {
+      const d = role.discovery;
+      if (d === null || d.requestId !== r.requestId || d.to !== from) return;
+      role.discovery = null;
+      if (!this.#observeLeader(r.currentLeader.leaderEpoch, r.currentLeader.leaderId, `observer found leader ${r.currentLeader.leaderId} via ${from}`)) {
+        role.discovery = { ...d, retryAtMs: this.#nowMs + this.#config.retryBackoffMs + this.#randomBackoffMs() };
+      }
+      return;
+    }
+    if (role.kind !== "follower" || role.fetch === null || role.fetch.requestId !== r.requestId || from !== role.leaderId) return;
+    role.fetch = null;
+    const now = this.#nowMs;
+    if (r.errorCode !== E.NONE || r.currentLeader.leaderEpoch !== role.epoch || r.currentLeader.leaderId !== role.leaderId) {
+      if (!this.#observeLeader(r.currentLeader.leaderEpoch, r.currentLeader.leaderId, `fetch answer from ${from}`)) {
+        role.nextFetchMs = now + this.#config.retryBackoffMs;
+      }
+      return;
+    }
+    role.lastFetchOkMs = now;
+    role.fetchDeadlineMs = now + this.#config.fetchTimeoutMs;
+    role.leaderEnded = false;
+    role.nextFetchMs = now;
+    const log = this.#log;
+    if (r.divergingEpoch !== null) {
+      const ours = log.endOffsetForEpoch(r.divergingEpoch.epoch);
+      const target = Math.min(ours.endOffset, r.divergingEpoch.endOffset);
+      assert(target >= this.#highWatermark, () => `node ${this.local.id}: diverging epoch ${JSON.stringify(r.divergingEpoch)} would truncate to ${target}, below the high watermark ${this.#highWatermark}`);
+      if (target < log.logEndOffset) log.truncateTo(target);
+      return;
+    }
+    if (r.records.length > 0) {
+      const appended = log.appendAsFollower(r.records);
+      if (appended.kind !== "ok") {
+        role.nextFetchMs = now + this.#config.retryBackoffMs;
+        return;
+      }
+      // Durable before the next Fetch reports it: the fetch offset is what counts toward the high watermark.
+      if (log.flush() !== null) {
+        role.nextFetchMs = now + this.#config.retryBackoffMs;
+        return;
+      }
+    }
+    const hw = Math.min(r.highWatermark, log.flushedOffset);
+    if (hw > this.#highWatermark) this.#setHighWatermark(hw, false);
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------
+
+  #send(to: number, message: RaftMessage): void {
+    this.#outputs.push({ kind: "send", to, message });
+  }
+
+  #nextRequestId(): number {
+    assert(this.#requestCount < requestsPerLifeMax, "request ids exhausted");
+    return this.#requestIdBase + this.#requestCount++;
+  }
+}

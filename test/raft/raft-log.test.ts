@@ -1,0 +1,108 @@
+/**
+ * The Raft log over PartitionLog: Kafka raft's endOffsetForEpoch, the flushed offset, follower
+ * appends that must start at the log end, truncation, the epoch cache repaired at open, and the
+ * LEADER_CHANGE record.
+ */
+import { describe, expect, test } from "bun:test";
+import { SimClock } from "../../src/platform/clock.ts";
+import { SeededPrng } from "../../src/platform/prng.ts";
+import { SimFileSystem } from "../../src/platform/sim/fs.ts";
+import { RecordBatchView } from "../../src/protocol/records/record-batch.ts";
+import { decodeLeaderChange, encodeLeaderChange, leaderChangeBatch } from "../../src/raft/leader-change.ts";
+import { PartitionRaftLog } from "../../src/raft/raft-log.ts";
+import { metadataDir, recordBatch } from "./helpers.ts";
+
+function openLog(fs?: SimFileSystem): { fs: SimFileSystem; clock: SimClock; log: PartitionRaftLog } {
+  const clock = new SimClock();
+  const f = fs ?? new SimFileSystem(new SeededPrng(3), clock);
+  return { fs: f, clock, log: PartitionRaftLog.open({ fs: f, clock, dir: metadataDir }) };
+}
+
+describe("PartitionRaftLog", () => {
+  test("endOffsetForEpoch: the largest epoch <= the one asked and where it ends", () => {
+    const { log } = openLog();
+    expect(log.endOffsetForEpoch(3)).toEqual({ epoch: -1, endOffset: 0 });
+    expect(log.lastFetchedEpoch()).toBe(-1);
+    log.appendAsLeader(recordBatch(["a", "b"]), 2); // 0..1
+    log.appendAsLeader(recordBatch(["c"]), 4); // 2
+    log.appendAsLeader(recordBatch(["d", "e", "f"]), 5); // 3..5
+    expect(log.lastFetchedEpoch()).toBe(5);
+    expect(log.endOffsetForEpoch(1)).toEqual({ epoch: -1, endOffset: 0 });
+    expect(log.endOffsetForEpoch(2)).toEqual({ epoch: 2, endOffset: 2 });
+    expect(log.endOffsetForEpoch(3)).toEqual({ epoch: 2, endOffset: 2 });
+    expect(log.endOffsetForEpoch(4)).toEqual({ epoch: 4, endOffset: 3 });
+    expect(log.endOffsetForEpoch(5)).toEqual({ epoch: 5, endOffset: 6 });
+    expect(log.endOffsetForEpoch(9)).toEqual({ epoch: 5, endOffset: 6 });
+  });
+
+  test("appends are not durable until flushed; flushedOffset says how far they are", () => {
+    const { fs, log } = openLog();
+    log.appendAsLeader(recordBatch(["a"]), 1);
+    expect(log.flushedOffset).toBe(0);
+    expect(log.flush()).toBeNull();
+    expect(log.flushedOffset).toBe(1);
+    log.appendAsLeader(recordBatch(["b"]), 1);
+    expect(log.flushedOffset).toBe(1);
+    log.partitionLog.closeUnclean();
+    fs.crash();
+    const reopened = openLog(fs).log;
+    expect(reopened.logEndOffset).toBeGreaterThanOrEqual(1);
+    expect(reopened.flushedOffset).toBe(reopened.logEndOffset);
+  });
+
+  test("a follower append must start at the log end and must not go back in epoch", () => {
+    const { log } = openLog();
+    log.appendAsLeader(recordBatch(["a"]), 3);
+    const early = recordBatch(["x"]);
+    expect(log.appendAsFollower(early).kind).toBe("error"); // base offset 0, log ends at 1
+    const stale = recordBatch(["y"]);
+    const v = RecordBatchView.at(stale);
+    v.setBaseOffset(1);
+    v.setPartitionLeaderEpoch(2);
+    expect(log.appendAsFollower(stale)).toMatchObject({ kind: "error", detail: expect.stringContaining("below") });
+    v.setPartitionLeaderEpoch(3);
+    expect(log.appendAsFollower(stale)).toEqual({ kind: "ok", firstOffset: 1, lastOffset: 1 });
+  });
+
+  test("truncation drops the epochs past the cut", () => {
+    const { log } = openLog();
+    log.appendAsLeader(recordBatch(["a"]), 1);
+    log.appendAsLeader(recordBatch(["b"]), 2);
+    log.truncateTo(1);
+    expect(log.logEndOffset).toBe(1);
+    expect(log.lastFetchedEpoch()).toBe(1);
+    expect(log.endOffsetForEpoch(2)).toEqual({ epoch: 1, endOffset: 1 });
+  });
+
+  test("open restores an epoch the checkpoint lost (a kill between the append and the checkpoint)", () => {
+    const { fs, log } = openLog();
+    log.appendAsLeader(recordBatch(["a"]), 1);
+    log.appendAsLeader(recordBatch(["b"]), 2);
+    log.flush();
+    log.partitionLog.close();
+    // The checkpoint as it was before epoch 2 was recorded.
+    fs.unlink(`${metadataDir}/leader-epoch-checkpoint`);
+    fs.corrupt(`${metadataDir}/leader-epoch-checkpoint`, 0, new TextEncoder().encode("0\n1\n1 0\n"));
+    const reopened = openLog(fs).log;
+    expect(reopened.partitionLog.leaderEpochCache.entries()).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 1 },
+    ]);
+    expect(reopened.lastFetchedEpoch()).toBe(2);
+  });
+});
+
+describe("LEADER_CHANGE record", () => {
+  test("value round trip, and the control batch", () => {
+    const m = { leaderId: 2, voters: [0, 1, 2], grantingVoters: [1, 2] };
+    const bytes = encodeLeaderChange(m);
+    expect(decodeLeaderChange(bytes)).toEqual(m);
+    expect(decodeLeaderChange(bytes.subarray(0, bytes.length - 1))).toBeNull();
+    const batch = RecordBatchView.at(leaderChangeBatch(m, 1000));
+    expect(batch.isControl).toBe(true);
+    expect(batch.recordCount).toBe(1);
+    const [record] = batch.records({ maxBytes: 1 << 20 });
+    expect([...record!.key!]).toEqual([0, 0, 0, 2]);
+    expect(decodeLeaderChange(record!.value!)).toEqual(m);
+  });
+});

@@ -1,10 +1,11 @@
 /**
  * The classic group coordinator: JoinGroup/SyncGroup/Heartbeat/LeaveGroup rebalancing,
  * DescribeGroups/ListGroups/DeleteGroups, and committed offsets (OffsetCommit/OffsetFetch/
- * OffsetDelete, retention), for the groups whose `__consumer_offsets` partition this broker
- * leads (partitioner.ts). This class owns the partitions (shards), loading, and the write
- * and replay path; the protocol lives in group-manager.ts (groups) and offset-manager.ts
- * (offsets), which it calls once it has resolved a group's shard.
+ * OffsetDelete, retention, deletion with their topic), for the groups whose
+ * `__consumer_offsets` partition this broker leads (partitioner.ts). This class owns the
+ * partitions (shards), loading, and the write and replay path; the protocol lives in
+ * group-manager.ts (groups) and offset-manager.ts (offsets), which it calls once it has
+ * resolved a group's shard.
  *
  * Each owned partition is a shard: `loading` (answers COORDINATOR_LOAD_IN_PROGRESS) while its
  * records are replayed from the log, then `loaded`. A group whose partition is not owned gets
@@ -230,6 +231,21 @@ export class GroupCoordinator {
       if (leads && !this.#shards.has(p)) void this.loadPartition(p);
       else if (!leads && this.#shards.has(p)) this.unloadPartition(p);
     }
+  }
+
+  /**
+   * Follows topic deletions between two metadata images: the committed offsets of a topic
+   * that `previous` has and `next` does not (by topic id, so a delete and re-create counts) are
+   * deleted in every loaded partition (offset-manager.ts). A partition still loading keeps
+   * them, as Kafka's coordinator does. Call it from a metadata listener.
+   */
+  async onTopicsDeleted(previous: MetadataImage, next: MetadataImage): Promise<void> {
+    const deleted = new Set<string>();
+    for (const [topicId, topic] of previous.topicsById) if (!next.topicsById.has(topicId)) deleted.add(topic.name);
+    if (deleted.size === 0) return;
+    const passes: Promise<void>[] = [];
+    for (const shard of this.#shards.values()) if (shard.state.kind === "loaded") passes.push(this.#offsets.deleteTopicOffsets(shard, deleted));
+    await Promise.all(passes);
   }
 
   /** Starts the periodic offset-retention check on the clock. */

@@ -1,6 +1,7 @@
 /**
  * Committed offsets of one shard's groups: OffsetCommit (generation and member checks,
- * simple commits, metadata limits, unknown topics), OffsetFetch, OffsetDelete and retention.
+ * simple commits, metadata limits, unknown topics), OffsetFetch, OffsetDelete, retention, and
+ * the offsets of deleted topics.
  * Kafka's OffsetMetadataManager. Offsets change only by replaying records (shard.ts write
  * path); the coordinator resolves the shard before calling in.
  */
@@ -148,6 +149,28 @@ export class OffsetManager {
       };
     });
     return this.#rt.write(shard, { records, response: { errorCode: ErrorCode.NONE as number, topics: response } }, (errorCode) => ({ errorCode, topics: [] }));
+  }
+
+  /**
+   * Topics deleted from the cluster (Kafka's onPartitionsDeleted): every committed offset of
+   * their partitions goes, by tombstone, in every group of the shard, so a topic created again
+   * under the same name does not resume from the old topic's offsets. One write per group;
+   * a failed write leaves that group's offsets (logged), as Kafka does.
+   */
+  async deleteTopicOffsets(shard: Shard, topics: ReadonlySet<string>): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const [groupId, offsets] of shard.offsets) {
+      const records = [...offsets.values()].filter((o) => topics.has(o.topic)).map((o) => offsetCommitRecord(groupId, o.topic, o.partition, null));
+      if (records.length === 0) continue;
+      const written = this.#rt.write(shard, { records, response: ErrorCode.NONE as number }, (e) => e);
+      writes.push(
+        written.then((errorCode) => {
+          if (errorCode === ErrorCode.NONE) return;
+          this.#rt.logger?.warn("group coordinator: offsets of deleted topics not deleted", { group: groupId, offsets: records.length, error: errorCode });
+        }),
+      );
+    }
+    await Promise.all(writes);
   }
 
   /**

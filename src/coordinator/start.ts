@@ -1,8 +1,8 @@
 /**
  * The broker wiring of the group coordinator in one call: settings from broker config values,
  * persistence on this broker's `__consumer_offsets` partitions through the ReplicaManager,
- * loading/unloading those partitions as leadership in the metadata image moves, and the
- * offset-retention timer.
+ * loading/unloading those partitions as leadership in the metadata image moves, deleting the
+ * committed offsets of deleted topics, and the offset-retention timer.
  *
  * Call it after `replicas.attach(metadata)`: metadata listeners run in registration order, and
  * the replica manager must create a partition before the coordinator reads it (the read also
@@ -51,7 +51,10 @@ export function startGroupCoordinator(o: StartGroupCoordinatorOptions): GroupCoo
     logger: o.logger.child({ component: "groups" }),
     ...(o.faultLog === undefined ? {} : { faultLog: o.faultLog }),
   });
-  o.metadata.onChange((next) => groups.onMetadataImage(next, o.nodeId));
+  o.metadata.onChange((next, previous) => {
+    groups.onMetadataImage(next, o.nodeId);
+    void groups.onTopicsDeleted(previous, next);
+  });
   groups.onMetadataImage(o.metadata.image, o.nodeId);
   groups.start();
   return groups;

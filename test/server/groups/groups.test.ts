@@ -11,12 +11,14 @@ import { startGroupCoordinator } from "../../../src/coordinator/start.ts";
 import { ErrorCode } from "../../../src/protocol/errors.ts";
 import { ApiKeys } from "../../../src/protocol/messages/index.ts";
 import { defaultDeleteGroupsRequest } from "../../../src/protocol/messages/delete-groups-request.ts";
+import { defaultDeleteTopicsRequest } from "../../../src/protocol/messages/delete-topics-request.ts";
 import { defaultDescribeGroupsRequest } from "../../../src/protocol/messages/describe-groups-request.ts";
 import { defaultFindCoordinatorRequest } from "../../../src/protocol/messages/find-coordinator-request.ts";
 import { defaultHeartbeatRequest } from "../../../src/protocol/messages/heartbeat-request.ts";
 import { defaultJoinGroupRequest, defaultJoinGroupRequestProtocol } from "../../../src/protocol/messages/join-group-request.ts";
 import { defaultLeaveGroupRequest, defaultMemberIdentity } from "../../../src/protocol/messages/leave-group-request.ts";
 import { defaultListGroupsRequest } from "../../../src/protocol/messages/list-groups-request.ts";
+import { defaultMetadataRequest, defaultMetadataRequestTopic } from "../../../src/protocol/messages/metadata-request.ts";
 import {
   defaultOffsetCommitRequest,
   defaultOffsetCommitRequestPartition,
@@ -276,6 +278,56 @@ describe("group APIs through the dispatcher", () => {
     expect(hb!.errorCode).toBe(E.NONE);
     const described = await b2.send(ApiKeys.DescribeGroups, 5, { ...defaultDescribeGroupsRequest(), groups: ["g"] });
     expect([...described!.groups[0]!.members[0]!.memberAssignment]).toEqual([7, 7]);
+  });
+
+  test("a deleted topic's committed offsets go with it (also across a restart and a re-create); Metadata answers UNKNOWN_TOPIC_OR_PARTITION without re-creating it for a consumer", async () => {
+    const b = await startTestBroker({ handlers, settings: { autoCreateTopicsEnable: true } });
+    withGroups(b);
+    await b.createTopic("t", 2);
+    await b.createTopic("u", 1);
+    await findCoordinator(b, "g");
+    await settle();
+    const { memberId, generationId } = await joinAndSync(b, "g");
+    const commit = commitRequest("g", generationId, memberId, [[0, 42, null], [1, 7, null]]);
+    const commitU = { ...defaultOffsetCommitRequestTopic(), name: "u", partitions: [{ ...defaultOffsetCommitRequestPartition(), partitionIndex: 0, committedOffset: 5 }] };
+    const committed = await b.send(ApiKeys.OffsetCommit, 8, { ...commit, topics: [...commit.topics, commitU] });
+    expect(committed!.topics.flatMap((t) => t.partitions.map((p) => p.errorCode))).toEqual([E.NONE, E.NONE, E.NONE]);
+    const committedTopics = async (br: TestBroker) => {
+      const all = await br.send(ApiKeys.OffsetFetch, 7, { ...defaultOffsetFetchRequest(), groupId: "g", topics: null });
+      expect(all!.errorCode).toBe(E.NONE);
+      return all!.topics.map((t) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.committedOffset])]);
+    };
+    expect(await committedTopics(b)).toEqual([
+      ["t", [[0, 42], [1, 7]]],
+      ["u", [[0, 5]]],
+    ]);
+
+    const deleted = await b.send(ApiKeys.DeleteTopics, 5, { ...defaultDeleteTopicsRequest(), topicNames: ["u"], timeoutMs: 1000 });
+    expect(deleted!.responses.map((r) => [r.name, r.errorCode])).toEqual([["u", E.NONE]]);
+    await settle();
+    // librdkafka's consumer asks with allow_auto_topic_creation=false: the topic stays deleted.
+    const md = await b.send(ApiKeys.Metadata, 4, { ...defaultMetadataRequest(), topics: [{ ...defaultMetadataRequestTopic(), name: "u" }, { ...defaultMetadataRequestTopic(), name: "t" }], allowAutoTopicCreation: false });
+    expect(md!.topics.map((t) => [t.name, t.errorCode, t.partitions.length])).toEqual([
+      ["u", E.UNKNOWN_TOPIC_OR_PARTITION, 0],
+      ["t", E.NONE, 2],
+    ]);
+    expect(b.metadata.image.topic("u")).toBeUndefined();
+    // Kafka deletes the offsets of a deleted topic's partitions in every group (tombstones).
+    expect(await committedTopics(b)).toEqual([["t", [[0, 42], [1, 7]]]]);
+    const fetchU = await b.send(ApiKeys.OffsetFetch, 7, { ...defaultOffsetFetchRequest(), groupId: "g", topics: [{ ...defaultOffsetFetchRequestTopic(), name: "u", partitionIndexes: [0] }] });
+    expect(fetchU!.topics[0]!.partitions.map((p) => [p.committedOffset, p.errorCode])).toEqual([[-1, E.NONE]]);
+    // The group and its member are untouched.
+    const hb = await b.send(ApiKeys.Heartbeat, 4, { ...defaultHeartbeatRequest(), groupId: "g", generationId, memberId });
+    expect(hb!.errorCode).toBe(E.NONE);
+
+    // A topic created again under the name starts without the old topic's offsets, also after a restart.
+    await b.createTopic("u", 1);
+    open.splice(open.indexOf(b), 1);
+    b.services.groups?.shutdown();
+    const b2 = b.restart();
+    const gc2 = withGroups(b2);
+    for (let i = 0; i < 100 && gc2.ownedPartitions().some((p) => gc2.isLoading(p)); i++) await settle();
+    expect(await committedTopics(b2)).toEqual([["t", [[0, 42], [1, 7]]]]);
   });
 
   test("group errors in each version's shape: OffsetFetch v1 per partition, v2+ top level, v8 per group; LeaveGroup v0 top level", async () => {

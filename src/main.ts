@@ -172,11 +172,7 @@ async function runBroker(args: readonly string[]): Promise<void> {
   }
   const { broker } = node;
 
-  const where = broker.listeners.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(", ");
-  const dirs = broker.logDirs.join(", ");
-  printStdout(`bunka ${version()}: node ${broker.nodeId} of cluster ${broker.clusterId} listening on ${where}; data in ${dirs}`);
-  broker.log.info("hot-path core", { core: core.kind, crc32c: crcImplementation });
-
+  // The handler is in place before the ready line: whoever reads that line may signal at once.
   let stopping = false;
   onTerminationSignal((signal) => {
     if (stopping) return;
@@ -187,6 +183,11 @@ async function runBroker(args: readonly string[]): Promise<void> {
       (error: unknown) => fail(1, `shutdown failed: ${error instanceof Error ? error.message : String(error)}`),
     );
   });
+
+  const where = broker.listeners.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(", ");
+  const dirs = broker.logDirs.join(", ");
+  printStdout(`bunka ${version()}: node ${broker.nodeId} of cluster ${broker.clusterId} listening on ${where}; data in ${dirs}`);
+  broker.log.info("hot-path core", { core: core.kind, crc32c: crcImplementation });
 }
 
 const argv = process.argv.slice(2);

@@ -50,7 +50,7 @@ test("`./bunka configs` and `bun run bunka configs` list every key", () => {
   }
   const bad = sh(["./bunka", "no-such-command"]);
   expect(bad.code).toBe(2);
-  expect(bad.stderr.split("\n")[0]).toBe('bunka: unknown command "no-such-command"');
+  expect(bad.stderr.split("\n")[0]).toBe('bunka: unknown command "no-such-command" (bunka --help shows the usage)');
 });
 
 test("`bun run broker` starts, says where it listens, and stops on SIGTERM", async () => {

@@ -421,11 +421,13 @@ export class LogManager {
   /** Starts the periodic tasks on the Clock: retention, checkpoints, and the log cleaner. */
   startBackgroundTasks(): void {
     this.#assertOpen();
+    // One slot per periodic task, holding its next run's cancel handle (not one per run).
     const every = (ms: number, task: () => void): void => {
+      const slot = this.#timers.length;
       const run = (): void => {
         if (this.#closed) return;
         task();
-        this.#timers.push(this.#clock.schedule(ms, run));
+        this.#timers[slot] = this.#clock.schedule(ms, run);
       };
       this.#timers.push(this.#clock.schedule(ms, run));
     };

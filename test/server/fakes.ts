@@ -10,7 +10,8 @@ import type { FramePool } from "../../src/server/frame-pool.ts";
 import { RequestBudget, type ConnectionLimits } from "../../src/server/limits.ts";
 import { ServerProbe } from "../../src/server/probe.ts";
 import type { BufferPool } from "../../src/util/buffer-pool.ts";
-import { Logger, memorySink } from "../../src/util/log.ts";
+import { Server, type ServerOptions } from "../../src/server/server.ts";
+import { Logger, memorySink, type LogLevel } from "../../src/util/log.ts";
 
 export class FakeSocket implements NetConnection {
   remoteAddress: string;
@@ -180,4 +181,29 @@ export class FakeNetwork implements Network {
     if (l === undefined) throw new Error(`no listener ${index}`);
     return l.options.accept(socket);
   }
+}
+
+/**
+ * A started Server on a FakeNetwork with generous limits, its log kept in memory; `overrides`
+ * replace any option. Connect clients with `network.arrive(0, socket)`.
+ */
+export function fakeServer(dispatcher: Dispatcher, overrides: Partial<ServerOptions> = {}, clock = new SimClock(), level: LogLevel = "debug") {
+  const network = new FakeNetwork();
+  const logs = memorySink();
+  const server = new Server({
+    network,
+    clock,
+    log: new Logger({ sink: logs.sink, level, nowMs: () => clock.nowMs() }),
+    dispatcher,
+    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0 }],
+    limits: testLimits,
+    connectionsMax: 1000,
+    connectionsPerIpMax: 1000,
+    queuedRequestBytesMax: 1 << 30,
+    queuedRequestsMax: 10_000,
+    shutdownTimeoutMs: 30_000,
+    ...overrides,
+  });
+  server.start();
+  return { server, network, clock, logs };
 }

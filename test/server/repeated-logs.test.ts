@@ -15,13 +15,10 @@ import { defaultDescribeAclsRequest } from "../../src/protocol/messages/describe
 import { defaultFetchRequest } from "../../src/protocol/messages/fetch-request.ts";
 import { ApiKeys, type ApiKey, type RequestBodies } from "../../src/protocol/messages/index.ts";
 import { defaultInitProducerIdRequest } from "../../src/protocol/messages/init-producer-id-request.ts";
-import { defaultListOffsetsRequest } from "../../src/protocol/messages/list-offsets-request.ts";
 import { handlers } from "../../src/server/handlers/index.ts";
 import { repeatedLogIntervalMs } from "../../src/server/limits.ts";
 import { ProtocolViolation } from "../../src/server/dispatch.ts";
-import { Server } from "../../src/server/server.ts";
-import { Logger, memorySink } from "../../src/util/log.ts";
-import { concat, FakeNetwork, FakeSocket, settle, testLimits } from "./fakes.ts";
+import { concat, fakeServer, FakeSocket, settle } from "./fakes.ts";
 import { startTestBroker, type TestBroker } from "./harness.ts";
 
 let broker: TestBroker | null = null;
@@ -33,22 +30,7 @@ afterEach(() => {
 async function setup() {
   const br = await startTestBroker({ handlers });
   broker = br;
-  const network = new FakeNetwork();
-  const logs = memorySink();
-  const server = new Server({
-    network,
-    clock: br.clock,
-    log: new Logger({ sink: logs.sink, level: "info", nowMs: () => br.clock.nowMs() }),
-    dispatcher: br.dispatch,
-    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0 }],
-    limits: testLimits,
-    connectionsMax: 1000,
-    connectionsPerIpMax: 1000,
-    queuedRequestBytesMax: 1 << 30,
-    queuedRequestsMax: 10_000,
-    shutdownTimeoutMs: 30_000,
-  });
-  server.start();
+  const { server, network, logs } = fakeServer(br.dispatch, {}, br.clock, "info");
   let port = 50_000;
   const connect = (address = "10.0.0.7") => {
     const socket = new FakeSocket(Number.POSITIVE_INFINITY, address, port++);

@@ -1,33 +1,13 @@
 import { expect, test } from "bun:test";
-import { SimClock } from "../../src/platform/clock.ts";
 import type { Dispatcher, DispatchResult } from "../../src/server/connection.ts";
-import { Server, type ServerOptions } from "../../src/server/server.ts";
-import { Logger, memorySink } from "../../src/util/log.ts";
-import { FakeNetwork, FakeSocket, frame, parseFrames, settle, testLimits } from "./fakes.ts";
+import type { ServerOptions } from "../../src/server/server.ts";
+import { fakeServer, FakeSocket, frame, parseFrames, settle } from "./fakes.ts";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 function makeServer(dispatcher: Dispatcher, overrides: Partial<ServerOptions> = {}) {
-  const network = new FakeNetwork();
-  const clock = new SimClock();
-  const logs = memorySink();
-  const server = new Server({
-    network,
-    clock,
-    log: new Logger({ sink: logs.sink, level: "debug", nowMs: () => clock.nowMs() }),
-    dispatcher,
-    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0 }],
-    limits: testLimits,
-    connectionsMax: 1000,
-    connectionsPerIpMax: 1000,
-    queuedRequestBytesMax: 1 << 30,
-    queuedRequestsMax: 10_000,
-    shutdownTimeoutMs: 30_000,
-    ...overrides,
-  });
-  server.start();
-  return { server, network, clock, logs };
+  return fakeServer(dispatcher, overrides);
 }
 
 test("start binds every listener and reports the real ports", () => {

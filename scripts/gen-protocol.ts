@@ -270,6 +270,25 @@ export function parseMessage(raw: RawMessage): MessageSpec {
   };
 }
 
+/**
+ * Versions bunka needs that are newer than the checked-in schema files, written here from
+ * what the KIPs specify (applied to the parsed JSON before it is read).
+ */
+const schemaAmendments: Record<string, (raw: RawMessage) => void> = {
+  // KIP-996 (pre-vote): version 2 adds a boolean PreVote to each partition of the request
+  // (a pre-vote asks without bumping the epoch or recording a vote); the response's
+  // version 2 is the same as version 1.
+  VoteRequest: (raw) => {
+    raw.validVersions = "0-2";
+    const partitions = raw.fields.find((f) => f.name === "Topics")?.fields?.find((f) => f.name === "Partitions")?.fields;
+    if (partitions === undefined) throw new Error("VoteRequest amendment: no Topics.Partitions");
+    if (!partitions.some((f) => f.name === "PreVote")) partitions.push({ name: "PreVote", type: "bool", versions: "2+" });
+  },
+  VoteResponse: (raw) => {
+    raw.validVersions = "0-2";
+  },
+};
+
 /** Parses every request/response schema in `specDir`, sorted by (apiKey, kind). */
 export function loadMessages(specDir: string): MessageSpec[] {
   const out: MessageSpec[] = [];
@@ -277,6 +296,7 @@ export function loadMessages(specDir: string): MessageSpec[] {
     if (!file.endsWith(".json")) continue;
     const raw = JSON.parse(stripJsonComments(readFileSync(join(specDir, file), "utf8"))) as RawMessage;
     if (raw.type !== "request" && raw.type !== "response") continue;
+    schemaAmendments[raw.name]?.(raw);
     out.push(parseMessage(raw));
   }
   out.sort((a, b) => a.apiKey - b.apiKey || (a.kind === b.kind ? 0 : a.kind === "request" ? -1 : 1));

@@ -21,6 +21,7 @@ import { NetworkError, formatHostPort } from "./platform/network.ts";
 import { SeededPrng } from "./platform/prng.ts";
 import { startNode } from "./server/node.ts";
 import { formatLogDirs } from "./server/storage-format.ts";
+import { runLocalCluster } from "./cli/local-cluster.ts";
 import { cryptoPrng } from "./platform/bun/crypto-prng.ts";
 import { parseUuid, randomUuid } from "./metadata/uuid.ts";
 import { loadConfig, type BrokerConfig } from "./server/config.ts";
@@ -35,6 +36,7 @@ const usage = `usage:
   bunka storage random-uuid                            print a new cluster id
   bunka storage format --cluster-id ID [--config FILE] [--set key=value ...] [--ignore-formatted]
                                                        write meta.properties in each log dir
+  bunka cluster [--nodes N] [--dir DIR]                a local cluster of N nodes (default 3, data in ./data/cluster)
   bunka --help | --version
 
 With no options the broker listens on PLAINTEXT://127.0.0.1:9092 and keeps data in ./data.
@@ -204,6 +206,9 @@ switch (command) {
     break;
   case "storage":
     runStorage(rest);
+    break;
+  case "cluster":
+    await runLocalCluster(rest, fail);
     break;
   case "--version":
   case "-v":

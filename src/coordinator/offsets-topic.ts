@@ -10,7 +10,7 @@
  * Concurrent callers share one creation per MetadataManager, so a burst of FindCoordinator
  * requests submits one CreateTopics decision.
  */
-import { createTopics, type CreatableTopic } from "../metadata/controller.ts";
+import type { CreatableTopic } from "../metadata/controller.ts";
 import type { MetadataManager } from "../metadata/metadata-manager.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { OFFSETS_TOPIC_NAME } from "./partitioner.ts";
@@ -42,7 +42,7 @@ export function ensureOffsetsTopic(metadata: MetadataManager, numPartitions: num
   if (pending !== undefined) return pending;
   const run = (async (): Promise<EnsureOffsetsTopicResult> => {
     try {
-      const [result] = await metadata.submit((ctx) => createTopics(ctx, [offsetsTopicCreation(numPartitions, replicationFactor)], false));
+      const [result] = await metadata.command({ kind: "createTopics", topics: [offsetsTopicCreation(numPartitions, replicationFactor)] });
       if (result === undefined) throw new Error("createTopics answered no result for __consumer_offsets");
       if (result.errorCode === ErrorCode.NONE) return { kind: "created" };
       if (result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return { kind: "exists" };

@@ -10,11 +10,11 @@
  * replayed; a record that fails to decode or to apply stops the broker (MetadataReplayError)
  * rather than serving from a wrong image.
  *
- * Single node now: the store is a local log. The cluster will put a Raft quorum behind the
- * same `MetadataStore` interface.
+ * Stores: the controller quorum's replicated log (raft-store.ts: only the active controller
+ * decides, every node replays what commits) or, in tests, a local one.
  */
 import type { Prng } from "../platform/prng.ts";
-import type { ControllerContext, ControllerDefaults, ControllerResult } from "./controller.ts";
+import { allocateProducerIds, type CreatableTopic, type CreatedTopic, createTopics, type ControllerContext, type ControllerDefaults, type ControllerResult } from "./controller.ts";
 import { MetadataDelta, MetadataImage } from "./image.ts";
 import type { MetadataRecord } from "./records.ts";
 
@@ -22,9 +22,48 @@ import type { MetadataRecord } from "./records.ts";
 export interface MetadataStore {
   /** Every record from the start of the log, in order, with its offset. */
   load(): { offset: number; record: MetadataRecord }[];
-  /** Appends records durably as one unit; resolves with the offset of the first. */
+  /**
+   * Appends records durably as one unit; resolves with the offset of the first. A replicated
+   * store resolves once they are committed and pushed to its subscriber.
+   */
   append(records: readonly MetadataRecord[]): Promise<number>;
+  /** Present when the log is replicated by a quorum (raft-store.ts). */
+  readonly replicated?: ReplicatedMetadata;
 }
+
+/** A store whose records are decided by the active controller and committed by a quorum. */
+export interface ReplicatedMetadata {
+  /** Committed records, in log order, as they commit (this node's own included). */
+  subscribe(apply: (entries: { offset: number; record: MetadataRecord }[]) => void): void;
+  /**
+   * Resolves once this node may decide: it is the active controller and its image holds every
+   * record committed before its term. Rejects (NotControllerError) on any other node.
+   */
+  whenWritable(): Promise<void>;
+}
+
+/** The node is not (or no longer) the active controller. */
+export class NotControllerError extends Error {
+  constructor(
+    readonly leaderId: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "NotControllerError";
+  }
+}
+
+/**
+ * Changes a node asks of the controller for itself (not for a client request, which is
+ * forwarded whole): decided here on the active controller, sent to it from any other node.
+ */
+export type ControllerCommand =
+  | { readonly kind: "createTopics"; readonly topics: readonly CreatableTopic[] }
+  | { readonly kind: "allocateProducerIds"; readonly brokerId: number; readonly brokerEpoch: number };
+
+export type ControllerCommandResult<C extends ControllerCommand> = C extends { kind: "createTopics" } ? CreatedTopic[] : { firstProducerId: number; size: number };
+
+export type RemoteController = <C extends ControllerCommand>(command: C) => Promise<ControllerCommandResult<C>>;
 
 export type MetadataListener = (next: MetadataImage, previous: MetadataImage) => void;
 
@@ -35,6 +74,7 @@ export class MetadataManager {
   readonly #listeners: MetadataListener[] = [];
   #image: MetadataImage;
   #tail: Promise<unknown> = Promise.resolve();
+  #remote: RemoteController | null = null;
 
   private constructor(store: MetadataStore, prng: Prng, defaults: ControllerDefaults, image: MetadataImage) {
     this.#store = store;
@@ -47,11 +87,42 @@ export class MetadataManager {
   static open(store: MetadataStore, prng: Prng, defaults: ControllerDefaults): MetadataManager {
     const delta = new MetadataDelta(MetadataImage.EMPTY);
     for (const { offset, record } of store.load()) delta.replay(record, offset);
-    return new MetadataManager(store, prng, defaults, delta.apply());
+    const manager = new MetadataManager(store, prng, defaults, delta.apply());
+    store.replicated?.subscribe((entries) => manager.#applyCommitted(entries));
+    return manager;
+  }
+
+  /** Records committed by the quorum: replayed into the next image, then listeners run. */
+  #applyCommitted(entries: readonly { offset: number; record: MetadataRecord }[]): void {
+    const before = this.#image;
+    const delta = new MetadataDelta(before);
+    for (const { offset, record } of entries) delta.replay(record, offset);
+    this.#image = delta.apply();
+    for (const listener of this.#listeners) listener(this.#image, before);
   }
 
   get image(): MetadataImage {
     return this.#image;
+  }
+
+  /** How `command` reaches the active controller when it is another node. */
+  setRemoteController(remote: RemoteController): void {
+    this.#remote = remote;
+  }
+
+  /** Runs a command here when this node is the active controller, else on the active controller. */
+  async command<C extends ControllerCommand>(command: C): Promise<ControllerCommandResult<C>> {
+    const local = (): Promise<ControllerCommandResult<C>> => {
+      if (command.kind === "createTopics") return this.submit((c) => createTopics(c, command.topics, false)) as Promise<ControllerCommandResult<C>>;
+      return this.submit((c) => allocateProducerIds(c, command.brokerId, command.brokerEpoch)) as Promise<ControllerCommandResult<C>>;
+    };
+    if (this.#remote === null) return local();
+    try {
+      return await local();
+    } catch (error) {
+      if (error instanceof NotControllerError) return this.#remote(command);
+      throw error;
+    }
   }
 
   /** Listeners run synchronously after each new image, before the submitter is answered. */
@@ -64,7 +135,9 @@ export class MetadataManager {
    * resolves with its response. A failing append rejects (the image is unchanged).
    */
   submit<T>(decide: (ctx: ControllerContext) => ControllerResult<T>): Promise<T> {
+    const replicated = this.#store.replicated;
     const run = async (): Promise<T> => {
+      if (replicated !== undefined) return this.#submitReplicated(replicated, decide);
       const before = this.#image;
       const { records, response } = decide({ image: before, prng: this.#prng, defaults: this.#defaults });
       if (records.length === 0) return response;
@@ -81,6 +154,19 @@ export class MetadataManager {
     const result = this.#tail.then(run, run);
     this.#tail = result.catch(() => undefined);
     return result;
+  }
+
+  async #submitReplicated<T>(replicated: ReplicatedMetadata, decide: (ctx: ControllerContext) => ControllerResult<T>): Promise<T> {
+    await replicated.whenWritable();
+    const before = this.#image;
+    const { records, response } = decide({ image: before, prng: this.#prng, defaults: this.#defaults });
+    if (records.length === 0) return response;
+    const firstOffset = await this.#store.append(records);
+    // The store pushed the committed records before resolving: the image holds them, and
+    // (decisions being serialized on the only node that decides) nothing else in between.
+    const last = firstOffset + records.length - 1;
+    if (!(this.#image.offset >= last)) throw new Error(`metadata image at ${this.#image.offset} does not hold the committed records ending at ${last}`);
+    return response;
   }
 }
 

@@ -413,7 +413,9 @@ export class RaftCore {
   }
 
   #newUnattached(epoch: number, votedKey: ReplicaKey | null): Unattached {
-    const deadline = this.#isVoter ? this.#nowMs + this.#randomElectionTimeoutMs() : Number.POSITIVE_INFINITY;
+    // The only voter has nobody to wait for: it stands at once (a single node starts in ms).
+    const wait = this.#voters.length === 1 ? 0 : this.#randomElectionTimeoutMs();
+    const deadline = this.#isVoter ? this.#nowMs + wait : Number.POSITIVE_INFINITY;
     return { kind: "unattached", epoch, leaderId: -1, votedKey, electionDeadlineMs: deadline, discovery: null };
   }
 
@@ -437,7 +439,7 @@ export class RaftCore {
       epoch,
       leaderId: this.local.id,
       votedKey: this.local,
-      electionDeadlineMs: this.#nowMs + this.#randomElectionTimeoutMs(),
+      electionDeadlineMs: this.#nowMs + (this.#voters.length === 1 ? 0 : this.#randomElectionTimeoutMs()),
       preferredCandidates,
       endRequests: new Map(),
       acknowledged: new Set(),

@@ -8,7 +8,6 @@
  * (concurrent callers wait for it); a failed request leaves the state as it was, and the
  * caller answers a retriable error.
  */
-import { allocateProducerIds } from "../metadata/controller.ts";
 import type { MetadataManager } from "../metadata/metadata-manager.ts";
 
 export class ProducerIdManager {
@@ -40,7 +39,7 @@ export class ProducerIdManager {
 
   async #fetchBlock(): Promise<void> {
     const brokerEpoch = this.#metadata.image.brokers.get(this.#nodeId)?.brokerEpoch ?? -1;
-    const block = await this.#metadata.submit((ctx) => allocateProducerIds(ctx, this.#nodeId, brokerEpoch));
+    const block = await this.#metadata.command({ kind: "allocateProducerIds", brokerId: this.#nodeId, brokerEpoch });
     if (!(block.size > 0 && block.firstProducerId >= this.#end)) {
       throw new Error(`producer id block ${block.firstProducerId}+${block.size} does not follow ${this.#end}`);
     }

@@ -81,6 +81,8 @@ export interface Broker {
   readonly clusterId: string;
   /** Absolute data directories. */
   readonly logDirs: readonly string[];
+  /** Each log dir's directory id (meta.properties), null for a file without one. */
+  readonly directoryIds: readonly (string | null)[];
   /** Storage settings derived from the config (for the log manager). */
   readonly logManagerConfig: LogManagerConfig;
   /** Buffers fetches read records into (for the log manager); connections give them back once sent. */
@@ -141,6 +143,7 @@ async function startLocked(
   releaseDirLocks: () => void,
 ): Promise<Broker> {
   let clusterId: string | null = config.get("cluster.id");
+  const directoryIds: (string | null)[] = [];
   for (const dir of logDirs) {
     const { meta, created } = ensureMetaProperties(platform.fs, dir, {
       nodeId: config.nodeId,
@@ -152,6 +155,7 @@ async function startLocked(
       throw new StartupError(`data directory ${dir} belongs to cluster ${meta.clusterId}, other directories to ${clusterId}`);
     }
     clusterId = meta.clusterId;
+    directoryIds.push(meta.directoryId);
     if (created) blog.info("formatted data directory", { dir, clusterId: meta.clusterId, directoryId: meta.directoryId });
   }
   if (clusterId === null) throw new Error("startBroker: no data directory gave a cluster id");
@@ -208,6 +212,7 @@ async function startLocked(
     nodeId: config.nodeId,
     clusterId: knownClusterId,
     logDirs,
+    directoryIds,
     logManagerConfig: logManagerConfigFrom(config, logDirs),
     readBuffers,
     listeners: bound,

@@ -213,6 +213,13 @@ export const configDefs = {
   "inter.broker.listener.name": strOrNull({ doc: "Listener brokers use to talk to each other." }),
   "controller.quorum.voters": list("", { doc: "Static controller quorum (id@host:port, ...)." }),
   "controller.quorum.bootstrap.servers": list("", { doc: "Controller quorum bootstrap servers (host:port, ...)." }),
+  "controller.quorum.election.timeout.ms": int(1000, 1, int32Max, { doc: "A voter that hears from no leader for this long (plus a random part of it) starts an election." }),
+  "controller.quorum.fetch.timeout.ms": int(2000, 1, int32Max, { doc: "A follower with no successful fetch for this long looks for a new leader; a leader without fetches from a majority for this long resigns." }),
+  "controller.quorum.election.backoff.max.ms": int(1000, 0, int32Max, { doc: "Longest random wait before a new election after a failed one." }),
+  "controller.quorum.request.timeout.ms": int(2000, 1, int32Max, { doc: "An unanswered quorum request is sent again after this." }),
+  "controller.quorum.retry.backoff.ms": int(20, 0, int32Max, { doc: "Wait before retrying a failed quorum request." }),
+  "broker.heartbeat.interval.ms": int(2000, 1, int32Max, { doc: "How often a broker heartbeats to the active controller." }),
+  "broker.session.timeout.ms": int(9000, 1, int32Max, { doc: "A broker whose heartbeats stop for this long is fenced by the controller." }),
 
   // --- connections
   "socket.request.max.bytes": int(104857600, requestFrameBytesMin, int32Max, { doc: "Largest request frame; a larger size prefix closes the connection." }),

@@ -118,6 +118,10 @@ export class BrokerConfig {
   readonly #entries: ReadonlyMap<ConfigName, Entry>;
   readonly nodeId: number;
   readonly processRoles: readonly ("broker" | "controller")[];
+  /** `controller.quorum.voters`; empty: this node alone is the quorum. */
+  readonly voters: readonly QuorumVoter[];
+  /** `controller.listener.names`, upper-cased. */
+  readonly controllerListenerNames: readonly string[];
   readonly listeners: readonly ListenerAddress[];
   /** Null: advertise the bound listeners. */
   readonly advertisedListeners: readonly ListenerAddress[] | null;
@@ -135,6 +139,8 @@ export class BrokerConfig {
     this.#entries = entries;
     this.nodeId = derived.nodeId;
     this.processRoles = this.get("process.roles");
+    this.voters = derived.voters;
+    this.controllerListenerNames = derived.controllerListenerNames;
     this.listeners = derived.listeners;
     this.advertisedListeners = derived.advertisedListeners;
     this.logDirs = derived.logDirs;
@@ -229,6 +235,8 @@ export class BrokerConfig {
 
 interface Derived {
   nodeId: number;
+  voters: QuorumVoter[];
+  controllerListenerNames: string[];
   listeners: ListenerAddress[];
   advertisedListeners: ListenerAddress[] | null;
   logDirs: string[];
@@ -345,31 +353,49 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
   if (!roles.includes("broker") || new Set(roles).size !== roles.length) {
     throw invalid(entries, "process.roles", "bunka runs nodes with the broker role", "broker or broker,controller");
   }
-  // Until bunka has a controller quorum, every node is a cluster of one: a configuration that
-  // names other nodes is refused rather than silently run as separate single-node clusters.
-  const singleNodeOnly = "bunka does not form multi-node clusters yet (its controller quorum is not built)";
-  if (!roles.includes("controller")) {
-    throw invalid(entries, "process.roles", `a broker-only node needs a controller quorum on other nodes; ${singleNodeOnly}`, "broker,controller (a single node)");
-  }
   const voters = parseQuorumVoters(entries, get("controller.quorum.voters"));
-  if (voters.length > 1 || voters.some((v) => v.id !== nodeId)) {
-    throw invalid(
-      entries,
-      "controller.quorum.voters",
-      `names ${voters.length === 1 ? "another node" : `${voters.length} voters (${voters.map((v) => v.id).join(", ")})`}; ${singleNodeOnly}`,
-      `unset, or only this node (${nodeId}@host:port)`,
-    );
+  const isController = roles.includes("controller");
+  if (!isController && voters.length === 0) {
+    throw invalid(entries, "process.roles", "a broker-only node needs controller.quorum.voters naming the controllers", "broker,controller, or set controller.quorum.voters");
   }
+  if (!isController && voters.some((v) => v.id === nodeId)) {
+    throw invalid(entries, "controller.quorum.voters", `names this node (${nodeId}), whose process.roles has no controller`, "add controller to process.roles, or remove this node from the voters");
+  }
+  if (isController && voters.length > 0 && !voters.some((v) => v.id === nodeId)) {
+    throw invalid(entries, "controller.quorum.voters", `does not name this node (${nodeId}), whose process.roles has controller`, `this node among the voters (${nodeId}@host:port)`);
+  }
+  const multiNode = voters.length > 1 || voters.some((v) => v.id !== nodeId);
 
   // listeners
   const protocolMap = parseProtocolMap(entries, get("listener.security.protocol.map"));
   const listeners = parseListeners(entries, "listeners", get("listeners"), protocolMap, true);
   if (listeners.length === 0) throw invalid(entries, "listeners", "no listener", "at least one NAME://host:port");
-  // Kafka's sample single-node server.properties points the bootstrap at the node itself.
+  // Kafka's sample single-node server.properties points the bootstrap at the node itself;
+  // a dynamic quorum (bootstrap servers on other nodes, KIP-853) is not served yet.
   for (const item of get("controller.quorum.bootstrap.servers")) {
     if (item.trim() !== "" && !isOwnListener(item.trim(), listeners)) {
-      throw invalid(entries, "controller.quorum.bootstrap.servers", `${item.trim()} is not one of this node's listeners; ${singleNodeOnly}`, "unset, or this node's own controller listener (localhost:port)");
+      throw invalid(
+        entries,
+        "controller.quorum.bootstrap.servers",
+        `${item.trim()} is not one of this node's listeners; bunka forms a multi-node quorum from controller.quorum.voters only (a dynamic quorum is not served yet)`,
+        "unset (with controller.quorum.voters naming the voters), or this node's own controller listener",
+      );
     }
+  }
+  const controllerNames = (get("controller.listener.names") ?? []).map((n) => n.trim().toUpperCase()).filter((n) => n !== "");
+  for (const name of controllerNames) {
+    if (isController && !listeners.some((l) => l.name === name)) {
+      throw invalid(entries, "controller.listener.names", `listener ${name} is not in listeners`, "names of listeners this node binds");
+    }
+  }
+  if (multiNode && isController && controllerNames.length === 0) {
+    throw invalid(entries, "controller.listener.names", "unset on a controller of a multi-node quorum", "the listener the other voters reach this node on (e.g. CONTROLLER)");
+  }
+  if (multiNode && !isController && controllerNames.length === 0) {
+    throw invalid(entries, "controller.listener.names", "unset: a broker-only node must know which listener name the controllers serve on", "the controllers' listener name (e.g. CONTROLLER)");
+  }
+  if (controllerNames.length > 0 && controllerNames.length === listeners.filter((l) => controllerNames.includes(l.name)).length && listeners.every((l) => controllerNames.includes(l.name))) {
+    throw invalid(entries, "listeners", "every listener is a controller listener: clients would have none", "a broker listener besides the controller ones");
   }
   const advertisedText = get("advertised.listeners");
   let advertisedListeners: ListenerAddress[] | null = null;
@@ -448,6 +474,8 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
 
   return {
     nodeId,
+    voters,
+    controllerListenerNames: controllerNames,
     listeners,
     advertisedListeners,
     logDirs,

@@ -14,9 +14,8 @@
  */
 import { startGroupCoordinator } from "../coordinator/start.ts";
 import { bunCompression } from "../platform/bun/compression.ts";
-import { LogMetadataStore, METADATA_BATCH_BYTES_MAX, METADATA_PARTITION, METADATA_TOPIC } from "../metadata/log-store.ts";
+import { METADATA_TOPIC } from "../metadata/log-store.ts";
 import { MetadataManager } from "../metadata/metadata-manager.ts";
-import { randomUuid } from "../metadata/uuid.ts";
 import { ReplicaManager } from "../replication/replica-manager.ts";
 import { topicLogConfigSource } from "../replication/topic-log-config.ts";
 import { LogManager } from "../storage/log-manager.ts";
@@ -26,8 +25,15 @@ import type { BrokerConfig } from "./config.ts";
 import type { Dispatcher } from "./connection.ts";
 import { repeatedLogIntervalMs, repeatedLogKindsPerServerMax } from "./limits.ts";
 import { createDispatcher } from "./dispatch.ts";
-import { handlers } from "./handlers/index.ts";
+import { apiVersionsHandler } from "./handlers/api-versions.ts";
+import type { ApiHandler } from "./handlers/handler.ts";
+import { controllerHandlers, handlers } from "./handlers/index.ts";
+import { quorumHandlers } from "./handlers/quorum-apis.ts";
+import { BrokerLifecycle, ControllerDuties, ControllerLink } from "./cluster.ts";
+import { openQuorum } from "./quorum.ts";
 import type { BrokerServices, BrokerSettings } from "./services.ts";
+import { peekRequestHeader } from "../protocol/header.ts";
+import { ApiKeys } from "../protocol/messages/index.ts";
 
 export interface Node {
   readonly broker: Broker;
@@ -46,6 +52,17 @@ export async function startNode(config: BrokerConfig, platform: BrokerPlatform):
   // Nothing may be served before start-up ends; a start-up failure is reported by startNode.
   ready.catch(() => undefined);
 
+  // Connections on a controller listener: the Raft RPCs (and ApiVersions) are served as soon
+  // as the quorum is open — a quorum must form before start-up can end —, the rest of the
+  // controller's APIs once the services exist.
+  let quorumDispatch: Dispatch | null = null;
+  let controllerDispatch: Dispatch | null = null;
+  let controllerReady!: () => void;
+  const controllerServices = new Promise<void>((resolve) => {
+    controllerReady = resolve;
+  });
+  const controllerNames = new Set(config.controllerListenerNames);
+
   let ctxOut: BrokerContext | null = null;
   const broker = await startBroker(config, platform, {
     dispatcher: {
@@ -57,6 +74,12 @@ export async function startNode(config: BrokerConfig, platform: BrokerPlatform):
           dispatch = (frame, c) => d(frame, c);
         }, () => undefined);
         return async (frame, c) => {
+          if (controllerNames.has(c.listenerName)) {
+            const apiKey = peekRequestHeader(frame)?.apiKey ?? -1;
+            if (quorumDispatch !== null && quorumApiKeys.has(apiKey)) return quorumDispatch(frame, c);
+            if (controllerDispatch === null) await controllerServices;
+            return controllerDispatch!(frame, c);
+          }
           if (dispatch === null) await ready;
           return dispatch!(frame, c);
         };
@@ -67,9 +90,17 @@ export async function startNode(config: BrokerConfig, platform: BrokerPlatform):
   if (ctx === null) throw new Error("startNode: the broker did not build its dispatcher");
 
   try {
-    const services = await assemble(broker, ctx, platform);
+    const services = await assemble(broker, ctx, platform, {
+      quorumReady: (d) => {
+        quorumDispatch = d;
+      },
+      controllerReady: (d) => {
+        controllerDispatch = d;
+        controllerReady();
+      },
+    });
     resolveReady(services);
-    broker.log.info("ready", { brokerEpoch: services.metadata.image.brokers.get(broker.nodeId)?.brokerEpoch ?? -1 });
+    broker.log.info("ready", { brokerEpoch: services.cluster?.lifecycle.brokerEpoch ?? -1, controller: services.cluster?.link.activeControllerId() ?? -1 });
     return { broker, ready, stop: () => broker.stop() };
   } catch (error) {
     rejectReady(error);
@@ -78,7 +109,17 @@ export async function startNode(config: BrokerConfig, platform: BrokerPlatform):
   }
 }
 
-async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlatform): Promise<BrokerServices> {
+type Dispatch = ReturnType<typeof createDispatcher>;
+
+/** Raft RPCs: served by the quorum before the broker's services exist. */
+const quorumApiKeys: ReadonlySet<number> = new Set([ApiKeys.ApiVersions, ApiKeys.Vote, ApiKeys.BeginQuorumEpoch, ApiKeys.EndQuorumEpoch, ApiKeys.Fetch]);
+
+interface DispatchHooks {
+  quorumReady(dispatch: Dispatch): void;
+  controllerReady(dispatch: Dispatch): void;
+}
+
+async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlatform, hooks: DispatchHooks): Promise<BrokerServices> {
   const { config } = broker;
   const log = broker.log;
   let metadata: MetadataManager | null = null;
@@ -89,9 +130,9 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     prng: platform.prng,
     config: broker.logManagerConfig,
     readBuffers: broker.readBuffers,
+    // The metadata log is the quorum's (quorum.ts), never a partition of the log manager.
+    excludeTopics: new Set([METADATA_TOPIC]),
     topicConfig: (topic) => {
-      // The metadata log keeps every record: it is replayed in full at start.
-      if (topic === METADATA_TOPIC) return { retentionMs: -1, retentionBytes: -1, maxMessageBytes: METADATA_BATCH_BYTES_MAX };
       if (metadata === null) return {};
       return topicLogConfigSource(() => metadata!.image, brokerConfigValue)(topic);
     },
@@ -105,30 +146,50 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   });
   broker.addShutdownHook("storage", () => logs.close());
 
-  const metadataLog = logs.getOrCreateLog({ topic: METADATA_TOPIC, partition: METADATA_PARTITION });
-  if (metadataLog === null) throw new Error("no online log dir for the metadata log");
-  metadata = MetadataManager.open(new LogMetadataStore(metadataLog, platform.clock), platform.prng, {
+  const quorum = openQuorum({
+    config,
+    platform,
+    clusterId: broker.clusterId,
+    metadataLogDir: broker.logDirs[0]!,
+    directoryId: broker.directoryIds[0] ?? null,
+    log,
+  });
+  broker.addShutdownHook("controller quorum", () => quorum.close());
+  const nodeId = broker.nodeId;
+  metadata = MetadataManager.open(quorum.store, platform.prng, {
     numPartitions: config.get("num.partitions"),
     defaultReplicationFactor: config.get("default.replication.factor"),
   });
+  const link = new ControllerLink(quorum, nodeId, platform.clock, Math.max(config.get("controller.quorum.request.timeout.ms") * 5, 10_000));
+  metadata.setRemoteController(link.remote);
+  const duties = new ControllerDuties({
+    metadata,
+    quorum,
+    clock: platform.clock,
+    log: log.child({ component: "controller" }),
+    sessionTimeoutMs: config.get("broker.session.timeout.ms"),
+    checkIntervalMs: Math.max(100, Math.floor(config.get("broker.heartbeat.interval.ms") / 2)),
+  });
+  broker.addShutdownHook("controller duties", () => duties.close());
 
-  // Register (again) with this run's endpoints; the epoch is the offset the record will take,
-  // so it grows with every start.
-  const nodeId = broker.nodeId;
-  await metadata.submit((c) => ({
-    records: [
-      {
-        type: "registerBroker",
-        brokerId: nodeId,
-        incarnationId: randomUuid(c.prng),
-        brokerEpoch: c.image.offset + 1,
-        endpoints: ctx.advertisedListeners.map((l) => ({ name: l.name, host: l.host, port: l.port, securityProtocol: l.securityProtocol })),
-        rack: config.get("broker.rack"),
-        fenced: false,
-      },
-    ],
-    response: undefined,
-  }));
+  const controllerApis: ApiHandler[] = [];
+  const raftApis = quorumHandlers(quorum);
+  controllerApis.push(apiVersionsHandler(() => controllerApis) as ApiHandler, ...raftApis, ...controllerHandlers);
+  // Only ApiVersions (which reads the image offset) and the Raft handlers (which use the
+  // quorum they were built with) run on this dispatcher: they need no other service.
+  hooks.quorumReady(createDispatcher([controllerApis[0]!, ...raftApis], { metadata } as unknown as BrokerServices));
+  quorum.driver.start();
+
+  // Replay the committed metadata before serving: the node learns the high watermark from
+  // the quorum (at once for a single voter; after an election for a new cluster).
+  await new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (quorum.store.highWatermark > 0 && quorum.store.appliedOffset >= quorum.store.highWatermark) resolve();
+      else platform.clock.schedule(5, check);
+    };
+    check();
+  });
+  log.info("metadata caught up", { offset: metadata.image.offset, controller: link.activeControllerId() });
 
   // Storage faults every request to a partition hits again: one line, then a count per interval.
   const faultLog = new LogLimiter({ clock: platform.clock, intervalMs: repeatedLogIntervalMs, keysMax: repeatedLogKindsPerServerMax });
@@ -187,6 +248,24 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     replicas.produceWaits.expireAll();
   });
 
+  const lifecycle = new BrokerLifecycle({
+    nodeId,
+    clusterId: broker.clusterId,
+    metadata,
+    link,
+    duties,
+    clock: platform.clock,
+    prng: platform.prng,
+    log: log.child({ component: "lifecycle" }),
+    endpoints: ctx.advertisedListeners.map((l) => ({ name: l.name, host: l.host, port: l.port, securityProtocol: l.securityProtocol })),
+    rack: config.get("broker.rack"),
+    logDirs: broker.logDirs,
+    heartbeatIntervalMs: config.get("broker.heartbeat.interval.ms"),
+  });
+  // At the start of a graceful stop: the controller fences this broker (controlled shutdown).
+  broker.addDrainHook("controlled shutdown", () => lifecycle.shutDown(Math.min(5000, config.get("broker.heartbeat.interval.ms") * 2)));
+  broker.addShutdownHook("broker lifecycle", () => lifecycle.stop());
+
   const services: BrokerServices = {
     settings,
     metadata,
@@ -197,6 +276,11 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     log,
     compression: bunCompression,
     groups,
+    cluster: { quorum, link, duties, lifecycle },
   };
+  hooks.controllerReady(createDispatcher(controllerApis, services));
+  // Registered and unfenced by the controller before clients are served.
+  await lifecycle.start();
   return services;
+
 }

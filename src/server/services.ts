@@ -12,6 +12,16 @@ import type { Prng } from "../platform/prng.ts";
 import type { ReplicaManager } from "../replication/replica-manager.ts";
 import type { LogManager } from "../storage/log-manager.ts";
 import type { Logger } from "../util/log.ts";
+import type { BrokerLifecycle, ControllerDuties, ControllerLink } from "./cluster.ts";
+import type { Quorum } from "./quorum.ts";
+
+/** This node's part in the cluster: the quorum, the way to the active controller, its own registration. */
+export interface ClusterServices {
+  readonly quorum: Quorum;
+  readonly link: ControllerLink;
+  readonly duties: ControllerDuties;
+  readonly lifecycle: BrokerLifecycle;
+}
 
 export interface AdvertisedListener {
   readonly name: string;
@@ -68,4 +78,6 @@ export interface BrokerServices {
    * wiring and the test harness construct it; group APIs answer COORDINATOR_NOT_AVAILABLE without it.
    */
   readonly groups?: GroupCoordinator;
+  /** Absent in tests that build services without a quorum (a single node deciding locally). */
+  readonly cluster?: ClusterServices;
 }

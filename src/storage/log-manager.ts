@@ -57,6 +57,8 @@ export interface LogManagerOptions {
   onCleanerOutcome?: (tp: TopicPartition, outcome: CleanOutcome) => void;
   /** Read buffers for fetches, shared by every partition (see SegmentContext.readBuffers). */
   readBuffers?: BufferPool | null;
+  /** Topics whose partition dirs someone else owns (the Raft metadata log): never opened here. */
+  excludeTopics?: ReadonlySet<string>;
 }
 
 interface LogDirState {
@@ -80,6 +82,7 @@ function tpKey(tp: TopicPartition): string {
 
 export class LogManager {
   readonly #fs: FileSystem;
+  readonly #excludeTopics: ReadonlySet<string>;
   readonly #clock: Clock;
   readonly #prng: Prng;
   readonly #config: LogManagerConfig;
@@ -99,6 +102,7 @@ export class LogManager {
 
   private constructor(opts: LogManagerOptions) {
     this.#fs = opts.fs;
+    this.#excludeTopics = opts.excludeTopics ?? new Set();
     this.#clock = opts.clock;
     this.#prng = opts.prng;
     this.#config = opts.config;
@@ -177,7 +181,7 @@ export class LogManager {
         continue;
       }
       const tp = parsePartitionDirName(name);
-      if (tp === null || !fs.stat(path).isDirectory) continue;
+      if (tp === null || this.#excludeTopics.has(tp.topic) || !fs.stat(path).isDirectory) continue;
       const key = tpKey(tp);
       const log = this.#openLog(dir, tp, {
         recoveryPoint: recoveryPoints.get(key) ?? 0,

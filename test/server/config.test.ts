@@ -164,20 +164,30 @@ test("node.id and broker.id; listeners; cross-key checks", () => {
   expect(err({ sets: ["max.connections.per.ip.overrides=nope"] })).toContain("bad entry");
 });
 
-test("a configuration naming other nodes is refused until bunka forms multi-node clusters", () => {
+test("multi-node quorum configurations: what is accepted and what is refused", () => {
+  const lst = ["listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"];
   const three = ["node.id=1", "controller.quorum.voters=1@localhost:9093,2@localhost:9094,3@localhost:9095"];
-  expect(err({ sets: three })).toContain("controller.quorum.voters");
-  expect(err({ sets: three })).toContain("names 3 voters (1, 2, 3); bunka does not form multi-node clusters yet");
-  expect(err({ sets: ["controller.quorum.voters=2@localhost:9093"] })).toContain("names another node");
+  // A voter of a multi-node quorum must say which listener the other voters reach it on.
+  expect(err({ sets: three })).toContain("controller.listener.names");
+  const c = ok({ sets: [...three, ...lst, "controller.listener.names=CONTROLLER"] });
+  expect(c.voters.map((v) => v.id)).toEqual([1, 2, 3]);
+  expect(c.controllerListenerNames).toEqual(["CONTROLLER"]);
+  expect(err({ sets: [...three, "listeners=CONTROLLER://:9093", "listener.security.protocol.map=CONTROLLER:PLAINTEXT", "controller.listener.names=CONTROLLER"] })).toContain("every listener is a controller listener");
+  expect(err({ sets: [...three, ...lst, "controller.listener.names=OTHER"] })).toContain("listener OTHER is not in listeners");
+  expect(err({ sets: ["controller.quorum.voters=2@localhost:9093"] })).toContain("does not name this node (1)");
   expect(err({ sets: ["controller.quorum.voters=1@h:1,1@h:2"] })).toContain("node 1 is listed twice");
   expect(err({ sets: ["controller.quorum.voters=one@h:1"] })).toContain('bad voter "one@h:1"');
-  expect(err({ sets: ["process.roles=broker"] })).toContain("a broker-only node needs a controller quorum on other nodes");
-  expect(err({ sets: ["controller.quorum.bootstrap.servers=other:9093", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"] })).toContain(
-    "other:9093 is not one of this node's listeners",
-  );
+  // Broker-only nodes: need the controllers, may not be one of them, and must know their listener.
+  expect(err({ sets: ["process.roles=broker"] })).toContain("a broker-only node needs controller.quorum.voters");
+  expect(err({ sets: ["process.roles=broker", "node.id=4", "controller.quorum.voters=4@h:9093"] })).toContain("names this node (4), whose process.roles has no controller");
+  expect(err({ sets: ["process.roles=broker", "node.id=4", "controller.quorum.voters=1@h:9093"] })).toContain("a broker-only node must know which listener name");
+  const observer = ok({ sets: ["process.roles=broker", "node.id=4", "controller.quorum.voters=1@h:9093", "controller.listener.names=CONTROLLER"] });
+  expect(observer.nodeId).toBe(4);
+  // A dynamic quorum (bootstrap servers on other nodes) is not served.
+  expect(err({ sets: ["controller.quorum.bootstrap.servers=other:9093", ...lst] })).toContain("other:9093 is not one of this node's listeners");
   // A quorum of this node alone, named either way, is a single node.
   expect(ok({ sets: ["node.id=4", "controller.quorum.voters=4@localhost:9093"] }).nodeId).toBe(4);
-  expect(ok({ sets: ["controller.quorum.bootstrap.servers=localhost:9093", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"] }).nodeId).toBe(1);
+  expect(ok({ sets: ["controller.quorum.bootstrap.servers=localhost:9093", ...lst] }).nodeId).toBe(1);
 });
 
 test("describe() lists every key with value, source, type and read-only flag", () => {

@@ -528,7 +528,7 @@ export const apis: readonly ApiSpec[] = [
   { apiKey: 49, name: "AlterClientQuotas", minVersion: 0, maxVersion: 1, flexibleMinVersion: 1, listeners: ["zkBroker", "broker", "controller"], latestVersionUnstable: false },
   { apiKey: 50, name: "DescribeUserScramCredentials", minVersion: 0, maxVersion: 0, flexibleMinVersion: 0, listeners: ["zkBroker", "broker", "controller"], latestVersionUnstable: false },
   { apiKey: 51, name: "AlterUserScramCredentials", minVersion: 0, maxVersion: 0, flexibleMinVersion: 0, listeners: ["zkBroker", "broker", "controller"], latestVersionUnstable: false },
-  { apiKey: 52, name: "Vote", minVersion: 0, maxVersion: 1, flexibleMinVersion: 0, listeners: ["controller"], latestVersionUnstable: false },
+  { apiKey: 52, name: "Vote", minVersion: 0, maxVersion: 2, flexibleMinVersion: 0, listeners: ["controller"], latestVersionUnstable: false },
   { apiKey: 53, name: "BeginQuorumEpoch", minVersion: 0, maxVersion: 1, flexibleMinVersion: 1, listeners: ["controller"], latestVersionUnstable: false },
   { apiKey: 54, name: "EndQuorumEpoch", minVersion: 0, maxVersion: 1, flexibleMinVersion: 1, listeners: ["controller"], latestVersionUnstable: false },
   { apiKey: 55, name: "DescribeQuorum", minVersion: 0, maxVersion: 2, flexibleMinVersion: 0, listeners: ["broker", "controller"], latestVersionUnstable: false },

@@ -29,6 +29,9 @@ import { offsetCommitHandler } from "./offset-commit.ts";
 import { offsetFetchHandler } from "./offset-fetch.ts";
 import { offsetDeleteHandler } from "./offset-delete.ts";
 import type { ApiHandler } from "./handler.ts";
+import { forwardedToController } from "../cluster.ts";
+import { allocateProducerIdsHandler, brokerHeartbeatHandler, brokerRegistrationHandler } from "./controller-apis.ts";
+import { describeQuorumHandler } from "./describe-quorum.ts";
 
 const served: ApiHandler[] = [];
 
@@ -36,12 +39,12 @@ export const handlers: readonly ApiHandler[] = served;
 
 served.push(apiVersionsHandler(() => handlers) as ApiHandler);
 served.push(metadataHandler as ApiHandler);
-served.push(createTopicsHandler as ApiHandler);
-served.push(deleteTopicsHandler as ApiHandler);
-served.push(createPartitionsHandler as ApiHandler);
+served.push(forwardedToController(createTopicsHandler) as ApiHandler);
+served.push(forwardedToController(deleteTopicsHandler) as ApiHandler);
+served.push(forwardedToController(createPartitionsHandler) as ApiHandler);
 served.push(describeConfigsHandler as ApiHandler);
-served.push(alterConfigsHandler as ApiHandler);
-served.push(incrementalAlterConfigsHandler as ApiHandler);
+served.push(forwardedToController(alterConfigsHandler) as ApiHandler);
+served.push(forwardedToController(incrementalAlterConfigsHandler) as ApiHandler);
 served.push(describeClusterHandler as ApiHandler);
 served.push(describeLogDirsHandler as ApiHandler);
 served.push(produceHandler as ApiHandler);
@@ -61,3 +64,23 @@ served.push(deleteGroupsHandler as ApiHandler);
 served.push(offsetCommitHandler as ApiHandler);
 served.push(offsetFetchHandler as ApiHandler);
 served.push(offsetDeleteHandler as ApiHandler);
+served.push(forwardedToController(describeQuorumHandler) as ApiHandler);
+
+/**
+ * The controller listener's APIs besides the Raft ones (quorum-apis.ts): what brokers send
+ * the active controller (registration, heartbeats, producer id blocks, the admin requests
+ * they forward) and DescribeQuorum. Decided here; never forwarded again.
+ */
+const controllerServed: ApiHandler[] = [];
+export const controllerHandlers: readonly ApiHandler[] = controllerServed;
+controllerServed.push(
+  createTopicsHandler as ApiHandler,
+  deleteTopicsHandler as ApiHandler,
+  createPartitionsHandler as ApiHandler,
+  alterConfigsHandler as ApiHandler,
+  incrementalAlterConfigsHandler as ApiHandler,
+  describeQuorumHandler as ApiHandler,
+  brokerRegistrationHandler as ApiHandler,
+  brokerHeartbeatHandler as ApiHandler,
+  allocateProducerIdsHandler as ApiHandler,
+);

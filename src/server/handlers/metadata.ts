@@ -10,7 +10,7 @@
  * but never auto-created by a client's request; neither is `__cluster_metadata` (its directory
  * is the metadata log).
  */
-import { createTopics } from "../../metadata/controller.ts";
+import type { CreatedTopic } from "../../metadata/controller.ts";
 import type { BrokerImage, MetadataImage, TopicImage } from "../../metadata/image.ts";
 import { METADATA_TOPIC } from "../../metadata/log-store.ts";
 import { INTERNAL_TOPICS, topicNameProblem } from "../../metadata/topic-name.ts";
@@ -26,7 +26,6 @@ import {
   type MetadataResponseTopic,
 } from "../../protocol/messages/metadata-response.ts";
 import type { AdvertisedListener } from "../services.ts";
-import { tryDecide } from "./decide.ts";
 import { defineHandler } from "./handler.ts";
 
 /** Kafka's "authorized operations not requested" sentinel. */
@@ -100,11 +99,13 @@ export const metadataHandler = defineHandler({
         ),
       ];
       if (missing.length > 0) {
-        const decided = await tryDecide(ctx, "auto-create topics", (c) =>
-          createTopics(c, missing.map((name) => ({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] })), false),
-        );
         // A failed creation leaves the topics unknown: the client retries its metadata request.
-        const created = decided.ok ? decided.value : [];
+        let created: CreatedTopic[] = [];
+        try {
+          created = await services.metadata.command({ kind: "createTopics", topics: missing.map((name) => ({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] })) });
+        } catch (error) {
+          ctx.logRepeated("warn", "topic auto-creation failed", "topic auto-creation failed", { topics: missing.join(","), error: error instanceof Error ? error.message : String(error) });
+        }
         for (const r of created) {
           if (r.errorCode !== ErrorCode.NONE && r.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
             ctx.logRepeated("warn", "topic auto-creation failed", "topic auto-creation failed", { topic: r.name, error: r.errorMessage ?? String(r.errorCode) });

@@ -1,0 +1,148 @@
+/**
+ * This node's place in the controller quorum: the Raft log of `__cluster_metadata-0` in the
+ * first log dir, the Raft core and its driver, the client that reaches the other voters, and
+ * the metadata store every node replays committed records from.
+ *
+ * - No `controller.quorum.voters`: the node alone is the quorum (one voter; it elects itself
+ *   at once). That is `bun run broker` with no settings.
+ * - With voters: this node is one of them (process.roles has controller) or an observer
+ *   (broker only), and reaches the voters on the `controller.listener.names` listener at the
+ *   addresses the voters list gives.
+ * - Directory ids (KIP-853): a single voter is keyed by the id of its metadata dir, so a
+ *   wiped and re-formatted dir is another replica. A static multi-voter quorum names no
+ *   directory ids (as Kafka's `controller.quorum.voters`), so every voter is keyed with the
+ *   zero id there; that start-up logs a warning.
+ * - A metadata log written before the quorum existed (no quorum-state file) is adopted once,
+ *   for a single voter only: its epoch is taken from the log.
+ */
+import { NodeClient } from "../client/node-client.ts";
+import { RaftMetadataStore } from "../metadata/raft-store.ts";
+import { ZERO_UUID } from "../metadata/uuid.ts";
+import { joinPath } from "../platform/fs.ts";
+import { raftConfigFromProperties } from "../raft/config.ts";
+import { RaftDriver } from "../raft/driver.ts";
+import type { ReplicaKey } from "../raft/messages.ts";
+import { emptyQuorumState, quorumStatePath, readQuorumState, writeQuorumState } from "../raft/quorum-state.ts";
+import { RaftCore } from "../raft/raft-core.ts";
+import { metadataPartition, metadataTopic, PartitionRaftLog, raftLogConfig } from "../raft/raft-log.ts";
+import type { Logger } from "../util/log.ts";
+import type { BrokerPlatform } from "./broker.ts";
+import type { BrokerConfig, QuorumVoter } from "./config.ts";
+import { StartupError } from "./startup-error.ts";
+import { METADATA_BATCH_BYTES_MAX } from "../metadata/log-store.ts";
+
+export interface Quorum {
+  readonly core: RaftCore;
+  readonly driver: RaftDriver;
+  readonly store: RaftMetadataStore;
+  /** Connections to the voters' controller listeners (node id = voter id). */
+  readonly client: NodeClient;
+  readonly voters: readonly QuorumVoter[];
+  /** The controller listener name peers are reached on ("" for a single voter). */
+  readonly listenerName: string;
+  /** The active controller's id, -1 while there is none. */
+  activeControllerId(): number;
+  /** This node is the Raft leader. */
+  isActiveController(): boolean;
+  close(): void;
+}
+
+export interface OpenQuorumOptions {
+  readonly config: BrokerConfig;
+  readonly platform: BrokerPlatform;
+  readonly clusterId: string;
+  /** The first log dir (absolute): it holds the metadata log. */
+  readonly metadataLogDir: string;
+  /** The directory id of `metadataLogDir` (meta.properties), null for a v0 file. */
+  readonly directoryId: string | null;
+  readonly log: Logger;
+}
+
+export function openQuorum(opts: OpenQuorumOptions): Quorum {
+  const { config, platform, log } = opts;
+  const nodeId = config.nodeId;
+  const dir = joinPath(opts.metadataLogDir, `${metadataTopic}-${metadataPartition}`);
+  const raftLog = PartitionRaftLog.open({ fs: platform.fs, clock: platform.clock, dir, config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX }) });
+
+  const single = config.voters.length === 0;
+  const ownDirectoryId = opts.directoryId ?? ZERO_UUID;
+  let local: ReplicaKey;
+  let voters: ReplicaKey[];
+  if (single) {
+    local = { id: nodeId, directoryId: ownDirectoryId };
+    voters = [local];
+  } else {
+    local = { id: nodeId, directoryId: ZERO_UUID };
+    voters = config.voters.map((v) => ({ id: v.id, directoryId: ZERO_UUID }));
+    log.warn("static controller quorum: voters carry no directory ids, so a voter whose metadata dir is wiped is not told apart from the one it was", {
+      voters: config.voters.map((v) => `${v.id}@${v.host}:${v.port}`).join(","),
+    });
+  }
+
+  // A single node's metadata log from before the quorum: adopt it once.
+  const statePath = quorumStatePath(dir);
+  if (readQuorumState(platform.fs, statePath) === null && raftLog.logEndOffset > raftLog.logStartOffset) {
+    if (!single) throw new StartupError(`metadata log in ${dir} has records but no quorum-state file: the directory was damaged, or belongs to a single-node broker`);
+    writeQuorumState(platform.fs, statePath, { ...emptyQuorumState, leaderEpoch: Math.max(0, raftLog.lastFetchedEpoch()) });
+    log.info("adopted a metadata log written before the controller quorum", { dir, endOffset: raftLog.logEndOffset });
+  }
+
+  const props = new Map<string, string>();
+  for (const name of ["controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.election.backoff.max.ms", "controller.quorum.request.timeout.ms", "controller.quorum.retry.backoff.ms"] as const) {
+    props.set(name, String(config.get(name)));
+  }
+  const raftConfig = raftConfigFromProperties(props);
+  if (!raftConfig.ok) throw new StartupError(`controller quorum settings: ${raftConfig.message}`);
+
+  const core = RaftCore.open({
+    clusterId: opts.clusterId,
+    local,
+    voters,
+    config: raftConfig.config,
+    fs: platform.fs,
+    metadataDir: dir,
+    log: raftLog,
+    prng: platform.prng,
+    clock: platform.clock,
+    nowMs: platform.clock.monotonicMs(),
+  });
+
+  const listenerName = config.controllerListenerNames[0] ?? "";
+  const client = new NodeClient({
+    network: platform.network,
+    clock: platform.clock,
+    prng: platform.prng,
+    config: { clientId: `bunka-raft-${nodeId}`, requestTimeoutMs: raftConfig.config.requestTimeoutMs + raftConfig.config.fetchMaxWaitMs, reconnectBackoffMaxMs: 1000 },
+    log: log.child({ component: "quorum-client" }),
+  });
+  for (const v of config.voters) {
+    if (v.id !== nodeId) client.setEndpoint(v.id, { host: v.host, port: v.port, listenerName });
+  }
+  const driver = new RaftDriver({ core, clock: platform.clock, client, log: log.child({ component: "raft" }), requestTimeoutMs: raftConfig.config.requestTimeoutMs });
+  const store = new RaftMetadataStore(driver, raftLog, platform.clock);
+  const rlog = log.child({ component: "raft" });
+  driver.onEvent((e) => {
+    if (e.kind === "roleChanged") rlog.info("quorum role changed", { role: e.role, epoch: e.epoch, leader: e.leaderId });
+  });
+
+  let closed = false;
+  return {
+    core,
+    driver,
+    store,
+    client,
+    voters: config.voters,
+    listenerName,
+    activeControllerId: () => (core.role.kind === "leader" ? nodeId : core.leaderId),
+    isActiveController: () => core.role.kind === "leader",
+    close: () => {
+      if (closed) return;
+      closed = true;
+      driver.close();
+      client.close();
+      const flushError = raftLog.flush();
+      if (flushError !== null) rlog.error("metadata log flush at close failed", { error: flushError.message });
+      raftLog.partitionLog.close();
+    },
+  };
+}

@@ -45,7 +45,7 @@ export async function runLocalCluster(args: readonly string[], fail: (code: numb
   }
   const voters = ports.map((p, i) => `${i + 1}@127.0.0.1:${p.controller}`).join(",");
   const children: { id: number; proc: ReturnType<typeof Bun.spawn>; ready: boolean }[] = [];
-  const main = join(import.meta.dir, "main.ts");
+  const main = join(import.meta.dir, "..", "main.ts");
   for (let id = 1; id <= nodes; id++) {
     const nodeDir = join(dir, `node-${id}`);
     mkdirSync(nodeDir, { recursive: true });

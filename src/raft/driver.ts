@@ -110,8 +110,13 @@ export class RaftDriver {
     this.#pump();
   }
 
+  /** The core's description with its monotonic timestamps turned into whole wall-clock ms (-1: never). */
   describeQuorum(): QuorumDescription {
-    return this.core.describeQuorum();
+    const d = this.core.describeQuorum();
+    const offset = this.#clock.nowMs() - this.#clock.monotonicMs();
+    const wall = (t: number): number => (t < 0 ? -1 : Math.round(t + offset));
+    const replica = (r: QuorumDescription["currentVoters"][number]) => ({ ...r, lastFetchTimestamp: wall(r.lastFetchTimestamp), lastCaughtUpTimestamp: wall(r.lastCaughtUpTimestamp) });
+    return { ...d, currentVoters: d.currentVoters.map(replica), observers: d.observers.map(replica) };
   }
 
   close(): void {

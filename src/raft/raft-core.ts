@@ -103,7 +103,7 @@ export type RaftOutput =
   | { readonly kind: "send"; readonly to: number; readonly message: RaftMessage }
   /** The high watermark moved to `highWatermark` (everything below is committed). */
   | { readonly kind: "committed"; readonly highWatermark: number; readonly epoch: number; readonly byLeader: boolean }
-  | { readonly kind: "roleChanged"; readonly role: RoleKind; readonly epoch: number; readonly leaderId: number };
+  | { readonly kind: "roleChanged"; readonly role: RoleKind; readonly epoch: number; readonly leaderId: number; readonly reason: string };
 
 /**
  * A proposal appended by the leader is committed once a "committed" output reaches past
@@ -196,7 +196,7 @@ export class RaftCore {
       throw new QuorumStateError(path, `epoch ${durable.leaderEpoch} is below the metadata log's last epoch ${log.lastFetchedEpoch()}`);
     }
     const core = new RaftCore(opts, durable);
-    core.#outputs.push({ kind: "roleChanged", role: core.#role.kind, epoch: core.#role.epoch, leaderId: core.#role.leaderId });
+    core.#outputs.push({ kind: "roleChanged", role: core.#role.kind, epoch: core.#role.epoch, leaderId: core.#role.leaderId, reason: "opened" });
     core.#drive();
     return core;
   }
@@ -396,7 +396,7 @@ export class RaftCore {
       this.#durable = durable;
     }
     this.#role = next;
-    this.#outputs.push({ kind: "roleChanged", role: next.kind, epoch: next.epoch, leaderId: next.leaderId });
+    this.#outputs.push({ kind: "roleChanged", role: next.kind, epoch: next.epoch, leaderId: next.leaderId, reason });
     if (prev.kind === "leader") this.#answerParked(prev);
     if (next.kind === "leader") this.#onElected(next);
   }

@@ -51,12 +51,15 @@ export class ControllerLink {
   readonly #nodeId: number;
   readonly #clock: Clock;
   readonly #timeoutMs: number;
+  readonly #attemptTimeoutMs: number;
 
-  constructor(quorum: Quorum, nodeId: number, clock: Clock, timeoutMs: number) {
+  /** `timeoutMs` bounds a whole send; `attemptTimeoutMs` (controller.quorum.request.timeout.ms) one try at one node. */
+  constructor(quorum: Quorum, nodeId: number, clock: Clock, timeoutMs: number, attemptTimeoutMs: number) {
     this.#quorum = quorum;
     this.#nodeId = nodeId;
     this.#clock = clock;
     this.#timeoutMs = timeoutMs;
+    this.#attemptTimeoutMs = attemptTimeoutMs;
   }
 
   isLocal(): boolean {
@@ -82,8 +85,12 @@ export class ControllerLink {
       const left = deadline - this.#clock.monotonicMs();
       if (left <= 0) throw new ControllerUnavailableError(`the active controller could not be reached: ${last}`);
       if (id >= 0 && id !== this.#nodeId) {
-        const options = version === undefined ? { timeoutMs: left } : { timeoutMs: left, minVersion: version, maxVersion: version };
-        const result = await this.#quorum.client.send(id, apiKey, body, options);
+        // One attempt never outlives the quorum's request timeout, and a controller that refuses
+        // connections fails it at once: the loop then asks the quorum again, which by then may
+        // name the controller's successor (a dead controller must not hold the request).
+        const timeoutMs = Math.min(left, this.#attemptTimeoutMs);
+        const options = version === undefined ? { timeoutMs, waitForConnection: false } : { timeoutMs, waitForConnection: false, minVersion: version, maxVersion: version };
+        const result = await this.#quorum.channel.send(id, apiKey, body, options);
         if (result.ok) {
           if (!answersNotController(result.body)) return result as Extract<RequestResult<K>, { ok: true }>;
           last = `node ${id} is no longer the controller`;

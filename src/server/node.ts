@@ -160,7 +160,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     numPartitions: config.get("num.partitions"),
     defaultReplicationFactor: config.get("default.replication.factor"),
   });
-  const link = new ControllerLink(quorum, nodeId, platform.clock, Math.max(config.get("controller.quorum.request.timeout.ms") * 5, 10_000));
+  const link = new ControllerLink(quorum, nodeId, platform.clock, Math.max(config.get("controller.quorum.request.timeout.ms") * 5, 10_000), config.get("controller.quorum.request.timeout.ms"));
   metadata.setRemoteController(link.remote);
   const duties = new ControllerDuties({
     metadata,

@@ -35,8 +35,15 @@ export interface Quorum {
   readonly core: RaftCore;
   readonly driver: RaftDriver;
   readonly store: RaftMetadataStore;
-  /** Connections to the voters' controller listeners (node id = voter id). */
+  /** Raft's connections to the voters' controller listeners (node id = voter id). */
   readonly client: NodeClient;
+  /**
+   * The broker-to-controller channel: other connections to the same listeners, for
+   * registration, heartbeats and forwarded requests. Kept apart from Raft's because a peer
+   * answers a connection's requests in order: a BrokerRegistration waiting on the controller
+   * for its record to commit must not hold back the Fetch that commits it.
+   */
+  readonly channel: NodeClient;
   readonly voters: readonly QuorumVoter[];
   /** The controller listener name peers are reached on ("" for a single voter). */
   readonly listenerName: string;
@@ -115,14 +122,23 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     config: { clientId: `bunka-raft-${nodeId}`, requestTimeoutMs: raftConfig.config.requestTimeoutMs + raftConfig.config.fetchMaxWaitMs, reconnectBackoffMaxMs: 1000 },
     log: log.child({ component: "quorum-client" }),
   });
+  const channel = new NodeClient({
+    network: platform.network,
+    clock: platform.clock,
+    prng: platform.prng,
+    config: { clientId: `bunka-controller-channel-${nodeId}`, requestTimeoutMs: raftConfig.config.requestTimeoutMs, reconnectBackoffMaxMs: 1000 },
+    log: log.child({ component: "controller-channel" }),
+  });
   for (const v of config.voters) {
-    if (v.id !== nodeId) client.setEndpoint(v.id, { host: v.host, port: v.port, listenerName });
+    if (v.id === nodeId) continue;
+    client.setEndpoint(v.id, { host: v.host, port: v.port, listenerName });
+    channel.setEndpoint(v.id, { host: v.host, port: v.port, listenerName });
   }
   const driver = new RaftDriver({ core, clock: platform.clock, client, log: log.child({ component: "raft" }), requestTimeoutMs: raftConfig.config.requestTimeoutMs });
   const store = new RaftMetadataStore(driver, raftLog, platform.clock);
   const rlog = log.child({ component: "raft" });
   driver.onEvent((e) => {
-    if (e.kind === "roleChanged") rlog.info("quorum role changed", { role: e.role, epoch: e.epoch, leader: e.leaderId });
+    if (e.kind === "roleChanged") rlog.info("quorum role changed", { role: e.role, epoch: e.epoch, leader: e.leaderId, reason: e.reason });
   });
 
   let closed = false;
@@ -131,6 +147,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     driver,
     store,
     client,
+    channel,
     voters: config.voters,
     listenerName,
     activeControllerId: () => (core.role.kind === "leader" ? nodeId : core.leaderId),
@@ -140,6 +157,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
       closed = true;
       driver.close();
       client.close();
+      channel.close();
       const flushError = raftLog.flush();
       if (flushError !== null) rlog.error("metadata log flush at close failed", { error: flushError.message });
       raftLog.partitionLog.close();

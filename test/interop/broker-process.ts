@@ -27,7 +27,7 @@ const startTimeoutMs = 30_000;
 const stopTimeoutMs = 30_000;
 const stderrKeepBytesMax = 64 * 1024 * 1024;
 
-const listeningLine = /^bunka \S+: node (\d+) of cluster (\S+) listening on PLAINTEXT:\/\/127\.0\.0\.1:(\d+); data in (.+)$/;
+const listeningLine = /^bunka \S+: node (\d+) of cluster (\S+) listening on PLAINTEXT:\/\/127\.0\.0\.1:(\d+)(?:, [^;]+)?; data in (.+)$/;
 
 function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -40,12 +40,21 @@ export interface StartOptions {
   readonly sets?: Readonly<Record<string, string>>;
   /** A label for the temp dir and failure output. */
   readonly name?: string;
+  /** The client port to bind (default: any free port at the first start, the same one after). */
+  readonly port?: number;
+  /**
+   * A controller listener on this port (CONTROLLER://127.0.0.1:<port>, named in
+   * controller.listener.names), for a node of a multi-node quorum; the quorum itself comes
+   * from `sets` (controller.quorum.voters, node.id, cluster.id, process.roles).
+   */
+  readonly controllerPort?: number;
 }
 
 export class BrokerProcess {
   readonly dataDir: string;
   readonly name: string;
   private readonly sets: Readonly<Record<string, string>>;
+  private readonly controllerPort: number | undefined;
   private proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
   private stderrText = "";
   private stdoutText = "";
@@ -57,6 +66,8 @@ export class BrokerProcess {
   constructor(options: StartOptions = {}) {
     this.name = options.name ?? "interop";
     this.sets = options.sets ?? {};
+    this.controllerPort = options.controllerPort;
+    this.portValue = options.port ?? 0;
     this.dataDir = mkdtempSync(join(tmpdir(), `bunka-${this.name}-`));
   }
 
@@ -92,7 +103,15 @@ export class BrokerProcess {
     if (this.proc !== null) throw new Error(`broker ${this.name}: already running (pid ${this.proc.pid})`);
     this.starts++;
     const port = this.portValue; // 0 the first time; the same port on restart
-    const args = ["bun", mainPath, "broker", "--set", `listeners=PLAINTEXT://127.0.0.1:${port}`, "--set", `log.dirs=${this.dataDir}`];
+    const listeners =
+      this.controllerPort === undefined
+        ? [`listeners=PLAINTEXT://127.0.0.1:${port}`]
+        : [
+            `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${this.controllerPort}`,
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "controller.listener.names=CONTROLLER",
+          ];
+    const args = ["bun", mainPath, "broker", ...listeners.flatMap((l) => ["--set", l]), "--set", `log.dirs=${this.dataDir}`];
     for (const [k, v] of Object.entries(this.sets)) args.push("--set", `${k}=${v}`);
     this.stderrText += `--- start #${this.starts}: ${args.join(" ")}\n`;
     const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: cleanEnv(), cwd: repoRoot });

@@ -37,7 +37,8 @@ import { defaultRaftConfig, type RaftConfig } from "../../src/raft/config.ts";
 import type { EpochEndOffset, RaftMessage, ReplicaKey } from "../../src/raft/messages.ts";
 import { decodeQuorumState, type QuorumStateData, quorumStatePath } from "../../src/raft/quorum-state.ts";
 import { RaftCore, type RaftOutput } from "../../src/raft/raft-core.ts";
-import { PartitionRaftLog, type RaftAppendResult, type RaftLog, raftLogConfig, type RaftReadResult } from "../../src/raft/raft-log.ts";
+import { PartitionRaftLog, type RaftAppendResult, type RaftLog, raftLogConfig, type RaftReadResult, type RetentionPolicy } from "../../src/raft/raft-log.ts";
+import type { SnapshotId } from "../../src/raft/snapshot.ts";
 import { FileCache } from "../../src/storage/file-cache.ts";
 import { LogDirHealth } from "../../src/storage/partition-log.ts";
 import type { StorageError } from "../../src/platform/fs.ts";
@@ -145,6 +146,47 @@ class ObservedLog implements RaftLog {
   }
   setHighWatermark(offset: number): void {
     this.inner.setHighWatermark(offset);
+  }
+  snapshots(): readonly SnapshotId[] {
+    return this.inner.snapshots();
+  }
+  latestSnapshot(): SnapshotId | null {
+    return this.inner.latestSnapshot();
+  }
+  snapshotSize(id: SnapshotId): number | null {
+    return this.inner.snapshotSize(id);
+  }
+  readSnapshotChunk(id: SnapshotId, position: number, maxBytes: number): Uint8Array {
+    return this.inner.readSnapshotChunk(id, position, maxBytes);
+  }
+  readSnapshotContent(id: SnapshotId): Uint8Array {
+    return this.inner.readSnapshotContent(id);
+  }
+  snapshotEpochAt(endOffset: number): { kind: "ok"; epoch: number } | { kind: "error"; detail: string } {
+    return this.inner.snapshotEpochAt(endOffset);
+  }
+  createSnapshot(id: SnapshotId, content: Uint8Array, timestampMs: number): void {
+    this.inner.createSnapshot(id, content, timestampMs);
+  }
+  maybeDeleteBeforeSnapshots(policy: RetentionPolicy): boolean {
+    return this.inner.maybeDeleteBeforeSnapshots(policy);
+  }
+  get snapshotDownload(): { readonly id: SnapshotId; readonly size: number; readonly position: number } | null {
+    return this.inner.snapshotDownload;
+  }
+  beginSnapshotDownload(id: SnapshotId, size: number): void {
+    this.inner.beginSnapshotDownload(id, size);
+  }
+  appendSnapshotDownload(bytes: Uint8Array): void {
+    this.inner.appendSnapshotDownload(bytes);
+  }
+  finishSnapshotDownload(): { kind: "ok"; id: SnapshotId; content: Uint8Array } | { kind: "corrupt"; detail: string } {
+    const r = this.inner.finishSnapshotDownload();
+    this.lowestEndSinceCheck = Math.min(this.lowestEndSinceCheck, this.inner.logEndOffset);
+    return r;
+  }
+  abortSnapshotDownload(): void {
+    this.inner.abortSnapshotDownload();
   }
 }
 

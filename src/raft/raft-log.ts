@@ -159,7 +159,6 @@ export class PartitionRaftLog implements RaftLog {
   static open(opts: OpenRaftLogOptions): PartitionRaftLog {
     const config = opts.config ?? raftLogConfig();
     const store = SnapshotStore.open(opts.fs, opts.dir);
-    const earliest = store.earliest();
     const latest = store.latest();
     const log = PartitionLog.open({
       fs: opts.fs,
@@ -170,7 +169,8 @@ export class PartitionRaftLog implements RaftLog {
       files: opts.files ?? new FileCache(opts.fs, 64),
       health: opts.health ?? new LogDirHealth(opts.dir, 1),
       recoveryPoint: 0,
-      logStartOffset: earliest?.endOffset ?? 0,
+      // The segments' start for now: the check against the snapshots needs the epochs below the oldest.
+      logStartOffset: 0,
       highWatermark: latest?.endOffset ?? 0,
       hadCleanShutdown: false,
     });
@@ -190,8 +190,17 @@ export class PartitionRaftLog implements RaftLog {
       return;
     }
     const log = this.partitionLog;
+    // The log holds the snapshot's last record in the snapshot's epoch (so, by log matching,
+    // everything before it), or starts right at the snapshot's end (cut there, or installed).
+    // A log cut at the snapshot keeps the segment below it, but its epoch cache starts at the
+    // cut: no epoch there before the snapshot's end is the cut, not a divergence.
+    const cache = log.leaderEpochCache;
+    const epochBefore = cache.epochForOffset(latest.endOffset - 1);
+    const cacheStart = cache.entries()[0]?.startOffset ?? log.logEndOffset;
     const consistent =
-      latest.endOffset <= log.logEndOffset && (latest.endOffset <= log.logStartOffset || log.leaderEpochCache.epochForOffset(latest.endOffset - 1) === latest.epoch);
+      latest.endOffset <= log.logEndOffset &&
+      (latest.endOffset === log.logStartOffset ||
+        (latest.endOffset > log.logStartOffset && (epochBefore === latest.epoch || (epochBefore < 0 && cacheStart >= latest.endOffset))));
     if (!consistent) {
       log.truncateFullyAndStartAt(latest.endOffset);
       log.setHighWatermark(latest.endOffset);

@@ -17,7 +17,7 @@ export function ciOptions(seed: number): SimOptions {
 }
 
 describe("raft simulation", () => {
-  const totals = { steps: 0, simulatedMs: 0, elections: 0, crashes: 0, wipes: 0, committed: 0, wallMs: 0, recoveryMsMax: 0 };
+  const totals = { steps: 0, simulatedMs: 0, elections: 0, crashes: 0, wipes: 0, committed: 0, wallMs: 0, recoveryMsMax: 0, snapshots: 0, installs: 0 };
   for (let first = 1; first <= ciSeeds; first += chunk) {
     const last = Math.min(ciSeeds, first + chunk - 1);
     test(`seeds ${first}..${last}`, () => {
@@ -32,6 +32,8 @@ describe("raft simulation", () => {
         totals.crashes += r.stats.crashes;
         totals.wipes += r.stats.wipes;
         totals.committed += r.stats.committedOffset;
+        totals.snapshots += r.stats.snapshots;
+        totals.installs += r.stats.installs;
         totals.recoveryMsMax = Math.max(totals.recoveryMsMax, r.stats.recoveryMs);
         if (!r.ok) failures.push(`seed ${seed} [${r.invariant}] ${r.failure}\n  replay: ${replayCommand(options)}`);
       }
@@ -45,10 +47,13 @@ describe("raft simulation", () => {
     console.log(
       `raft simulation: ${ciSeeds} seeds x ${ciSteps} fault steps: ${totals.steps} steps, ${Math.round(totals.simulatedMs / 1000)} s simulated, ` +
         `${totals.elections} elections, ${totals.crashes} crashes (${totals.wipes} disk wipes), ${totals.committed} offsets committed, ` +
+        `${totals.snapshots} snapshots taken, ${totals.installs} installed through FetchSnapshot, ` +
         `recovery after the faults at most ${totals.recoveryMsMax} ms, ` +
         `in ${s.toFixed(1)} s: ${Math.round(totals.steps / s)} steps/s, ${Math.round((ciSeeds / s) * 60)} seeds/min`,
     );
     expect(totals.elections).toBeGreaterThan(ciSeeds);
+    // Catch-up through snapshots is exercised, not merely possible.
+    expect(totals.installs).toBeGreaterThan(ciSeeds);
   });
 });
 

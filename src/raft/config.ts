@@ -101,7 +101,7 @@ export function raftConfigFromProperties(
     const text = props.get(name);
     if (text === undefined) continue;
     const signed = field === "retentionBytes" || field === "retentionMs";
-    const value = (signed ? /^-?[0-9]{1,15}$/ : /^[0-9]{1,15}$/).test(text.trim()) ? Number(text.trim()) : Number.NaN;
+    const value = (signed ? /^-?[0-9]{1,16}$/ : /^[0-9]{1,16}$/).test(text.trim()) ? Number(text.trim()) : Number.NaN;
     if (!Number.isSafeInteger(value)) return { ok: false, message: `${name}=${text}: not a ${signed ? "" : "non-negative "}whole number` };
     config[field] = value;
   }

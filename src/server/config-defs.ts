@@ -218,6 +218,26 @@ export const configDefs = {
   "controller.quorum.election.backoff.max.ms": int(1000, 0, int32Max, { doc: "Longest random wait before a new election after a failed one." }),
   "controller.quorum.request.timeout.ms": int(2000, 1, int32Max, { doc: "An unanswered quorum request is sent again after this." }),
   "controller.quorum.retry.backoff.ms": int(20, 0, int32Max, { doc: "Wait before retrying a failed quorum request." }),
+  "metadata.log.max.record.bytes.between.snapshots": long(20 * 1024 * 1024, String(20 * 1024 * 1024), 1, {
+    doc: "Metadata log bytes applied since the latest snapshot after which every node snapshots its metadata image.",
+  }),
+  "metadata.log.max.snapshot.interval.ms": long(60 * 60 * 1000, String(60 * 60 * 1000), 0, {
+    doc: "A node snapshots its metadata image this long after its latest snapshot if anything was applied since; 0: by size only.",
+  }),
+  "metadata.log.segment.bytes": int(1024 * 1024 * 1024, 16 * 1024, int32Max, {
+    doc:
+      "Size of one metadata log segment: what the log start passes (after a snapshot) leaves the disk a whole segment at a time. " +
+      "One metadata decision (a batch) must fit in a segment: below Kafka's effective floor of 8 MiB, a CreateTopics of very many partitions is refused.",
+  }),
+  "metadata.log.segment.ms": long(7 * 24 * 60 * 60 * 1000, String(7 * 24 * 60 * 60 * 1000), 1, {
+    doc: "A metadata log segment older than this is rolled at the next append.",
+  }),
+  "metadata.max.retention.bytes": long(100 * 1024 * 1024, String(100 * 1024 * 1024), -1, {
+    doc: "Above this total of metadata log and snapshot bytes the oldest snapshot and the log before the next one are deleted; -1: no limit.",
+  }),
+  "metadata.max.retention.ms": long(7 * 24 * 60 * 60 * 1000, String(7 * 24 * 60 * 60 * 1000), -1, {
+    doc: "A metadata snapshot older than this is deleted with the log before the next one (the latest is always kept); -1: no limit.",
+  }),
   "broker.heartbeat.interval.ms": int(2000, 1, int32Max, { doc: "How often a broker heartbeats to the active controller." }),
   "broker.session.timeout.ms": int(9000, 1, int32Max, { doc: "A broker whose heartbeats stop for this long is fenced by the controller." }),
 

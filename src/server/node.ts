@@ -112,7 +112,7 @@ export async function startNode(config: BrokerConfig, platform: BrokerPlatform):
 type Dispatch = ReturnType<typeof createDispatcher>;
 
 /** Raft RPCs: served by the quorum before the broker's services exist. */
-const quorumApiKeys: ReadonlySet<number> = new Set([ApiKeys.ApiVersions, ApiKeys.Vote, ApiKeys.BeginQuorumEpoch, ApiKeys.EndQuorumEpoch, ApiKeys.Fetch]);
+const quorumApiKeys: ReadonlySet<number> = new Set([ApiKeys.ApiVersions, ApiKeys.Vote, ApiKeys.BeginQuorumEpoch, ApiKeys.EndQuorumEpoch, ApiKeys.Fetch, ApiKeys.FetchSnapshot]);
 
 interface DispatchHooks {
   quorumReady(dispatch: Dispatch): void;

@@ -14,6 +14,11 @@
  *   zero id there; that start-up logs a warning.
  * - A metadata log written before the quorum existed (no quorum-state file) is adopted once,
  *   for a single voter only: its epoch is taken from the log.
+ * - Snapshots: every node snapshots its metadata image (raft-store.ts) per
+ *   `metadata.log.max.record.bytes.between.snapshots` / `metadata.log.max.snapshot.interval.ms`,
+ *   and the log before the oldest snapshot kept goes per `metadata.max.retention.bytes` /
+ *   `.ms`; segments roll per `metadata.log.segment.bytes` / `.ms`, so what the log start
+ *   passes leaves the disk. A node behind the leader's log start fetches its snapshot.
  */
 import { NodeClient } from "../client/node-client.ts";
 import { RaftMetadataStore } from "../metadata/raft-store.ts";
@@ -69,7 +74,12 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
   const { config, platform, log } = opts;
   const nodeId = config.nodeId;
   const dir = joinPath(opts.metadataLogDir, `${metadataTopic}-${metadataPartition}`);
-  const raftLog = PartitionRaftLog.open({ fs: platform.fs, clock: platform.clock, dir, config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX }) });
+  const raftLog = PartitionRaftLog.open({
+    fs: platform.fs,
+    clock: platform.clock,
+    dir,
+    config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX, segmentBytes: config.get("metadata.log.segment.bytes"), segmentMs: config.get("metadata.log.segment.ms") }),
+  });
 
   const single = config.voters.length === 0;
   const ownDirectoryId = opts.directoryId ?? ZERO_UUID;
@@ -95,11 +105,26 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
   }
 
   const props = new Map<string, string>();
-  for (const name of ["controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.election.backoff.max.ms", "controller.quorum.request.timeout.ms", "controller.quorum.retry.backoff.ms"] as const) {
+  for (const name of [
+    "controller.quorum.election.timeout.ms",
+    "controller.quorum.fetch.timeout.ms",
+    "controller.quorum.election.backoff.max.ms",
+    "controller.quorum.request.timeout.ms",
+    "controller.quorum.retry.backoff.ms",
+    "metadata.log.max.record.bytes.between.snapshots",
+    "metadata.log.max.snapshot.interval.ms",
+    "metadata.max.retention.bytes",
+    "metadata.max.retention.ms",
+  ] as const) {
     props.set(name, String(config.get(name)));
   }
   const raftConfig = raftConfigFromProperties(props);
   if (!raftConfig.ok) throw new StartupError(`controller quorum settings: ${raftConfig.message}`);
+  // Storage refuses an append larger than a segment: no proposal, and no fetched chunk a
+  // follower appends, may be larger (Kafka keeps metadata segments >= 8 MiB for this).
+  const segmentBytes = config.get("metadata.log.segment.bytes");
+  raftConfig.config.appendBytesMax = Math.min(raftConfig.config.appendBytesMax, segmentBytes);
+  raftConfig.config.fetchBytesMax = Math.min(raftConfig.config.fetchBytesMax, segmentBytes);
 
   const core = RaftCore.open({
     clusterId: opts.clusterId,
@@ -135,8 +160,8 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     channel.setEndpoint(v.id, { host: v.host, port: v.port, listenerName });
   }
   const driver = new RaftDriver({ core, clock: platform.clock, client, log: log.child({ component: "raft" }), requestTimeoutMs: raftConfig.config.requestTimeoutMs });
-  const store = new RaftMetadataStore(driver, raftLog, platform.clock);
   const rlog = log.child({ component: "raft" });
+  const store = new RaftMetadataStore(driver, raftLog, platform.clock, { snapshot: raftConfig.config, log: rlog });
   driver.onEvent((e) => {
     if (e.kind === "roleChanged") rlog.info("quorum role changed", { role: e.role, epoch: e.epoch, leader: e.leaderId, reason: e.reason });
   });

@@ -7,12 +7,17 @@
  * exists and has a leader, FindCoordinator answers COORDINATOR_NOT_AVAILABLE and the client
  * retries.
  *
+ * `offsets.topic.replication.factor` larger than the registered, unfenced brokers at the
+ * moment of creation is capped to their number (one warning says so); the topic keeps that
+ * factor when brokers join later, as in Kafka (reassignment adds replicas).
+ *
  * Concurrent callers share one creation per MetadataManager, so a burst of FindCoordinator
  * requests submits one CreateTopics decision.
  */
-import { createTopics, type CreatableTopic } from "../metadata/controller.ts";
+import { createTopics, internalTopicReplicationFactor, type CreatableTopic } from "../metadata/controller.ts";
 import type { MetadataManager } from "../metadata/metadata-manager.ts";
 import { ErrorCode } from "../protocol/errors.ts";
+import type { Logger } from "../util/log.ts";
 import { OFFSETS_TOPIC_NAME } from "./partitioner.ts";
 
 export const OFFSETS_TOPIC_SEGMENT_BYTES = 100 * 1024 * 1024;
@@ -36,15 +41,33 @@ export type EnsureOffsetsTopicResult = { kind: "exists" } | { kind: "created" } 
 const inFlight = new WeakMap<MetadataManager, Promise<EnsureOffsetsTopicResult>>();
 
 /** Creates `__consumer_offsets` unless the metadata image already has it. */
-export function ensureOffsetsTopic(metadata: MetadataManager, numPartitions: number, replicationFactor: number): Promise<EnsureOffsetsTopicResult> {
+export function ensureOffsetsTopic(
+  metadata: MetadataManager,
+  numPartitions: number,
+  replicationFactor: number,
+  log?: Logger,
+): Promise<EnsureOffsetsTopicResult> {
   if (metadata.image.topic(OFFSETS_TOPIC_NAME) !== undefined) return Promise.resolve({ kind: "exists" });
   const pending = inFlight.get(metadata);
   if (pending !== undefined) return pending;
   const run = (async (): Promise<EnsureOffsetsTopicResult> => {
     try {
-      const [result] = await metadata.submit((ctx) => createTopics(ctx, [offsetsTopicCreation(numPartitions, replicationFactor)], false));
+      let cap: { replicationFactor: number; capped: boolean } = { replicationFactor, capped: false };
+      const [result] = await metadata.submit((ctx) => {
+        // Decided against the image the creation is decided on, not an older one.
+        cap = internalTopicReplicationFactor(ctx.image, replicationFactor);
+        return createTopics(ctx, [offsetsTopicCreation(numPartitions, cap.replicationFactor)], false);
+      });
       if (result === undefined) throw new Error("createTopics answered no result for __consumer_offsets");
-      if (result.errorCode === ErrorCode.NONE) return { kind: "created" };
+      if (result.errorCode === ErrorCode.NONE) {
+        if (cap.capped) {
+          log?.warn(`offsets.topic.replication.factor is ${replicationFactor} but only ${cap.replicationFactor} broker(s) are available: ${OFFSETS_TOPIC_NAME} created with replication factor ${cap.replicationFactor}`, {
+            configured: replicationFactor,
+            replicationFactor: cap.replicationFactor,
+          });
+        }
+        return { kind: "created" };
+      }
       if (result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return { kind: "exists" };
       return { kind: "failed", errorCode: result.errorCode, errorMessage: result.errorMessage };
     } finally {

@@ -232,6 +232,20 @@ function checkAssignments(image: MetadataImage, sets: readonly number[][], first
   return out;
 }
 
+/**
+ * The replication factor an internal topic (`__consumer_offsets`, `__transaction_state`) is
+ * created with: its configured factor (`offsets.topic.replication.factor`,
+ * `transaction.state.log.replication.factor`) capped to the registered, unfenced brokers,
+ * so a cluster smaller than the setting (one node with Kafka's default of 3) still gets
+ * its groups working; the caller logs the cap. With no broker available the configured
+ * factor is kept and creation fails with INVALID_REPLICATION_FACTOR, to be retried.
+ */
+export function internalTopicReplicationFactor(image: MetadataImage, configured: number): { replicationFactor: number; capped: boolean } {
+  const available = image.liveBrokers().length;
+  if (available === 0 || configured <= available) return { replicationFactor: configured, capped: false };
+  return { replicationFactor: available, capped: true };
+}
+
 export interface DeletableTopic {
   name: string | null;
   topicId: Uuid | null;

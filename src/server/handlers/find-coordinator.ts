@@ -38,7 +38,7 @@ async function findGroupCoordinator(groupId: string, ctx: RequestContext): Promi
   const groups = services.groups;
   if (groups === undefined) return notFound(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the group coordinator is not running");
   if (services.metadata.image.topic(OFFSETS_TOPIC_NAME) === undefined) {
-    const created = await ensureOffsetsTopic(services.metadata, groups.config.offsetsTopicNumPartitions, groups.config.offsetsTopicReplicationFactor);
+    const created = await ensureOffsetsTopic(services.metadata, groups.config.offsetsTopicNumPartitions, groups.config.offsetsTopicReplicationFactor, services.log);
     if (created.kind === "failed") {
       ctx.logRepeated("warn", "offsets topic creation failed", "could not create __consumer_offsets", { errorCode: created.errorCode, error: created.errorMessage ?? undefined });
       return notFound(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC_NAME} could not be created: ${created.errorMessage ?? created.errorCode}`);

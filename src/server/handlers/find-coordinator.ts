@@ -18,7 +18,7 @@ import { ApiKeys } from "../../protocol/messages/index.ts";
 import { defaultCoordinator, defaultFindCoordinatorResponse } from "../../protocol/messages/find-coordinator-response.ts";
 import type { RequestContext } from "./handler.ts";
 import { defineHandler } from "./handler.ts";
-import { brokerEndpoint } from "./metadata.ts";
+import { brokerEndpoint, responseListener } from "./cluster-view.ts";
 
 export const COORDINATOR_KEY_TYPE_GROUP = 0;
 export const COORDINATOR_KEY_TYPE_TRANSACTION = 1;
@@ -50,7 +50,7 @@ async function findGroupCoordinator(groupId: string, ctx: RequestContext): Promi
   const partition = groups.partitionFor(groupId);
   const leader = image.partition(OFFSETS_TOPIC_NAME, partition)?.leader ?? -1;
   if (leader < 0) return notFound(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC_NAME}-${partition} has no leader`);
-  const listenerName = ctx.connection.listenerName;
+  const listenerName = responseListener(services.settings, ctx.connection.listenerName);
   let endpoint: { host: string; port: number } | undefined;
   if (leader === services.settings.nodeId) {
     const listeners = services.settings.advertisedListeners;

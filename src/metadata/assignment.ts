@@ -7,17 +7,24 @@
  *
  * The model is Kafka's rack-alternating broker list: brokers grouped by rack, the racks
  * interleaved (r1b1, r2b1, r3b1, r1b2, ...), and partition p's leader taken round-robin from
- * a random start in that list. On top of it placement here is load-aware, greedily:
- * - leader (first replica): the broker with the fewest leaders of this topic, then the
- *   fewest leaders in the cluster, then the next in the rotating list. A fresh topic's
- *   leaders therefore differ by at most one per broker, and CreatePartitions puts its new
- *   leaders on the brokers the topic uses least (brokers added since creation first);
- * - each follower: among brokers not yet in the partition, those on a rack the partition
- *   does not use yet while one is left (so R replicas span min(R, racks) racks), then the
- *   fewest replicas of this topic, then of the cluster, then the list order after the
- *   leader, offset by a random shift that grows every n partitions (Kafka's shift).
+ * a random start in that list. On top of it placement here is load-aware, greedily, in
+ * three passes over the new partitions:
+ * 1. leaders (first replicas): the broker with the fewest leaders of this topic, then the
+ *    fewest leaders in the cluster, then the next in the rotating list. A fresh topic's
+ *    leaders therefore differ by at most one per broker, and CreatePartitions puts its new
+ *    leaders on the brokers the topic uses least (brokers added since creation first);
+ * 2. followers, one round per replica slot: among brokers not yet in the partition, those
+ *    on a rack the partition does not span yet while one is left (so R replicas span
+ *    min(R, racks) racks), then the fewest replicas of this topic, then of the cluster,
+ *    then the list order after the leader, offset by a random shift that grows every n
+ *    partitions (Kafka's shift);
+ * 3. followers moved from the most to the least loaded broker of the topic while that
+ *    keeps the rack spread (rebalanceFollowers), so replicas per broker also differ by at
+ *    most one when racks are even. Uneven racks keep the skew the rack rule forces (a
+ *    rack with one broker gets a replica of every partition once R reaches the rack count).
  * A null rack counts as one more rack. Without any rack all brokers share one, and the
- * rack rule never binds.
+ * rack rule never binds. Cost: O(partitions x R x brokers); 10,000 partitions on 50
+ * brokers take ~70-140 ms here.
  *
  * Deterministic: the same brokers, loads and Prng state give the same placement. The
  * Prng supplies the start and the shift only, so an empty cluster does not always lead

@@ -170,6 +170,8 @@ class Placement {
   readonly #ctx: ControllerContext;
   readonly #brokers: PlacementBroker[];
   #load: ReplicaLoad | null = null;
+  /** Explicitly assigned partitions of this decision, counted when the load is computed. */
+  readonly #manual: number[][] = [];
 
   constructor(ctx: ControllerContext) {
     this.#ctx = ctx;
@@ -189,13 +191,15 @@ class Placement {
   }
 
   assign(count: number, rf: number, existing: readonly (readonly number[])[]): number[][] {
-    this.#load ??= addLoad(emptyLoad(), allReplicaSets(this.#ctx.image));
+    this.#load ??= addLoad(addLoad(emptyLoad(), allReplicaSets(this.#ctx.image)), this.#manual);
     return assignReplicas({ brokers: this.#brokers, partitionCount: count, replicationFactor: rf, existing, clusterLoad: this.#load }, this.#ctx.prng);
   }
 
   /** Partitions placed by hand in this decision count toward the load of later automatic ones. */
   addManual(sets: readonly NewPartition[]): void {
-    if (this.#load !== null) addLoad(this.#load, sets.map((s) => s.replicas));
+    const replicas = sets.map((s) => s.replicas);
+    if (this.#load === null) this.#manual.push(...replicas);
+    else addLoad(this.#load, replicas);
   }
 }
 

@@ -308,6 +308,15 @@ describe("placement over the registered, unfenced brokers", () => {
     expect(names.map((n) => leadersOf(next, n)[0]!).sort()).toEqual([1, 1, 2, 2, 3, 3]);
   });
 
+  test("explicitly assigned partitions count toward the load of automatic ones in the same request", () => {
+    const image = clusterImage(brokersOnRacks(3, 0));
+    const manual = topic("m", { assignments: [1, 1, 2, 2].map((b, partitionIndex) => ({ partitionIndex, brokerIds: [b] })) });
+    for (let seed = 0; seed < 10; seed++) {
+      const { records } = createTopics(ctxOf(image, seed), [manual, topic("a", { numPartitions: 1, replicationFactor: 1 })], false);
+      expect(leadersOf(applyRecords(image, records), "a")).toEqual([3]);
+    }
+  });
+
   test("explicit assignments: unknown brokers and all-fenced partitions are INVALID_REPLICA_ASSIGNMENT; a fenced replica starts outside the ISR", () => {
     const image = clusterImage([{ id: 1 }, { id: 2 }, { id: 3, fenced: true }]);
     const asg = (...sets: number[][]) => sets.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds }));

@@ -724,7 +724,9 @@ export class ReplicaManager {
 
   #readOne(r: FetchPartitionRequest, maxBytes: number, minOneMessage: boolean, isolation: IsolationLevel): FetchPartitionResult {
     const lookup = this.lookupLeader(r.topic, r.partition, r.currentLeaderEpoch);
-    const known = this.#partitions.get(partitionKey(r.topic, r.partition));
+    // The leader as known here: the hosted partition's, else the image's (a partition led elsewhere).
+    const hosted = this.#partitions.get(partitionKey(r.topic, r.partition));
+    const inImage = hosted === undefined ? this.#image.partition(r.topic, r.partition) : undefined;
     const base: FetchPartitionResult = {
       errorCode: ErrorCode.NONE,
       highWatermark: -1,
@@ -732,8 +734,8 @@ export class ReplicaManager {
       logStartOffset: -1,
       records: emptyRecords,
       divergingEpoch: null,
-      leaderId: known?.leaderId ?? -1,
-      leaderEpoch: known?.leaderEpoch ?? -1,
+      leaderId: hosted?.leaderId ?? inImage?.leader ?? -1,
+      leaderEpoch: hosted?.leaderEpoch ?? inImage?.leaderEpoch ?? -1,
     };
     if (lookup.kind === "error") return { ...base, errorCode: lookup.errorCode };
     const p = lookup.partition;

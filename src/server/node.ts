@@ -225,6 +225,8 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
         type: d.type,
       })),
     brokerConfigValue,
+    // The Raft leader as this node knows it (-1 during an election); a single node names itself.
+    activeControllerId: () => link.activeControllerId(),
   };
   const groups = startGroupCoordinator({
     nodeId,

@@ -26,6 +26,7 @@ import type { BrokerConfig } from "./config.ts";
 import type { Dispatcher } from "./connection.ts";
 import { repeatedLogIntervalMs, repeatedLogKindsPerServerMax } from "./limits.ts";
 import { createDispatcher } from "./dispatch.ts";
+import { diskMonitorLogging } from "./disk-log.ts";
 import { handlers } from "./handlers/index.ts";
 import type { BrokerServices, BrokerSettings } from "./services.ts";
 
@@ -96,6 +97,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
       return topicLogConfigSource(() => metadata!.image, brokerConfigValue)(topic);
     },
     onLogDirOffline: (dir, error) => log.error("log dir offline", { dir, error: error.message }),
+    ...diskMonitorLogging(log),
     compression: bunCompression,
     onCleanerOutcome: (tp, o) => {
       const partition = `${tp.topic}-${tp.partition}`;

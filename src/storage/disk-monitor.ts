@@ -150,14 +150,16 @@ export class LogDirSpace {
    * `internal`: the append is to an internal topic, which may use the reserve.
    */
   admit(bytes: number, internal: boolean): string | null {
-    this.#chargedBytes += bytes;
-    if (this.#chargedBytes >= this.#budgetBytes) this.resample(this);
-    if (this.level !== "reject") return null;
-    if (!internal) return this.refusal();
-    const u = this.usage;
-    if (u !== null && u.availableBytes - this.#chargedBytes < diskInternalFloorBytes) {
-      return `${this.refusal()}; internal topics stop below ${diskInternalFloorBytes} bytes available`;
+    if (this.#chargedBytes + bytes >= this.#budgetBytes) this.resample(this);
+    if (this.level === "reject") {
+      if (!internal) return this.refusal();
+      const u = this.usage;
+      if (u !== null && u.availableBytes - this.#chargedBytes - bytes < diskInternalFloorBytes) {
+        return `${this.refusal()}; internal topics stop below ${diskInternalFloorBytes} bytes available`;
+      }
     }
+    // Only what is written counts against the budget: refused bytes take no space.
+    this.#chargedBytes += bytes;
     return null;
   }
 

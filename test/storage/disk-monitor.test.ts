@@ -171,3 +171,30 @@ describe("ENOSPC on the write path", () => {
     }
   });
 });
+
+describe("the internal reserve", () => {
+  test("internal topics write on at reject down to the floor; refused user bytes do not eat into it", () => {
+    const { fs, open } = setup({}, 16 * MiB);
+    const m = open();
+    const user = m.getOrCreateLog({ topic: "t", partition: 0 })!;
+    const meta = m.getOrCreateLog({ topic: "__cluster_metadata", partition: 0 })!;
+    m.startBackgroundTasks();
+    fs.setOtherUsedBytes(Math.round(16 * MiB * 0.96) - fs.usedBytes());
+    m.disk.sampleAll();
+    for (let i = 0; i < 1000; i++) expect(user.append(simpleBatch(1, 4000, i), 1).kind).toBe("logDirFull");
+    let internalOk = 0;
+    let last: string = "ok";
+    for (let i = 0; i < 1000 && last === "ok"; i++) {
+      const r = meta.append(simpleBatch(1, 4000, i), 1);
+      last = r.kind;
+      if (r.kind === "ok") internalOk++;
+    }
+    expect(last).toBe("logDirFull");
+    // 4% of 16 MiB was left; internal writes used all but the 512 KiB floor (within one batch).
+    const available = fs.statfs("/d1").availableBytes;
+    expect(available).toBeGreaterThanOrEqual(512 * 1024 - 4100);
+    expect(available).toBeLessThan(512 * 1024 + 4100 * 2);
+    expect(internalOk).toBeGreaterThan(20);
+    m.close();
+  });
+});

@@ -535,6 +535,12 @@ export class ReplicaManager {
         return fail(ErrorCode.KAFKA_STORAGE_ERROR, result.error.message);
       case "logDirOffline":
         return fail(ErrorCode.KAFKA_STORAGE_ERROR, `the log dir of ${p.key} is offline`);
+      case "logDirFull":
+        // Retriable and not persisted in every client (KAFKA_STORAGE_ERROR would say the dir
+        // failed, and Kafka moves leadership away for that); the message names the dir and
+        // its usage. Writes resume on their own once space is freed. Not logged per request:
+        // the disk monitor logs the crossing.
+        return fail(ErrorCode.NOT_ENOUGH_REPLICAS, result.detail);
       default: {
         const never: never = result;
         throw new Error(`unhandled append result ${JSON.stringify(never)}`);

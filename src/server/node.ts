@@ -25,6 +25,7 @@ import type { BrokerConfig } from "./config.ts";
 import type { Dispatcher } from "./connection.ts";
 import { repeatedLogIntervalMs, repeatedLogKindsPerServerMax } from "./limits.ts";
 import { createDispatcher } from "./dispatch.ts";
+import { diskMonitorLogging } from "./disk-log.ts";
 import { apiVersionsHandler } from "./handlers/api-versions.ts";
 import type { ApiHandler } from "./handlers/handler.ts";
 import { controllerHandlers, handlers } from "./handlers/index.ts";
@@ -137,6 +138,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
       return topicLogConfigSource(() => metadata!.image, brokerConfigValue)(topic);
     },
     onLogDirOffline: (dir, error) => log.error("log dir offline", { dir, error: error.message }),
+    ...diskMonitorLogging(log),
     compression: bunCompression,
     onCleanerOutcome: (tp, o) => {
       const partition = `${tp.topic}-${tp.partition}`;

@@ -22,7 +22,7 @@ import {
   defaultOffsetCommitRequestPartition,
   defaultOffsetCommitRequestTopic,
 } from "../protocol/messages/offset-commit-request.ts";
-import { defaultOffsetFetchRequest, defaultOffsetFetchRequestGroup } from "../protocol/messages/offset-fetch-request.ts";
+import { defaultOffsetFetchRequest } from "../protocol/messages/offset-fetch-request.ts";
 import { ClientError } from "./errors.ts";
 import type { KafkaFailure, PartitionResult } from "./partition-io.ts";
 
@@ -110,10 +110,11 @@ const coordinatorMovedCodes: ReadonlySet<number> = new Set([ErrorCode.COORDINATO
 
 /** The node id of a group's coordinator (its endpoint is registered with the node client). */
 export async function findGroupCoordinator(cluster: ClusterClient, groupId: string): Promise<AdminResult<number>> {
-  const body = { ...defaultFindCoordinatorRequest(), key: groupId, keyType: 0, coordinatorKeys: [groupId] };
-  const r = await cluster.sendToAny(ApiKeys.FindCoordinator, body);
+  // v1-v3 name one key (v4+ a list); every Kafka since 0.11 serves them.
+  const body = { ...defaultFindCoordinatorRequest(), key: groupId, keyType: 0 };
+  const r = await cluster.sendToAny(ApiKeys.FindCoordinator, body, { minVersion: 1, maxVersion: 3 });
   if (!r.ok) return r;
-  const c = r.version >= 4 ? r.body.coordinators[0] : { nodeId: r.body.nodeId, host: r.body.host, port: r.body.port, errorCode: r.body.errorCode, errorMessage: r.body.errorMessage };
+  const c = { nodeId: r.body.nodeId, host: r.body.host, port: r.body.port, errorCode: r.body.errorCode, errorMessage: r.body.errorMessage };
   if (c === undefined) return kafka(ErrorCode.UNKNOWN_SERVER_ERROR, "FindCoordinator answered no coordinator");
   if (c.errorCode !== ErrorCode.NONE) return kafka(c.errorCode, c.errorMessage);
   if (cluster.nodes.endpoint(c.nodeId) === undefined) cluster.nodes.setEndpoint(c.nodeId, { host: c.host, port: c.port, listenerName: "PLAINTEXT" });
@@ -152,23 +153,12 @@ export function fetchGroupOffsets(cluster: ClusterClient, groupId: string, sleep
       ...defaultOffsetFetchRequest(),
       groupId,
       topics: null,
-      groups: [{ ...defaultOffsetFetchRequestGroup(), groupId, topics: null }],
     };
-    // v2 is the first where null topics means every topic.
-    const r = await cluster.send(nodeId, ApiKeys.OffsetFetch, body, { minVersion: 2 });
+    // v2 is the first where null topics means every topic; v8+ batches groups (one here).
+    const r = await cluster.send(nodeId, ApiKeys.OffsetFetch, body, { minVersion: 2, maxVersion: 7 });
     if (!r.ok) return r;
     const out: CommittedOffset[] = [];
-    if (r.version >= 8) {
-      const g = r.body.groups.find((x) => x.groupId === groupId);
-      if (g === undefined) return kafka(ErrorCode.UNKNOWN_SERVER_ERROR, `OffsetFetch answer lacks group ${groupId}`);
-      if (g.errorCode !== ErrorCode.NONE) return kafka(g.errorCode, null);
-      for (const t of g.topics) {
-        for (const p of t.partitions) {
-          if (p.errorCode !== ErrorCode.NONE) return kafka(p.errorCode, `${t.name}-${p.partitionIndex}`);
-          if (p.committedOffset >= 0) out.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.metadata });
-        }
-      }
-    } else {
+    {
       if (r.body.errorCode !== ErrorCode.NONE) return kafka(r.body.errorCode, null);
       for (const t of r.body.topics) {
         for (const p of t.partitions) {

@@ -30,6 +30,7 @@ import { describeStorageError, StartupError } from "./server/startup-error.ts";
 import { core, crcImplementation } from "./wasm/index.ts";
 import { runBackupCli } from "./backup/cli.ts";
 import { bunCompression } from "./platform/bun/compression.ts";
+import { nodeAes256Gcm } from "./platform/bun/aead.ts";
 
 const usage = `usage:
   bunka [broker] [--config FILE] [--set key=value ...] start a broker
@@ -218,6 +219,7 @@ switch (command) {
         network: bunNetwork,
         prng: cryptoPrng,
         randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
+        aead: nodeAes256Gcm,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         note: (line) => process.stderr.write(`${line}\n`),
       },

@@ -103,7 +103,7 @@ async function readKey(env: BackupEnv, flags: Flags): Promise<BackupKey | null> 
   }
   const parsed = parseKeyFile(bytes);
   if (!parsed.ok) throw new UsageError(`--encryption-key-file ${path}: ${parsed.reason}`);
-  return BackupKey.fromBytes(parsed.key);
+  return BackupKey.fromBytes(parsed.key, env.aead ?? null);
 }
 
 function mb(bytes: number): string {

@@ -19,6 +19,7 @@
 import { ClusterClient } from "../client/bootstrap.ts";
 import { describeTopicConfigs, fetchGroupOffsets, listGroups } from "../client/admin.ts";
 import { completeBatches, describeFailure, fetchPartition, listOffset, OffsetSpec, type PartitionRef } from "../client/partition-io.ts";
+import type { Aes256Gcm } from "../platform/aead.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Compression } from "../platform/compression.ts";
 import { type Fd, type FileSystem, joinPath, writeFileAtomic } from "../platform/fs.ts";
@@ -52,6 +53,8 @@ export interface BackupEnv {
   readonly prng: Prng;
   /** Cryptographically random bytes (nonces, ids). */
   readonly randomBytes: (n: number) => Uint8Array;
+  /** A faster AES-256-GCM than Web Crypto's, when the platform has one. */
+  readonly aead?: Aes256Gcm;
   readonly sleep: (ms: number) => Promise<void>;
   /** Progress and warnings, one line each (stderr in the CLI). */
   readonly note?: (line: string) => void;

@@ -68,6 +68,8 @@ export const backupCodecs = ["none", "gzip", "lz4", "zstd"] as const;
 export type BackupCodec = (typeof backupCodecs)[number];
 const codecIds: Record<BackupCodec, number> = { none: 0, gzip: 1, lz4: 3, zstd: 4 };
 const flagSealed = 0x01;
+/** zstd level of chunks (see compressChunk). */
+export const zstdLevel = 1;
 
 export function isBackupCodec(s: string): s is BackupCodec {
   return (backupCodecs as readonly string[]).includes(s);
@@ -240,7 +242,9 @@ export function compressChunk(codec: BackupCodec, raw: Uint8Array, compression: 
     case "lz4":
       return lz4FrameCompress(raw, compression);
     case "zstd":
-      return compression.zstdCompress(raw, 3);
+      // Level 1: ~300 MB/s here against ~60 at level 3 on payloads that compress ~2:1
+      // (bench/backup.ts), for a few percent more bytes.
+      return compression.zstdCompress(raw, zstdLevel);
   }
 }
 

@@ -71,3 +71,17 @@ test("a manifest checks against its sum and its key", async () => {
   bad[10]! ^= 1;
   expect((await decodeManifest(bad, e.sum, keyA)).ok).toBe(false);
 });
+
+test("node:crypto's AES-256-GCM and Web Crypto's are interchangeable", async () => {
+  const { nodeAes256Gcm } = await import("../../src/platform/bun/aead.ts");
+  const fast = await BackupKey.fromBytes(new Uint8Array(32).fill(7), nodeAes256Gcm);
+  const nonce = new Uint8Array(12).fill(3);
+  const aad = enc.encode("id");
+  const a = await fast.seal(batch, nonce, aad);
+  const b = await keyA.seal(batch, nonce, aad);
+  expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+  expect(Buffer.from((await keyA.open(a, nonce, aad))!).equals(Buffer.from(batch))).toBe(true);
+  const bad = a.slice();
+  bad[0]! ^= 1;
+  expect(await fast.open(bad, nonce, aad)).toBeNull();
+});

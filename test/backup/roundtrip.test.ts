@@ -201,6 +201,24 @@ test("full round trip, incremental, --until, tampering, wrong key", async () => 
   await dst.refreshMetadata(null);
   expect(dst.metadata.topics.some((t) => t.name === "orders-x")).toBe(false);
 
+  // The second (incremental) backup: a truncated data file, then an edited manifest.
+  const second = readdirSync(dir).filter((n) => !n.startsWith(".")).sort()[1]!;
+  const incFile = join(dir, second, "data", "events-0.chunks");
+  const inc = readFileSync(incFile);
+  writeFileSync(incFile, inc.subarray(0, inc.length - 1));
+  const v3 = await cli("verify", "--from", dir, "--encryption-key-file", key, "--backup", second);
+  expect(v3.code).toBe(1);
+  expect(v3.out).toContain("events-0.chunks");
+  writeFileSync(incFile, inc);
+  const mpath = join(dir, second, "manifest.json");
+  const mtext = readFileSync(mpath, "utf8");
+  writeFileSync(mpath, mtext.replace('"records": 30', '"records": 31'));
+  const v4 = await cli("verify", "--from", dir, "--encryption-key-file", key, "--backup", second);
+  expect(v4.code).toBe(1);
+  expect(v4.out).toContain("manifest.json");
+  writeFileSync(mpath, mtext);
+  expect((await cli("verify", "--from", dir, "--encryption-key-file", key, "--backup", second)).code).toBe(0);
+
   // Bad arguments: one line, non-zero.
   const bad = await cli("restore", "--from", dir);
   expect(bad.code).toBe(2);

@@ -148,12 +148,17 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   });
   broker.addShutdownHook("storage", () => logs.close());
 
+  const metadataLogDir = broker.logDirs[0]!;
+  // The log manager's dirs are the broker's (logManagerConfigFrom); a path it does not monitor
+  // would get a gate never sampled, i.e. no gate at all.
+  if (!broker.logManagerConfig.logDirs.includes(metadataLogDir)) throw new Error(`metadata log dir ${metadataLogDir} is not one of the log manager's dirs`);
   const quorum = openQuorum({
     config,
     platform,
     clusterId: broker.clusterId,
-    metadataLogDir: broker.logDirs[0]!,
+    metadataLogDir,
     directoryId: broker.directoryIds[0] ?? null,
+    metadataLogSpace: logs.disk.space(metadataLogDir),
     log,
   });
   broker.addShutdownHook("controller quorum", () => quorum.close());

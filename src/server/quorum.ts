@@ -30,6 +30,7 @@ import type { BrokerPlatform } from "./broker.ts";
 import type { BrokerConfig, QuorumVoter } from "./config.ts";
 import { StartupError } from "./startup-error.ts";
 import { METADATA_BATCH_BYTES_MAX } from "../metadata/log-store.ts";
+import type { LogDirSpace } from "../storage/disk-monitor.ts";
 
 export interface Quorum {
   readonly core: RaftCore;
@@ -62,6 +63,8 @@ export interface OpenQuorumOptions {
   readonly metadataLogDir: string;
   /** The directory id of `metadataLogDir` (meta.properties), null for a v0 file. */
   readonly directoryId: string | null;
+  /** The disk monitor's gate of `metadataLogDir` (the log manager's): the metadata log writes into the internal topics' reserve. */
+  readonly metadataLogSpace?: LogDirSpace;
   readonly log: Logger;
 }
 
@@ -69,7 +72,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
   const { config, platform, log } = opts;
   const nodeId = config.nodeId;
   const dir = joinPath(opts.metadataLogDir, `${metadataTopic}-${metadataPartition}`);
-  const raftLog = PartitionRaftLog.open({ fs: platform.fs, clock: platform.clock, dir, config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX }) });
+  const raftLog = PartitionRaftLog.open({ fs: platform.fs, clock: platform.clock, dir, config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX }), space: opts.metadataLogSpace ?? null });
 
   const single = config.voters.length === 0;
   const ownDirectoryId = opts.directoryId ?? ZERO_UUID;

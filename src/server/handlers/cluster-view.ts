@@ -11,10 +11,13 @@
  *   in on this broker's first advertised listener, as bunka always did.
  * - Listed brokers are the registered, unfenced ones with such an endpoint. A replica on any
  *   other broker is offline.
- * - The controller named to clients is the active controller when it is a listed broker; a
- *   client sends CreateTopics and friends there, and every broker forwards them anyway, so
- *   otherwise this broker (when listed), else the lowest listed id, else -1. (Kafka 4 names
- *   a random live broker, since its controllers are not reachable by clients.)
+ * - The controller named to clients is this broker when it is listed: every broker forwards
+ *   CreateTopics and friends to the active controller, and the client has just reached this
+ *   one. Naming the active controller instead would send clients to a dead node for as long
+ *   as the survivors still believe in it (up to the quorum's fetch timeout after a SIGKILL),
+ *   and some clients (kafkajs's admin) give up on the first refused connection. Otherwise
+ *   the active controller when listed, else the lowest listed id, else -1. (Kafka 4 names a
+ *   random live broker, since its controllers are not reachable by clients.)
  */
 import type { BrokerImage, MetadataImage, PartitionImage } from "../../metadata/image.ts";
 import type { BrokerEndpoint } from "../../metadata/records.ts";
@@ -61,7 +64,7 @@ export class ClusterView {
     this.brokers = brokers;
     this.#listed = new Map(brokers.map((b) => [b.brokerId, b]));
     const active = activeControllerId(settings);
-    this.controllerId = this.#listed.has(active) ? active : this.#listed.has(settings.nodeId) ? settings.nodeId : (brokers[0]?.brokerId ?? -1);
+    this.controllerId = this.#listed.has(settings.nodeId) ? settings.nodeId : this.#listed.has(active) ? active : (brokers[0]?.brokerId ?? -1);
   }
 
   /** The view for a request: the current image, on the listener its response uses. */

@@ -136,18 +136,24 @@ describe("Metadata on a multi-broker image", () => {
     expect(controller.brokers.map((x) => x.nodeId)).toEqual([1, 2, 3, 4]);
   });
 
-  test("the controller named is the active controller when it is listed, else this broker", async () => {
+  test("the controller named is this broker when it is listed (it forwards), else the active controller", async () => {
     let active = 3;
     const br = await cluster({ activeControllerId: () => active });
-    const controllerOf = async () => [
-      (await br.send(ApiKeys.Metadata, 12, metadataRequest([])))!.controllerId,
-      (await br.send(ApiKeys.DescribeCluster, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 }))!.controllerId,
+    const controllerOf = async (send = br.send) => [
+      (await send(ApiKeys.Metadata, 12, metadataRequest([])))!.controllerId,
+      (await send(ApiKeys.DescribeCluster, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 }))!.controllerId,
     ];
-    expect(await controllerOf()).toEqual([3, 3]);
-    active = 5; // fenced
     expect(await controllerOf()).toEqual([1, 1]);
     active = -1; // none known
     expect(await controllerOf()).toEqual([1, 1]);
+    // On a listener where this broker is not listed, the active controller when it is.
+    const advertised = [
+      { name: "PLAINTEXT", host: "127.0.0.1", port: 9092, securityProtocol: "PLAINTEXT" },
+      { name: "INTERNAL", host: "127.0.0.1", port: 9192, securityProtocol: "PLAINTEXT" },
+    ];
+    const other = await cluster({ advertisedListeners: advertised, activeControllerId: () => active });
+    active = 2;
+    expect(await controllerOf(onListener(other, "INTERNAL"))).toEqual([2, 2]);
   });
 });
 

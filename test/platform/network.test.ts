@@ -190,6 +190,23 @@ describe("SimNetwork faults", () => {
     until(() => accepted[0]!.rec.bytes === 1);
   });
 
+  test("uncut lifts one direction only: bytes held on it go through, the other cut stays", () => {
+    const { net, dial, until, accepted, clock } = setup({ stallTimeoutMs: 60_000 });
+    const c = dial();
+    until(() => c.rec.opened && accepted.length === 1);
+    net.partition([A], [B]);
+    c.conn.write(new Uint8Array([1, 2]));
+    accepted[0]!.conn.write(new Uint8Array([3]));
+    clock.advance(1_000);
+    // The client (B) wrote 2 bytes to the server (A), which wrote 1 back.
+    net.uncut(B, A);
+    until(() => accepted[0]!.rec.bytes === 2);
+    clock.advance(1_000);
+    expect(c.rec.bytes).toBe(0);
+    net.uncut(A, B);
+    until(() => c.rec.bytes === 1);
+  });
+
   test("isolate cuts a host from all others; an unknown address is EHOSTUNREACH", () => {
     const { net, dial, until } = setup({ connectTimeoutMs: 2_000, unreachableMs: 500 });
     net.isolate(A);

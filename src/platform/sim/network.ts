@@ -20,7 +20,8 @@
  *   retransmit a lost segment (only delay, modelled by jitter); what an application can see of
  *   loss is the connection failing, so that is the fault simulated.
  * - Cuts (`cut`, `partition`, `isolate`): a segment due on a cut link is held, not lost, like
- *   TCP retransmitting it; `heal` lets held segments through again (after one link delay). If
+ *   TCP retransmitting it; `heal` (every link) or `uncut` (one direction) lets held segments
+ *   through again (after one link delay). If
  *   data, fin or ack stays held for `stallTimeoutMs`, the sending end gives up: it gets
  *   `close(ETIMEDOUT)`, and its peer, which hears nothing, stays open until it writes (its
  *   bytes then meet a closed end, whose RST may again be held...) or its owner times out.
@@ -307,8 +308,22 @@ export class SimNetwork {
   heal(): void {
     this.#cuts.clear();
     this.#isolated.clear();
+    this.#release();
+  }
+
+  /**
+   * Removes the cut `from` → `to` only (other cuts and isolations stay); segments it held go
+   * through after one link delay, as after `heal`.
+   */
+  uncut(from: string, to: string): void {
+    if (this.#cuts.delete(linkKey(from, to))) this.#release();
+  }
+
+  /** Lets the held streams whose link is no longer cut go on, after one link delay. */
+  #release(): void {
     const now = this.#clock.monotonicMs();
     for (const stream of [...this.#stalled]) {
+      if (this.#isCut(stream)) continue;
       this.#stalled.delete(stream);
       stream.stalledSinceMs = null;
       stream.stallTimer?.();

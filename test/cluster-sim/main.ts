@@ -2,11 +2,11 @@
  * Entry of the cluster simulator (test/cluster-sim/simulator.ts) for soaks and replays.
  *
  *   bun test/cluster-sim/main.ts [--seeds N | --seed S] [--first S] [--steps N] [--nodes 3|5]
- *                                [--timing kafka|fast] [--mix] [--trace]
+ *                                [--observers N] [--timing kafka|fast] [--mix] [--trace]
  *
  * `--seeds N` runs seeds first..first+N-1 (default 20 from 1); `--seed S` runs one (with
  * `--trace`, printing every event and every node's log line); `--mix` gives each seed the CI
- * shape (3 or 5 nodes, Kafka's or the fast timing). Prints figures (steps/s, seeds/min) and, per failing seed, the one
+ * shape (3 or 5 voters, an observer every third seed, Kafka's or the fast timing). Prints figures (steps/s, seeds/min) and, per failing seed, the one
  * command that replays it. Exit code 1 when any seed fails.
  */
 import { mixedShape, replayCommand, runClusterSimulation, type ClusterSimOptions } from "./simulator.ts";
@@ -39,7 +39,9 @@ let totalSimMs = 0;
 const recoveries: number[] = [];
 const started = performance.now();
 for (let seed = first; seed < first + count; seed++) {
-  const shape: Pick<ClusterSimOptions, "nodes" | "timing"> = mix ? mixedShape(seed) : { nodes: num("nodes", 3), timing: arg("timing") === "fast" ? "fast" : "kafka" };
+  const shape: Pick<ClusterSimOptions, "nodes" | "observers" | "timing"> = mix
+    ? mixedShape(seed)
+    : { nodes: num("nodes", 3), observers: num("observers", 0), timing: arg("timing") === "fast" ? "fast" : "kafka" };
   const options: ClusterSimOptions = { seed, steps, ...shape, ...(trace ? { trace: (l: string) => console.log(l) } : {}) };
   const r = await runClusterSimulation(options);
   totalSteps += r.stats.steps;

@@ -13,7 +13,9 @@
  *
  * Workload: a client on its own host sends CreateTopics (new names, now and then an old one),
  * CreatePartitions, IncrementalAlterConfigs (a value no other operation uses) and
- * DeleteTopics (by id) of acknowledged topics to random nodes; the answers are recorded.
+ * DeleteTopics (by id) of acknowledged topics, and InitProducerId (idempotent producers) to
+ * random nodes; the answers are recorded. A CreateTopics that timed out or met no controller
+ * is retried under the same name, as admin clients do.
  *
  * Faults (fault phase), every ~1.5 s of simulated time on average: a node crash — killed
  * (its connections reset) or powered off (peers hear nothing until it reboots) — with
@@ -45,6 +47,7 @@
  *   partition count are in the image replayed from the committed log, the config value is in
  *   a committed record, a deleted topic id is gone; and every node's image past it shows it
  *   too (until a deletion of that topic is sent);
+ * - no producer id is handed out twice (any node, any life);
  * - no exception escapes a node's code, and no code of a dead node runs.
  * Then the faults stop (heal, restart, resume) and, within a bounded simulated time (30 s), a
  * CreateTopics through some node must be acknowledged, and every node must see the topic and
@@ -63,6 +66,7 @@ import { ErrorCode } from "../../src/protocol/errors.ts";
 import { defaultCreatePartitionsRequest } from "../../src/protocol/messages/create-partitions-request.ts";
 import { defaultCreateTopicsRequest } from "../../src/protocol/messages/create-topics-request.ts";
 import { defaultDeleteTopicsRequest } from "../../src/protocol/messages/delete-topics-request.ts";
+import { defaultInitProducerIdRequest } from "../../src/protocol/messages/init-producer-id-request.ts";
 import { defaultIncrementalAlterConfigsRequest } from "../../src/protocol/messages/incremental-alter-configs-request.ts";
 import { ApiKeys } from "../../src/protocol/messages/index.ts";
 import { RecordBatchView, walkBatches } from "../../src/protocol/records/record-batch.ts";
@@ -115,6 +119,7 @@ export interface ClusterSimStats {
   partitionsAcked: number;
   configsAcked: number;
   deletionsAcked: number;
+  producerIds: number;
   opsFailed: number;
   /** Simulated ms from the end of the faults until the cluster served again. */
   recoveryMs: number;
@@ -148,6 +153,8 @@ const faultMeanMs = 1500;
 const opMeanMs = 400;
 /** Client operations in flight at most. */
 const opsInFlightMax = 8;
+/** Retries of a CreateTopics that timed out or met no controller. */
+const createRetries = 3;
 const recentEventsMax = 80;
 /** A step with nothing due moves the clock this far at most. */
 const idleStepMsMax = 1000;
@@ -245,6 +252,7 @@ export class ClusterSimulation {
     partitionsAcked: 0,
     configsAcked: 0,
     deletionsAcked: 0,
+    producerIds: 0,
     opsFailed: 0,
     recoveryMs: 0,
     traceDigest: "",
@@ -272,6 +280,8 @@ export class ClusterSimulation {
   readonly #committedConfigs = new Set<string>();
   /** Topics acknowledged and not deleted since: name → id and partitions acknowledged. */
   readonly #ackedTopics = new Map<string, AckedTopic>();
+  /** Producer ids handed out → the operation that got it. */
+  readonly #producerIds = new Map<number, string>();
   /** Topic ids a DeleteTopics was sent for (answered or not). */
   readonly #deletionsSent = new Set<string>();
   readonly #digests = new WeakMap<MetadataImage, string>();
@@ -713,12 +723,14 @@ export class ClusterSimulation {
       void this.#alterConfig(via, pickAcked());
     } else if (acked.length > 0 && kind < 40) {
       void this.#deleteTopic(via, pickAcked());
+    } else if (kind < 52) {
+      void this.#initProducerId(via);
     } else {
-      const reuse = acked.length > 0 && p.int(100) < 10;
+      const reuse = acked.length > 0 && p.int(100) < 25;
       const name = reuse ? pickAcked() : `t${this.#opCount}`;
       const partitions = 1 + p.int(3);
       const rf = 1 + p.int(Math.min(3, this.nodes.length));
-      void this.#createTopic(via, name, partitions, rf);
+      void this.#createTopic(via, name, partitions, rf, createRetries);
     }
   }
 
@@ -727,35 +739,52 @@ export class ClusterSimulation {
     return this.#deletionsSent.has(t.topicId) ? null : topicProblem(image, name, t.topicId, t.partitions);
   }
 
-  async #createTopic(via: number, name: string, partitions: number, rf: number): Promise<boolean> {
+  /**
+   * Creates a topic; a timed-out or NOT_CONTROLLER attempt is retried with the same name
+   * through a random node, as admin clients do (`retries` times, after 20-320 ms), so a retry
+   * may meet the first attempt's record, or a controller that has not applied it yet.
+   */
+  async #createTopic(via: number, name: string, partitions: number, rf: number, retries: number): Promise<boolean> {
     const op = this.#opCount++;
     this.#opsInFlight++;
     this.stats.opsSent++;
-    this.#trace(`op${op} CreateTopics ${name} (${partitions}x${rf}) via n${via}`);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        this.#trace(`op${op} CreateTopics ${name} (${partitions}x${rf}) via n${via}${attempt === 0 ? "" : ` (retry ${attempt})`}`);
+        const outcome = await this.#createTopicOnce(op, via, name, partitions, rf);
+        if (outcome !== "retriable" || attempt >= retries || !this.#workloadOn) return outcome === "acked";
+        await new Promise<void>((resolve) => this.clock.schedule(20 + this.prng.int(300), resolve));
+        via = 1 + this.prng.int(this.nodes.length);
+      }
+    } finally {
+      this.#opsInFlight--;
+    }
+  }
+
+  async #createTopicOnce(op: number, via: number, name: string, partitions: number, rf: number): Promise<"acked" | "refused" | "retriable"> {
     const body = { ...defaultCreateTopicsRequest(), timeoutMs: 8_000, topics: [{ name, numPartitions: partitions, replicationFactor: rf, assignments: [], configs: [] }] };
     const r = await this.client.send(via, ApiKeys.CreateTopics, body, { timeoutMs: 10_000 });
-    this.#opsInFlight--;
     if (!r.ok) {
       this.stats.opsFailed++;
       this.#trace(`op${op} failed: ${r.error.kind} ${r.error.message}`);
-      return false;
+      return r.error.retriable ? "retriable" : "refused";
     }
     const t = r.body.topics[0];
     if (t === undefined || t.name !== name || r.version < 7) {
       this.#fail("a CreateTopics v7 answer names its topic", `op${op} v${r.version}: ${JSON.stringify(r.body.topics)}`);
-      return false;
+      return "refused";
     }
     this.#trace(`op${op} → error ${t.errorCode}${t.errorMessage === null ? "" : ` (${t.errorMessage})`} id ${t.topicId}`);
     if (t.errorCode !== ErrorCode.NONE) {
       this.stats.opsFailed++;
-      return false;
+      return t.errorCode === ErrorCode.NOT_CONTROLLER || t.errorCode === ErrorCode.REQUEST_TIMED_OUT ? "retriable" : "refused";
     }
     if (t.topicId === ZERO_UUID) this.#fail("an acknowledged CreateTopics carries its topic id", `op${op} ${name}`);
     const acked: AckedTopic = { topicId: t.topicId, partitions };
     this.#ackedTopics.set(name, acked);
     this.#ack({ what: `op${op} CreateTopics ${name}`, committedEnd: this.#committedEnd, problem: (image) => this.#topicProblem(image, name, acked) });
     this.stats.topicsAcked++;
-    return true;
+    return "acked";
   }
 
   /** Asks for one partition more than acknowledged so far. */
@@ -815,6 +844,30 @@ export class ClusterSimulation {
     // Later alterations may replace the value: that it was committed is what is checked.
     const key = `${name}|retention.ms|${value}`;
     if (!this.#committedConfigs.has(key)) this.#fail("an acknowledged change is committed when its answer arrives", `op${op} set ${key}, not in the committed log`);
+  }
+
+  /** An idempotent producer's id: no two answers, from any node in any life, may carry the same one. */
+  async #initProducerId(via: number): Promise<void> {
+    const op = this.#opCount++;
+    this.#opsInFlight++;
+    this.stats.opsSent++;
+    this.#trace(`op${op} InitProducerId via n${via}`);
+    const r = await this.client.send(via, ApiKeys.InitProducerId, { ...defaultInitProducerIdRequest(), transactionalId: null, transactionTimeoutMs: 60_000 }, { timeoutMs: 10_000 });
+    this.#opsInFlight--;
+    if (!r.ok) {
+      this.stats.opsFailed++;
+      this.#trace(`op${op} failed: ${r.error.kind} ${r.error.message}`);
+      return;
+    }
+    this.#trace(`op${op} → error ${r.body.errorCode} producer id ${r.body.producerId} epoch ${r.body.producerEpoch}`);
+    if (r.body.errorCode !== ErrorCode.NONE) {
+      this.stats.opsFailed++;
+      return;
+    }
+    const before = this.#producerIds.get(r.body.producerId);
+    if (before !== undefined) this.#fail("a producer id is handed out once", `op${op} via n${via} got ${r.body.producerId}, as ${before} did`);
+    this.#producerIds.set(r.body.producerId, `op${op} via n${via}`);
+    this.stats.producerIds++;
   }
 
   /** Deletes an acknowledged topic by id: once acknowledged, no image past it may hold that id again (ids are never reused). */
@@ -1017,7 +1070,7 @@ export class ClusterSimulation {
       const via = 1 + (attempt % this.nodes.length);
       const name = `live-${attempt}`;
       attempt++;
-      const created = await this.#createTopic(via, name, 1, 1);
+      const created = await this.#createTopic(via, name, 1, 1, 0);
       if (!created) {
         await new Promise<void>((resolve) => this.clock.schedule(200, resolve));
         continue;
@@ -1071,10 +1124,11 @@ export class ClusterSimulation {
       this.#finish();
       const invariant = error instanceof InvariantViolation ? error.invariant : `exception (${error instanceof Error ? error.name : "unknown"})`;
       const message = error instanceof Error ? (error instanceof InvariantViolation ? error.message : (error.stack ?? error.message)) : String(error);
-      return { ok: false, invariant, failure: `step ${this.stats.steps} at ${this.now} ms: ${message}`, stats: this.stats, recent: [...this.#recent] };
+      return { ok: false, invariant, failure: `step ${this.stats.steps} at ${this.now} ms: ${message}`, stats: { ...this.stats }, recent: [...this.#recent] };
     }
     this.#finish();
-    return { ok: true, stats: this.stats };
+    // A copy: operations still in flight fail when the client closes, after the run.
+    return { ok: true, stats: { ...this.stats } };
   }
 
   #finish(): void {

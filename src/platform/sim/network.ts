@@ -27,7 +27,10 @@
  *   bytes then meet a closed end, whose RST may again be held...) or its owner times out.
  *   There is no keepalive: an idle end across a cut stays open, so owners need timeouts.
  * - Connects: the SYN and SYN-ACK are held on a cut like data; the attempt fails with
- *   ETIMEDOUT after `connectTimeoutMs` (the kernel's SYN retries). A port nobody listens on
+ *   ETIMEDOUT after `connectTimeoutMs` (the kernel's SYN retries). Meanwhile the SYN is sent
+ *   again after 1 s, 2 s, 4 s, ... as Linux does: a peer answers a repeated SYN with its
+ *   SYN-ACK again, and a refusal whose RST was lost (on a cut) is made again — or, if the
+ *   port is listened on by now, the connection is accepted. A port nobody listens on
  *   answers RST: ECONNREFUSED after a round trip. An address no host has: EHOSTUNREACH after
  *   `unreachableMs` (ARP giving up). The accepting side sees the connection (`accept`) when the
  *   client's ACK arrives, which is always before the client's first data.
@@ -90,6 +93,8 @@ export const simWindowBytesMin = 1;
 export const simConnectTimeoutMsDefault = 30_000;
 export const simStallTimeoutMsDefault = 60_000;
 export const simUnreachableMsDefault = 3_000;
+/** A connecting end sends its SYN again after 1 s, then 2, 4, ... (Linux's initial RTO, doubling). */
+export const synRetransmitMsFirst = 1_000;
 /** Ports handed out for `listen` on port 0, and local ports of outgoing connections. */
 const listenPortFirst = 30_000;
 const ephemeralPortFirst = 50_000;
@@ -193,6 +198,8 @@ class End implements NetConnection {
   flushScheduled = false;
   wantsDrain = false;
   connectTimer: CancelTimer | null = null;
+  /** The next SYN retransmission of a connecting end. */
+  synTimer: CancelTimer | null = null;
   localAddress = "";
   localPort = 0;
 
@@ -419,7 +426,18 @@ export class SimNetwork {
       this.#failConnect(client, "ETIMEDOUT");
     });
     this.#send(client.out, "syn", null);
+    this.#armSynRetransmit(client, synRetransmitMsFirst);
     return client;
+  }
+
+  /** While `end` is connecting, its SYN goes again after `rtoMs`, then after twice that, ... */
+  #armSynRetransmit(end: End, rtoMs: number): void {
+    end.synTimer = this.#clock.schedule(rtoMs, () => {
+      end.synTimer = null;
+      if (end.state !== "connecting") return;
+      this.#send(end.out, "syn", null);
+      this.#armSynRetransmit(end, rtoMs * 2);
+    });
   }
 
   // ---- NetConnection methods: called by End only (the class is not exported) ----------------
@@ -554,6 +572,16 @@ export class SimNetwork {
     const from = stream.from;
     switch (seg.kind) {
       case "syn": {
+        // A retransmitted SYN: answered again (its SYN-ACK may have been lost), or, at an end
+        // that refused it while the client still waits (the RST was lost), considered anew.
+        if (to.state === "synReceived") {
+          this.#send(to.out, "synack", null);
+          return;
+        }
+        if (to.state === "closed" && from.state === "connecting") {
+          to.state = "pending";
+          this.#ends.add(to);
+        }
         if (to.state !== "pending") return;
         const listener = to.host.listeners.get(to.localPort);
         if (listener === undefined || listener.stopped) {
@@ -703,6 +731,8 @@ export class SimNetwork {
     end.state = "closed";
     end.connectTimer?.();
     end.connectTimer = null;
+    end.synTimer?.();
+    end.synTimer = null;
     end.buffered = [];
     end.bufferedBytes = 0;
     end.wantsDrain = false;

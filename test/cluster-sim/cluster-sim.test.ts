@@ -6,7 +6,7 @@
  * longer soak.
  */
 import { describe, expect, test } from "bun:test";
-import { type ClusterSimOptions, mixedShape, replayCommand, runClusterSimulation } from "./simulator.ts";
+import { ClusterSimulation, type ClusterSimOptions, mixedShape, replayCommand, runClusterSimulation } from "./simulator.ts";
 
 /** Seeds in the CI run and fault-phase steps per seed. */
 export const ciSeeds = 200;
@@ -65,3 +65,43 @@ test("a seed replays exactly (same trace digest, node log lines included)", asyn
   const c = await runClusterSimulation({ ...ciOptions(9), steps: 800 });
   expect(c.stats.traceDigest).not.toBe(a.stats.traceDigest);
 }, 60_000);
+
+describe("scenarios (no random faults, no random workload)", () => {
+  async function formed(nodes: number, seed: number): Promise<ClusterSimulation> {
+    const sim = new ClusterSimulation({ seed, nodes, steps: 0, randomFaults: false });
+    sim.begin();
+    sim.stopWorkload();
+    const all = Array.from({ length: nodes }, (_, i) => i + 1);
+    expect(await sim.runUntil(() => all.every((id) => sim.imageOf(id)?.liveBrokers().length === nodes), 20_000)).toBe(true);
+    return sim;
+  }
+
+  test("the active controller cut off: the others elect another and serve CreateTopics; back, it sees the topic", async () => {
+    const sim = await formed(3, 21);
+    const old = sim.activeControllerId()!;
+    expect(old).not.toBeNull();
+    sim.isolateNode(old, 10_000);
+    const other = (old % 3) + 1;
+    expect(await sim.createTopicThrough(other, "after-isolation", 10_000)).toBe(true);
+    const now = sim.activeControllerId();
+    expect(now).not.toBeNull();
+    expect(now).not.toBe(old);
+    expect(await sim.runUntil(() => sim.imageOf(old)?.topic("after-isolation") !== undefined, 15_000)).toBe(true);
+    expect(sim.failure).toBeNull();
+    sim.end();
+  }, 30_000);
+
+  test("a broker that loses power past the session timeout is fenced; back on its disk, it registers again and catches up", async () => {
+    const sim = await formed(3, 22);
+    const controller = sim.activeControllerId()!;
+    const victim = (controller % 3) + 1;
+    sim.crashNode(victim, "power", 14_000);
+    expect(await sim.runUntil(() => sim.imageOf(controller)?.liveBrokers().length === 2, 12_000)).toBe(true);
+    expect(await sim.createTopicThrough(controller, "while-down", 10_000)).toBe(true);
+    const all = [1, 2, 3];
+    expect(await sim.runUntil(() => all.every((id) => sim.imageOf(id)?.topic("while-down") !== undefined && sim.imageOf(id)?.liveBrokers().length === 3), 20_000)).toBe(true);
+    const stats = sim.end();
+    expect(stats.fencings).toBe(1);
+    expect(sim.failure).toBeNull();
+  }, 30_000);
+});

@@ -49,7 +49,7 @@
  *   too (until a deletion of that topic is sent);
  * - no producer id is handed out twice (any node, any life);
  * - no exception escapes a node's code, and no code of a dead node runs.
- * Then the faults stop (heal, restart, resume) and, within a bounded simulated time (30 s), a
+ * Then the faults stop (heal, restart, resume) and, within a bounded simulated time (15 s), a
  * CreateTopics through some node must be acknowledged, and every node must see the topic and
  * list every broker unfenced.
  */
@@ -158,7 +158,7 @@ const createRetries = 3;
 const recentEventsMax = 80;
 /** A step with nothing due moves the clock this far at most. */
 const idleStepMsMax = 1000;
-const livenessBoundMsDefault = 30_000;
+const livenessBoundMsDefault = 15_000;
 const fastTiming = [
   "controller.quorum.election.timeout.ms=300",
   "controller.quorum.fetch.timeout.ms=600",
@@ -1088,12 +1088,17 @@ export class ClusterSimulation {
     });
   }
 
-  async run(): Promise<ClusterSimResult> {
+  /** Starts every node, the random faults (unless off) and the workload. */
+  begin(): void {
     process.on("unhandledRejection", this.#onRejection);
+    for (const n of this.nodes) this.#start(n);
+    if (this.#faultsOn) this.#scheduleFaults();
+    this.#scheduleOps();
+  }
+
+  async run(): Promise<ClusterSimResult> {
     try {
-      for (const n of this.nodes) this.#start(n);
-      if (this.#faultsOn) this.#scheduleFaults();
-      this.#scheduleOps();
+      this.begin();
       for (let i = 0; i < this.options.steps; i++) await this.step();
       this.#workloadOn = false;
       this.heal();
@@ -1129,6 +1134,77 @@ export class ClusterSimulation {
     this.#finish();
     // A copy: operations still in flight fail when the client closes, after the run.
     return { ok: true, stats: { ...this.stats } };
+  }
+
+  // ---- scripted faults and views, for scenario tests ---------------------------------------
+
+  /** Steps (checking after every one) until `ms` of simulated time have passed. */
+  async runFor(ms: number): Promise<void> {
+    const end = this.now + ms;
+    while (this.now < end) await this.step();
+  }
+
+  /** Steps until `cond` holds; false when `msMax` passed first. */
+  async runUntil(cond: () => boolean, msMax: number): Promise<boolean> {
+    const end = this.now + msMax;
+    while (!cond()) {
+      if (this.now >= end) return false;
+      await this.step();
+    }
+    return true;
+  }
+
+  /** Cuts node `id` off from every other host (the client's included), both ways, for `ms`. */
+  isolateNode(id: number, ms: number): void {
+    this.#isolate(this.#node(id).address, ms);
+    this.#trace(`n${id} isolated for ${ms} ms (scripted)`);
+  }
+
+  crashNode(id: number, mode: "kill" | "power", downMs: number): void {
+    this.#crash(this.#node(id), mode, downMs);
+  }
+
+  /** The running node that leads the quorum, if one does. */
+  activeControllerId(): number | null {
+    return this.#activeController()?.id ?? null;
+  }
+
+  /** Node `id`'s metadata image (null while it is down or before its quorum opened). */
+  imageOf(id: number): MetadataImage | null {
+    const n = this.#node(id);
+    return n.proc?.state === "dead" ? null : (n.parts?.metadata.image ?? null);
+  }
+
+  /** CreateTopics of `name` through node `via`, once; steps until its answer. True when acknowledged. */
+  async createTopicThrough(via: number, name: string, msMax = 15_000): Promise<boolean> {
+    let outcome: boolean | null = null;
+    void this.#createTopic(via, name, 1, 1, 0).then((ok) => {
+      outcome = ok;
+    });
+    await this.runUntil(() => outcome !== null, msMax);
+    return outcome === true;
+  }
+
+  /** Stops the random workload (scenario tests send their own). */
+  stopWorkload(): void {
+    this.#workloadOn = false;
+  }
+
+  /** The invariant a scenario run broke, if any (checked after every step; also thrown by step). */
+  get failure(): string | null {
+    return this.#failure?.message ?? null;
+  }
+
+  /** Ends the run: stops every node and the client. */
+  end(): ClusterSimStats {
+    this.#finish();
+    return { ...this.stats };
+  }
+
+  #node(id: number): SimNode {
+    const n = this.nodes[id - 1];
+    if (n === undefined) throw new Error(`no node ${id}`);
+    return n;
   }
 
   #finish(): void {

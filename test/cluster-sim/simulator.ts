@@ -382,6 +382,7 @@ export class ClusterSimulation {
   // ---- node lives --------------------------------------------------------------------------
 
   #start(node: SimNode): void {
+    if ((node.proc?.zombieCalls ?? 0) > 0) this.#fail("no code of a dead node runs", `n${node.id} life ${node.life}: ${node.proc!.zombieCalls} filesystem calls after it died`);
     node.proc?.reap(); // the rebooted machine resets what its previous life left open
     const proc = new SimProcess(this.clock, this.net.host(node.address), node.fs);
     node.proc = proc;
@@ -967,6 +968,9 @@ export class ClusterSimulation {
   }
 
   #check(): void {
+    for (const n of this.nodes) {
+      if ((n.proc?.zombieCalls ?? 0) > 0) throw new InvariantViolation("no code of a dead node runs", `n${n.id} life ${n.life}: ${n.proc!.zombieCalls} filesystem calls after it died`);
+    }
     // A leader's high watermark is the commit point it reports, also when a listener before
     // the checker's threw and its "committed" event went unseen.
     for (const n of this.nodes) {
@@ -1138,8 +1142,6 @@ export class ClusterSimulation {
       }
       this.stats.recoveryMs = this.now - healedMs;
       this.#trace(`served again after ${this.stats.recoveryMs} ms`);
-      const zombies = this.nodes.reduce((s, n) => s + (n.proc?.zombieCalls ?? 0), 0);
-      if (zombies > 0) throw new InvariantViolation("no code of a dead node runs", `${zombies} filesystem calls`);
     } catch (error) {
       this.#finish();
       const invariant = error instanceof InvariantViolation ? error.invariant : `exception (${error instanceof Error ? error.name : "unknown"})`;

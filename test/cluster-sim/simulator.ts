@@ -930,6 +930,9 @@ export class ClusterSimulation {
   /** One step: fire the timers due at the next instant, one at a time, letting promises settle after each; then check. */
   async step(): Promise<void> {
     this.stats.steps++;
+    // Callbacks started between steps (begin, scripted calls) run before the next timer: a
+    // crash must never find a node with promise callbacks still pending.
+    await settle();
     const due = this.clock.nextDueMs();
     if (due === null) this.clock.advance(idleStepMsMax);
     while (due !== null && this.clock.fireNext(due)) {

@@ -31,7 +31,7 @@ import type { ApiHandler } from "./handlers/handler.ts";
 import { controllerHandlers, handlers } from "./handlers/index.ts";
 import { quorumHandlers } from "./handlers/quorum-apis.ts";
 import { BrokerLifecycle, ControllerDuties, ControllerLink } from "./cluster.ts";
-import { openQuorum } from "./quorum.ts";
+import { openQuorum, type Quorum } from "./quorum.ts";
 import type { BrokerServices, BrokerSettings } from "./services.ts";
 import { peekRequestHeader } from "../protocol/header.ts";
 import { ApiKeys } from "../protocol/messages/index.ts";
@@ -43,7 +43,21 @@ export interface Node {
   stop(): Promise<void>;
 }
 
-export async function startNode(config: BrokerConfig, platform: BrokerPlatform): Promise<Node> {
+/** What a simulator or test may watch of a node while it starts and runs. */
+export interface NodeParts {
+  readonly quorum: Quorum;
+  readonly metadata: MetadataManager;
+}
+
+export interface NodeOptions {
+  /**
+   * Called once the quorum and the metadata manager exist, before the quorum starts (so its
+   * first events can be seen): the deterministic cluster simulator checks them from there.
+   */
+  readonly observe?: (parts: NodeParts) => void;
+}
+
+export async function startNode(config: BrokerConfig, platform: BrokerPlatform, options: NodeOptions = {}): Promise<Node> {
   let resolveReady!: (services: BrokerServices) => void;
   let rejectReady!: (error: unknown) => void;
   const ready = new Promise<BrokerServices>((resolve, reject) => {
@@ -91,7 +105,7 @@ export async function startNode(config: BrokerConfig, platform: BrokerPlatform):
   if (ctx === null) throw new Error("startNode: the broker did not build its dispatcher");
 
   try {
-    const services = await assemble(broker, ctx, platform, {
+    const services = await assemble(broker, ctx, platform, options, {
       quorumReady: (d) => {
         quorumDispatch = d;
       },
@@ -120,7 +134,7 @@ interface DispatchHooks {
   controllerReady(dispatch: Dispatch): void;
 }
 
-async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlatform, hooks: DispatchHooks): Promise<BrokerServices> {
+async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlatform, options: NodeOptions, hooks: DispatchHooks): Promise<BrokerServices> {
   const { config } = broker;
   const log = broker.log;
   let metadata: MetadataManager | null = null;
@@ -185,6 +199,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   // Only ApiVersions (which reads the image offset) and the Raft handlers (which use the
   // quorum they were built with) run on this dispatcher: they need no other service.
   hooks.quorumReady(createDispatcher([controllerApis[0]!, ...raftApis], { metadata } as unknown as BrokerServices));
+  options.observe?.({ quorum, metadata });
   quorum.driver.start();
 
   // Replay the committed metadata before serving: the node learns the high watermark from

@@ -36,6 +36,8 @@ export interface Quorum {
   readonly core: RaftCore;
   readonly driver: RaftDriver;
   readonly store: RaftMetadataStore;
+  /** The Raft log of `__cluster_metadata-0`; written by the core only (others read: tests, the simulator). */
+  readonly log: PartitionRaftLog;
   /** Raft's connections to the voters' controller listeners (node id = voter id). */
   readonly client: NodeClient;
   /**
@@ -149,6 +151,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     core,
     driver,
     store,
+    log: raftLog,
     client,
     channel,
     voters: config.voters,

@@ -41,6 +41,7 @@ import type { Clock } from "../platform/clock.ts";
 import type { FileSystem, StorageError } from "../platform/fs.ts";
 import { RecordBatchView } from "../protocol/records/record-batch.ts";
 import { defaultLogConfig, type LogConfig } from "../storage/config.ts";
+import type { LogDirSpace } from "../storage/disk-monitor.ts";
 import { FileCache } from "../storage/file-cache.ts";
 import { LogDirHealth, PartitionLog } from "../storage/partition-log.ts";
 import { assert } from "./assert.ts";
@@ -139,6 +140,12 @@ export interface OpenRaftLogOptions {
   config?: LogConfig;
   files?: FileCache;
   health?: LogDirHealth;
+  /**
+   * The disk monitor's gate of the log dir holding this log (storage/disk-monitor.ts): at the
+   * reject level leader appends go on, as an internal topic's, down to the reserve's floor.
+   * None: no limit but ENOSPC.
+   */
+  space?: LogDirSpace | null;
 }
 
 /** A RaftLog over a PartitionLog. */
@@ -168,6 +175,7 @@ export class PartitionRaftLog implements RaftLog {
       config,
       files: opts.files ?? new FileCache(opts.fs, 64),
       health: opts.health ?? new LogDirHealth(opts.dir, 1),
+      space: opts.space ?? null,
       recoveryPoint: 0,
       // The segments' start for now: the check against the snapshots needs the epochs below the oldest.
       logStartOffset: 0,

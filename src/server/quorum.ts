@@ -35,11 +35,14 @@ import type { BrokerPlatform } from "./broker.ts";
 import type { BrokerConfig, QuorumVoter } from "./config.ts";
 import { StartupError } from "./startup-error.ts";
 import { METADATA_BATCH_BYTES_MAX } from "../metadata/log-store.ts";
+import type { LogDirSpace } from "../storage/disk-monitor.ts";
 
 export interface Quorum {
   readonly core: RaftCore;
   readonly driver: RaftDriver;
   readonly store: RaftMetadataStore;
+  /** The Raft log of `__cluster_metadata-0`; written by the core only (others read: tests, the simulator). */
+  readonly log: PartitionRaftLog;
   /** Raft's connections to the voters' controller listeners (node id = voter id). */
   readonly client: NodeClient;
   /**
@@ -67,6 +70,8 @@ export interface OpenQuorumOptions {
   readonly metadataLogDir: string;
   /** The directory id of `metadataLogDir` (meta.properties), null for a v0 file. */
   readonly directoryId: string | null;
+  /** The disk monitor's gate of `metadataLogDir` (the log manager's): the metadata log writes into the internal topics' reserve. */
+  readonly metadataLogSpace?: LogDirSpace;
   readonly log: Logger;
 }
 
@@ -79,6 +84,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     clock: platform.clock,
     dir,
     config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX, segmentBytes: config.get("metadata.log.segment.bytes"), segmentMs: config.get("metadata.log.segment.ms") }),
+    space: opts.metadataLogSpace ?? null,
   });
 
   const single = config.voters.length === 0;
@@ -171,6 +177,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     core,
     driver,
     store,
+    log: raftLog,
     client,
     channel,
     voters: config.voters,

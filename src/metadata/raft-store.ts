@@ -22,6 +22,9 @@
  *   `metadata.log.max.snapshot.interval.ms` since it with anything applied), at the offset it
  *   has applied: a committed batch boundary, so at or below the high watermark. The Raft core
  *   then deletes what retention allows (`metadata.max.retention.*`) and moves the log start.
+ *   The snapshot is taken on a timer (at once when due, else when the interval runs out),
+ *   never inside a Raft event: every listener of a commit sees the log it committed before
+ *   retention may delete it, and the core is not re-entered while it hands out outputs.
  * - "snapshotLoaded" (this node fetched the leader's snapshot: it was behind the leader's log
  *   start): the image is replaced by the snapshot's, pushed as one `snapshot` update, and
  *   replay goes on from the snapshot's end. The subscriber sees images in log order only: an
@@ -29,7 +32,7 @@
  */
 import { buildRecordBatch } from "../protocol/records/builder.ts";
 import { walkBatches } from "../protocol/records/record-batch.ts";
-import type { Clock } from "../platform/clock.ts";
+import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { type RaftConfig, shouldSnapshot } from "../raft/config.ts";
 import type { RaftDriver, RaftEvent } from "../raft/driver.ts";
 import type { RaftLog } from "../raft/raft-log.ts";
@@ -67,6 +70,8 @@ export interface MetadataSnapshotStats {
   loaded: number;
   /** Snapshots the Raft core refused (logged). */
   rejected: number;
+  /** Snapshots taken after which retention moved the log start (the log before it deleted). */
+  logStartMoves: number;
   /** The latest snapshot taken or loaded, or the one started from. */
   latest: SnapshotId | null;
 }
@@ -87,7 +92,11 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
   /** Log bytes applied since the latest snapshot, and when that was (monotonic). */
   #bytesSinceSnapshot = 0;
   #lastSnapshotMs: number;
-  readonly stats: MetadataSnapshotStats = { taken: 0, loaded: 0, rejected: 0, latest: null };
+  /** The timer of the next snapshot check, and when it is due (monotonic). */
+  #snapshotTimer: CancelTimer | null = null;
+  #snapshotTimerAtMs = Number.POSITIVE_INFINITY;
+  #closed = false;
+  readonly stats: MetadataSnapshotStats = { taken: 0, loaded: 0, rejected: 0, logStartMoves: 0, latest: null };
   #highWatermark = 0;
   #pending: Pending[] = [];
   /** The epoch in which this node leads and has committed its LEADER_CHANGE; -1 otherwise. */
@@ -234,7 +243,32 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
       throw error;
     }
     this.#wakeCatchUpWaiters();
-    this.#maybeSnapshot();
+    this.#armSnapshot();
+  }
+
+  /** Arms the snapshot timer for when `shouldSnapshot` will say yes (nothing applied: never). */
+  #armSnapshot(): void {
+    if (this.#closed || this.#failed !== null || this.#bytesSinceSnapshot <= 0) return;
+    const now = this.#clock.monotonicMs();
+    const { snapshotRecordBytesBetween, snapshotIntervalMs } = this.#snapshotConfig;
+    const atMs =
+      this.#bytesSinceSnapshot >= snapshotRecordBytesBetween ? now : snapshotIntervalMs > 0 ? Math.max(now, this.#lastSnapshotMs + snapshotIntervalMs) : Number.POSITIVE_INFINITY;
+    if (!(atMs < this.#snapshotTimerAtMs)) return;
+    this.#snapshotTimer?.();
+    this.#snapshotTimerAtMs = atMs;
+    this.#snapshotTimer = this.#clock.schedule(atMs - now, () => {
+      this.#snapshotTimer = null;
+      this.#snapshotTimerAtMs = Number.POSITIVE_INFINITY;
+      this.#maybeSnapshot();
+      this.#armSnapshot();
+    });
+  }
+
+  /** Stops snapshotting (the quorum closes: the log is about to close). */
+  close(): void {
+    this.#closed = true;
+    this.#snapshotTimer?.();
+    this.#snapshotTimer = null;
   }
 
   /** The leader's snapshot, installed by the core: it replaces the image; replay goes on from its end. */
@@ -260,15 +294,16 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
 
   /** Snapshots the image at the applied offset when `shouldSnapshot` says it is time. */
   #maybeSnapshot(): void {
-    if (this.#failed !== null) return;
+    if (this.#closed || this.#failed !== null) return;
     const now = this.#clock.monotonicMs();
     if (!shouldSnapshot(this.#snapshotConfig, this.#bytesSinceSnapshot, now - this.#lastSnapshotMs)) return;
-    const latest = this.#log.latestSnapshot();
-    if (latest !== null && latest.endOffset >= this.#applied) return;
     // Whatever comes of it, the next attempt waits for as much again: a refusal is not retried per commit.
     this.#bytesSinceSnapshot = 0;
     this.#lastSnapshotMs = now;
+    const latest = this.#log.latestSnapshot();
+    if (latest !== null && latest.endOffset >= this.#applied) return;
     const content = encodeImageSnapshot(this.#image, this.#clock.nowMs());
+    const logStartBefore = this.#log.logStartOffset;
     const r = this.#driver.createSnapshot(this.#applied, content);
     if (r.kind !== "ok") {
       this.stats.rejected++;
@@ -277,7 +312,14 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
     }
     this.stats.taken++;
     this.stats.latest = r.snapshotId;
-    this.#logger?.info("metadata snapshot taken", { snapshot: snapshotIdText(r.snapshotId), bytes: content.length, logStartOffset: r.logStartOffset });
+    if (r.logStartOffset > logStartBefore) this.stats.logStartMoves++;
+    this.#logger?.info("metadata snapshot taken", {
+      snapshot: snapshotIdText(r.snapshotId),
+      bytes: content.length,
+      topics: this.#image.topicsById.size,
+      logStartOffset: r.logStartOffset,
+      logStartBefore,
+    });
   }
 
   /** Hands `committed` to the subscriber and keeps the image it leads to (replayed here when nobody subscribed). */

@@ -92,7 +92,7 @@ function intSchema(min: number, max: number): z.ZodType<number, z.ZodTypeDef, st
   return integerText.transform((s) => Number(s)).pipe(z.number().int().min(min).max(max));
 }
 
-function rangeText(kind: string, min: number, max: number | "2^63-1"): string {
+function rangeText(kind: string, min: number | "-2^63", max: number | "2^63-1"): string {
   return `${kind} in [${min}, ${max}]`;
 }
 
@@ -107,6 +107,8 @@ function short(dflt: number, min: number, c: Common): ConfigDef<number> {
 }
 
 const longMaxBig = 9223372036854775807n;
+/** -2^63, exact as a double: Kafka's Long.MIN_VALUE. */
+const longMin = -(2 ** 63);
 
 function longSchema(min: number): z.ZodType<number, z.ZodTypeDef, string> {
   return integerText.transform((s, ctx) => {
@@ -119,7 +121,7 @@ function longSchema(min: number): z.ZodType<number, z.ZodTypeDef, string> {
   });
 }
 function long(dflt: number, defaultText: string, min: number, c: Common): ConfigDef<number> {
-  return def("LONG", longSchema(min), rangeText("an integer", min, "2^63-1"), dflt, defaultText, c);
+  return def("LONG", longSchema(min), rangeText("an integer", min === longMin ? "-2^63" : min, "2^63-1"), dflt, defaultText, c);
 }
 function longOrNull(min: number, c: Common): ConfigDef<number | null> {
   return def<number | null>("LONG", longSchema(min), rangeText("an integer", min, "2^63-1"), null, null, c);
@@ -232,11 +234,12 @@ export const configDefs = {
   "metadata.log.segment.ms": long(7 * 24 * 60 * 60 * 1000, String(7 * 24 * 60 * 60 * 1000), 1, {
     doc: "A metadata log segment older than this is rolled at the next append.",
   }),
-  "metadata.max.retention.bytes": long(100 * 1024 * 1024, String(100 * 1024 * 1024), -1, {
-    doc: "Above this total of metadata log and snapshot bytes the oldest snapshot and the log before the next one are deleted; -1: no limit.",
+  // Kafka gives the two retention settings no validator: any negative value is no limit.
+  "metadata.max.retention.bytes": long(100 * 1024 * 1024, String(100 * 1024 * 1024), longMin, {
+    doc: "Above this total of metadata log and snapshot bytes the oldest snapshot and the log before the next one are deleted (the latest snapshot is always kept); negative: no limit.",
   }),
-  "metadata.max.retention.ms": long(7 * 24 * 60 * 60 * 1000, String(7 * 24 * 60 * 60 * 1000), -1, {
-    doc: "A metadata snapshot older than this is deleted with the log before the next one (the latest is always kept); -1: no limit.",
+  "metadata.max.retention.ms": long(7 * 24 * 60 * 60 * 1000, String(7 * 24 * 60 * 60 * 1000), longMin, {
+    doc: "A metadata snapshot older than this is deleted with the log before the next one (the latest snapshot is always kept); negative: no limit.",
   }),
   "broker.heartbeat.interval.ms": int(2000, 1, int32Max, { doc: "How often a broker heartbeats to the active controller." }),
   "broker.session.timeout.ms": int(9000, 1, int32Max, { doc: "A broker whose heartbeats stop for this long is fenced by the controller." }),

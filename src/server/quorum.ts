@@ -122,7 +122,8 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     "metadata.max.retention.bytes",
     "metadata.max.retention.ms",
   ] as const) {
-    props.set(name, String(config.get(name)));
+    // Negative retention is no limit, as in Kafka; the Raft layer spells it -1.
+    props.set(name, String(Math.max(-1, config.get(name))));
   }
   const raftConfig = raftConfigFromProperties(props);
   if (!raftConfig.ok) throw new StartupError(`controller quorum settings: ${raftConfig.message}`);
@@ -187,6 +188,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     close: () => {
       if (closed) return;
       closed = true;
+      store.close();
       driver.close();
       client.close();
       channel.close();

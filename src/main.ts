@@ -170,6 +170,10 @@ async function runBroker(args: readonly string[]): Promise<void> {
       logSink: stderrSink,
       hostname: hostname(),
       absolutePath: (p) => resolve(p),
+    }, {
+      // Logged by the quorum; exit at once, without the graceful stop's flushes and
+      // controlled shutdown (a retried write could lie about what is on disk).
+      onFatal: () => exitProcess(1),
     });
   } catch (error) {
     // Conditions an operator fixes get one line; anything else is a bug and keeps its stack.

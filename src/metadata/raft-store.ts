@@ -169,6 +169,18 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
     });
   }
 
+  /**
+   * The quorum stopped for good (a metadata-log write failed): every waiting and later
+   * proposal fails with `error`. Nothing is applied any more.
+   */
+  fail(error: Error): void {
+    if (this.#failed === null) this.#failed = error;
+    this.#snapshotTimer?.();
+    this.#snapshotTimer = null;
+    for (const p of this.#pending.splice(0)) p.reject(this.#failed);
+    for (const w of this.#waiters.splice(0)) w.reject(this.#failed);
+  }
+
   #notController(): NotControllerError {
     const core = this.#driver.core;
     const leader = core.leaderId;
@@ -343,8 +355,7 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
   }
 
   #fail(error: unknown): void {
-    this.#failed = error instanceof Error ? error : new Error(String(error));
-    for (const p of this.#pending.splice(0)) p.reject(this.#failed);
+    this.fail(error instanceof Error ? error : new Error(String(error)));
   }
 
   #wakeCatchUpWaiters(): void {

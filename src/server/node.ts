@@ -55,6 +55,12 @@ export interface NodeOptions {
    * first events can be seen): the deterministic cluster simulator checks them from there.
    */
   readonly observe?: (parts: NodeParts) => void;
+  /**
+   * The node cannot go on: its metadata log or quorum-state file failed to write (logged
+   * already). The process should exit at once (`bunka broker` does, code 1, as Kafka halts);
+   * without this option the node stops itself.
+   */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 export async function startNode(config: BrokerConfig, platform: BrokerPlatform, options: NodeOptions = {}): Promise<Node> {
@@ -174,6 +180,10 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     directoryId: broker.directoryIds[0] ?? null,
     metadataLogSpace: logs.disk.space(metadataLogDir),
     log,
+    onFatal: (error) => {
+      if (options.onFatal !== undefined) options.onFatal(error);
+      else void broker.stop().catch((e: unknown) => log.error("stop after a fatal failure failed", { error: e instanceof Error ? e.message : String(e) }));
+    },
   });
   broker.addShutdownHook("controller quorum", () => quorum.close());
   const nodeId = broker.nodeId;

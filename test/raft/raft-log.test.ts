@@ -9,7 +9,7 @@ import { SeededPrng } from "../../src/platform/prng.ts";
 import { SimFileSystem } from "../../src/platform/sim/fs.ts";
 import { RecordBatchView } from "../../src/protocol/records/record-batch.ts";
 import { decodeLeaderChange, encodeLeaderChange, leaderChangeBatch } from "../../src/raft/leader-change.ts";
-import { PartitionRaftLog } from "../../src/raft/raft-log.ts";
+import { MetadataLogFailure, PartitionRaftLog } from "../../src/raft/raft-log.ts";
 import { DiskMonitor, defaultDiskThresholds, diskInternalFloorBytes } from "../../src/storage/disk-monitor.ts";
 import { metadataDir, recordBatch } from "./helpers.ts";
 
@@ -40,7 +40,7 @@ describe("PartitionRaftLog", () => {
     const { fs, log } = openLog();
     log.appendAsLeader(recordBatch(["a"]), 1);
     expect(log.flushedOffset).toBe(0);
-    expect(log.flush()).toBeNull();
+    log.flush();
     expect(log.flushedOffset).toBe(1);
     log.appendAsLeader(recordBatch(["b"]), 1);
     expect(log.flushedOffset).toBe(1);
@@ -49,6 +49,26 @@ describe("PartitionRaftLog", () => {
     const reopened = openLog(fs).log;
     expect(reopened.logEndOffset).toBeGreaterThanOrEqual(1);
     expect(reopened.flushedOffset).toBe(reopened.logEndOffset);
+  });
+
+  test("a failed fsync or write throws MetadataLogFailure and is never retried into a success", () => {
+    const { fs, log } = openLog();
+    log.appendAsLeader(recordBatch(["a"]), 1);
+    fs.failNext("fsync", "EIO");
+    expect(() => log.flush()).toThrow(MetadataLogFailure);
+    expect(log.flushedOffset).toBe(0);
+    // The dir is offline now: nothing more is written there, every write is as fatal.
+    expect(() => log.appendAsLeader(recordBatch(["b"]), 1)).toThrow(MetadataLogFailure);
+
+  });
+
+  test("ENOSPC on a write is a refusal, not a failure; EIO on a write is fatal", () => {
+    const { fs, log } = openLog();
+    fs.failNext("append", "ENOSPC");
+    expect(log.appendAsLeader(recordBatch(["b"]), 1).kind).toBe("error");
+    expect(log.appendAsLeader(recordBatch(["b"]), 1).kind).toBe("ok");
+    fs.failNext("append", "EIO");
+    expect(() => log.appendAsLeader(recordBatch(["c"]), 1)).toThrow(MetadataLogFailure);
   });
 
   test("a follower append must start at the log end and must not go back in epoch", () => {

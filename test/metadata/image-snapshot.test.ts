@@ -12,19 +12,7 @@ import { randomUuid } from "../../src/metadata/uuid.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
 import { buildRecordBatch } from "../../src/protocol/records/builder.ts";
 import { walkBatches } from "../../src/protocol/records/record-batch.ts";
-
-/** Everything an image holds, in its maps' order (so equal states iterate alike). */
-export function imageState(image: MetadataImage): unknown {
-  return {
-    offset: image.offset,
-    topicsById: [...image.topicsById.entries()],
-    topicsByName: [...image.topicsByName.entries()],
-    brokers: [...image.brokers.entries()],
-    configs: [...image.configs.entries()].map(([k, m]) => [k, [...m.entries()]]),
-    features: [...image.features.entries()],
-    nextProducerId: image.nextProducerId,
-  };
-}
+import { imageState } from "./image-state.ts";
 
 function pick<T>(prng: SeededPrng, items: readonly T[]): T {
   return items[prng.int(items.length)]!;

@@ -93,8 +93,8 @@ test("a seed replays exactly (same trace digest, node log lines included)", asyn
 }, 60_000);
 
 describe("scenarios (no random faults, no random workload)", () => {
-  async function formed(nodes: number, seed: number): Promise<ClusterSimulation> {
-    const sim = new ClusterSimulation({ seed, nodes, steps: 0, randomFaults: false });
+  async function formed(nodes: number, seed: number, extra: Partial<ClusterSimOptions> = {}): Promise<ClusterSimulation> {
+    const sim = new ClusterSimulation({ seed, nodes, steps: 0, randomFaults: false, ...extra });
     sim.begin();
     sim.stopWorkload();
     const all = Array.from({ length: nodes }, (_, i) => i + 1);
@@ -128,6 +128,22 @@ describe("scenarios (no random faults, no random workload)", () => {
     expect(await sim.runUntil(() => all.every((id) => sim.imageOf(id)?.topic("while-down") !== undefined && sim.imageOf(id)?.liveBrokers().length === 3), 20_000)).toBe(true);
     const stats = sim.end();
     expect(stats.fencings).toBe(1);
+    expect(sim.failure).toBeNull();
+  }, 30_000);
+
+  test("a voter down while the others snapshot past its log: back on its disk, it installs the leader's snapshot and sees every topic", async () => {
+    const sim = await formed(3, 23, { snapshots: "small" });
+    const controller = sim.activeControllerId()!;
+    const victim = (controller % 3) + 1;
+    sim.crashNode(victim, "power", 15_000);
+    const names = Array.from({ length: 40 }, (_, i) => `while-down-${i}`);
+    for (const name of names) expect(await sim.createTopicThrough(controller, name, 10_000)).toBe(true);
+    expect(await sim.runUntil(() => names.every((name) => sim.imageOf(victim)?.topic(name) !== undefined), 30_000)).toBe(true);
+    const stats = sim.end();
+    expect(stats.snapshotsLoaded).toBe(1);
+    expect(stats.snapshotsTaken).toBeGreaterThan(3);
+    expect(stats.logStartMoves).toBeGreaterThan(3);
+    expect(stats.snapshotsChecked).toBeGreaterThan(3);
     expect(sim.failure).toBeNull();
   }, 30_000);
 });

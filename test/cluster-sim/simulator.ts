@@ -40,14 +40,20 @@
  * - one leader per epoch (role changes are watched as they happen);
  * - per node, the epoch never goes back (the quorum-state file across lives, the core's
  *   epoch too), and within an epoch a vote never changes;
- * - committed = below the highest high watermark a leader reported; below its own high
- *   watermark every node's metadata log holds exactly the committed batches (offset, epoch,
- *   CRC, size), so does a leader up to what earlier leaders committed; a leader of epoch E
+ * - committed = below the highest high watermark a leader reported; from its log start to its
+ *   own high watermark every node's metadata log holds exactly the committed batches (offset,
+ *   epoch, CRC, size), so does a leader up to what earlier leaders committed; a leader of epoch E
  *   holds everything committed before E; no node's high watermark passes what is committed
  *   or goes back within a life;
  * - every node's MetadataImage equals the image the checker builds by replaying the committed
  *   batches up to the same offset (digest of topics, partitions, brokers, configs, features,
  *   producer ids), and a node never applies past what is committed;
+ * - every node's latest metadata snapshot (KIP-630; checked once per snapshot and life) ends
+ *   on a committed batch boundary in that batch's epoch, its content is the committed log's
+ *   image there, and that image plus the node's log after it, replayed to its high watermark,
+ *   is the committed log's image there (what the node rebuilds when it restarts). In two seeds
+ *   of five (`snapshots: "small"`) nodes snapshot every few KiB, retention deletes the log
+ *   before the newest snapshot, and nodes that fall behind install the leader's snapshot;
  * - an acknowledged change is committed when its answer arrives: the topic (same id) and the
  *   partition count are in the image replayed from the committed log, the config value is in
  *   a committed record, a deleted topic id is gone; and every node's image past it shows it

@@ -314,6 +314,10 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
     this.#lastSnapshotMs = now;
     const latest = this.#log.latestSnapshot();
     if (latest !== null && latest.endOffset >= this.#applied) return;
+    // A snapshot holds committed records only: what was applied, never past the high watermark.
+    if (!(this.#applied <= this.#highWatermark && this.#image.offset < this.#applied)) {
+      throw new Error(`metadata snapshot at ${this.#applied}: high watermark ${this.#highWatermark}, image at ${this.#image.offset}`);
+    }
     const content = encodeImageSnapshot(this.#image, this.#clock.nowMs());
     const logStartBefore = this.#log.logStartOffset;
     const r = this.#driver.createSnapshot(this.#applied, content);
@@ -322,6 +326,7 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
       this.#logger?.warn("metadata snapshot refused", { endOffset: this.#applied, detail: r.detail });
       return;
     }
+    if (r.snapshotId.endOffset !== this.#applied) throw new Error(`metadata snapshot ${snapshotIdText(r.snapshotId)} taken for the applied offset ${this.#applied}`);
     this.stats.taken++;
     this.stats.latest = r.snapshotId;
     if (r.logStartOffset > logStartBefore) this.stats.logStartMoves++;

@@ -41,6 +41,7 @@ const slowRecoveryMs = 5_000;
 let failures = 0;
 let totalSteps = 0;
 let totalSimMs = 0;
+let fatalStops = 0;
 const snapshots = { taken: 0, loaded: 0, logStartMoves: 0, checked: 0 };
 const recoveries: number[] = [];
 const started = performance.now();
@@ -56,6 +57,7 @@ for (let seed = first; seed < first + count; seed++) {
   snapshots.loaded += r.stats.snapshotsLoaded;
   snapshots.logStartMoves += r.stats.logStartMoves;
   snapshots.checked += r.stats.snapshotsChecked;
+  fatalStops += r.stats.fatalStops;
   if (r.ok) recoveries.push(r.stats.recoveryMs);
   if (r.ok && r.stats.recoveryMs > slowRecoveryMs) console.log(`slow recovery: seed ${seed} took ${r.stats.recoveryMs} ms (${replayCommand({ seed, steps, ...shape, diskFaults })})`);
   if (!r.ok) {
@@ -73,6 +75,6 @@ console.log(
   `${count} seeds, ${failures} failed, ${totalSteps} steps, ${(totalSimMs / 1000).toFixed(0)} s simulated in ${seconds.toFixed(1)} s: ` +
     `${Math.round(totalSteps / seconds)} steps/s, ${Math.round((count / seconds) * 60)} seeds/min; ` +
     `recovery after the faults: median ${recoveries[recoveries.length >> 1] ?? 0} ms, max ${recoveries.at(-1) ?? 0} ms; ` +
-    `metadata snapshots: ${snapshots.taken} taken, ${snapshots.loaded} installed from the leader, ${snapshots.logStartMoves} log prefixes deleted, ${snapshots.checked} checked`,
+    `metadata snapshots: ${snapshots.taken} taken, ${snapshots.loaded} installed from the leader, ${snapshots.logStartMoves} log prefixes deleted, ${snapshots.checked} checked${diskFaults ? `; nodes stopped on a metadata-log write failure: ${fatalStops}` : ""}`,
 );
 process.exit(failures > 0 ? 1 : 0);

@@ -31,10 +31,11 @@
  * connection nothing is duplicated or reordered; requests are duplicated by clients that
  * retry and reordered across connections (held segments released after a cut heals).
  *
- * Not in CI: disk errors (`diskFaults`, EIO on a node's next append or fsync). A failed
- * quorum-state write escapes as an unhandled rejection (the process would die), and a node
- * whose metadata-log append failed stays up, heartbeating and unfenced, with its metadata
- * stuck where it was (no log line): such seeds fail liveness.
+ * Not in CI: disk errors (`diskFaults`, EIO on a node's next append or fsync, wherever it
+ * lands). A failed metadata-log or quorum-state write stops the node (its `onFatal`, where
+ * `bunka broker` exits 1); the simulator ends that life and starts the node again, as a
+ * supervisor would, and counts it in `fatalStops`. The invariants and liveness hold as for
+ * crashes.
  *
  * After every step the checker asserts:
  * - one leader per epoch (role changes are watched as they happen);
@@ -132,6 +133,8 @@ export interface ClusterSimStats {
   timersFired: number;
   simulatedMs: number;
   crashes: number;
+  /** Lives ended by the node itself on a fatal metadata-log failure (disk faults only). */
+  fatalStops: number;
   pauses: number;
   partitions: number;
   /** Brokers fenced by the controller for missed heartbeats. */
@@ -284,6 +287,7 @@ export class ClusterSimulation {
     timersFired: 0,
     simulatedMs: 0,
     crashes: 0,
+    fatalStops: 0,
     pauses: 0,
     partitions: 0,
     fencings: 0,
@@ -467,14 +471,26 @@ export class ClusterSimulation {
         }
       });
     }
-    startNode(node.config, platform, { observe: (parts) => this.#observe(node, proc, parts) }).then(
+    let fatal = false;
+    const onFatal = (): void => {
+      fatal = true;
+      // `bunka broker` exits 1 here; the simulator kills this life from outside the node's
+      // code (a timer at 0 ms) and, as a supervisor would, starts the node again.
+      this.clock.schedule(0, () => {
+        if (node.proc !== proc || proc.state === "dead") return;
+        this.stats.fatalStops++;
+        this.#trace(`n${node.id} stopped on a fatal metadata-log failure (exit 1)`);
+        this.#crash(node, "kill", 200 + this.prng.int(1000));
+      });
+    };
+    startNode(node.config, platform, { observe: (parts) => this.#observe(node, proc, parts), onFatal }).then(
       (handle) => {
         if (node.proc !== proc) return;
         node.handle = handle;
         this.#trace(`n${node.id} ready (life ${life})`);
       },
       (error: unknown) => {
-        if (node.proc !== proc || proc.state === "dead") return;
+        if (node.proc !== proc || proc.state === "dead" || fatal) return;
         this.#fail("a node starts (again after a crash)", `n${node.id} life ${life}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       },
     );

@@ -280,8 +280,8 @@ export interface DynamicConfigTargets {
  * Applies the live keys outside topic configs (topic defaults need nothing here: the replica
  * manager re-resolves every topic's config when the image's configs change). Call it once the
  * metadata is replayed and after every image whose configs changed; it logs each key whose
- * effective value changed since the previous call, and each value it cannot apply (the
- * previous value stays).
+ * effective value changed since the previous call (keys without effect too, saying so), and
+ * each value it cannot apply (the previous value stays).
  */
 export function dynamicConfigApplier(dyn: DynamicBrokerConfig, targets: DynamicConfigTargets): () => void {
   const log = targets.log.child({ component: "dynamic-config" });
@@ -289,14 +289,23 @@ export function dynamicConfigApplier(dyn: DynamicBrokerConfig, targets: DynamicC
   return () => {
     const now = new Map<string, string>();
     for (const name of configNames) {
-      if (dynamicEffect(name)?.kind !== "live") continue;
+      const kind = dynamicEffect(name)?.kind;
+      if (kind !== "live" && kind !== "no-effect") continue;
       const v = dyn.brokerConfigValue(name);
       now.set(name, v === undefined ? "" : `${v.value} (${v.source})`);
     }
     const changed = [...now].filter(([k, v]) => applied.get(k) !== v).map(([k]) => k);
     const first = applied.size === 0;
     applied = now;
-    if (changed.length === 0) return;
+    // At start-up, the dynamic values in force; later, every change (and whether it does anything here).
+    for (const key of changed) {
+      const value = now.get(key) ?? "";
+      if (first && !value.includes("(DYNAMIC_")) continue;
+      const live = dynamicEffect(key as ConfigName)?.kind === "live";
+      const msg = first ? "dynamic broker config in force" : live ? "broker config changed" : "broker config stored; it has no effect in bunka";
+      log.info(msg, { key, value });
+    }
+    if (!changed.some((k) => dynamicEffect(k as ConfigName)?.kind === "live")) return;
 
     const overrides = parseConnectionsPerIpOverrides(dyn.get("max.connections.per.ip.overrides"));
     const perIp = dyn.get("max.connections.per.ip");
@@ -318,11 +327,5 @@ export function dynamicConfigApplier(dyn: DynamicBrokerConfig, targets: DynamicC
       if (problem !== null) log.warn("dynamic config not applied", { key: "log.dir.*", problem });
     }
     targets.logs.cleaner.reconfigure({ backoffMs: dyn.get("log.cleaner.backoff.ms"), dedupeBufferBytes: dyn.get("log.cleaner.dedupe.buffer.size") });
-
-    // At start-up, the dynamic values in force; later, every change.
-    for (const key of changed) {
-      const value = now.get(key) ?? "";
-      if (!first || value.includes("(DYNAMIC_")) log.info(first ? "dynamic broker config in force" : "broker config changed", { key, value });
-    }
   };
 }

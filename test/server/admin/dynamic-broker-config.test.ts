@@ -87,6 +87,8 @@ describe("which broker configs may change", () => {
       ["58000", 2],
       ["60000", 5],
     ]);
+    // Stored and reported, and the log says it changes nothing here.
+    expect(br.logLines.lines.some((l) => l.includes("no effect in bunka") && l.includes("sasl.kerberos.min.time.before.relogin"))).toBe(true);
     const atDefault = await incremental(br, "", [["sasl.kerberos.min.time.before.relogin", SET, "58000"]]);
     expect(atDefault.errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect(atDefault.errorMessage).toContain("per-broker");

@@ -146,6 +146,14 @@ export interface ConfigSynonym {
   readonly source: BrokerConfigSource;
 }
 
+type EffectiveValue = { readonly value: string; readonly source: BrokerConfigSource };
+
+interface LookupCache {
+  readonly configs: MetadataImage["configs"];
+  readonly levels: Map<ConfigName, DynamicLevels>;
+  readonly values: Map<string, EffectiveValue | undefined>;
+}
+
 interface DynamicLevels {
   readonly perBroker: string | undefined;
   readonly clusterDefault: string | undefined;
@@ -174,14 +182,24 @@ export class DynamicBrokerConfig {
     this.#image = () => image() ?? MetadataImage.EMPTY;
   }
 
-  /** Per image configs map: the checked dynamic texts of each key looked up so far (lookups run per topic config). */
-  #cache: { configs: MetadataImage["configs"]; levels: Map<ConfigName, DynamicLevels> } | null = null;
+  /**
+   * Per image configs map (the static config never changes): the checked dynamic texts and
+   * the effective value of each key looked up so far. Lookups run for every topic config of
+   * every partition a change touches (thousands at topic creation), so each is a map read.
+   */
+  #cache: LookupCache | null = null;
+
+  #cached(): LookupCache {
+    const configs = this.#image().configs;
+    if (this.#cache === null || this.#cache.configs !== configs) this.#cache = { configs, levels: new Map(), values: new Map() };
+    return this.#cache;
+  }
 
   /** The dynamic text of `name` at each level; a value that no longer parses (written by another version) is skipped. */
   #dynamic(name: ConfigName): DynamicLevels {
     const image = this.#image();
-    if (this.#cache === null || this.#cache.configs !== image.configs) this.#cache = { configs: image.configs, levels: new Map() };
-    const cached = this.#cache.levels.get(name);
+    const cache = this.#cached();
+    const cached = cache.levels.get(name);
     if (cached !== undefined) return cached;
     const usable = (v: string | undefined): string | undefined => {
       if (v === undefined || dynamicEffect(name) === null) return undefined;
@@ -191,7 +209,7 @@ export class DynamicBrokerConfig {
       perBroker: usable(image.configsOf("broker", String(this.nodeId)).get(name)),
       clusterDefault: usable(image.configsOf("broker", "").get(name)),
     };
-    this.#cache.levels.set(name, levels);
+    cache.levels.set(name, levels);
     return levels;
   }
 
@@ -207,12 +225,18 @@ export class DynamicBrokerConfig {
    * The effective text and source of a broker key, for topic config defaults: dynamic values
    * first, then the static value (with Kafka's derived synonyms, BrokerConfig.brokerConfigValue).
    */
-  brokerConfigValue(name: string): { value: string; source: BrokerConfigSource } | undefined {
-    if (!isConfigName(name)) return undefined;
-    const { perBroker, clusterDefault } = this.#dynamic(name);
-    if (perBroker !== undefined) return { value: perBroker, source: "DYNAMIC_BROKER_CONFIG" };
-    if (clusterDefault !== undefined) return { value: clusterDefault, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" };
-    return this.static.brokerConfigValue(name);
+  brokerConfigValue(name: string): EffectiveValue | undefined {
+    const cache = this.#cached();
+    if (cache.values.has(name)) return cache.values.get(name);
+    let value: EffectiveValue | undefined;
+    if (isConfigName(name)) {
+      const { perBroker, clusterDefault } = this.#dynamic(name);
+      if (perBroker !== undefined) value = { value: perBroker, source: "DYNAMIC_BROKER_CONFIG" };
+      else if (clusterDefault !== undefined) value = { value: clusterDefault, source: "DYNAMIC_DEFAULT_BROKER_CONFIG" };
+      else value = this.static.brokerConfigValue(name);
+    }
+    cache.values.set(name, value);
+    return value;
   }
 
   /** Every level that gives `name` a value, highest precedence first (DescribeConfigs synonyms). */

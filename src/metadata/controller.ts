@@ -354,8 +354,18 @@ export interface AlteredConfigs extends ItemError {
   resourceName: string;
 }
 
-/** Validates one broker-level config; supplied by the broker, which owns broker config definitions. */
-export type BrokerConfigValidator = (name: string, value: string | null) => string | null;
+/**
+ * Validates broker-level (dynamic) configs; supplied by the broker, which owns broker config
+ * definitions. `resourceName` is a broker id, or "" for the cluster default.
+ */
+export interface BrokerConfigValidator {
+  /** One key's new value (null: removed): the error to answer, or null. */
+  check(name: string, value: string | null, resourceName: string): ItemError | null;
+  /** The resulting values of one resource, each already valid alone. */
+  checkSet(values: ReadonlyMap<string, string>): ItemError | null;
+  /** APPEND / SUBTRACT apply to list configs only. */
+  isList(name: string): boolean;
+}
 
 export function alterConfigs(
   ctx: ControllerContext,
@@ -393,7 +403,8 @@ export function alterConfigs(
           break;
         case ConfigOp.APPEND:
         case ConfigOp.SUBTRACT: {
-          if (a.resourceType === "topic" && TOPIC_CONFIGS.get(o.name)?.type !== "list") {
+          const isList = a.resourceType === "topic" ? TOPIC_CONFIGS.get(o.name)?.type === "list" : validateBrokerConfig.isList(o.name);
+          if (!isList) {
             return fail(err(ErrorCode.INVALID_CONFIG, `${o.name} is not a list config; APPEND/SUBTRACT apply to lists`));
           }
           const items = listOf(next.get(o.name) ?? undefined);
@@ -406,19 +417,27 @@ export function alterConfigs(
           return fail(err(ErrorCode.INVALID_REQUEST, `unknown config operation ${o.op}`));
       }
     }
+    const check = (name: string, value: string | null): ItemError | null => {
+      if (a.resourceType === "broker") return validateBrokerConfig.check(name, value, a.resourceName);
+      const problem = validateTopicConfig(name, value);
+      return problem === null ? null : err(ErrorCode.INVALID_CONFIG, `${name}: ${problem}`);
+    };
     for (const [name, value] of next) {
-      const problem = a.resourceType === "topic" ? validateTopicConfig(name, value) : validateBrokerConfig(name, value);
-      if (problem !== null) return fail(err(ErrorCode.INVALID_CONFIG, `${name}: ${problem}`));
+      const problem = check(name, value);
+      if (problem !== null) return fail(problem);
     }
     for (const name of current.keys()) {
       if (!next.has(name)) {
-        const problem = a.resourceType === "topic" ? validateTopicConfig(name, null) : validateBrokerConfig(name, null);
-        if (problem !== null) return fail(err(ErrorCode.INVALID_CONFIG, `${name}: ${problem}`));
+        const problem = check(name, null);
+        if (problem !== null) return fail(problem);
       }
     }
     if (a.resourceType === "topic") {
       const setProblem = topicConfigSetProblem(next);
       if (setProblem !== null) return fail(err(ErrorCode.INVALID_CONFIG, setProblem));
+    } else {
+      const setProblem = validateBrokerConfig.checkSet(next);
+      if (setProblem !== null) return fail(setProblem);
     }
     if (!validateOnly) {
       for (const [name, value] of next) {

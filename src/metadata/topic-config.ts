@@ -361,7 +361,7 @@ export interface TopicConfig {
   messageTimestampAfterMaxMs: number;
 }
 
-export type ConfigSource = "TOPIC_CONFIG" | "STATIC_BROKER_CONFIG" | "DYNAMIC_BROKER_CONFIG" | "DEFAULT_CONFIG";
+export type ConfigSource = "TOPIC_CONFIG" | "STATIC_BROKER_CONFIG" | "DYNAMIC_BROKER_CONFIG" | "DYNAMIC_DEFAULT_BROKER_CONFIG" | "DEFAULT_CONFIG";
 
 export interface ResolvedConfigEntry {
   name: string;

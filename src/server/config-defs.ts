@@ -13,9 +13,11 @@
  * - string: trimmed. list: comma-separated, items trimmed, empty text = empty list.
  * - A key whose default is null has no value unless set (Kafka's "null" default).
  *
- * `mode` is Kafka's dynamic-update mode (read-only / per-broker / cluster-wide); bunka does not
- * change broker configs at run time yet, so all are static today, but DescribeConfigs reports
- * `readOnly` from it as Kafka does.
+ * `mode` is Kafka's dynamic-update mode (read-only / per-broker / cluster-wide): which keys
+ * AlterConfigs may set on a BROKER resource, and at which level (a per-broker key needs a
+ * broker id; a cluster-wide one may also be set as the cluster default). bunka's own keys
+ * that it can change at run time are cluster-wide. What a dynamic value does in bunka (applied
+ * live, stored without effect, or refused) is dynamic-config.ts's `dynamicEffect`.
  *
  * `ignored: true` marks Kafka keys bunka accepts so an existing server.properties loads, but
  * which mean nothing here (thread counts, socket buffer sizes); start-up logs each one set.
@@ -181,6 +183,7 @@ const logLevelSchema = z
   .transform((s) => s as LogLevel);
 
 const ignoredNote = "Accepted for compatibility with Kafka's server.properties; bunka ignores it.";
+const noKerberos = "Accepted for compatibility; bunka has no Kerberos (SASL/GSSAPI).";
 
 /** Every key bunka knows. Order is the order of `--help`-style listings and DescribeConfigs. */
 export const configDefs = {
@@ -316,25 +319,28 @@ export const configDefs = {
     doc: `When > 0 (values below ${dropBehindBytesMin} act as ${dropBehindBytesMin}), appended log bytes further than this behind the end of a partition's active segment are written back and dropped from the page cache, so writes recycle cache pages instead of growing the cache; consumers reading that far behind read from disk, and what a fetch reads there is dropped again once read. 0 (the default) leaves caching to the kernel.`,
   }),
   "log.dir.monitor.interval.ms": long(10000, "10000", 1, {
+    mode: "cluster-wide",
     bunkaOnly: true,
     doc: "How often the disk monitor samples each log dir's filesystem (DescribeLogDirs' total and usable bytes, the thresholds below). Between samples a write budget re-samples a dir early as it nears log.dir.reject.usage.ratio.",
   }),
-  "log.dir.alert.usage.ratio": double(0.8, 0, 1, { bunkaOnly: true, doc: "Usage (df's used / (used + available)) at which a log dir's filesystem is warned about, one log line per crossing." }),
+  "log.dir.alert.usage.ratio": double(0.8, 0, 1, { mode: "cluster-wide", bunkaOnly: true, doc: "Usage (df's used / (used + available)) at which a log dir's filesystem is warned about, one log line per crossing." }),
   "log.dir.cleanup.usage.ratio": double(0.9, 0, 1, {
+    mode: "cluster-wide",
     bunkaOnly: true,
     doc: "Usage at which the broker runs at once what would otherwise wait: retention checks, removal of deleted segments and partitions, compaction. Data within its retention is never deleted.",
   }),
   "log.dir.reject.usage.ratio": double(0.95, 0, 1, {
+    mode: "cluster-wide",
     bunkaOnly: true,
     doc: "Usage at which produce to partitions in that log dir is refused with NOT_ENOUGH_REPLICAS (retriable) and a message naming the dir; fetches, deletes and retention go on, internal topics keep a reserve, and writes resume once usage falls 2% below.",
   }),
-  "log.dir.min.free.bytes": long(1048576, "1048576", 0, { bunkaOnly: true, doc: "A log dir with fewer available bytes than this refuses produce as at log.dir.reject.usage.ratio, whatever its usage." }),
+  "log.dir.min.free.bytes": long(1048576, "1048576", 0, { mode: "cluster-wide", bunkaOnly: true, doc: "A log dir with fewer available bytes than this refuses produce as at log.dir.reject.usage.ratio, whatever its usage." }),
   "log.segment.delete.delay.ms": long(60000, "60000", 0, { mode: "cluster-wide", doc: "How long a deleted segment's files wait before removal." }),
   "replica.high.watermark.checkpoint.interval.ms": long(5000, "5000", 1, { doc: "How often high watermarks are checkpointed." }),
   "log.cleanup.policy": listOf(["delete", "compact"] as const, "delete", { mode: "cluster-wide", doc: "delete and/or compact." }),
   "log.cleaner.enable": bool(true, { doc: "Run the log cleaner (compaction)." }),
-  "log.cleaner.backoff.ms": long(15000, "15000", 0, { doc: "Pause between cleaner passes when no log needs cleaning." }),
-  "log.cleaner.dedupe.buffer.size": long(134217728, "134217728", 1024, { doc: "Memory for the cleaner's key to offset map." }),
+  "log.cleaner.backoff.ms": long(15000, "15000", 0, { mode: "cluster-wide", doc: "Pause between cleaner passes when no log needs cleaning." }),
+  "log.cleaner.dedupe.buffer.size": long(134217728, "134217728", 1024, { mode: "cluster-wide", doc: "Memory for the cleaner's key to offset map." }),
   "log.cleaner.delete.retention.ms": long(86400000, "86400000", 0, { mode: "cluster-wide", doc: "How long delete tombstones are kept in compacted topics." }),
   "log.cleaner.min.compaction.lag.ms": long(0, "0", 0, { mode: "cluster-wide", doc: "Minimum age of a message before it may be compacted." }),
   "log.cleaner.max.compaction.lag.ms": long(longValueMax, "9223372036854775807", 1, { mode: "cluster-wide", doc: "Maximum time a message stays ineligible for compaction." }),
@@ -355,7 +361,7 @@ export const configDefs = {
   "log.message.format.version": str("3.0-IV1", { ignored: true, doc: "Deprecated in Kafka 3.x and removed in 4.0; bunka stores v2 record batches only." }),
   "log.message.downconversion.enable": bool(true, { mode: "cluster-wide", ignored: true, doc: "bunka never down-converts record batches." }),
   "log.preallocate": bool(false, { mode: "cluster-wide", ignored: true, doc: "bunka does not preallocate segment files." }),
-  "log.roll.jitter.ms": longOrNull(0, { ignored: true, doc: "bunka rolls segments at log.roll.ms exactly, without jitter." }),
+  "log.roll.jitter.ms": longOrNull(0, { mode: "cluster-wide", ignored: true, doc: "bunka rolls segments at log.roll.ms exactly, without jitter." }),
   "log.roll.jitter.hours": int(0, 0, int32Max, { ignored: true, doc: "bunka rolls segments at log.roll.hours exactly, without jitter." }),
   "log.local.retention.ms": long(-2, "-2", -2, { mode: "cluster-wide", ignored: true, doc: "Tiered storage: bunka has none." }),
   "log.local.retention.bytes": long(-2, "-2", -2, { mode: "cluster-wide", ignored: true, doc: "Tiered storage: bunka has none." }),
@@ -385,6 +391,31 @@ export const configDefs = {
   // --- Kafka keys accepted and ignored
   "num.network.threads": int(3, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
   "num.io.threads": int(8, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
+  "num.replica.fetchers": int(1, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
+  "background.threads": int(10, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
+  "log.cleaner.threads": int(1, 0, int32Max, { mode: "cluster-wide", ignored: true, doc: "Accepted for compatibility; bunka cleans logs on one task." }),
+  "leader.replication.throttled.rate": long(longValueMax, "9223372036854775807", 0, {
+    mode: "cluster-wide",
+    ignored: true,
+    doc: "Accepted for compatibility (kafka-reassign-partitions --throttle sets it); bunka has no replication quotas.",
+  }),
+  "follower.replication.throttled.rate": long(longValueMax, "9223372036854775807", 0, {
+    mode: "cluster-wide",
+    ignored: true,
+    doc: "Accepted for compatibility (kafka-reassign-partitions --throttle sets it); bunka has no replication quotas.",
+  }),
+  "replica.alter.log.dirs.io.max.bytes.per.second": long(longValueMax, "9223372036854775807", 0, {
+    mode: "cluster-wide",
+    ignored: true,
+    doc: "Accepted for compatibility; bunka does not move replicas between log dirs.",
+  }),
+  // Kerberos (SASL/GSSAPI): bunka has none. Kafka lets these be changed per broker at run time.
+  "sasl.kerberos.service.name": strOrNull({ mode: "per-broker", ignored: true, doc: noKerberos }),
+  "sasl.kerberos.kinit.cmd": str("/usr/bin/kinit", { mode: "per-broker", ignored: true, doc: noKerberos }),
+  "sasl.kerberos.ticket.renew.window.factor": double(0.8, 0, 1, { mode: "per-broker", ignored: true, doc: noKerberos }),
+  "sasl.kerberos.ticket.renew.jitter": double(0.05, 0, 1, { mode: "per-broker", ignored: true, doc: noKerberos }),
+  "sasl.kerberos.min.time.before.relogin": long(60000, "60000", 0, { mode: "per-broker", ignored: true, doc: noKerberos }),
+  "sasl.kerberos.principal.to.local.rules": list("DEFAULT", { mode: "per-broker", ignored: true, doc: noKerberos }),
   "socket.send.buffer.bytes": int(102400, -1, int32Max, { ignored: true, doc: ignoredNote }),
   "socket.receive.buffer.bytes": int(102400, -1, int32Max, { ignored: true, doc: ignoredNote }),
   "share.coordinator.state.topic.replication.factor": short(3, 1, { ignored: true, doc: ignoredNote }),

@@ -460,17 +460,9 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
     throw invalid(entries, "shutdown.timeout.ms", "too large", `an integer in [0, ${shutdownTimeoutMsMax}]`);
   }
 
-  const connectionsPerIpOverrides = new Map<string, number>();
-  const overrides = get("max.connections.per.ip.overrides");
-  if (overrides !== "") {
-    for (const item of overrides.split(",")) {
-      const m = /^\s*(\[[^\]]+\]|[^:\s]+|[0-9a-fA-F:]+):(\d+)\s*$/.exec(item);
-      const count = m?.[2] === undefined ? Number.NaN : Number(m[2]);
-      if (m === null || m[1] === undefined || !(count >= 0 && count <= 0x7fffffff)) {
-        throw invalid(entries, "max.connections.per.ip.overrides", `bad entry "${item.trim()}"`, "host:count[,host:count...] with count in [0, 2147483647]");
-      }
-      connectionsPerIpOverrides.set(m[1].replace(/^\[|\]$/g, ""), count);
-    }
+  const connectionsPerIpOverrides = parseConnectionsPerIpOverrides(get("max.connections.per.ip.overrides"));
+  if (typeof connectionsPerIpOverrides === "string") {
+    throw invalid(entries, "max.connections.per.ip.overrides", connectionsPerIpOverrides, connectionsPerIpOverridesAccepted);
   }
   if (get("max.connections.per.ip") === 0 && connectionsPerIpOverrides.size === 0) {
     throw invalid(entries, "max.connections.per.ip", "0 refuses every connection", "a positive integer, or 0 together with max.connections.per.ip.overrides");
@@ -494,6 +486,21 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
     connectionsPerIpOverrides,
     queuedRequestBytesMax,
   };
+}
+
+export const connectionsPerIpOverridesAccepted = "host:count[,host:count...] with count in [0, 2147483647]";
+
+/** max.connections.per.ip.overrides: address → limit, or the problem in words. */
+export function parseConnectionsPerIpOverrides(text: string): Map<string, number> | string {
+  const out = new Map<string, number>();
+  if (text.trim() === "") return out;
+  for (const item of text.split(",")) {
+    const m = /^\s*(\[[^\]]+\]|[^:\s]+|[0-9a-fA-F:]+):(\d+)\s*$/.exec(item);
+    const count = m?.[2] === undefined ? Number.NaN : Number(m[2]);
+    if (m === null || m[1] === undefined || !(count >= 0 && count <= 0x7fffffff)) return `bad entry "${item.trim()}"`;
+    out.set(m[1].replace(/^\[|\]$/g, ""), count);
+  }
+  return out;
 }
 
 /** host:port names a listener of this node: its port, and its host or a loopback name. */

@@ -27,6 +27,7 @@ import type { Dispatcher } from "./connection.ts";
 import { repeatedLogIntervalMs, repeatedLogKindsPerServerMax } from "./limits.ts";
 import { createDispatcher } from "./dispatch.ts";
 import { diskMonitorLogging } from "./disk-log.ts";
+import { DynamicBrokerConfig, dynamicConfigApplier } from "./dynamic-config.ts";
 import { apiVersionsHandler } from "./handlers/api-versions.ts";
 import type { ApiHandler } from "./handlers/handler.ts";
 import { controllerHandlers, handlers } from "./handlers/index.ts";
@@ -145,7 +146,9 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   const { config } = broker;
   const log = broker.log;
   let metadata: MetadataManager | null = null;
-  const brokerConfigValue = (name: string) => config.brokerConfigValue(name);
+  // Static config under the dynamic broker configs of the metadata image (once it is replayed).
+  const dynamicConfig = new DynamicBrokerConfig(config, broker.nodeId, () => metadata?.image ?? null);
+  const brokerConfigValue = (name: string) => dynamicConfig.brokerConfigValue(name);
   const logs = LogManager.open({
     fs: platform.fs,
     clock: platform.clock,
@@ -234,6 +237,12 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   replicas.attach(metadata);
   broker.addShutdownHook("replicas", () => replicas.close());
   logs.startBackgroundTasks();
+  // Dynamic broker configs outside topic defaults (which the replica manager re-resolves itself).
+  const applyDynamic = dynamicConfigApplier(dynamicConfig, { server: broker.server, logs, log });
+  applyDynamic();
+  metadata.onChange((next, previous) => {
+    if (next.configs !== previous.configs) applyDynamic();
+  });
 
   const settings: BrokerSettings = {
     nodeId,
@@ -248,16 +257,10 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     offsetsTopicNumPartitions: config.get("offsets.topic.num.partitions"),
     offsetsTopicReplicationFactor: config.get("offsets.topic.replication.factor"),
     logDirs: broker.logDirs,
-    brokerConfigs: () =>
-      config.describe().map((d) => ({
-        name: d.name,
-        value: d.value,
-        source: d.source,
-        readOnly: d.readOnly,
-        sensitive: d.sensitive,
-        type: d.type,
-      })),
+    brokerConfigs: () => dynamicConfig.describe(),
+    brokerDefaultConfigs: () => dynamicConfig.describeClusterDefault(),
     brokerConfigValue,
+    brokerConfigSynonyms: (name) => dynamicConfig.synonyms(name),
     // The Raft leader as this node knows it (-1 during an election); a single node names itself.
     activeControllerId: () => link.activeControllerId(),
   };

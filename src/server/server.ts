@@ -45,6 +45,16 @@ export interface BoundListener {
   readonly port: number;
 }
 
+/** The connection-count limits, replaceable at run time (`Server.setConnectionCounts`). */
+export interface ServerConnectionCounts {
+  /** max.connections */
+  readonly connectionsMax: number;
+  /** max.connections.per.ip */
+  readonly connectionsPerIpMax: number;
+  /** max.connections.per.ip.overrides: address → limit. */
+  readonly connectionsPerIpOverrides?: ReadonlyMap<string, number> | undefined;
+}
+
 export interface ServerOptions {
   readonly network: Network;
   readonly clock: Clock;
@@ -94,6 +104,7 @@ export class Server {
   #stopPromise: Promise<void> | null = null;
   #allClosed: (() => void) | null = null;
   #lastRefusalLogMs = Number.NEGATIVE_INFINITY;
+  #connectionLimits: ServerConnectionCounts;
   #refusalsSuppressed = 0;
 
   constructor(options: ServerOptions) {
@@ -102,6 +113,7 @@ export class Server {
       throw new Error(`Server: connectionsMax ${options.connectionsMax} must be >= 1 and connectionsPerIpMax ${options.connectionsPerIpMax} >= 0`);
     }
     this.#options = options;
+    this.#connectionLimits = options;
     this.#log = options.log.child({ component: "server" });
     this.probe = options.probe ?? new ServerProbe();
     this.#budget = new RequestBudget(options.queuedRequestBytesMax, options.queuedRequestsMax);
@@ -240,12 +252,24 @@ export class Server {
     return connection;
   }
 
+  /**
+   * New connection-count limits at run time (dynamic broker configs): they decide the next
+   * accepted connection; open connections above a lowered limit stay open, as in Kafka.
+   */
+  setConnectionCounts(limits: ServerConnectionCounts): void {
+    if (!(limits.connectionsMax >= 1 && limits.connectionsPerIpMax >= 0)) {
+      throw new Error(`Server: connectionsMax ${limits.connectionsMax} must be >= 1 and connectionsPerIpMax ${limits.connectionsPerIpMax} >= 0`);
+    }
+    this.#connectionLimits = { connectionsMax: limits.connectionsMax, connectionsPerIpMax: limits.connectionsPerIpMax, connectionsPerIpOverrides: limits.connectionsPerIpOverrides };
+  }
+
   #refusalReason(ip: string): string | null {
     if (this.#state !== "running") return "server is shutting down";
-    if (this.#connections.size >= this.#options.connectionsMax) {
-      return `max.connections (${this.#options.connectionsMax}) reached`;
+    const limits = this.#connectionLimits;
+    if (this.#connections.size >= limits.connectionsMax) {
+      return `max.connections (${limits.connectionsMax}) reached`;
     }
-    const perIpMax = this.#options.connectionsPerIpOverrides?.get(ip) ?? this.#options.connectionsPerIpMax;
+    const perIpMax = limits.connectionsPerIpOverrides?.get(ip) ?? limits.connectionsPerIpMax;
     if ((this.#perIp.get(ip) ?? 0) >= perIpMax) return `max.connections.per.ip (${perIpMax}) reached for ${ip}`;
     return null;
   }

@@ -30,16 +30,20 @@ export interface AdvertisedListener {
   readonly securityProtocol: string;
 }
 
+/** Where a broker config's value comes from (Kafka's ConfigSource names). */
+export type BrokerConfigSource = "DEFAULT_CONFIG" | "STATIC_BROKER_CONFIG" | "DYNAMIC_BROKER_CONFIG" | "DYNAMIC_DEFAULT_BROKER_CONFIG";
+
 /** A broker-level config as DescribeConfigs shows it. */
 export interface BrokerConfigEntry {
   readonly name: string;
   readonly value: string | null;
-  /** DEFAULT_CONFIG, STATIC_BROKER_CONFIG, DYNAMIC_BROKER_CONFIG, ... */
-  readonly source: "DEFAULT_CONFIG" | "STATIC_BROKER_CONFIG" | "DYNAMIC_BROKER_CONFIG" | "DYNAMIC_DEFAULT_BROKER_CONFIG";
+  readonly source: BrokerConfigSource;
   readonly readOnly: boolean;
   readonly sensitive: boolean;
   /** Kafka's config type name: BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD. */
   readonly type: string;
+  /** Every level that sets it, highest precedence first; absent: the entry's own value only. */
+  readonly synonyms?: readonly { readonly name: string; readonly value: string | null; readonly source: BrokerConfigSource }[];
 }
 
 /** The settings handlers read, resolved from the broker's configuration. */
@@ -52,15 +56,19 @@ export interface BrokerSettings {
   readonly numPartitions: number;
   readonly defaultReplicationFactor: number;
   readonly deleteTopicEnable: boolean;
-  /** message.max.bytes: the largest record batch accepted. */
+  /** message.max.bytes as started (static); Produce checks each topic's resolved max.message.bytes, which follows dynamic changes. */
   readonly messageMaxBytes: number;
   readonly offsetsTopicNumPartitions: number;
   readonly offsetsTopicReplicationFactor: number;
   readonly logDirs: readonly string[];
-  /** Every broker config with its value and source (DescribeConfigs of the broker). */
+  /** Every broker config with its effective value and source (DescribeConfigs of the broker). */
   readonly brokerConfigs: () => readonly BrokerConfigEntry[];
-  /** Broker config value lookup used to resolve topic config defaults. */
-  readonly brokerConfigValue: (name: string) => { value: string; source: "STATIC_BROKER_CONFIG" | "DEFAULT_CONFIG" } | undefined;
+  /** The configs set at the cluster default level (DescribeConfigs of the BROKER resource ""); absent: none. */
+  readonly brokerDefaultConfigs?: () => readonly BrokerConfigEntry[];
+  /** Effective broker config value lookup used to resolve topic config defaults (dynamic values first). */
+  readonly brokerConfigValue: (name: string) => { value: string; source: BrokerConfigSource } | undefined;
+  /** Every level that sets a broker key, highest precedence first (topic config synonyms); absent: brokerConfigValue's only. */
+  readonly brokerConfigSynonyms?: (name: string) => readonly { name: string; value: string | null; source: BrokerConfigSource }[];
   /**
    * The node id of the active controller as this broker knows it (the Raft leader), or -1
    * when none is known. Metadata and DescribeCluster name it as the controller when it is

@@ -272,8 +272,8 @@ export class LogCleaner {
   readonly #fs: FileSystem;
   readonly #clock: Clock;
   readonly #codecs: Compression | null;
-  readonly #dedupeBufferBytes: number;
-  readonly #backoffMs: number;
+  #dedupeBufferBytes: number;
+  #backoffMs: number;
   readonly #logDirs: LogCleanerOptions["logDirs"];
   readonly #onOutcome: (log: PartitionLog, outcome: CleanOutcome) => void;
   /** Per log dir path: `topic partition` → first dirty offset. */
@@ -300,6 +300,17 @@ export class LogCleaner {
     this.#backoffMs = opts.backoffMs;
     this.#logDirs = opts.logDirs;
     this.#onOutcome = opts.onOutcome ?? (() => {});
+  }
+
+  /**
+   * New limits at run time (dynamic broker configs): the backoff applies from the next idle
+   * wait, the dedupe buffer from the next clean.
+   */
+  reconfigure(limits: { dedupeBufferBytes: number; backoffMs: number }): void {
+    if (!(limits.dedupeBufferBytes >= 1024)) throw new Error(`LogCleaner: dedupe buffer ${limits.dedupeBufferBytes} bytes is too small`);
+    if (!(limits.backoffMs >= 0)) throw new Error(`LogCleaner: backoff ${limits.backoffMs} ms`);
+    this.#dedupeBufferBytes = limits.dedupeBufferBytes;
+    this.#backoffMs = limits.backoffMs;
   }
 
   // ---- scheduling -------------------------------------------------------------------------

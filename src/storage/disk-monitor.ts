@@ -141,7 +141,8 @@ export class LogDirSpace {
 
   constructor(
     readonly dir: string,
-    readonly thresholds: DiskThresholds,
+    /** Replaced by `DiskMonitor.setThresholds` (dynamic broker configs). */
+    public thresholds: DiskThresholds,
     readonly resample: (space: LogDirSpace) => void,
   ) {}
 
@@ -216,6 +217,7 @@ export interface DiskMonitorStats {
 
 export class DiskMonitor {
   readonly #opts: DiskMonitorOptions;
+  #thresholds: DiskThresholds;
   readonly #spaces = new Map<string, LogDirSpace>();
   #timer: CancelTimer | null = null;
   #cleanupTimer: CancelTimer | null = null;
@@ -226,13 +228,33 @@ export class DiskMonitor {
     const problem = diskThresholdsProblem(opts.thresholds);
     if (problem !== null) throw new Error(`disk monitor: ${problem}`);
     this.#opts = opts;
+    this.#thresholds = opts.thresholds;
+  }
+
+  get thresholds(): DiskThresholds {
+    return this.#thresholds;
+  }
+
+  /**
+   * Replaces the thresholds at run time (dynamic broker configs): returns the problem and
+   * changes nothing when they are inconsistent. Every dir is re-sampled at once, so a lowered
+   * reject ratio refuses writes now, not at the next tick; a new interval applies from the
+   * next tick.
+   */
+  setThresholds(t: DiskThresholds): string | null {
+    const problem = diskThresholdsProblem(t);
+    if (problem !== null) return problem;
+    this.#thresholds = t;
+    for (const s of this.#spaces.values()) s.thresholds = t;
+    if (this.#timer !== null) this.sampleAll();
+    return null;
   }
 
   /** The space state of `dir`, created on first use. */
   space(dir: string): LogDirSpace {
     let s = this.#spaces.get(dir);
     if (s === undefined) {
-      s = new LogDirSpace(dir, this.#opts.thresholds, (sp) => this.#sample(sp, "budget"));
+      s = new LogDirSpace(dir, this.#thresholds, (sp) => this.#sample(sp, "budget"));
       this.#spaces.set(dir, s);
     }
     return s;
@@ -249,7 +271,7 @@ export class DiskMonitor {
     if (this.#timer !== null) return;
     const run = (): void => {
       this.sampleAll();
-      this.#timer = this.#opts.clock.schedule(this.#opts.thresholds.intervalMs, run);
+      this.#timer = this.#opts.clock.schedule(this.#thresholds.intervalMs, run);
     };
     run();
   }
@@ -283,7 +305,7 @@ export class DiskMonitor {
       usageRatio: room === 0 ? 1 : usedBytes / room,
       sampledAtMs: this.#opts.clock.nowMs(),
     };
-    const to = nextLevel(this.#opts.thresholds, s.level, u);
+    const to = nextLevel(this.#thresholds, s.level, u);
     const from = s.record(u, to);
     if (from !== to) {
       this.stats.crossings++;

@@ -8,6 +8,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { ClusterSimulation, type ClusterSimOptions, mixedShape, replayCommand, runClusterSimulation } from "./simulator.ts";
+import { ErrorCode } from "../../src/protocol/errors.ts";
+import { ApiKeys } from "../../src/protocol/messages/index.ts";
 
 /** Seeds in the CI run and fault-phase steps per seed. */
 export const ciSeeds = 200;
@@ -145,5 +147,43 @@ describe("scenarios (no random faults, no random workload)", () => {
     expect(stats.logStartMoves).toBeGreaterThan(3);
     expect(stats.snapshotsChecked).toBeGreaterThan(3);
     expect(sim.failure).toBeNull();
+  }, 30_000);
+
+  test("dynamic broker configs: a per-broker value for node 2 and a cluster default, sent to another node, reach every image; node 2 describes both with their sources, node 1 only the default", async () => {
+    const sim = await formed(3, 23);
+    const controller = sim.activeControllerId()!;
+    const via = (controller % 3) + 1; // not the controller: the request is forwarded
+    type Answer = { errorCode: number; errorMessage: string | null } | null;
+    const alter = async (resourceName: string, name: string, value: string): Promise<Answer> => {
+      let answer: Answer | undefined;
+      void sim.client
+        .send(via, ApiKeys.IncrementalAlterConfigs, { resources: [{ resourceType: 4, resourceName, configs: [{ name, configOperation: 0, value }] }], validateOnly: false }, { timeoutMs: 10_000 })
+        .then((r) => (answer = r.ok ? r.body.responses[0]! : null));
+      await sim.runUntil(() => answer !== undefined, 15_000);
+      return answer ?? null;
+    };
+    expect(await alter("2", "log.retention.ms", "1000")).toMatchObject({ errorCode: 0 });
+    expect(await alter("", "log.segment.bytes", "1048576")).toMatchObject({ errorCode: 0 });
+    expect(await alter("", "sasl.kerberos.kinit.cmd", "/bin/true")).toMatchObject({ errorCode: ErrorCode.INVALID_REQUEST });
+    const all = [1, 2, 3];
+    expect(await sim.runUntil(() => all.every((id) => sim.imageOf(id)?.configsOf("broker", "2").get("log.retention.ms") === "1000" && sim.imageOf(id)?.configsOf("broker", "").size === 1), 10_000)).toBe(true);
+    const describe = async (node: number, keys: string[]) => {
+      let result: { name: string; value: string | null; configSource: number }[] | undefined;
+      void sim.client
+        .send(node, ApiKeys.DescribeConfigs, { resources: [{ resourceType: 4, resourceName: String(node), configurationKeys: keys }], includeSynonyms: false, includeDocumentation: false }, { timeoutMs: 10_000 })
+        .then((r) => (result = r.ok ? r.body.results[0]!.configs : []));
+      await sim.runUntil(() => result !== undefined, 15_000);
+      return (result ?? []).map((c) => [c.name, c.value, c.configSource]);
+    };
+    expect(await describe(2, ["log.retention.ms", "log.segment.bytes"])).toEqual([
+      ["log.segment.bytes", "1048576", 3],
+      ["log.retention.ms", "1000", 2],
+    ]);
+    expect(await describe(1, ["log.retention.ms", "log.segment.bytes"])).toEqual([
+      ["log.segment.bytes", "1048576", 3],
+      ["log.retention.ms", "604800000", 5],
+    ]);
+    expect(sim.failure).toBeNull();
+    sim.end();
   }, 30_000);
 });

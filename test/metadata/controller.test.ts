@@ -167,7 +167,7 @@ describe("deleteTopics, createPartitions, alterConfigs, producer ids", () => {
         },
       ],
       false,
-      () => null,
+      { check: () => null, checkSet: () => null, isList: () => false },
       1,
     );
     expect(inc.response[0]!.errorCode).toBe(0);
@@ -178,7 +178,7 @@ describe("deleteTopics, createPartitions, alterConfigs, producer ids", () => {
       ctxOf(next),
       [{ resourceType: "topic", resourceName: "t", incremental: false, ops: [{ name: "segment.bytes", op: 0, value: "1048576" }] }],
       false,
-      () => null,
+      { check: () => null, checkSet: () => null, isList: () => false },
       1,
     );
     next = applyRecords(next, legacy.records);
@@ -192,7 +192,7 @@ describe("deleteTopics, createPartitions, alterConfigs, producer ids", () => {
         { resourceType: "broker", resourceName: "1", incremental: true, ops: [{ name: "x", op: 0, value: "1" }] },
       ],
       false,
-      (name) => `unknown broker config ${name}`,
+      { check: (name) => ({ errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `unknown broker config ${name}` }), checkSet: () => null, isList: () => false },
       1,
     );
     expect(bad.response.map((r) => r.errorCode)).toEqual([ErrorCode.INVALID_CONFIG, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_CONFIG]);

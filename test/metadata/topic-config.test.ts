@@ -226,7 +226,7 @@ describe("the controller with the full config set", () => {
         },
       ],
       false,
-      () => null,
+      { check: () => null, checkSet: () => null, isList: () => false },
       1,
     );
     expect(legacy.response[0]!.errorCode).toBe(ErrorCode.NONE);
@@ -247,7 +247,7 @@ describe("the controller with the full config set", () => {
         },
       ],
       false,
-      () => null,
+      { check: () => null, checkSet: () => null, isList: () => false },
       1,
     );
     expect(twice.response[0]!.errorCode).toBe(ErrorCode.INVALID_REQUEST);
@@ -256,7 +256,7 @@ describe("the controller with the full config set", () => {
       ctx(next),
       [{ resourceType: "topic", resourceName: "t", incremental: true, ops: [{ name: "leader.replication.throttled.replicas", op: ConfigOp.APPEND, value: "0:1" }] }],
       false,
-      () => null,
+      { check: () => null, checkSet: () => null, isList: () => false },
       1,
     );
     expect(append.response[0]!.errorCode).toBe(ErrorCode.NONE);
@@ -265,7 +265,7 @@ describe("the controller with the full config set", () => {
       ctx(next),
       [{ resourceType: "topic", resourceName: "t", incremental: true, ops: [{ name: "compression.type", op: ConfigOp.APPEND, value: "gzip" }] }],
       false,
-      () => null,
+      { check: () => null, checkSet: () => null, isList: () => false },
       1,
     );
     expect(notList.response[0]!.errorCode).toBe(ErrorCode.INVALID_CONFIG);

@@ -26,7 +26,7 @@ test("AlterConfigs of segment.bytes, retention.ms and max.message.bytes updates 
           },
         ],
         false,
-        () => null,
+        { check: () => null, checkSet: () => null, isList: () => false },
         b.nodeId,
       ),
     );
@@ -39,7 +39,7 @@ test("AlterConfigs of segment.bytes, retention.ms and max.message.bytes updates 
     }
     // Deleting the override returns to the broker default.
     await b.metadata.submit((ctx) =>
-      alterConfigs(ctx, [{ resourceType: "topic", resourceName: "t", incremental: true, ops: [{ name: "retention.ms", op: ConfigOp.DELETE, value: null }] }], false, () => null, b.nodeId),
+      alterConfigs(ctx, [{ resourceType: "topic", resourceName: "t", incremental: true, ops: [{ name: "retention.ms", op: ConfigOp.DELETE, value: null }] }], false, { check: () => null, checkSet: () => null, isList: () => false }, b.nodeId),
     );
     expect(b.logs.getLog({ topic: "t", partition: 0 })!.config.retentionMs).toBe(before.retentionMs);
     expect(b.logs.getLog({ topic: "t", partition: 0 })!.config.segmentBytes).toBe(1048576);

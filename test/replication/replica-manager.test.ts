@@ -85,7 +85,7 @@ describe("ReplicaManager.applyMetadata", () => {
     const acksAll = async () => produced(await br.send(ApiKeys.Produce, 9, produceRequest([{ topic: "t", records: batch(1) }], -1)), "t").errorCode;
     expect(await acksAll()).toBe(ErrorCode.NONE);
     await br.metadata.submit((ctx) =>
-      alterConfigs(ctx, [{ resourceType: "topic", resourceName: "t", ops: [{ name: "min.insync.replicas", op: ConfigOp.SET, value: "2" }], incremental: true }], false, () => null, 1),
+      alterConfigs(ctx, [{ resourceType: "topic", resourceName: "t", ops: [{ name: "min.insync.replicas", op: ConfigOp.SET, value: "2" }], incremental: true }], false, { check: () => null, checkSet: () => null, isList: () => false }, 1),
     );
     expect(br.replicas.getPartition("t", 0)!.config.minInsyncReplicas).toBe(2);
     expect(await acksAll()).toBe(ErrorCode.NOT_ENOUGH_REPLICAS);

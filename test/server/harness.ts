@@ -29,6 +29,9 @@ import { topicLogConfigSource } from "../../src/replication/topic-log-config.ts"
 import { createDispatcher, type Dispatch } from "../../src/server/dispatch.ts";
 import type { ApiHandler, ConnectionInfo } from "../../src/server/handlers/handler.ts";
 import type { BrokerServices, BrokerSettings } from "../../src/server/services.ts";
+import { loadConfig } from "../../src/server/config.ts";
+import { DynamicBrokerConfig, dynamicConfigApplier } from "../../src/server/dynamic-config.ts";
+import type { ServerConnectionCounts } from "../../src/server/server.ts";
 import { defaultLogManagerConfig, type LogManagerConfig } from "../../src/storage/config.ts";
 import { LogManager } from "../../src/storage/log-manager.ts";
 import { Logger, memorySink, nullLogger } from "../../src/util/log.ts";
@@ -65,6 +68,8 @@ export interface TestBroker {
   connection: ConnectionInfo;
   logLines: ReturnType<typeof memorySink>;
   nodeId: number;
+  /** The effective broker config, and the connection counts last applied to the (absent) server. */
+  dynamic: { config: DynamicBrokerConfig; connectionCounts: ServerConnectionCounts | null };
   /** Sends one request through the dispatcher; resolves with the decoded body, or null (no response). */
   send<K extends ApiKey>(apiKey: K, version: number, body: RequestBodies[K], clientId?: string | null): Promise<ResponseBodies[K] | null>;
   /** Creates a topic through the controller (replication factor 1); resolves with its id. */
@@ -175,10 +180,11 @@ function assemble(parts: Parts): TestBroker {
   const { options, nodeId, clock, prng, fs, sim, tempDir, logDir, store } = parts;
   const metadata = parts.metadata ?? MetadataManager.open(store, prng, { numPartitions: options.settings?.numPartitions ?? 1, defaultReplicationFactor: 1 });
   const brokerValues = new Map(Object.entries(options.brokerConfigs ?? {}));
-  const brokerConfigValue = (name: string): { value: string; source: "STATIC_BROKER_CONFIG" } | undefined => {
-    const v = brokerValues.get(name);
-    return v === undefined ? undefined : { value: v, source: "STATIC_BROKER_CONFIG" };
-  };
+  // As node.ts wires it: the static config (given as --set values) under the image's dynamic broker configs.
+  const loaded = loadConfig({ sets: [...brokerValues].map(([k, v]) => `${k}=${v}`) });
+  if (!loaded.ok) throw loaded.error;
+  const dynamicConfig = new DynamicBrokerConfig(loaded.config, nodeId, () => metadata.image);
+  const brokerConfigValue = (name: string) => dynamicConfig.brokerConfigValue(name);
   const logLines = memorySink();
   const log = new Logger({ sink: logLines.sink, level: "debug", nowMs: () => clock.nowMs() });
   const logs = LogManager.open({
@@ -193,6 +199,16 @@ function assemble(parts: Parts): TestBroker {
   const faultLog = new LogLimiter({ clock, intervalMs: repeatedLogIntervalMs, keysMax: repeatedLogKindsPerServerMax });
   const replicas = new ReplicaManager({ nodeId, logs, clock, log: log.child({ component: "replicas" }), brokerConfigValue, compression: bunCompression, faultLog });
   replicas.attach(metadata);
+  const dynamic: TestBroker["dynamic"] = { config: dynamicConfig, connectionCounts: null };
+  const applyDynamic = dynamicConfigApplier(dynamicConfig, {
+    server: { setConnectionCounts: (c) => void (dynamic.connectionCounts = c) },
+    logs,
+    log,
+  });
+  applyDynamic();
+  metadata.onChange((next, previous) => {
+    if (next.configs !== previous.configs) applyDynamic();
+  });
   const settings: BrokerSettings = {
     nodeId,
     clusterId: "test-cluster-id-00000a",
@@ -206,8 +222,10 @@ function assemble(parts: Parts): TestBroker {
     offsetsTopicNumPartitions: 50,
     offsetsTopicReplicationFactor: 1,
     logDirs: [logDir],
-    brokerConfigs: () => [],
+    brokerConfigs: () => dynamicConfig.describe(),
+    brokerDefaultConfigs: () => dynamicConfig.describeClusterDefault(),
     brokerConfigValue,
+    brokerConfigSynonyms: (name) => dynamicConfig.synonyms(name),
     ...options.settings,
   };
   const services: BrokerServices = { settings, metadata, replicas, logs, clock, prng, log, compression: bunCompression };
@@ -229,6 +247,7 @@ function assemble(parts: Parts): TestBroker {
     connection,
     logLines,
     nodeId,
+    dynamic,
     send: sender(dispatch, 0, connection),
     async createTopic(name, partitions, configs = {}) {
       const topic: CreatableTopic = {

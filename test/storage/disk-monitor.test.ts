@@ -94,6 +94,22 @@ describe("DiskMonitor in the log manager", () => {
     m.close();
   });
 
+  test("new thresholds at run time re-sample at once: a lowered reject ratio refuses now; inconsistent ones change nothing", () => {
+    const { fs, open } = setup();
+    const m = open();
+    const user = m.getOrCreateLog({ topic: "t", partition: 0 })!;
+    m.startBackgroundTasks();
+    fs.setOtherUsedBytes(Math.round(64 * MiB * 0.7) - fs.usedBytes());
+    expect(user.append(simpleBatch(1, 100, 1), 1).kind).toBe("ok");
+    const lowered = { ...m.disk.thresholds, alertUsageRatio: 0.5, cleanupUsageRatio: 0.55, rejectUsageRatio: 0.6 };
+    expect(m.disk.setThresholds({ ...lowered, alertUsageRatio: 0.7 })).toContain("must hold");
+    expect(m.disk.thresholds.rejectUsageRatio).toBe(0.95);
+    expect(m.disk.setThresholds(lowered)).toBeNull();
+    expect(m.logDirs()[0]!.level).toBe("reject");
+    expect(user.append(simpleBatch(1, 100, 2), 1).kind).toBe("logDirFull");
+    m.close();
+  });
+
   test("the write budget refuses appends before ENOSPC when only appends fill the disk, with no tick in between", () => {
     const { fs, open } = setup({}, 16 * MiB);
     const m = open();

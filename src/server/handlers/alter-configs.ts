@@ -1,9 +1,10 @@
 /**
  * AlterConfigs (key 33), v0–v2, and IncrementalAlterConfigs (key 44), v0–v1: topic configs
- * (validated against the configs bunka honours) through the controller. AlterConfigs
- * replaces a resource's whole set, as Kafka's legacy API does; the incremental form applies
- * SET / DELETE / APPEND / SUBTRACT. Broker configs are static in bunka today: altering one is
- * INVALID_CONFIG with a message saying so.
+ * (validated against the configs bunka honours) and dynamic broker configs (BROKER resource:
+ * a broker id, or "" for the cluster default; validated by dynamic-config.ts) through the
+ * controller. AlterConfigs replaces a resource's whole set, as Kafka's legacy API does; the
+ * incremental form applies SET / DELETE / APPEND / SUBTRACT. BROKER_LOGGER (Kafka's per-logger
+ * log4j levels) is INVALID_REQUEST: bunka has one level, logger.level, set at start-up.
  */
 import { alterConfigs, type ConfigAlteration } from "../../metadata/controller.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
@@ -13,6 +14,7 @@ import {
   defaultAlterConfigsResourceResponse as defaultIncrementalResourceResponse,
   defaultIncrementalAlterConfigsResponse,
 } from "../../protocol/messages/incremental-alter-configs-response.ts";
+import { dynamicConfigValidator } from "../dynamic-config.ts";
 import { ResourceType } from "./config-view.ts";
 import { tryDecide } from "./decide.ts";
 import { defineHandler, type RequestContext } from "./handler.ts";
@@ -26,11 +28,14 @@ async function alter(
   validateOnly: boolean,
 ): Promise<Outcome[]> {
   const { services } = ctx;
-  const outcomes: (Outcome | null)[] = resources.map((r) =>
-    r.resourceType === ResourceType.TOPIC || r.resourceType === ResourceType.BROKER
-      ? null
-      : { resourceType: r.resourceType, resourceName: r.resourceName, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `resource type ${r.resourceType} is not supported` },
-  );
+  const outcomes: (Outcome | null)[] = resources.map((r) => {
+    if (r.resourceType === ResourceType.TOPIC || r.resourceType === ResourceType.BROKER) return null;
+    const errorMessage =
+      r.resourceType === ResourceType.BROKER_LOGGER
+        ? "bunka has no per-logger levels (BROKER_LOGGER): its one level is the broker config logger.level, set at start-up"
+        : `resource type ${r.resourceType} is not supported`;
+    return { resourceType: r.resourceType, resourceName: r.resourceName, errorCode: ErrorCode.INVALID_REQUEST, errorMessage };
+  });
   const alterations: ConfigAlteration[] = [];
   const indexOf: number[] = [];
   resources.forEach((r, i) => {
@@ -43,10 +48,8 @@ async function alter(
       ops: r.configs.map((c) => ({ name: c.name, op: c.op, value: c.value })),
     });
   });
-  const brokerStatic = (name: string, value: string | null): string | null =>
-    value === null ? null : `broker config ${name} cannot be changed at run time; set it in server.properties or with --set`;
   const decided = await tryDecide(ctx, incremental ? "IncrementalAlterConfigs" : "AlterConfigs", (c) =>
-    alterConfigs(c, alterations, validateOnly, brokerStatic, services.settings.nodeId),
+    alterConfigs(c, alterations, validateOnly, dynamicConfigValidator, services.settings.nodeId),
   );
   const results = decided.ok
     ? decided.value

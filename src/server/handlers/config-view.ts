@@ -53,9 +53,13 @@ export function describeTopicConfigs(topicValues: ReadonlyMap<string, string>, s
     const own = topicValues.get(def.name);
     if (own !== undefined) synonyms.push({ name: def.name, value: own, source: ConfigSourceCode.TOPIC_CONFIG });
     if (def.brokerKey !== null) {
-      const broker = settings.brokerConfigValue(def.brokerKey);
-      if (broker !== undefined && broker.source !== "DEFAULT_CONFIG") {
-        synonyms.push({ name: def.brokerKey, value: broker.value, source: ConfigSourceCode.STATIC_BROKER_CONFIG });
+      const levels = settings.brokerConfigSynonyms?.(def.brokerKey);
+      if (levels !== undefined) {
+        // Dynamic per-broker, dynamic default, static; the default of the topic config ends the chain.
+        for (const l of levels) if (l.source !== "DEFAULT_CONFIG") synonyms.push({ name: l.name, value: l.value, source: sourceCode(l.source) });
+      } else {
+        const broker = settings.brokerConfigValue(def.brokerKey);
+        if (broker !== undefined && broker.source !== "DEFAULT_CONFIG") synonyms.push({ name: def.brokerKey, value: broker.value, source: sourceCode(broker.source) });
       }
     }
     // Configs without a broker synonym (throttled replicas, remote.*) name their own default.
@@ -82,7 +86,7 @@ export function describeBrokerConfigs(entries: readonly BrokerConfigEntry[]): De
     isDefault: e.source === "DEFAULT_CONFIG",
     configSource: sourceCode(e.source),
     configType: ConfigTypeCode[e.type] ?? 0,
-    synonyms: [{ name: e.name, value: e.sensitive ? null : e.value, source: sourceCode(e.source) }],
+    synonyms: (e.synonyms ?? [{ name: e.name, value: e.value, source: e.source }]).map((s) => ({ name: s.name, value: e.sensitive ? null : s.value, source: sourceCode(s.source) })),
   }));
 }
 

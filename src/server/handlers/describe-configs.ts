@@ -1,6 +1,7 @@
 /**
  * DescribeConfigs (key 32), v0–v4: topic configs (every config bunka honours, with source
- * and synonyms) and this broker's configs. Asking for specific keys returns just those that
+ * and synonyms), this broker's configs (effective values: dynamic per-broker, dynamic
+ * cluster default, static, default) and the cluster default (resource name ""). Asking for specific keys returns just those that
  * exist. Other resource types get INVALID_REQUEST.
  */
 import { ErrorCode } from "../../protocol/errors.ts";
@@ -33,7 +34,8 @@ export const describeConfigsHandler = defineHandler({
         if (res.resourceName !== "" && res.resourceName !== String(services.settings.nodeId)) {
           return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `broker ${res.resourceName} is not this broker (${services.settings.nodeId})` };
         }
-        configs = describeBrokerConfigs(services.settings.brokerConfigs());
+        // "" is the cluster default: only what is set at that level, as Kafka lists it.
+        configs = describeBrokerConfigs(res.resourceName === "" ? (services.settings.brokerDefaultConfigs?.() ?? []) : services.settings.brokerConfigs());
       } else {
         return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `resource type ${res.resourceType} is not supported` };
       }

@@ -272,7 +272,7 @@ describe("configs", () => {
       resources: [
         { resourceType: 2, resourceName: "t", configs: [{ name: "no.such", configOperation: 0, value: "1" }] },
         { resourceType: 2, resourceName: "missing", configs: [] },
-        { resourceType: 4, resourceName: "1", configs: [{ name: "log.retention.ms", configOperation: 0, value: "1" }] },
+        { resourceType: 4, resourceName: "1", configs: [{ name: "no.such.broker.key", configOperation: 0, value: "1" }] },
         { resourceType: 8, resourceName: "1", configs: [] },
       ],
       validateOnly: false,

@@ -100,6 +100,55 @@ describe("authorize", () => {
     expect(can(more, alice, Op.WRITE, "payments-us-1")).toBe(false);
   });
 
+  test("nested prefixes on one path all apply; a DENY on the longer one wins", () => {
+    const acls = [acl({ patternType: Pat.PREFIXED, resourceName: "a", operation: Op.ALL }), acl({ patternType: Pat.PREFIXED, resourceName: "abc", permissionType: Perm.DENY, operation: Op.WRITE })];
+    expect(can(acls, alice, Op.WRITE, "ab")).toBe(true);
+    expect(can(acls, alice, Op.WRITE, "abc")).toBe(false);
+    expect(can(acls, alice, Op.WRITE, "abcd")).toBe(false);
+    expect(can(acls, alice, Op.READ, "abcd")).toBe(true);
+    expect(can(acls, alice, Op.READ, "b")).toBe(false);
+  });
+
+  test("the index agrees with a plain scan of every binding (seeded random ACL sets)", () => {
+    const prng = new SeededPrng(801);
+    const pick = <T>(xs: readonly T[]): T => xs[prng.int(xs.length)]!;
+    const names = ["a", "ab", "abc", "b", "ba", "*", "orders", "ord"];
+    const principals = ["User:alice", "User:bob", "User:*"];
+    const ops = [Op.ALL, Op.READ, Op.WRITE, Op.DESCRIBE, Op.ALTER, Op.ALTER_CONFIGS, Op.DESCRIBE_CONFIGS];
+    const reference = (acls: AclBinding[], config: AuthorizerConfig, subject: { principal: string; host: string }, op: number, type: number, name: string): boolean => {
+      if (config.superUsers.has(subject.principal)) return true;
+      const applies = acls.filter(
+        (b) => b.resourceType === type && (b.patternType === Pat.LITERAL ? b.resourceName === name || b.resourceName === "*" : name.startsWith(b.resourceName)),
+      );
+      const mine = applies.filter((b) => (b.principal === subject.principal || b.principal === "User:*") && (b.host === "*" || b.host === subject.host));
+      if (mine.some((b) => b.permissionType === Perm.DENY && (b.operation === op || b.operation === Op.ALL))) return false;
+      if (mine.some((b) => b.permissionType === Perm.ALLOW && allowImplies(b.operation, op))) return true;
+      return applies.length === 0 && config.allowEveryoneIfNoAclFound;
+    };
+    for (let round = 0; round < 200; round++) {
+      const acls = Array.from({ length: prng.int(12) }, () =>
+        acl({
+          resourceType: pick([Res.TOPIC, Res.GROUP]),
+          resourceName: pick(names),
+          patternType: pick([Pat.LITERAL, Pat.PREFIXED]),
+          principal: pick(principals),
+          host: pick(["*", "10.0.0.1", "10.0.0.2"]),
+          operation: pick(ops),
+          permissionType: pick([Perm.ALLOW, Perm.DENY]),
+        }),
+      );
+      const index = new AclIndex(acls);
+      const config = pick([strict, open]);
+      for (let q = 0; q < 50; q++) {
+        const subject = pick([alice, bob]);
+        const op = pick([Op.READ, Op.WRITE, Op.DESCRIBE, Op.ALTER, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS]);
+        const type = pick([Res.TOPIC, Res.GROUP]);
+        const name = pick([...names, "abcd", "orders-1", "x"]);
+        expect(authorize(index, config, subject, op, type, name)).toBe(reference(acls, config, subject, op, type, name));
+      }
+    }
+  });
+
   test("wildcard resource, principal User:* and host *", () => {
     expect(can([acl({ resourceName: "*" })], alice, Op.READ, "anything")).toBe(true);
     expect(can([acl({ principal: "User:*" })], bob, Op.READ)).toBe(true);

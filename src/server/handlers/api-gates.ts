@@ -165,11 +165,14 @@ const offsetForLeaderEpoch: Gate<typeof ApiKeys.OffsetForLeaderEpoch> = (request
 const metadata: Gate<typeof ApiKeys.Metadata> = (request, ctx, authz) => {
   const describable = (name: string | null): boolean => name === null || authz.allowed(Op.DESCRIBE, Res.TOPIC, name);
   const hideUndescribable = (topics: ReturnType<typeof defaultMetadataResponseTopic>[]) => topics.filter((t) => describable(t.name));
-  if (request.topics === null) return { request, finish: (r) => ({ ...r, topics: hideUndescribable(r.topics) }) };
+  // v0 asks for every topic with an empty list (it has no null).
+  const all = request.topics === null || (ctx.apiVersion === 0 && request.topics.length === 0);
+  if (all) return { request, finish: (r) => ({ ...r, topics: hideUndescribable(r.topics) }) };
   const image = ctx.services.metadata.image;
   const autoCreate = ctx.services.settings.autoCreateTopicsEnable && (ctx.apiVersion < 4 || request.allowAutoTopicCreation);
   const mayCreate = (name: string): boolean => cluster(authz, Op.CREATE) || authz.allowed(Op.CREATE, Res.TOPIC, name);
-  const parts = split(request.topics, (t) => t.name === null || (describable(t.name) && (!autoCreate || image.topic(t.name) !== undefined || mayCreate(t.name))));
+  const topics = request.topics ?? [];
+  const parts = split(topics, (t) => t.name === null || (describable(t.name) && (!autoCreate || image.topic(t.name) !== undefined || mayCreate(t.name))));
   const denied = (parts?.denied ?? []).map((t) => ({ ...defaultMetadataResponseTopic(), errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, name: t.name, topicId: t.topicId }));
   // Topics named by id (v10+) are resolved by the handler: hide those the principal may not see.
   const finish = (r: { topics: ReturnType<typeof defaultMetadataResponseTopic>[] }) =>

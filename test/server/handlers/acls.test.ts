@@ -214,6 +214,9 @@ describe("enforcement", () => {
     await admin(ApiKeys.CreateAcls, 3, { ...defaultCreateAclsRequest(), creations: [creation({ operation: Op.READ })] });
     const some = await br.send(ApiKeys.Metadata, 12, { ...defaultMetadataRequest(), topics: null });
     expect(some!.topics.map((t) => t.name)).toEqual(["orders"]);
+    // v0 asks for every topic with an empty list.
+    const v0 = await br.send(ApiKeys.Metadata, 0, { ...defaultMetadataRequest(), topics: [] });
+    expect(v0!.topics.map((t) => t.name)).toEqual(["orders"]);
     const named = await br.send(ApiKeys.Metadata, 12, {
       ...defaultMetadataRequest(),
       allowAutoTopicCreation: false,

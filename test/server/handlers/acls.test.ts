@@ -15,6 +15,7 @@ import { defaultJoinGroupRequest } from "../../../src/protocol/messages/join-gro
 import { defaultInitProducerIdRequest } from "../../../src/protocol/messages/init-producer-id-request.ts";
 import { defaultDescribeClusterRequest } from "../../../src/protocol/messages/describe-cluster-request.ts";
 import { createDispatcher } from "../../../src/server/dispatch.ts";
+import { apiGates } from "../../../src/server/handlers/api-gates.ts";
 import { controllerHandlers, handlers } from "../../../src/server/handlers/index.ts";
 import { sender, startTestBroker, testConnectionInfo, type TestBroker } from "../harness.ts";
 import { batch, fetched, fetchRequest, produced, produceRequest } from "./helpers.ts";
@@ -189,6 +190,11 @@ describe("ACL APIs with an authorizer", () => {
 });
 
 describe("enforcement", () => {
+  test("every API clients reach has a gate, except ApiVersions (a new API must say how it is authorized)", () => {
+    const ungated = handlers.filter((h) => h.apiKey !== ApiKeys.ApiVersions && apiGates[h.apiKey] === undefined).map((h) => h.apiKey);
+    expect(ungated).toEqual([]);
+  });
+
   test("produce and fetch: refused without an ACL, allowed after CreateAcls, refused after DeleteAcls", async () => {
     const { br, admin } = await start(true);
     const produce = async () => produced(await br.send(ApiKeys.Produce, 9, produceRequest([{ topic: "orders", records: batch(1) }])), "orders").errorCode;

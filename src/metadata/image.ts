@@ -8,10 +8,12 @@
  * - a topic's partitions are numbered 0..n-1 without gaps;
  * - isr ⊆ replicas, and the leader is -1 or a member of the isr;
  * - a leader change increments leaderEpoch; every partition change increments partitionEpoch;
- * - the applied offset only grows.
+ * - the applied offset only grows;
+ * - ACL ids are unique and every stored binding is valid (acl.ts `aclBindingProblem`).
  * Images share unchanged parts with their predecessor, so keeping an old image (a reader
  * in the middle of a request) is cheap and safe.
  */
+import { aclBindingProblem, type AclBinding } from "./acl.ts";
 import type { BrokerEndpoint, MetadataRecord } from "./records.ts";
 import type { Uuid } from "./uuid.ts";
 
@@ -56,7 +58,7 @@ export class MetadataReplayError extends Error {
 }
 
 export class MetadataImage {
-  static readonly EMPTY = new MetadataImage(-1, new Map(), new Map(), new Map(), new Map(), new Map(), 0);
+  static readonly EMPTY = new MetadataImage(-1, new Map(), new Map(), new Map(), new Map(), new Map(), 0, new Map());
 
   private constructor(
     /** Offset of the last record applied; -1 for the empty image. */
@@ -69,6 +71,8 @@ export class MetadataImage {
     readonly features: ReadonlyMap<string, number>,
     /** The next producer id block starts here. */
     readonly nextProducerId: number,
+    /** ACL bindings by id, in creation order (authorizers index them, see metadata/authorizer.ts). */
+    readonly acls: ReadonlyMap<Uuid, AclBinding>,
   ) {}
 
   /** @internal Used by MetadataDelta only. */
@@ -80,8 +84,9 @@ export class MetadataImage {
     configs: ReadonlyMap<string, ReadonlyMap<string, string>>,
     features: ReadonlyMap<string, number>,
     nextProducerId: number,
+    acls: ReadonlyMap<Uuid, AclBinding>,
   ): MetadataImage {
-    return new MetadataImage(offset, topicsById, topicsByName, brokers, configs, features, nextProducerId);
+    return new MetadataImage(offset, topicsById, topicsByName, brokers, configs, features, nextProducerId, acls);
   }
 
   /**
@@ -129,6 +134,7 @@ export class MetadataDelta {
   #configs: Map<string, ReadonlyMap<string, string>> | null = null;
   #features: Map<string, number> | null = null;
   #nextProducerId: number;
+  #acls: Map<Uuid, AclBinding> | null = null;
 
   constructor(readonly base: MetadataImage) {
     this.#offset = base.offset;
@@ -157,6 +163,10 @@ export class MetadataDelta {
 
   private features(): Map<string, number> {
     return (this.#features ??= new Map(this.base.features));
+  }
+
+  private acls(): Map<Uuid, AclBinding> {
+    return (this.#acls ??= new Map(this.base.acls));
   }
 
   private topicById(id: Uuid): TopicImage | undefined {
@@ -276,6 +286,19 @@ export class MetadataDelta {
         this.#nextProducerId = record.nextProducerId;
         break;
       }
+      case "acl": {
+        const { type: _, ...binding } = record;
+        if ((this.#acls ?? this.base.acls).has(binding.id)) fail(`acl id ${binding.id} exists`);
+        const problem = aclBindingProblem(binding);
+        if (problem !== null) fail(`acl ${binding.id}: ${problem}`);
+        this.acls().set(binding.id, binding);
+        break;
+      }
+      case "removeAcl": {
+        if (!(this.#acls ?? this.base.acls).has(record.id)) fail(`remove of unknown acl id ${record.id}`);
+        this.acls().delete(record.id);
+        break;
+      }
       default: {
         const unknown: never = record;
         fail(`unhandled record ${JSON.stringify(unknown)}`);
@@ -293,6 +316,7 @@ export class MetadataDelta {
       this.#configs ?? this.base.configs,
       this.#features ?? this.base.features,
       this.#nextProducerId,
+      this.#acls ?? this.base.acls,
     );
   }
 }

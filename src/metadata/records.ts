@@ -42,7 +42,20 @@ export type MetadataRecord =
     }
   | { type: "config"; resourceType: "topic" | "broker"; resourceName: string; name: string; value: string | null }
   | { type: "featureLevel"; name: string; level: number }
-  | { type: "producerIds"; brokerId: number; brokerEpoch: number; nextProducerId: number };
+  | { type: "producerIds"; brokerId: number; brokerEpoch: number; nextProducerId: number }
+  | {
+      /** An ACL binding (acl.ts), codes as Kafka's wire values. */
+      type: "acl";
+      id: Uuid;
+      resourceType: number;
+      resourceName: string;
+      patternType: number;
+      principal: string;
+      host: string;
+      operation: number;
+      permissionType: number;
+    }
+  | { type: "removeAcl"; id: Uuid };
 
 export type MetadataRecordType = MetadataRecord["type"];
 
@@ -98,6 +111,17 @@ const schemas = {
   }),
   featureLevel: z.object({ name: z.string().min(1).max(255), level: z.number().int().min(0).max(0x7fff) }),
   producerIds: z.object({ brokerId: nonNegInt32, brokerEpoch: safeInt, nextProducerId: safeInt.min(0) }),
+  acl: z.object({
+    id: uuid,
+    resourceType: z.number().int().min(0).max(127),
+    resourceName: z.string().min(1).max(1024),
+    patternType: z.number().int().min(0).max(127),
+    principal: z.string().min(1).max(1024),
+    host: z.string().min(1).max(1024),
+    operation: z.number().int().min(0).max(127),
+    permissionType: z.number().int().min(0).max(127),
+  }),
+  removeAcl: z.object({ id: uuid }),
 } satisfies Record<MetadataRecordType, z.ZodTypeAny>;
 
 const encoder = new TextEncoder();

@@ -139,9 +139,15 @@ function asNotController(error: unknown): never {
 
 /** NOT_CONTROLLER at the top level or in every item: the request went to a former controller. */
 function answersNotController(body: unknown): boolean {
-  const b = body as { errorCode?: number; topics?: { errorCode?: number }[]; results?: { errorCode?: number }[]; responses?: { errorCode?: number }[] };
+  const b = body as {
+    errorCode?: number;
+    topics?: { errorCode?: number }[];
+    results?: { errorCode?: number }[];
+    responses?: { errorCode?: number }[];
+    filterResults?: { errorCode?: number }[];
+  };
   if (b.errorCode === ErrorCode.NOT_CONTROLLER) return true;
-  const items = b.topics ?? b.results ?? b.responses;
+  const items = b.topics ?? b.results ?? b.responses ?? b.filterResults;
   return Array.isArray(items) && items.length > 0 && items.every((i) => i.errorCode === ErrorCode.NOT_CONTROLLER);
 }
 

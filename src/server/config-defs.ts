@@ -23,6 +23,7 @@
  * which mean nothing here (thread counts, socket buffer sizes); start-up logs each one set.
  */
 import { z } from "zod";
+import { STANDARD_AUTHORIZER_CLASS_NAMES } from "../metadata/authorizer.ts";
 import { zstdLevelMax, zstdLevelMin } from "../metadata/topic-config.ts";
 import { dropBehindBytesMin } from "../storage/config.ts";
 import { isLogLevel, type LogLevel } from "../util/log.ts";
@@ -246,6 +247,32 @@ export const configDefs = {
   }),
   "broker.heartbeat.interval.ms": int(2000, 1, int32Max, { doc: "How often a broker heartbeats to the active controller." }),
   "broker.session.timeout.ms": int(9000, 1, int32Max, { doc: "A broker whose heartbeats stop for this long is fenced by the controller." }),
+
+  // --- authorization (README "ACLs")
+  "authorizer.class.name": def(
+    "STRING",
+    z
+      .string()
+      .trim()
+      .refine((s) => s === "" || STANDARD_AUTHORIZER_CLASS_NAMES.has(s), "not an authorizer bunka has"),
+    `empty (no authorizer) or one of ${[...STANDARD_AUTHORIZER_CLASS_NAMES].join(", ")}`,
+    "",
+    "",
+    { doc: "The authorizer enforcing ACLs (stored in the metadata log). Empty: none; every request is allowed and the ACL APIs answer SECURITY_DISABLED." },
+  ),
+  "super.users": def(
+    "STRING",
+    z
+      .string()
+      .trim()
+      .transform((s) => s.split(";").map((p) => p.trim()).filter((p) => p !== ""))
+      .pipe(z.array(z.string().regex(/^[^:]+:.*$/, "a principal is Type:name"))),
+    "semicolon-separated principals (User:alice;User:bob)",
+    [] as string[],
+    "",
+    { doc: "Principals the authorizer allows everything, semicolon-separated." },
+  ),
+  "allow.everyone.if.no.acl.found": bool(false, { doc: "With an authorizer: a resource no ACL names is open to every principal." }),
 
   // --- connections
   "socket.request.max.bytes": int(104857600, requestFrameBytesMin, int32Max, { doc: "Largest request frame; a larger size prefix closes the connection." }),

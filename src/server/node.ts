@@ -16,6 +16,7 @@
 import { startGroupCoordinator } from "../coordinator/start.ts";
 import { bunCompression } from "../platform/bun/compression.ts";
 import { METADATA_TOPIC } from "../metadata/log-store.ts";
+import { StandardAuthorizer } from "../metadata/authorizer.ts";
 import { MetadataManager } from "../metadata/metadata-manager.ts";
 import { ReplicaManager } from "../replication/replica-manager.ts";
 import { topicLogConfigSource } from "../replication/topic-log-config.ts";
@@ -304,6 +305,13 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   broker.addDrainHook("controlled shutdown", () => lifecycle.shutDown(Math.min(5000, config.get("broker.heartbeat.interval.ms") * 2)));
   broker.addShutdownHook("broker lifecycle", () => lifecycle.stop());
 
+  const authorizer =
+    config.get("authorizer.class.name") === ""
+      ? undefined
+      : new StandardAuthorizer(
+          { superUsers: new Set(config.get("super.users")), allowEveryoneIfNoAclFound: config.get("allow.everyone.if.no.acl.found") },
+          () => metadata!.image.acls,
+        );
   const services: BrokerServices = {
     settings,
     metadata,
@@ -315,6 +323,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     compression: bunCompression,
     groups,
     cluster: { quorum, link, duties, lifecycle },
+    ...(authorizer === undefined ? {} : { authorizer }),
   };
   hooks.controllerReady(createDispatcher(controllerApis, services));
   // Registered and unfenced by the controller before clients are served.

@@ -4,6 +4,7 @@
  * to every handler through RequestContext, so handlers stay testable with fakes and never
  * reach for globals.
  */
+import type { StandardAuthorizer } from "../metadata/authorizer.ts";
 import type { GroupCoordinator } from "../coordinator/group-coordinator.ts";
 import type { MetadataManager } from "../metadata/metadata-manager.ts";
 import type { Clock } from "../platform/clock.ts";
@@ -99,4 +100,9 @@ export interface BrokerServices {
   readonly groups?: GroupCoordinator;
   /** Absent in tests that build services without a quorum (a single node deciding locally). */
   readonly cluster?: ClusterServices;
+  /**
+   * The authorizer (`authorizer.class.name`), over this node's metadata image. Absent: no
+   * authorizer, every request is allowed and the ACL APIs answer SECURITY_DISABLED.
+   */
+  readonly authorizer?: StandardAuthorizer;
 }

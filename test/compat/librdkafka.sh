@@ -10,7 +10,8 @@
 # Env:
 #   BROKERS=host:port        use an already running broker instead of starting bunka
 #   BUNKA_BROKER_CMD         broker command template; {port} and {dir} are substituted
-#                            (default: bun src/main.ts broker ... with auto-create, 4 partitions)
+#                            (default: bun src/main.ts broker ... with auto-create, 4 partitions,
+#                            the StandardAuthorizer and allow.everyone.if.no.acl.found=true)
 #   TEST_KAFKA_VERSION       broker version the test suite assumes (default 3.9.0, see README)
 #   COMPAT_TIMEOUT           seconds per test before it is killed and failed (default 300)
 #   COMPAT_QUICK=0|1         test-runner -Q (fewer messages, some sub-tests dropped);
@@ -81,6 +82,12 @@ esac
 # --- broker ----------------------------------------------------------------------------
 # shellcheck source=test/compat/broker.sh
 source "$repo/test/compat/broker.sh"
+# Upstream's test clusters (trivup's KafkaBrokerApp) run every broker with an authorizer, and
+# their PLAINTEXT clients are User:ANONYMOUS with no ACLs: resources no ACL names must stay
+# open to them. So bunka runs with the StandardAuthorizer (the ACL APIs are served, e.g. 0081's
+# CreateAcls/DescribeAcls/DeleteAcls, and every request passes the authorization gates) and
+# allow.everyone.if.no.acl.found=true (BUNKA_BROKER_CMD, when set, replaces all of this).
+compat_default_cmd="$compat_default_cmd --set authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer --set allow.everyone.if.no.acl.found=true"
 logdir="${COMPAT_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/compat-librdkafka-XXXXXX")}"
 mkdir -p "$logdir"
 trap compat_broker_down EXIT

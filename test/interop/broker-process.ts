@@ -53,7 +53,7 @@ export interface StartOptions {
 export class BrokerProcess {
   readonly dataDir: string;
   readonly name: string;
-  private readonly sets: Readonly<Record<string, string>>;
+  private sets: Readonly<Record<string, string>>;
   private readonly controllerPort: number | undefined;
   private proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
   private stderrText = "";
@@ -193,6 +193,11 @@ export class BrokerProcess {
     await proc.exited;
     await this.stderrDone;
     this.proc = null;
+  }
+
+  /** Changes `--set` settings for the next start (e.g. a restart with another authorizer setting). */
+  configure(sets: Readonly<Record<string, string>>): void {
+    this.sets = { ...this.sets, ...sets };
   }
 
   /** Start again on the same data dir and port (stop or kill first). */

@@ -13,6 +13,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type AuthorizerConfig, StandardAuthorizer } from "../../src/metadata/authorizer.ts";
 import { type CreatableTopic, createTopics } from "../../src/metadata/controller.ts";
 import { MemoryMetadataStore, MetadataManager } from "../../src/metadata/metadata-manager.ts";
 import { randomUuid, type Uuid } from "../../src/metadata/uuid.ts";
@@ -50,6 +51,8 @@ export interface HarnessOptions {
   logManagerConfig?: Partial<LogManagerConfig>;
   /** Overrides of the broker settings handlers read (auto-creation, topic deletion, ...). */
   settings?: Partial<BrokerSettings>;
+  /** An authorizer over the harness's metadata image; absent: none (ACL APIs answer SECURITY_DISABLED). */
+  authorizer?: AuthorizerConfig;
 }
 
 export interface TestBroker {
@@ -228,7 +231,8 @@ function assemble(parts: Parts): TestBroker {
     brokerConfigSynonyms: (name) => dynamicConfig.synonyms(name),
     ...options.settings,
   };
-  const services: BrokerServices = { settings, metadata, replicas, logs, clock, prng, log, compression: bunCompression };
+  const authorizer = options.authorizer === undefined ? undefined : new StandardAuthorizer(options.authorizer, () => metadata.image.acls);
+  const services: BrokerServices = { settings, metadata, replicas, logs, clock, prng, log, compression: bunCompression, ...(authorizer === undefined ? {} : { authorizer }) };
   const dispatch = createDispatcher(options.handlers, services);
   const connection = testConnectionInfo(log, clock);
   let closed = false;

@@ -11,7 +11,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { encodeRequest } from "../../src/protocol/frame.ts";
 import { defaultApiVersionsRequest } from "../../src/protocol/messages/api-versions-request.ts";
-import { defaultDescribeAclsRequest } from "../../src/protocol/messages/describe-acls-request.ts";
+import { defaultDescribeClientQuotasRequest } from "../../src/protocol/messages/describe-client-quotas-request.ts";
 import { defaultFetchRequest } from "../../src/protocol/messages/fetch-request.ts";
 import { ApiKeys, type ApiKey, type RequestBodies } from "../../src/protocol/messages/index.ts";
 import { defaultInitProducerIdRequest } from "../../src/protocol/messages/init-producer-id-request.ts";
@@ -71,13 +71,13 @@ test("100 Fetch v2 requests on one connection: answered UNSUPPORTED_VERSION, one
   expect(lines[0]?.msg).toContain("refused an old Fetch version");
 });
 
-const describeAcls = (clientId: string) => request(ApiKeys.DescribeAcls, 1, clientId, defaultDescribeAclsRequest());
+const describeQuotas = (clientId: string) => request(ApiKeys.DescribeClientQuotas, 1, clientId, defaultDescribeClientQuotasRequest());
 
 test("a client that reconnects and retries a request that closes its connection 100 times writes one warning, then one count per interval", async () => {
   const { br, connect, warnings, server } = await setup();
   for (let i = 0; i < 100; i++) {
     const { socket, events } = connect();
-    events.data(concat([hello("old-admin", "kafka-go", "0.2.1"), describeAcls("old-admin")]));
+    events.data(concat([hello("old-admin", "kafka-go", "0.2.1"), describeQuotas("old-admin")]));
     await settle(2);
     expect(socket.closed).toBe(true);
     br.clock.advance(50);
@@ -85,9 +85,9 @@ test("a client that reconnects and retries a request that closes its connection 
   expect(warnings().length).toBe(1);
   // Another client on another host is a line of its own.
   const other = connect("10.0.0.8");
-  other.events.data(describeAcls("burrow"));
+  other.events.data(describeQuotas("burrow"));
   await settle(2);
-  expect(warnings().map((r) => `${r.clientId} ${r.api} v${r.apiVersion} ${r.clientSoftwareName}`)).toEqual(["old-admin DescribeAcls v1 kafka-go", "burrow DescribeAcls v1 null"]);
+  expect(warnings().map((r) => `${r.clientId} ${r.api} v${r.apiVersion} ${r.clientSoftwareName}`)).toEqual(["old-admin DescribeClientQuotas v1 kafka-go", "burrow DescribeClientQuotas v1 null"]);
 
   br.clock.advance(repeatedLogIntervalMs);
   const summary = warnings()[2];
@@ -166,6 +166,6 @@ test("each refused request is a ProtocolViolation with a stable kind and the cli
   expect(await kindOf(header(ApiKeys.Fetch, 99, "c", []))).toBe("unsupported version Fetch v99 / c");
   // Metadata v1 whose topic count says 2^31 - 1 in a 4-byte body.
   expect(await kindOf(header(ApiKeys.Metadata, 1, "d", [0x7f, 0xff, 0xff, 0xff]))).toBe("malformed Metadata v1 / d");
-  expect(handlers.some((h) => h.apiKey === ApiKeys.DescribeAcls)).toBe(false);
-  expect(await kindOf(request(ApiKeys.DescribeAcls, 1, "e", defaultDescribeAclsRequest()))).toBe("unserved api DescribeAcls / e");
+  expect(handlers.some((h) => h.apiKey === ApiKeys.DescribeClientQuotas)).toBe(false);
+  expect(await kindOf(request(ApiKeys.DescribeClientQuotas, 1, "e", defaultDescribeClientQuotasRequest()))).toBe("unserved api DescribeClientQuotas / e");
 });

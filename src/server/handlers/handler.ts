@@ -20,6 +20,11 @@ export interface ConnectionInfo {
   readonly remoteAddress: string;
   /** Name of the listener the connection arrived on (e.g. PLAINTEXT). */
   readonly listenerName: string;
+  /**
+   * The authenticated principal (`User:name`). Absent: unauthenticated (PLAINTEXT, the only
+   * security protocol bunka serves), which is Kafka's `User:ANONYMOUS`.
+   */
+  readonly principal?: string;
   /** What the client said about itself in ApiVersions v3+ (the ApiVersions handler sets it). */
   readonly client: ClientSoftware;
   /** Logs a line rate-limited per connection and `kind` (see connection.ts). */

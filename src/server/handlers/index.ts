@@ -32,10 +32,28 @@ import type { ApiHandler } from "./handler.ts";
 import { forwardedToController } from "../cluster.ts";
 import { allocateProducerIdsHandler, brokerHeartbeatHandler, brokerRegistrationHandler } from "./controller-apis.ts";
 import { describeQuorumHandler } from "./describe-quorum.ts";
+import { createAclsHandler } from "./create-acls.ts";
+import { describeAclsHandler } from "./describe-acls.ts";
+import { deleteAclsHandler } from "./delete-acls.ts";
+import { apiGates } from "./api-gates.ts";
+import { gated, type Gate } from "./authorize.ts";
+import type { ApiKey } from "../../protocol/messages/index.ts";
 
-const served: ApiHandler[] = [];
+/**
+ * The handlers clients reach: each with its API's authorization in front (api-gates.ts), which
+ * runs only when an authorizer is configured, before any forwarding to the controller.
+ */
+const served = {
+  items: [] as ApiHandler[],
+  push(...handlers: ApiHandler[]): void {
+    for (const h of handlers) {
+      const gate = apiGates[h.apiKey as ApiKey] as Gate<ApiKey> | undefined;
+      this.items.push(gate === undefined ? h : (gated(h as ApiHandler<ApiKey>, gate) as ApiHandler));
+    }
+  },
+};
 
-export const handlers: readonly ApiHandler[] = served;
+export const handlers: readonly ApiHandler[] = served.items;
 
 served.push(apiVersionsHandler(() => handlers) as ApiHandler);
 served.push(metadataHandler as ApiHandler);
@@ -65,11 +83,15 @@ served.push(offsetCommitHandler as ApiHandler);
 served.push(offsetFetchHandler as ApiHandler);
 served.push(offsetDeleteHandler as ApiHandler);
 served.push(forwardedToController(describeQuorumHandler) as ApiHandler);
+served.push(describeAclsHandler as ApiHandler);
+served.push(forwardedToController(createAclsHandler) as ApiHandler);
+served.push(forwardedToController(deleteAclsHandler) as ApiHandler);
 
 /**
  * The controller listener's APIs besides the Raft ones (quorum-apis.ts): what brokers send
  * the active controller (registration, heartbeats, producer id blocks, the admin requests
- * they forward) and DescribeQuorum. Decided here; never forwarded again.
+ * they forward) and DescribeQuorum. Decided here; never forwarded again. No gate: the
+ * forwarding broker authorized the client's request (authorize.ts).
  */
 const controllerServed: ApiHandler[] = [];
 export const controllerHandlers: readonly ApiHandler[] = controllerServed;
@@ -83,4 +105,6 @@ controllerServed.push(
   brokerRegistrationHandler as ApiHandler,
   brokerHeartbeatHandler as ApiHandler,
   allocateProducerIdsHandler as ApiHandler,
+  createAclsHandler as ApiHandler,
+  deleteAclsHandler as ApiHandler,
 );

@@ -11,6 +11,7 @@
  *     order, carrying the partition's leader epoch and partition epoch as they are;
  *   - one `config` record per explicitly set value;
  *   - one `featureLevel` per finalized feature;
+ *   - one `acl` per ACL binding, with its id;
  *   - one `producerIds` when a block was ever handed out. The image keeps only where the next
  *     block starts, not who took the last one: the record names broker 0, epoch -1.
  * Each kind follows the image's map order, so the image read back iterates its topics,
@@ -68,6 +69,7 @@ export function imageRecords(image: MetadataImage): MetadataRecord[] {
   }
   for (const [name, level] of image.features) out.push({ type: "featureLevel", name, level });
   if (image.nextProducerId > 0) out.push({ type: "producerIds", brokerId: 0, brokerEpoch: -1, nextProducerId: image.nextProducerId });
+  for (const binding of image.acls.values()) out.push({ type: "acl", ...binding });
   return out;
 }
 

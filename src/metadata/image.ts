@@ -95,7 +95,7 @@ export class MetadataImage {
    */
   withOffset(offset: number): MetadataImage {
     if (!(Number.isSafeInteger(offset) && offset >= -1)) throw new Error(`metadata image offset ${offset}`);
-    return new MetadataImage(offset, this.topicsById, this.topicsByName, this.brokers, this.configs, this.features, this.nextProducerId);
+    return new MetadataImage(offset, this.topicsById, this.topicsByName, this.brokers, this.configs, this.features, this.nextProducerId, this.acls);
   }
 
   topic(name: string): TopicImage | undefined {

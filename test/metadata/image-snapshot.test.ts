@@ -31,7 +31,24 @@ function subset(prng: SeededPrng, items: readonly number[], min: number): number
 function randomRecord(prng: SeededPrng, image: MetadataImage, serial: number): MetadataRecord | null {
   const brokers = [...image.brokers.values()];
   const topics = [...image.topicsById.values()];
-  switch (prng.int(12)) {
+  switch (prng.int(14)) {
+    case 12: {
+      // An ACL binding (TOPIC/GROUP, LITERAL/PREFIXED, READ/WRITE, ALLOW/DENY), or its removal.
+      const acls = [...image.acls.keys()];
+      if (acls.length > 0 && prng.int(3) === 0) return { type: "removeAcl", id: pick(prng, acls) };
+      return {
+        type: "acl",
+        id: randomUuid(prng),
+        resourceType: pick(prng, [2, 3]),
+        resourceName: `res-${prng.int(50)}`,
+        patternType: pick(prng, [3, 4]),
+        principal: `User:u${prng.int(10)}`,
+        host: pick(prng, ["*", "10.0.0.1"]),
+        operation: pick(prng, [3, 4]),
+        permissionType: pick(prng, [2, 3]),
+      };
+    }
+    case 13:
     case 0:
     case 1: {
       const brokerId = prng.int(8);
@@ -116,8 +133,8 @@ describe("metadata image ↔ snapshot", () => {
     }
   });
 
-  test("a rich image holds every kind: brokers fenced and not, deleted topics gone, configs, features, producer ids", () => {
-    const image = randomImage(7, 2000);
+  test("a rich image holds every kind: brokers fenced and not, deleted topics gone, configs, features, producer ids, ACLs", () => {
+    const image = randomImage(8, 2000);
     expect([...image.brokers.values()].some((b) => b.fenced)).toBe(true);
     expect([...image.brokers.values()].some((b) => !b.fenced)).toBe(true);
     expect(image.topicsById.size).toBeGreaterThan(20);
@@ -127,7 +144,9 @@ describe("metadata image ↔ snapshot", () => {
     expect([...image.configs.keys()].some((k) => k.startsWith("topic:"))).toBe(true);
     expect(image.features.size).toBe(3);
     expect(image.nextProducerId).toBeGreaterThan(0);
+    expect(image.acls.size).toBeGreaterThan(5);
     const records = imageRecords(image);
+    expect(records.filter((r) => r.type === "acl").length).toBe(image.acls.size);
     // One record per thing the image holds, none about its history.
     expect(records.filter((r) => r.type === "brokerFencing" || r.type === "unregisterBroker" || r.type === "removeTopic" || r.type === "partitionChange")).toEqual([]);
     expect(records.filter((r) => r.type === "registerBroker").length).toBe(image.brokers.size);

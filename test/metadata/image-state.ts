@@ -11,5 +11,6 @@ export function imageState(image: MetadataImage): unknown {
     configs: [...image.configs.entries()].map(([k, m]) => [k, [...m.entries()]]),
     features: [...image.features.entries()],
     nextProducerId: image.nextProducerId,
+    acls: [...image.acls.entries()],
   };
 }

@@ -135,6 +135,7 @@ export interface RoleView {
 }
 
 const E = ErrorCode;
+const VAR = (process.env.V ?? "").split(",");
 const noRecords: Uint8Array = new Uint8Array(0);
 /** Requests per life before request ids would repeat (the driver keeps far fewer in flight). */
 const requestsPerLifeMax = 2 ** 32;
@@ -410,7 +411,7 @@ export class RaftCore {
   propose(batches: Uint8Array): ProposeResult {
     const role = this.#role;
     if (role.kind !== "leader") return { kind: "notLeader", leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch };
-    if (this.#staticVoter && role.epochStartOffset === 0 && this.#highWatermark === 0) {
+    if (!VAR.includes("noG") && this.#staticVoter && role.epochStartOffset === 0 && this.#highWatermark === 0) {
       // Elected among empty logs: its log stays the one LEADER_CHANGE record until that commits
       // (P4 of the unproven-voter rule; the metadata layer waits for it anyway, whenWritable).
       return { kind: "rejected", detail: "the first leader of a static quorum takes proposals once its leader-change record is committed" };
@@ -658,8 +659,8 @@ export class RaftCore {
    * own vote while it is unproven (V3). The rule: `#onVoteRequest`.
    */
   #grantsNeeded(): number {
-    if (this.#staticVoter && this.#log.logEndOffset === this.#log.logStartOffset) return this.#voters.length - 1;
-    return this.#unproven !== null ? this.#majority : this.#majority - 1;
+    if (!VAR.includes("noV2") && this.#staticVoter && this.#log.logEndOffset === this.#log.logStartOffset) return this.#voters.length - 1;
+    return this.#unproven !== null && !VAR.includes("noV3") ? this.#majority : this.#majority - 1;
   }
 
   /** Whether `round` can no longer win. */
@@ -818,7 +819,7 @@ export class RaftCore {
       clusterId: this.clusterId,
       replicaId: this.local.id,
       // Unproven (C1): another directory id than its voter key, so the leader counts it as an observer.
-      replicaDirectoryId: this.#unproven?.fetchDirectoryId ?? this.local.directoryId,
+      replicaDirectoryId: VAR.includes("noC1") ? this.local.directoryId : this.#unproven?.fetchDirectoryId ?? this.local.directoryId,
       currentLeaderEpoch: epoch,
       fetchOffset: this.#log.logEndOffset,
       lastFetchedEpoch: this.#log.lastFetchedEpoch(),
@@ -983,11 +984,11 @@ export class RaftCore {
     const candidate: ReplicaKey = { id: r.candidateId, directoryId: r.candidateDirectoryId };
     // P4: a log of one record, of an epoch in which this node voted, is the record of the
     // election among empty logs it voted in, won.
-    if (this.#unproven !== null && r.lastOffset === 1 && this.#unproven.votes.some((v) => v.epoch === r.lastOffsetEpoch)) {
+    if (!VAR.includes("noP4") && this.#unproven !== null && r.lastOffset === 1 && this.#unproven.votes.some((v) => v.epoch === r.lastOffsetEpoch)) {
       this.#prove(`candidate ${candidate.id}'s log is the one record of epoch ${r.lastOffsetEpoch}: the election among empty logs it voted in was won`);
     }
     // V1: unproven, it vouches only for an empty log.
-    const mayVouch = this.#unproven === null || (r.lastOffsetEpoch < 0 && r.lastOffset === 0);
+    const mayVouch = VAR.includes("noV1") || this.#unproven === null || (r.lastOffsetEpoch < 0 && r.lastOffset === 0);
     if (r.preVote) {
       // The prospective is at candidateEpoch - 1; behind us, it learns our epoch from the answer.
       if (r.candidateEpoch <= this.#role.epoch) return answer(E.FENCED_LEADER_EPOCH, false);
@@ -1247,6 +1248,10 @@ export class RaftCore {
   #maybeProveByFetch(role: Follower, r: FetchResponse): void {
     const log = this.#log;
     assert(r.divergingEpoch === null, "P3 looks at answers without divergence only");
+    if (VAR.includes("noFresh")) {
+      if (r.highWatermark > 0 && log.flushedOffset >= r.highWatermark) this.#prove("literal");
+      return;
+    }
     if (role.caughtUpAtOffset === null) {
       // No records and no divergence: the fetch offset was the leader's log end when it answered.
       if (r.records.length === 0 && log.flushedOffset === log.logEndOffset) role.caughtUpAtOffset = log.logEndOffset;

@@ -1,6 +1,8 @@
 /**
  * The Raft simulator as a CI test: a few hundred seeds of bounded length, alternating 3 and 5
- * voters, with an observer in every third seed and Kafka's or 3x shorter timeouts (test/raft/simulator.ts lists the faults and
+ * voters, with an observer in every third seed and Kafka's or 3x shorter timeouts, and in
+ * two seeds of five a static quorum (zero directory ids) whose wiped voters come back as
+ * themselves, unproven (test/raft/simulator.ts lists the faults and
  * the invariants checked after every step). A failing seed prints the one-line command that
  * replays it with a trace. `bun test/raft/sim-main.ts` is the longer soak.
  */
@@ -8,7 +10,7 @@ import { describe, expect, test } from "bun:test";
 import { mixedShape, replayCommand, runSimulation, type SimOptions, Simulation } from "./simulator.ts";
 
 /** Seeds in the CI run and fault-phase steps per seed. */
-export const ciSeeds = 300;
+export const ciSeeds = 350;
 export const ciSteps = 2000;
 const chunk = 50;
 
@@ -17,7 +19,7 @@ export function ciOptions(seed: number): SimOptions {
 }
 
 describe("raft simulation", () => {
-  const totals = { steps: 0, simulatedMs: 0, elections: 0, crashes: 0, wipes: 0, committed: 0, wallMs: 0, recoveryMsMax: 0 };
+  const totals = { steps: 0, simulatedMs: 0, elections: 0, crashes: 0, wipes: 0, staticWipes: 0, reproven: 0, committed: 0, wallMs: 0, recoveryMsMax: 0 };
   for (let first = 1; first <= ciSeeds; first += chunk) {
     const last = Math.min(ciSeeds, first + chunk - 1);
     test(`seeds ${first}..${last}`, () => {
@@ -31,6 +33,8 @@ describe("raft simulation", () => {
         totals.elections += r.stats.elections;
         totals.crashes += r.stats.crashes;
         totals.wipes += r.stats.wipes;
+        if (options.staticVoters === true) totals.staticWipes += r.stats.wipes;
+        totals.reproven += r.stats.reproven;
         totals.committed += r.stats.committedOffset;
         totals.recoveryMsMax = Math.max(totals.recoveryMsMax, r.stats.recoveryMs);
         if (!r.ok) failures.push(`seed ${seed} [${r.invariant}] ${r.failure}\n  replay: ${replayCommand(options)}`);
@@ -44,11 +48,14 @@ describe("raft simulation", () => {
     const s = totals.wallMs / 1000;
     console.log(
       `raft simulation: ${ciSeeds} seeds x ${ciSteps} fault steps: ${totals.steps} steps, ${Math.round(totals.simulatedMs / 1000)} s simulated, ` +
-        `${totals.elections} elections, ${totals.crashes} crashes (${totals.wipes} disk wipes), ${totals.committed} offsets committed, ` +
+        `${totals.elections} elections, ${totals.crashes} crashes (${totals.wipes} disk wipes, ${totals.staticWipes} of static voters, ${totals.reproven} proven again), ${totals.committed} offsets committed, ` +
         `recovery after the faults at most ${totals.recoveryMsMax} ms, ` +
         `in ${s.toFixed(1)} s: ${Math.round(totals.steps / s)} steps/s, ${Math.round((ciSeeds / s) * 60)} seeds/min`,
     );
     expect(totals.elections).toBeGreaterThan(ciSeeds);
+    // Static voters are wiped often enough to matter, and the wiped ones catch up.
+    expect(totals.staticWipes).toBeGreaterThan(ciSeeds / 2);
+    expect(totals.reproven).toBeGreaterThan(totals.staticWipes / 2);
   });
 });
 

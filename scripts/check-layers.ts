@@ -4,9 +4,11 @@
  *
  * Layers, lowest first (DESIGN.md): util, platform, wasm, protocol, storage, client (the
  * node-to-node Kafka client), raft (the controller quorum), metadata, replication,
- * coordinator, server. `src/main.ts`, its commands in `src/cli/` and `bin/` sit above everything.
- * Core layers (protocol … coordinator) take platform interfaces as parameters, so they may
- * not import `src/platform/bun/` either; `wasm/` may, to read its module bytes.
+ * coordinator, then server and backup side by side: backup is a Kafka client tool on top of
+ * client/, and neither of the two may import the other. `src/main.ts`, its commands in
+ * `src/cli/` and `bin/` sit above everything.
+ * Core layers (protocol … coordinator, and backup) take platform interfaces as parameters,
+ * so they may not import `src/platform/bun/` either; `wasm/` may, to read its module bytes.
  *
  * Run: `bun scripts/check-layers.ts` (exit 1 and one line per violation).
  */
@@ -15,8 +17,9 @@ import { join, relative, resolve, dirname } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const src = join(root, "src");
-const layers = ["util", "platform", "wasm", "protocol", "storage", "client", "raft", "metadata", "replication", "coordinator", "server"] as const;
-const coreLayers = new Set(["protocol", "storage", "client", "raft", "metadata", "replication", "coordinator"]);
+/** Layers by rank, lowest first; names in one entry share a rank and may not import each other. */
+const layers: readonly (readonly string[])[] = [["util"], ["platform"], ["wasm"], ["protocol"], ["storage"], ["client"], ["raft"], ["metadata"], ["replication"], ["coordinator"], ["server", "backup"]];
+const coreLayers = new Set(["protocol", "storage", "client", "raft", "metadata", "replication", "coordinator", "backup"]);
 
 function walk(dir: string, out: string[]): string[] {
   for (const name of readdirSync(dir)) {
@@ -32,7 +35,7 @@ function rankOf(file: string): number {
   const rel = relative(src, file);
   if (rel.startsWith("..")) return Number.POSITIVE_INFINITY;
   const top = rel.split("/")[0] ?? "";
-  const i = (layers as readonly string[]).indexOf(top);
+  const i = layers.findIndex((names) => names.includes(top));
   return i === -1 ? Number.POSITIVE_INFINITY : i;
 }
 
@@ -56,6 +59,8 @@ for (const file of walk(src, [])) {
     const targetRank = rankOf(target);
     if (targetRank > rank) violations.push(`${rel}: imports ${relative(root, target)} from a higher layer`);
     const targetRel = relative(root, target);
+    const targetTop = relative(src, target).split("/")[0] ?? "";
+    if (targetRank === rank && Number.isFinite(rank) && targetTop !== top) violations.push(`${rel}: imports ${targetRel} from the sibling layer ${targetTop}`);
     if (coreLayers.has(top) && targetRel.startsWith("src/platform/bun")) {
       violations.push(`${rel}: core layer imports the Bun adapter ${targetRel}; take a platform interface instead`);
     }

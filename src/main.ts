@@ -29,6 +29,9 @@ import { configDefs, configNames, envVarName, type ConfigDef } from "./server/co
 import { StorageError } from "./platform/fs.ts";
 import { describeStorageError, StartupError } from "./server/startup-error.ts";
 import { core, crcImplementation } from "./wasm/index.ts";
+import { runBackupCli } from "./backup/cli.ts";
+import { bunCompression } from "./platform/bun/compression.ts";
+import { nodeAes256Gcm } from "./platform/bun/aead.ts";
 
 const usage = `usage:
   bunka [broker] [--config FILE] [--set key=value ...] start a broker
@@ -37,6 +40,8 @@ const usage = `usage:
   bunka storage format --cluster-id ID [--config FILE] [--set key=value ...] [--ignore-formatted]
                                                        write meta.properties in each log dir
   bunka cluster [--nodes N] [--dir DIR]                a local cluster of N nodes (default 3, data in ./data/cluster)
+  bunka backup create|list|verify|restore ...          back up and restore topics, configs and
+                                                       group offsets (bunka backup --help)
   bunka --help | --version
 
 With no options the broker listens on PLAINTEXT://127.0.0.1:9092 and keeps data in ./data.
@@ -165,6 +170,10 @@ async function runBroker(args: readonly string[]): Promise<void> {
       logSink: stderrSink,
       hostname: hostname(),
       absolutePath: (p) => resolve(p),
+    }, {
+      // Logged by the quorum; exit at once, without the graceful stop's flushes and
+      // controlled shutdown (a retried write could lie about what is on disk).
+      onFatal: () => exitProcess(1),
     });
   } catch (error) {
     // Conditions an operator fixes get one line; anything else is a bug and keeps its stack.
@@ -210,6 +219,24 @@ switch (command) {
   case "cluster":
     await runLocalCluster(rest, fail);
     break;
+  case "backup": {
+    const code = await runBackupCli(
+      {
+        fs: new BunFileSystem(),
+        compression: bunCompression,
+        clock: systemClock,
+        network: bunNetwork,
+        prng: cryptoPrng,
+        randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
+        aead: nodeAes256Gcm,
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        note: (line) => process.stderr.write(`${line}\n`),
+      },
+      rest,
+      { out: printStdout, err: (line) => process.stderr.write(`${line}\n`) },
+    );
+    exitProcess(code);
+  }
   case "--version":
   case "-v":
     printStdout(`bunka ${version()}`);

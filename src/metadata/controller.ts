@@ -11,7 +11,7 @@
  */
 import { ErrorCode } from "../protocol/errors.ts";
 import type { Prng } from "../platform/prng.ts";
-import { assignReplicas } from "./assignment.ts";
+import { addLoad, assignReplicas, emptyLoad, type PlacementBroker, type ReplicaLoad } from "./assignment.ts";
 import { configKey, MetadataDelta, type MetadataImage } from "./image.ts";
 import type { MetadataRecord } from "./records.ts";
 import { TOPIC_CONFIGS, topicConfigSetProblem, validateTopicConfig } from "./topic-config.ts";
@@ -87,7 +87,7 @@ export function createTopics(ctx: ControllerContext, topics: readonly CreatableT
   for (const t of topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
   const existingCollisions = new Map<string, string>();
   for (const name of ctx.image.topicsByName.keys()) existingCollisions.set(collisionKey(name), name);
-  const live = ctx.image.liveBrokers().map((b) => b.brokerId);
+  const placement = new Placement(ctx);
 
   const response = topics.map((t): CreatedTopic => {
     const fail = (e: ItemError): CreatedTopic => ({ ...e, name: t.name, topicId: null, numPartitions: -1, replicationFactor: -1 });
@@ -108,18 +108,19 @@ export function createTopics(ctx: ControllerContext, topics: readonly CreatableT
     const setProblem = topicConfigSetProblem(new Map(t.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const]))));
     if (setProblem !== null) return fail(err(ErrorCode.INVALID_CONFIG, setProblem));
 
-    let replicaSets: number[][];
+    let partitions: NewPartition[];
     if (t.assignments.length > 0) {
       if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
         return fail(err(ErrorCode.INVALID_REQUEST, "both assignments and numPartitions/replicationFactor were set"));
       }
-      const checked = checkAssignments(t.assignments.map((a) => a.brokerIds), live);
-      if ("errorCode" in checked) return fail(checked);
       const indexes = t.assignments.map((a) => a.partitionIndex);
       if (!indexes.every((p, i) => p === i)) {
         return fail(err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "partition indexes must be 0..n-1 in order"));
       }
-      replicaSets = checked;
+      const checked = checkAssignments(ctx.image, t.assignments.map((a) => a.brokerIds), 0, null);
+      if ("errorCode" in checked) return fail(checked);
+      partitions = checked;
+      placement.addManual(partitions);
     } else {
       const numPartitions = t.numPartitions === -1 ? ctx.defaults.numPartitions : t.numPartitions;
       const replicationFactor = t.replicationFactor === -1 ? ctx.defaults.defaultReplicationFactor : t.replicationFactor;
@@ -127,44 +128,126 @@ export function createTopics(ctx: ControllerContext, topics: readonly CreatableT
         return fail(err(ErrorCode.INVALID_PARTITIONS, `number of partitions ${numPartitions} must be in [1, ${PARTITIONS_PER_TOPIC_MAX}]`));
       }
       if (!(replicationFactor >= 1)) return fail(err(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${replicationFactor} must be >= 1`));
-      if (replicationFactor > live.length) {
-        return fail(
-          err(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${replicationFactor} is larger than the ${live.length} available broker(s)`),
-        );
-      }
-      replicaSets = assignReplicas(live, numPartitions, replicationFactor, 0, ctx.prng);
+      const tooFew = placement.replicationFactorProblem(replicationFactor);
+      if (tooFew !== null) return fail(tooFew);
+      partitions = placement.assign(numPartitions, replicationFactor, []).map(automatic);
     }
 
     let topicId = randomUuid(ctx.prng);
     while (ctx.image.topicsById.has(topicId)) topicId = randomUuid(ctx.prng);
     if (!validateOnly) {
       records.push({ type: "topic", name: t.name, topicId });
-      replicaSets.forEach((replicas, partition) => records.push(newPartition(topicId, partition, replicas)));
+      partitions.forEach((p, partition) => records.push(newPartition(topicId, partition, p)));
       for (const c of t.configs) {
         if (c.value !== null) records.push({ type: "config", resourceType: "topic", resourceName: t.name, name: c.name, value: c.value });
       }
     }
     existingCollisions.set(collisionKey(t.name), t.name);
-    return { ...OK, name: t.name, topicId, numPartitions: replicaSets.length, replicationFactor: replicaSets[0]?.length ?? 0 };
+    return { ...OK, name: t.name, topicId, numPartitions: partitions.length, replicationFactor: partitions[0]?.replicas.length ?? 0 };
   });
   return { records, response };
 }
 
-function newPartition(topicId: Uuid, partition: number, replicas: number[]): MetadataRecord {
-  // Every replica starts in sync (there is no data yet); the first is the preferred leader.
-  return { type: "partition", topicId, partition, replicas, isr: replicas.slice(), leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0 };
+/** A new partition's replicas and initial ISR (the first ISR member is its leader). */
+interface NewPartition {
+  replicas: number[];
+  isr: number[];
 }
 
-function checkAssignments(sets: number[][], live: readonly number[]): number[][] | ItemError {
-  if (sets.length === 0) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "empty assignment");
-  const rf = sets[0]!.length;
-  for (const s of sets) {
-    if (s.length === 0) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "a partition has no replicas");
-    if (s.length !== rf) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "all partitions must have the same number of replicas");
-    if (new Set(s).size !== s.length) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `duplicate broker in replica list [${s.join(",")}]`);
-    for (const b of s) if (!live.includes(b)) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `broker ${b} is not a live broker`);
+/** Automatic placement uses unfenced brokers only: every replica starts in sync (there is no data yet). */
+const automatic = (replicas: number[]): NewPartition => ({ replicas, isr: replicas.slice() });
+
+function newPartition(topicId: Uuid, partition: number, p: NewPartition): MetadataRecord {
+  return { type: "partition", topicId, partition, replicas: p.replicas, isr: p.isr, leader: p.isr[0]!, leaderEpoch: 0, partitionEpoch: 0 };
+}
+
+/**
+ * Automatic placement over the unfenced brokers, with the cluster's replica load computed
+ * once per decision (on first use) and kept up to date as partitions are placed, so the
+ * topics of one request spread as if created one by one.
+ */
+class Placement {
+  readonly #ctx: ControllerContext;
+  readonly #brokers: PlacementBroker[];
+  #load: ReplicaLoad | null = null;
+  /** Explicitly assigned partitions of this decision, counted when the load is computed. */
+  readonly #manual: number[][] = [];
+
+  constructor(ctx: ControllerContext) {
+    this.#ctx = ctx;
+    this.#brokers = ctx.image.liveBrokers().map((b) => ({ brokerId: b.brokerId, rack: b.rack }));
   }
-  return sets.map((s) => s.slice());
+
+  /** INVALID_REPLICATION_FACTOR when fewer than `rf` brokers are registered and unfenced. */
+  replicationFactorProblem(rf: number): ItemError | null {
+    const available = this.#brokers.length;
+    if (rf <= available) return null;
+    const fenced = this.#ctx.image.brokers.size - available;
+    return err(
+      ErrorCode.INVALID_REPLICATION_FACTOR,
+      `replication factor ${rf} is larger than the number of available brokers, ${available}` +
+        ` (registered and unfenced${fenced > 0 ? `; ${fenced} more registered but fenced` : ""})`,
+    );
+  }
+
+  assign(count: number, rf: number, existing: readonly (readonly number[])[]): number[][] {
+    this.#load ??= addLoad(addLoad(emptyLoad(), allReplicaSets(this.#ctx.image)), this.#manual);
+    return assignReplicas({ brokers: this.#brokers, partitionCount: count, replicationFactor: rf, existing, clusterLoad: this.#load }, this.#ctx.prng);
+  }
+
+  /** Partitions placed by hand in this decision count toward the load of later automatic ones. */
+  addManual(sets: readonly NewPartition[]): void {
+    const replicas = sets.map((s) => s.replicas);
+    if (this.#load === null) this.#manual.push(...replicas);
+    else addLoad(this.#load, replicas);
+  }
+}
+
+function* allReplicaSets(image: MetadataImage): Generator<readonly number[]> {
+  for (const topic of image.topicsById.values()) for (const p of topic.partitions) yield p.replicas;
+}
+
+/**
+ * Explicit replica lists, checked as Kafka's controller checks them: every broker
+ * registered, none twice, the same count in every partition (`rf` when the topic has one
+ * already), and at least one unfenced broker per partition. Fenced replicas are allowed
+ * but start outside the ISR; the leader is the first unfenced one.
+ */
+function checkAssignments(image: MetadataImage, sets: readonly number[][], firstPartition: number, rf: number | null): NewPartition[] | ItemError {
+  if (sets.length === 0) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "empty assignment");
+  let expected = rf;
+  const out: NewPartition[] = [];
+  for (const [i, s] of sets.entries()) {
+    const partition = firstPartition + i;
+    if (s.length === 0) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `partition ${partition} has an empty replica list`);
+    if (new Set(s).size !== s.length) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `partition ${partition} names a broker twice: [${s.join(",")}]`);
+    const unknown = s.find((b) => !image.brokers.has(b));
+    if (unknown !== undefined) return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `partition ${partition} names broker ${unknown}, which is not registered`);
+    if (expected !== null && s.length !== expected) {
+      return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `partition ${partition} has ${s.length} replica(s) but the other partitions have ${expected}`);
+    }
+    expected = s.length;
+    const isr = s.filter((b) => image.brokers.get(b)?.fenced === false);
+    if (isr.length === 0) {
+      return err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `every broker named for partition ${partition} ([${s.join(",")}]) is fenced`);
+    }
+    out.push({ replicas: s.slice(), isr });
+  }
+  return out;
+}
+
+/**
+ * The replication factor an internal topic (`__consumer_offsets`, `__transaction_state`) is
+ * created with: its configured factor (`offsets.topic.replication.factor`,
+ * `transaction.state.log.replication.factor`) capped to the registered, unfenced brokers,
+ * so a cluster smaller than the setting (one node with Kafka's default of 3) still gets
+ * its groups working; the caller logs the cap. With no broker available the configured
+ * factor is kept and creation fails with INVALID_REPLICATION_FACTOR, to be retried.
+ */
+export function internalTopicReplicationFactor(image: MetadataImage, configured: number): { replicationFactor: number; capped: boolean } {
+  const available = image.liveBrokers().length;
+  if (available === 0 || configured <= available) return { replicationFactor: configured, capped: false };
+  return { replicationFactor: available, capped: true };
 }
 
 export interface DeletableTopic {
@@ -223,7 +306,7 @@ export function createPartitions(
   const records: MetadataRecord[] = [];
   const seen = new Map<string, number>();
   for (const inc of increases) seen.set(inc.name, (seen.get(inc.name) ?? 0) + 1);
-  const live = ctx.image.liveBrokers().map((b) => b.brokerId);
+  const placement = new Placement(ctx);
   const response = increases.map((inc): IncreasedPartitions => {
     const fail = (e: ItemError): IncreasedPartitions => ({ ...e, name: inc.name });
     if ((seen.get(inc.name) ?? 0) > 1) return fail(err(ErrorCode.INVALID_REQUEST, `topic ${inc.name} appears more than once in the request`));
@@ -235,20 +318,21 @@ export function createPartitions(
     }
     if (inc.count > PARTITIONS_PER_TOPIC_MAX) return fail(err(ErrorCode.INVALID_PARTITIONS, `more than ${PARTITIONS_PER_TOPIC_MAX} partitions`));
     const rf = topic.partitions[0]?.replicas.length ?? 1;
-    let sets: number[][];
+    let added: NewPartition[];
     if (inc.assignments !== null) {
       if (inc.assignments.length !== inc.count - current) {
         return fail(err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `${inc.assignments.length} assignments for ${inc.count - current} new partitions`));
       }
-      const checked = checkAssignments(inc.assignments, live);
+      const checked = checkAssignments(ctx.image, inc.assignments, current, rf);
       if ("errorCode" in checked) return fail(checked);
-      if (checked[0]!.length !== rf) return fail(err(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `replication factor must stay ${rf}`));
-      sets = checked;
+      added = checked;
+      placement.addManual(added);
     } else {
-      if (rf > live.length) return fail(err(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${rf} is larger than the ${live.length} available broker(s)`));
-      sets = assignReplicas(live, inc.count - current, rf, current, ctx.prng);
+      const tooFew = placement.replicationFactorProblem(rf);
+      if (tooFew !== null) return fail(tooFew);
+      added = placement.assign(inc.count - current, rf, topic.partitions.map((p) => p.replicas)).map(automatic);
     }
-    if (!validateOnly) sets.forEach((replicas, i) => records.push(newPartition(topic.topicId, current + i, replicas)));
+    if (!validateOnly) added.forEach((p, i) => records.push(newPartition(topic.topicId, current + i, p)));
     return { ...OK, name: inc.name };
   });
   return { records, response };

@@ -105,6 +105,16 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
     });
   }
 
+  /**
+   * The quorum stopped for good (a metadata-log write failed): every waiting and later
+   * proposal fails with `error`. Nothing is applied any more.
+   */
+  fail(error: Error): void {
+    if (this.#failed === null) this.#failed = error;
+    for (const p of this.#pending.splice(0)) p.reject(this.#failed);
+    for (const w of this.#waiters.splice(0)) w.reject(this.#failed);
+  }
+
   #notController(): NotControllerError {
     const core = this.#driver.core;
     const leader = core.leaderId;

@@ -15,6 +15,9 @@
  * - `tryLock` takes an exclusive lock on a file (created when missing) that the operating
  *   system drops when the process dies, however it dies: a lock never outlives its holder.
  *   Two holders, in two processes or in one, never hold the same file's lock at once.
+ * - `statfs` reports the space of the filesystem holding `path` (which must exist) as the
+ *   process sees it: `availableBytes <= freeBytes <= totalBytes`; blocks reserved for root
+ *   count as free but not available. Figures move as anything on that filesystem writes.
  * - `mmap` returns a read-only view of the whole file as it is now. The view must never be
  *   written to, and the file must never be truncated while any view of it may still be
  *   read (on Linux that is SIGBUS). Replace mapped files by writing a new file and renaming
@@ -87,6 +90,16 @@ export interface FileStat {
   mtimeMs: number;
 }
 
+/** Space of one filesystem, in bytes (`FileSystem.statfs`). */
+export interface FsSpace {
+  /** Size of the filesystem. */
+  totalBytes: number;
+  /** Bytes not in use (including blocks reserved for root). */
+  freeBytes: number;
+  /** Bytes an unprivileged writer may still use (`df`'s "Available"). */
+  availableBytes: number;
+}
+
 /** An exclusive lock taken by `FileSystem.tryLock`. */
 export interface FileLock {
   readonly path: string;
@@ -140,6 +153,8 @@ export interface FileSystem {
   readFile(path: string): Uint8Array;
   /** Read-only view of the whole file; see the module doc for the truncation rule. */
   mmap(path: string): Uint8Array;
+  /** Space of the filesystem holding `path` (ENOENT when `path` does not exist); see the module doc. */
+  statfs(path: string): FsSpace;
   /** Takes an exclusive lock on `path` (created when missing) without waiting; see the module doc. */
   tryLock(path: string): TryLockResult;
 }

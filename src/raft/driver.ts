@@ -14,6 +14,10 @@
  *   does not come within the request timeout is answered REQUEST_TIMED_OUT.
  * - Every output the core produces besides messages (committed, roleChanged) is handed to the
  *   listeners, in order, synchronously.
+ * - An input the core throws on (a quorum-state or metadata-log write failed, or an assertion)
+ *   is fatal: the driver closes (waiting requests are answered REQUEST_TIMED_OUT, nothing
+ *   more reaches the core) and tells `onFatal` once; the node stops (see raft-log.ts for why
+ *   a failed write is never retried).
  *
  * The driver never changes the core's decisions; it only moves bytes and time.
  */
@@ -36,6 +40,8 @@ export interface RaftDriverOptions {
   readonly log: Logger;
   /** `controller.quorum.request.timeout.ms`. */
   readonly requestTimeoutMs: number;
+  /** Told once when the core threw on an input (the driver is closed by then). */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 interface Inbound {
@@ -53,12 +59,14 @@ export class RaftDriver {
   readonly #client: NodeClient;
   readonly #log: Logger;
   readonly #requestTimeoutMs: number;
+  readonly #onFatal: (error: unknown) => void;
   readonly #listeners: ((e: RaftEvent) => void)[] = [];
   readonly #inbound = new Map<number, Inbound>();
   #nextInboundId = 1;
   #timer: CancelTimer | null = null;
   #timerAtMs = Number.POSITIVE_INFINITY;
   #closed = false;
+  #failed = false;
   #pumping = false;
 
   constructor(opts: RaftDriverOptions) {
@@ -67,6 +75,7 @@ export class RaftDriver {
     this.#client = opts.client;
     this.#log = opts.log;
     this.#requestTimeoutMs = opts.requestTimeoutMs;
+    this.#onFatal = opts.onFatal ?? (() => {});
   }
 
   /** Listeners see every non-message output in order (the first ones, from open, on `start`). */
@@ -75,7 +84,7 @@ export class RaftDriver {
   }
 
   start(): void {
-    this.#pump();
+    this.#input(() => {});
   }
 
   /** A request from a peer (controller listener). Resolves with the core's answer. */
@@ -91,23 +100,29 @@ export class RaftDriver {
       });
       this.#inbound.set(requestId, { resolve, timer, request });
     });
-    this.core.tick(Math.max(this.#clock.monotonicMs(), 0));
-    this.core.receive(from, request);
-    this.#pump();
+    this.#input(() => {
+      this.core.tick(Math.max(this.#clock.monotonicMs(), 0));
+      this.core.receive(from, request);
+    });
     return answer;
   }
 
   propose(batches: Uint8Array): ProposeResult {
-    const result = this.core.propose(batches);
-    this.#pump();
-    // Flush (and so commit) on the next turn: proposals of this turn share one fsync.
-    this.#arm(this.#clock.monotonicMs());
+    let result: ProposeResult = { kind: "notLeader", leaderId: -1, leaderEpoch: -1 };
+    if (this.#input(() => (result = this.core.propose(batches)))) {
+      // Flush (and so commit) on the next turn: proposals of this turn share one fsync.
+      this.#arm(this.#clock.monotonicMs());
+    }
     return result;
   }
 
   resign(): void {
-    this.core.resign();
-    this.#pump();
+    this.#input(() => this.core.resign());
+  }
+
+  /** Whether the driver stopped on a fatal input. */
+  get failed(): boolean {
+    return this.#failed;
   }
 
   /** The core's description with its monotonic timestamps turned into whole wall-clock ms (-1: never). */
@@ -134,9 +149,25 @@ export class RaftDriver {
   #tick(): void {
     this.#timer = null;
     this.#timerAtMs = Number.POSITIVE_INFINITY;
-    if (this.#closed) return;
-    this.core.tick(this.#clock.monotonicMs());
-    this.#pump();
+    this.#input(() => this.core.tick(this.#clock.monotonicMs()));
+  }
+
+  /**
+   * Runs one input into the core, then hands out its outputs. False when the driver is closed
+   * or the input was fatal (the driver is closed now and `onFatal` was told).
+   */
+  #input(fn: () => void): boolean {
+    if (this.#closed) return false;
+    try {
+      fn();
+      this.#pump(); // listeners (the metadata store's replay) throwing is as fatal
+    } catch (e) {
+      this.#failed = true;
+      this.close();
+      this.#onFatal(e);
+      return false;
+    }
+    return !this.#closed;
   }
 
   /** Hands out the core's outputs, then re-arms the timer for its next deadline. */
@@ -187,9 +218,10 @@ export class RaftDriver {
           this.#log.warn("malformed quorum response", { from: to, request: message.type, reason: decoded.reason });
           return;
         }
-        this.core.tick(this.#clock.monotonicMs());
-        this.core.receive(to, decoded.value);
-        this.#pump();
+        this.#input(() => {
+          this.core.tick(this.#clock.monotonicMs());
+          this.core.receive(to, decoded.value);
+        });
       });
   }
 }

@@ -15,6 +15,10 @@
  *   flushed offsets count toward the high watermark: the leader's own is its flushed offset
  *   (it flushes on `tick`, a group commit of everything proposed since the last one), a
  *   follower's is its fetch offset, which it sends only after flushing what it appended.
+ * - A disk failure is fatal: an input that fails to write the quorum-state file (StorageError)
+ *   or the log (MetadataLogFailure), or that trips an assertion, throws, and leaves the core
+ *   in a state nobody may rely on; its runner (driver.ts) stops using it and the node stops.
+ *   A full disk is not a failure: the append is refused and may be retried.
  * - The leader's high watermark is the largest offset a majority of voters has on disk,
  *   and moves only past this epoch's LEADER_CHANGE record (Raft counts replicas only for
  *   records of the leader's own epoch). It never goes back, on any node.
@@ -830,13 +834,8 @@ export class RaftCore {
 
   #flushLog(): void {
     if (this.#log.flushedOffset >= this.#log.logEndOffset) return;
-    const error = this.#log.flush();
+    this.#log.flush(); // a failure throws MetadataLogFailure: the node stops (raft-log.ts)
     const role = this.#role;
-    if (error !== null) {
-      // The records stay unflushed and do not count; a leader that cannot persist steps down.
-      if (role.kind === "leader") this.#resign(`flush failed: ${error.message}`);
-      return;
-    }
     if (role.kind === "leader") this.#maybeAdvanceHighWatermark(role);
   }
 
@@ -1233,11 +1232,9 @@ export class RaftCore {
         role.nextFetchMs = now + this.#config.retryBackoffMs;
         return;
       }
-      // Durable before the next Fetch reports it: the fetch offset is what counts toward the high watermark.
-      if (log.flush() !== null) {
-        role.nextFetchMs = now + this.#config.retryBackoffMs;
-        return;
-      }
+      // Durable before the next Fetch reports it: the fetch offset is what counts toward the
+      // high watermark. A failure throws MetadataLogFailure: the node stops (raft-log.ts).
+      log.flush();
     }
     const hw = Math.min(r.highWatermark, log.flushedOffset);
     if (hw > this.#highWatermark) this.#setHighWatermark(hw, false);

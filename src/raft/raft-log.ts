@@ -23,8 +23,10 @@
  */
 import type { Clock } from "../platform/clock.ts";
 import type { FileSystem, StorageError } from "../platform/fs.ts";
+import type { AppendError } from "../storage/partition-log.ts";
 import { RecordBatchView } from "../protocol/records/record-batch.ts";
 import { defaultLogConfig, type LogConfig } from "../storage/config.ts";
+import type { LogDirSpace } from "../storage/disk-monitor.ts";
 import { FileCache } from "../storage/file-cache.ts";
 import { LogDirHealth, PartitionLog } from "../storage/partition-log.ts";
 import { assert } from "./assert.ts";
@@ -54,10 +56,45 @@ export interface RaftLog {
   truncateTo(offset: number): void;
   /** Whole batches from the one holding `fromOffset`, about `maxBytes` (at least one batch). */
   read(fromOffset: number, maxBytes: number): RaftReadResult;
-  /** fsyncs everything appended; the error when that failed. */
-  flush(): StorageError | null;
+  /** fsyncs everything appended. Throws MetadataLogFailure when that failed (never retried). */
+  flush(): void;
   /** Tells storage the committed offset (readers of the metadata log stop there). */
   setHighWatermark(offset: number): void;
+}
+
+/**
+ * A metadata-log write failed in a way that leaves its files in an unknown state: an I/O
+ * error on a write or an fsync, or the log's dir taken offline. Never retried: after a failed
+ * fsync the kernel may have dropped the dirty pages and report the next fsync as a success,
+ * so a retry could count records (or a vote) as durable that are not. Whoever runs the Raft
+ * core stops the node on it, as Kafka halts on a metadata log failure. A full disk (ENOSPC
+ * on a write, or the disk monitor's refusal) is not such a failure: nothing was written, and
+ * the append is answered with an error and may be retried.
+ */
+export class MetadataLogFailure extends Error {
+  override readonly name = "MetadataLogFailure";
+  constructor(
+    readonly operation: "append" | "flush",
+    readonly detail: string,
+    readonly storageError: StorageError | null,
+  ) {
+    super(`metadata log ${operation} failed: ${detail}`);
+  }
+}
+
+/** The RaftAppendResult of a refused append, or a throw when the refusal is a MetadataLogFailure. */
+function appendRefused(r: AppendError): RaftAppendResult {
+  switch (r.kind) {
+    case "storageError":
+      if (r.error.code === "ENOSPC") return { kind: "error", detail: r.error.message };
+      throw new MetadataLogFailure("append", r.error.message, r.error);
+    case "logDirOffline":
+      throw new MetadataLogFailure("append", "the log dir is offline after an I/O error", null);
+    case "logDirFull":
+      return { kind: "error", detail: `logDirFull: ${r.detail}` };
+    default:
+      return { kind: "error", detail: `${r.kind}: ${r.detail}` };
+  }
 }
 
 /** Settings of the metadata log's storage: kept whole (no retention, no compaction), flushed by Raft. */
@@ -82,6 +119,12 @@ export interface OpenRaftLogOptions {
   config?: LogConfig;
   files?: FileCache;
   health?: LogDirHealth;
+  /**
+   * The disk monitor's gate of the log dir holding this log (storage/disk-monitor.ts): at the
+   * reject level leader appends go on, as an internal topic's, down to the reserve's floor.
+   * None: no limit but ENOSPC.
+   */
+  space?: LogDirSpace | null;
 }
 
 /** A RaftLog over a PartitionLog. */
@@ -103,6 +146,7 @@ export class PartitionRaftLog implements RaftLog {
       config,
       files: opts.files ?? new FileCache(opts.fs, 64),
       health: opts.health ?? new LogDirHealth(opts.dir, 1),
+      space: opts.space ?? null,
       recoveryPoint: 0,
       logStartOffset: 0,
       highWatermark: 0,
@@ -142,7 +186,7 @@ export class PartitionRaftLog implements RaftLog {
   appendAsLeader(batches: Uint8Array, epoch: number): RaftAppendResult {
     assert(epoch >= this.partitionLog.leaderEpochCache.latestEpoch(), () => `leader append in epoch ${epoch} after epoch ${this.lastFetchedEpoch()}`);
     const r = this.partitionLog.append(batches, epoch);
-    if (r.kind !== "ok") return { kind: "error", detail: r.kind === "storageError" ? r.error.message : `${r.kind}${"detail" in r ? `: ${r.detail}` : ""}` };
+    if (r.kind !== "ok") return appendRefused(r);
     return { kind: "ok", firstOffset: r.firstOffset, lastOffset: r.lastOffset };
   }
 
@@ -153,7 +197,7 @@ export class PartitionRaftLog implements RaftLog {
       return { kind: "error", detail: `batch epoch ${first.partitionLeaderEpoch} below the log's ${this.lastFetchedEpoch()}` };
     }
     const r = this.partitionLog.appendAsFollower(batches);
-    if (r.kind !== "ok") return { kind: "error", detail: r.kind === "storageError" ? r.error.message : `${r.kind}${"detail" in r ? `: ${r.detail}` : ""}` };
+    if (r.kind !== "ok") return appendRefused(r);
     return { kind: "ok", firstOffset: r.firstOffset, lastOffset: r.lastOffset };
   }
 
@@ -177,8 +221,9 @@ export class PartitionRaftLog implements RaftLog {
     }
   }
 
-  flush(): StorageError | null {
-    return this.partitionLog.flush();
+  flush(): void {
+    const e = this.partitionLog.flush();
+    if (e !== null) throw new MetadataLogFailure("flush", e.message, e);
   }
 
   setHighWatermark(offset: number): void {

@@ -353,7 +353,10 @@ export function raftResponseFromWire(sent: RaftRequest, body: unknown): Decoded<
           errorCode: p.value.errorCode,
           highWatermark: v?.highWatermark ?? -1,
           logStartOffset: v?.logStartOffset ?? -1,
-          divergingEpoch: v !== null && v.divergingEpoch.epoch >= 0 ? { epoch: v.divergingEpoch.epoch, endOffset: v.divergingEpoch.endOffset } : null,
+          // Kafka's "none" is the field's default (-1, -1). A leader with no epoch in common
+          // with the follower says so as epoch -1 with its log start offset: a divergence too.
+          divergingEpoch:
+            v !== null && (v.divergingEpoch.epoch >= 0 || v.divergingEpoch.endOffset >= 0) ? { epoch: v.divergingEpoch.epoch, endOffset: v.divergingEpoch.endOffset } : null,
           currentLeader: { leaderId: v?.currentLeader.leaderId ?? -1, leaderEpoch: v?.currentLeader.leaderEpoch ?? -1 },
           records: v?.records ?? new Uint8Array(0),
         },

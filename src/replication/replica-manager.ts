@@ -535,6 +535,12 @@ export class ReplicaManager {
         return fail(ErrorCode.KAFKA_STORAGE_ERROR, result.error.message);
       case "logDirOffline":
         return fail(ErrorCode.KAFKA_STORAGE_ERROR, `the log dir of ${p.key} is offline`);
+      case "logDirFull":
+        // Retriable and not persisted in every client (KAFKA_STORAGE_ERROR would say the dir
+        // failed, and Kafka moves leadership away for that); the message names the dir and
+        // its usage. Writes resume on their own once space is freed. Not logged per request:
+        // the disk monitor logs the crossing.
+        return fail(ErrorCode.NOT_ENOUGH_REPLICAS, result.detail);
       default: {
         const never: never = result;
         throw new Error(`unhandled append result ${JSON.stringify(never)}`);
@@ -724,7 +730,9 @@ export class ReplicaManager {
 
   #readOne(r: FetchPartitionRequest, maxBytes: number, minOneMessage: boolean, isolation: IsolationLevel): FetchPartitionResult {
     const lookup = this.lookupLeader(r.topic, r.partition, r.currentLeaderEpoch);
-    const known = this.#partitions.get(partitionKey(r.topic, r.partition));
+    // The leader as known here: the hosted partition's, else the image's (a partition led elsewhere).
+    const hosted = this.#partitions.get(partitionKey(r.topic, r.partition));
+    const inImage = hosted === undefined ? this.#image.partition(r.topic, r.partition) : undefined;
     const base: FetchPartitionResult = {
       errorCode: ErrorCode.NONE,
       highWatermark: -1,
@@ -732,8 +740,8 @@ export class ReplicaManager {
       logStartOffset: -1,
       records: emptyRecords,
       divergingEpoch: null,
-      leaderId: known?.leaderId ?? -1,
-      leaderEpoch: known?.leaderEpoch ?? -1,
+      leaderId: hosted?.leaderId ?? inImage?.leader ?? -1,
+      leaderEpoch: hosted?.leaderEpoch ?? inImage?.leaderEpoch ?? -1,
     };
     if (lookup.kind === "error") return { ...base, errorCode: lookup.errorCode };
     const p = lookup.partition;

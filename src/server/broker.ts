@@ -239,6 +239,13 @@ export function logManagerConfigFrom(config: BrokerConfig, absoluteLogDirs: read
     cleanerEnable: config.get("log.cleaner.enable"),
     cleanerBackoffMs: config.get("log.cleaner.backoff.ms"),
     cleanerDedupeBufferBytes: config.get("log.cleaner.dedupe.buffer.size"),
+    disk: {
+      intervalMs: config.get("log.dir.monitor.interval.ms"),
+      alertUsageRatio: config.get("log.dir.alert.usage.ratio"),
+      cleanupUsageRatio: config.get("log.dir.cleanup.usage.ratio"),
+      rejectUsageRatio: config.get("log.dir.reject.usage.ratio"),
+      minFreeBytes: config.get("log.dir.min.free.bytes"),
+    },
     logDefaults: {
       ...base.logDefaults,
       segmentBytes: config.get("log.segment.bytes"),

@@ -292,6 +292,20 @@ export const configDefs = {
     bunkaOnly: true,
     doc: `When > 0 (values below ${dropBehindBytesMin} act as ${dropBehindBytesMin}), appended log bytes further than this behind the end of a partition's active segment are written back and dropped from the page cache, so writes recycle cache pages instead of growing the cache; consumers reading that far behind read from disk, and what a fetch reads there is dropped again once read. 0 (the default) leaves caching to the kernel.`,
   }),
+  "log.dir.monitor.interval.ms": long(10000, "10000", 1, {
+    bunkaOnly: true,
+    doc: "How often the disk monitor samples each log dir's filesystem (DescribeLogDirs' total and usable bytes, the thresholds below). Between samples a write budget re-samples a dir early as it nears log.dir.reject.usage.ratio.",
+  }),
+  "log.dir.alert.usage.ratio": double(0.8, 0, 1, { bunkaOnly: true, doc: "Usage (df's used / (used + available)) at which a log dir's filesystem is warned about, one log line per crossing." }),
+  "log.dir.cleanup.usage.ratio": double(0.9, 0, 1, {
+    bunkaOnly: true,
+    doc: "Usage at which the broker runs at once what would otherwise wait: retention checks, removal of deleted segments and partitions, compaction. Data within its retention is never deleted.",
+  }),
+  "log.dir.reject.usage.ratio": double(0.95, 0, 1, {
+    bunkaOnly: true,
+    doc: "Usage at which produce to partitions in that log dir is refused with NOT_ENOUGH_REPLICAS (retriable) and a message naming the dir; fetches, deletes and retention go on, internal topics keep a reserve, and writes resume once usage falls 2% below.",
+  }),
+  "log.dir.min.free.bytes": long(1048576, "1048576", 0, { bunkaOnly: true, doc: "A log dir with fewer available bytes than this refuses produce as at log.dir.reject.usage.ratio, whatever its usage." }),
   "log.segment.delete.delay.ms": long(60000, "60000", 0, { mode: "cluster-wide", doc: "How long a deleted segment's files wait before removal." }),
   "replica.high.watermark.checkpoint.interval.ms": long(5000, "5000", 1, { doc: "How often high watermarks are checkpointed." }),
   "log.cleanup.policy": listOf(["delete", "compact"] as const, "delete", { mode: "cluster-wide", doc: "delete and/or compact." }),

@@ -437,6 +437,15 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
   const flushMs = get("log.flush.interval.ms");
   const logFlushIntervalMs = flushMs !== null ? flushMs : get("log.flush.scheduler.interval.ms");
 
+  const alertRatio = get("log.dir.alert.usage.ratio");
+  const cleanupRatio = get("log.dir.cleanup.usage.ratio");
+  const rejectRatio = get("log.dir.reject.usage.ratio");
+  if (!(alertRatio <= cleanupRatio)) throw invalid(entries, "log.dir.alert.usage.ratio", `exceeds log.dir.cleanup.usage.ratio ${cleanupRatio}`, "a value ≤ log.dir.cleanup.usage.ratio");
+  if (!(cleanupRatio <= rejectRatio)) throw invalid(entries, "log.dir.cleanup.usage.ratio", `exceeds log.dir.reject.usage.ratio ${rejectRatio}`, "a value ≤ log.dir.reject.usage.ratio");
+  for (const key of ["log.dir.alert.usage.ratio", "log.dir.cleanup.usage.ratio", "log.dir.reject.usage.ratio"] as const) {
+    if (get(key) === 0) throw invalid(entries, key, "0 would refuse or clean up on an empty disk", "a number in (0, 1]");
+  }
+
   if (get("group.min.session.timeout.ms") > get("group.max.session.timeout.ms")) {
     throw invalid(entries, "group.min.session.timeout.ms", `exceeds group.max.session.timeout.ms ${get("group.max.session.timeout.ms")}`, "a value ≤ group.max.session.timeout.ms");
   }

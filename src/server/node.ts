@@ -25,12 +25,13 @@ import type { BrokerConfig } from "./config.ts";
 import type { Dispatcher } from "./connection.ts";
 import { repeatedLogIntervalMs, repeatedLogKindsPerServerMax } from "./limits.ts";
 import { createDispatcher } from "./dispatch.ts";
+import { diskMonitorLogging } from "./disk-log.ts";
 import { apiVersionsHandler } from "./handlers/api-versions.ts";
 import type { ApiHandler } from "./handlers/handler.ts";
 import { controllerHandlers, handlers } from "./handlers/index.ts";
 import { quorumHandlers } from "./handlers/quorum-apis.ts";
 import { BrokerLifecycle, ControllerDuties, ControllerLink } from "./cluster.ts";
-import { openQuorum } from "./quorum.ts";
+import { openQuorum, type Quorum } from "./quorum.ts";
 import type { BrokerServices, BrokerSettings } from "./services.ts";
 import { peekRequestHeader } from "../protocol/header.ts";
 import { ApiKeys } from "../protocol/messages/index.ts";
@@ -42,7 +43,27 @@ export interface Node {
   stop(): Promise<void>;
 }
 
-export async function startNode(config: BrokerConfig, platform: BrokerPlatform): Promise<Node> {
+/** What a simulator or test may watch of a node while it starts and runs. */
+export interface NodeParts {
+  readonly quorum: Quorum;
+  readonly metadata: MetadataManager;
+}
+
+export interface NodeOptions {
+  /**
+   * Called once the quorum and the metadata manager exist, before the quorum starts (so its
+   * first events can be seen): the deterministic cluster simulator checks them from there.
+   */
+  readonly observe?: (parts: NodeParts) => void;
+  /**
+   * The node cannot go on: its metadata log or quorum-state file failed to write (logged
+   * already). The process should exit at once (`bunka broker` does, code 1, as Kafka halts);
+   * without this option the node stops itself.
+   */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+export async function startNode(config: BrokerConfig, platform: BrokerPlatform, options: NodeOptions = {}): Promise<Node> {
   let resolveReady!: (services: BrokerServices) => void;
   let rejectReady!: (error: unknown) => void;
   const ready = new Promise<BrokerServices>((resolve, reject) => {
@@ -90,7 +111,7 @@ export async function startNode(config: BrokerConfig, platform: BrokerPlatform):
   if (ctx === null) throw new Error("startNode: the broker did not build its dispatcher");
 
   try {
-    const services = await assemble(broker, ctx, platform, {
+    const services = await assemble(broker, ctx, platform, options, {
       quorumReady: (d) => {
         quorumDispatch = d;
       },
@@ -119,7 +140,7 @@ interface DispatchHooks {
   controllerReady(dispatch: Dispatch): void;
 }
 
-async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlatform, hooks: DispatchHooks): Promise<BrokerServices> {
+async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlatform, options: NodeOptions, hooks: DispatchHooks): Promise<BrokerServices> {
   const { config } = broker;
   const log = broker.log;
   let metadata: MetadataManager | null = null;
@@ -137,6 +158,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
       return topicLogConfigSource(() => metadata!.image, brokerConfigValue)(topic);
     },
     onLogDirOffline: (dir, error) => log.error("log dir offline", { dir, error: error.message }),
+    ...diskMonitorLogging(log),
     compression: bunCompression,
     onCleanerOutcome: (tp, o) => {
       const partition = `${tp.topic}-${tp.partition}`;
@@ -146,13 +168,22 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   });
   broker.addShutdownHook("storage", () => logs.close());
 
+  const metadataLogDir = broker.logDirs[0]!;
+  // The log manager's dirs are the broker's (logManagerConfigFrom); a path it does not monitor
+  // would get a gate never sampled, i.e. no gate at all.
+  if (!broker.logManagerConfig.logDirs.includes(metadataLogDir)) throw new Error(`metadata log dir ${metadataLogDir} is not one of the log manager's dirs`);
   const quorum = openQuorum({
     config,
     platform,
     clusterId: broker.clusterId,
-    metadataLogDir: broker.logDirs[0]!,
+    metadataLogDir,
     directoryId: broker.directoryIds[0] ?? null,
+    metadataLogSpace: logs.disk.space(metadataLogDir),
     log,
+    onFatal: (error) => {
+      if (options.onFatal !== undefined) options.onFatal(error);
+      else void broker.stop().catch((e: unknown) => log.error("stop after a fatal failure failed", { error: e instanceof Error ? e.message : String(e) }));
+    },
   });
   broker.addShutdownHook("controller quorum", () => quorum.close());
   const nodeId = broker.nodeId;
@@ -178,6 +209,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   // Only ApiVersions (which reads the image offset) and the Raft handlers (which use the
   // quorum they were built with) run on this dispatcher: they need no other service.
   hooks.quorumReady(createDispatcher([controllerApis[0]!, ...raftApis], { metadata } as unknown as BrokerServices));
+  options.observe?.({ quorum, metadata });
   quorum.driver.start();
 
   // Replay the committed metadata before serving: the node learns the high watermark from
@@ -225,6 +257,8 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
         type: d.type,
       })),
     brokerConfigValue,
+    // The Raft leader as this node knows it (-1 during an election); a single node names itself.
+    activeControllerId: () => link.activeControllerId(),
   };
   const groups = startGroupCoordinator({
     nodeId,

@@ -18,23 +18,26 @@
 import { NodeClient } from "../client/node-client.ts";
 import { RaftMetadataStore } from "../metadata/raft-store.ts";
 import { ZERO_UUID } from "../metadata/uuid.ts";
-import { joinPath } from "../platform/fs.ts";
+import { joinPath, StorageError } from "../platform/fs.ts";
 import { raftConfigFromProperties } from "../raft/config.ts";
 import { RaftDriver } from "../raft/driver.ts";
 import type { ReplicaKey } from "../raft/messages.ts";
 import { emptyQuorumState, quorumStatePath, readQuorumState, writeQuorumState } from "../raft/quorum-state.ts";
 import { RaftCore } from "../raft/raft-core.ts";
-import { metadataPartition, metadataTopic, PartitionRaftLog, raftLogConfig } from "../raft/raft-log.ts";
+import { MetadataLogFailure, metadataPartition, metadataTopic, PartitionRaftLog, raftLogConfig } from "../raft/raft-log.ts";
 import type { Logger } from "../util/log.ts";
 import type { BrokerPlatform } from "./broker.ts";
 import type { BrokerConfig, QuorumVoter } from "./config.ts";
 import { StartupError } from "./startup-error.ts";
 import { METADATA_BATCH_BYTES_MAX } from "../metadata/log-store.ts";
+import type { LogDirSpace } from "../storage/disk-monitor.ts";
 
 export interface Quorum {
   readonly core: RaftCore;
   readonly driver: RaftDriver;
   readonly store: RaftMetadataStore;
+  /** The Raft log of `__cluster_metadata-0`; written by the core only (others read: tests, the simulator). */
+  readonly log: PartitionRaftLog;
   /** Raft's connections to the voters' controller listeners (node id = voter id). */
   readonly client: NodeClient;
   /**
@@ -62,14 +65,21 @@ export interface OpenQuorumOptions {
   readonly metadataLogDir: string;
   /** The directory id of `metadataLogDir` (meta.properties), null for a v0 file. */
   readonly directoryId: string | null;
+  /** The disk monitor's gate of `metadataLogDir` (the log manager's): the metadata log writes into the internal topics' reserve. */
+  readonly metadataLogSpace?: LogDirSpace;
   readonly log: Logger;
+  /**
+   * Told once when the quorum stopped on a metadata-log or quorum-state write failure (or a
+   * broken invariant): the node must stop. Logged here first.
+   */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 export function openQuorum(opts: OpenQuorumOptions): Quorum {
   const { config, platform, log } = opts;
   const nodeId = config.nodeId;
   const dir = joinPath(opts.metadataLogDir, `${metadataTopic}-${metadataPartition}`);
-  const raftLog = PartitionRaftLog.open({ fs: platform.fs, clock: platform.clock, dir, config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX }) });
+  const raftLog = PartitionRaftLog.open({ fs: platform.fs, clock: platform.clock, dir, config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX }), space: opts.metadataLogSpace ?? null });
 
   const single = config.voters.length === 0;
   const ownDirectoryId = opts.directoryId ?? ZERO_UUID;
@@ -134,9 +144,24 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     client.setEndpoint(v.id, { host: v.host, port: v.port, listenerName });
     channel.setEndpoint(v.id, { host: v.host, port: v.port, listenerName });
   }
-  const driver = new RaftDriver({ core, clock: platform.clock, client, log: log.child({ component: "raft" }), requestTimeoutMs: raftConfig.config.requestTimeoutMs });
-  const store = new RaftMetadataStore(driver, raftLog, platform.clock);
   const rlog = log.child({ component: "raft" });
+  const driver = new RaftDriver({
+    core,
+    clock: platform.clock,
+    client,
+    log: rlog,
+    requestTimeoutMs: raftConfig.config.requestTimeoutMs,
+    onFatal: (error) => {
+      rlog.error("the controller quorum stopped: a node cannot go on without its metadata log", {
+        dir,
+        error: error instanceof Error ? error.message : String(error),
+        ...(error instanceof Error && !(error instanceof MetadataLogFailure) && !(error instanceof StorageError) ? { stack: error.stack ?? "" } : {}),
+      });
+      store.fail(error instanceof Error ? error : new Error(String(error)));
+      opts.onFatal?.(error);
+    },
+  });
+  const store = new RaftMetadataStore(driver, raftLog, platform.clock);
   driver.onEvent((e) => {
     if (e.kind === "roleChanged") rlog.info("quorum role changed", { role: e.role, epoch: e.epoch, leader: e.leaderId, reason: e.reason });
   });
@@ -146,6 +171,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     core,
     driver,
     store,
+    log: raftLog,
     client,
     channel,
     voters: config.voters,
@@ -158,8 +184,14 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
       driver.close();
       client.close();
       channel.close();
-      const flushError = raftLog.flush();
-      if (flushError !== null) rlog.error("metadata log flush at close failed", { error: flushError.message });
+      // After a failed write nothing more is written (a retried fsync may lie; raft-log.ts).
+      if (!driver.failed) {
+        try {
+          raftLog.flush();
+        } catch (e) {
+          rlog.error("metadata log flush at close failed", { error: e instanceof Error ? e.message : String(e) });
+        }
+      }
       raftLog.partitionLog.close();
     },
   };

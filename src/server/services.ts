@@ -61,6 +61,17 @@ export interface BrokerSettings {
   readonly brokerConfigs: () => readonly BrokerConfigEntry[];
   /** Broker config value lookup used to resolve topic config defaults. */
   readonly brokerConfigValue: (name: string) => { value: string; source: "STATIC_BROKER_CONFIG" | "DEFAULT_CONFIG" } | undefined;
+  /**
+   * The node id of the active controller as this broker knows it (the Raft leader), or -1
+   * when none is known. Metadata and DescribeCluster name it as the controller when it is
+   * one of the brokers they list. Absent: this node (a single node is its own controller).
+   */
+  readonly activeControllerId?: () => number;
+}
+
+/** `settings.activeControllerId()`, or this node's id when the wiring does not supply one. */
+export function activeControllerId(settings: BrokerSettings): number {
+  return settings.activeControllerId?.() ?? settings.nodeId;
 }
 
 export interface BrokerServices {

@@ -4,6 +4,7 @@
  * broker maps properties onto these objects. Limits that are not configuration live here
  * too, named `*Max`/`*Min`.
  */
+import { defaultDiskThresholds, type DiskThresholds } from "./disk-monitor.ts";
 
 /** Per-log (topic) settings. */
 export interface LogConfig {
@@ -112,6 +113,8 @@ export interface LogManagerConfig {
    * as fits; the rest waits for the next pass.
    */
   cleanerDedupeBufferBytes: number;
+  /** The disk monitor's interval and thresholds (`log.dir.*`, disk-monitor.ts). */
+  disk: DiskThresholds;
 }
 
 export const defaultLogManagerConfig = (logDirs: string[]): LogManagerConfig => ({
@@ -126,6 +129,7 @@ export const defaultLogManagerConfig = (logDirs: string[]): LogManagerConfig => 
   cleanerEnable: true,
   cleanerBackoffMs: 15_000,
   cleanerDedupeBufferBytes: 128 * 1024 * 1024,
+  disk: { ...defaultDiskThresholds },
 });
 
 /** Kafka's record-batch overhead before `batchLength` counts: baseOffset (8) + batchLength (4). */

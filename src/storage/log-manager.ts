@@ -16,6 +16,10 @@
  * The log cleaner (compaction of `cleanup.policy=compact` logs) runs with the background
  * tasks when `log.cleaner.enable`; it needs `compression` to clean compressed batches.
  *
+ * The disk monitor (disk-monitor.ts) samples each log dir's filesystem on the background
+ * tasks' clock; each dir's `LogDirSpace` gates its logs' leader appends, and a dir at the
+ * cleanup level or above gets `#cleanupDir` at once.
+ *
  * A log dir whose I/O keeps failing (`logDirFailuresMax` consecutive errors) goes offline:
  * its logs stop serving and are closed; the others carry on.
  */
@@ -27,6 +31,7 @@ import type { BufferPool } from "../util/buffer-pool.ts";
 import { CheckpointError, checkpointKey, type OffsetCheckpoint, readOffsetCheckpoint, writeOffsetCheckpoint } from "./checkpoint.ts";
 import { type CleanOutcome, LogCleaner } from "./cleaner.ts";
 import type { LogConfig, LogManagerConfig } from "./config.ts";
+import { type DiskCrossing, DiskMonitor, type DiskUsage, type DiskLevel, type LogDirSpace } from "./disk-monitor.ts";
 import { FileCache } from "./file-cache.ts";
 import {
   cleanShutdownName,
@@ -59,11 +64,28 @@ export interface LogManagerOptions {
   readBuffers?: BufferPool | null;
   /** Topics whose partition dirs someone else owns (the Raft metadata log): never opened here. */
   excludeTopics?: ReadonlySet<string>;
+  /** Told of every disk usage level change of a log dir (log it: the operator wants each one). */
+  onDiskCrossing?: (c: DiskCrossing) => void;
+  /** Told of every disk cleanup run with the bytes it freed. */
+  onDiskCleanup?: (dir: string, bytesFreed: number, usage: DiskUsage | null) => void;
+}
+
+/** A log dir as the admin APIs show it. */
+export interface LogDirView {
+  path: string;
+  online: boolean;
+  partitions: number;
+  /** From the disk monitor's last sample; -1 before the first. */
+  totalBytes: number;
+  usableBytes: number;
+  usageRatio: number;
+  level: DiskLevel;
 }
 
 interface LogDirState {
   path: string;
   health: LogDirHealth;
+  space: LogDirSpace;
   logs: Map<string, PartitionLog>;
   hadCleanShutdown: boolean;
 }
@@ -99,6 +121,7 @@ export class LogManager {
   readonly #doomed: string[] = [];
   #removalTimer: CancelTimer | null = null;
   #loading = false;
+  readonly #disk: DiskMonitor;
 
   private constructor(opts: LogManagerOptions) {
     this.#fs = opts.fs;
@@ -119,10 +142,20 @@ export class LogManager {
         this.#dirs.filter((d) => !d.health.offline).map((d) => ({ path: d.path, logs: [...d.logs.values()].filter((l) => !l.closed) })),
       ...(opts.onCleanerOutcome === undefined ? {} : { onOutcome: (log: PartitionLog, outcome: CleanOutcome) => opts.onCleanerOutcome?.(log.topicPartition, outcome) }),
     });
+    this.#disk = new DiskMonitor({
+      fs: opts.fs,
+      clock: opts.clock,
+      thresholds: opts.config.disk,
+      cleanup: (dir) => this.#cleanupDir(dir),
+      isOnline: (dir) => this.#dirs.find((d) => d.path === dir)?.health.offline === false,
+      ...(opts.onDiskCrossing === undefined ? {} : { onCrossing: opts.onDiskCrossing }),
+      ...(opts.onDiskCleanup === undefined ? {} : { onCleanup: opts.onDiskCleanup }),
+    });
     const onOffline = opts.onLogDirOffline ?? (() => {});
     for (const path of opts.config.logDirs) {
       const state: LogDirState = {
         path,
+        space: this.#disk.space(path),
         logs: new Map(),
         hadCleanShutdown: false,
         health: new LogDirHealth(path, opts.config.logDirFailuresMax, (dir, e) => {
@@ -223,6 +256,7 @@ export class LogManager {
       files: this.#files,
       readBuffers: this.#readBuffers,
       health: dir.health,
+      space: dir.space,
       ...offsets,
       hadCleanShutdown,
       onRecoveryPointLowered: () => {
@@ -262,9 +296,72 @@ export class LogManager {
     return this.#files.openCount();
   }
 
-  /** Log dirs and whether they are online. */
-  logDirs(): { path: string; online: boolean; partitions: number }[] {
-    return this.#dirs.map((d) => ({ path: d.path, online: !d.health.offline, partitions: d.logs.size }));
+  /** Log dirs: online or not, partitions, and the disk monitor's last figures. */
+  logDirs(): LogDirView[] {
+    return this.#dirs.map((d) => {
+      const u = d.space.usage;
+      return {
+        path: d.path,
+        online: !d.health.offline,
+        partitions: d.logs.size,
+        totalBytes: u?.totalBytes ?? -1,
+        usableBytes: u?.availableBytes ?? -1,
+        usageRatio: u?.usageRatio ?? -1,
+        level: d.space.level,
+      };
+    });
+  }
+
+  /** The disk monitor (started with the background tasks). */
+  get disk(): DiskMonitor {
+    return this.#disk;
+  }
+
+  /**
+   * The disk monitor's cleanup of one log dir, at once, of work that would otherwise wait and
+   * never of data within its retention: retention checks, removal of `.deleted` segment files
+   * and of deleted partitions' dirs, a pass of the cleaner over the dir's compacted logs.
+   * Returns the bytes it freed, as the filesystem's available bytes grew (0 when unknown).
+   */
+  #cleanupDir(path: string): number {
+    const dir = this.#dirs.find((d) => d.path === path);
+    if (dir === undefined || dir.health.offline || this.#closed) return 0;
+    const available = (): number | null => {
+      try {
+        return this.#fs.statfs(path).availableBytes;
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+        return null;
+      }
+    };
+    const before = available();
+    const now = this.#clock.nowMs();
+    for (const log of dir.logs.values()) {
+      if (log.closed) continue;
+      try {
+        log.applyRetention(now);
+        if (this.#config.cleanerEnable && log.config.cleanupPolicy.compact) this.#cleaner.cleanLog(log);
+        log.removeDeletedNow();
+        dir.health.recordSuccess();
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+        dir.health.recordFailure(e);
+      }
+    }
+    const prefix = `${path}/`;
+    for (let i = this.#doomed.length - 1; i >= 0; i--) {
+      const doomed = this.#doomed[i]!;
+      if (!doomed.startsWith(prefix)) continue;
+      this.#doomed.splice(i, 1);
+      try {
+        this.#removeTree(doomed);
+      } catch (e) {
+        // Left on disk: start-up removes every `-delete` dir.
+        if (!(e instanceof StorageError)) throw e;
+      }
+    }
+    const after = available();
+    return before === null || after === null ? 0 : Math.max(0, after - before);
   }
 
   /**
@@ -441,6 +538,7 @@ export class LogManager {
     every(c.flushStartOffsetCheckpointIntervalMs, () => this.#dirs.forEach((d) => this.#checkpointQuietly(d, "logStart")));
     every(c.highWatermarkCheckpointIntervalMs, () => this.#dirs.forEach((d) => this.#checkpointQuietly(d, "highWatermark")));
     if (c.cleanerEnable) this.#cleaner.start();
+    this.#disk.start();
   }
 
   #takeOffline(dir: LogDirState): void {
@@ -459,6 +557,7 @@ export class LogManager {
     if (this.#closed) return;
     this.#closed = true;
     this.#cleaner.stop();
+    this.#disk.stop();
     for (const cancel of this.#timers) cancel();
     this.#timers = [];
     this.#removalTimer?.();

@@ -40,6 +40,7 @@ import { deletedSuffix, indexSuffix, logSuffix, parseOffsetFileName, timeIndexSu
 import { type EpochEndOffset, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import { completeInterruptedSwaps } from "./cleaner-swap.ts";
 import { LogSegment, type SegmentContext } from "./log-segment.ts";
+import { internalTopicNames, type LogDirSpace } from "./disk-monitor.ts";
 
 /** True when every batch in `bytes` (whole v2 batches) has recordCount 0. */
 function onlyRecordlessBatches(bytes: Uint8Array): boolean {
@@ -70,6 +71,8 @@ export class LogDirHealth {
 
   recordFailure(e: StorageError): void {
     this.lastError = e;
+    // A full filesystem is a condition the disk monitor handles, not a failing disk.
+    if (e.code === "ENOSPC") return;
     this.failures++;
     if (!this.offline && this.failures >= this.failuresMax) {
       this.offline = true;
@@ -94,7 +97,9 @@ export type AppendError =
   | { kind: "recordListTooLarge"; detail: string }
   | { kind: "invalidOffsets"; detail: string }
   | { kind: "storageError"; error: StorageError }
-  | { kind: "logDirOffline" };
+  | { kind: "logDirOffline" }
+  /** The log dir is too full for this append (disk monitor refusal, or ENOSPC): retry later. */
+  | { kind: "logDirFull"; detail: string };
 
 export interface AppendInfo {
   kind: "ok";
@@ -142,6 +147,8 @@ export interface PartitionLogOptions {
   /** Read buffers for fetches (SegmentContext.readBuffers); none when absent. */
   readBuffers?: BufferPool | null;
   health: LogDirHealth;
+  /** The log dir's space gate (disk-monitor.ts), asked before every leader append; none: no limit. */
+  space?: LogDirSpace | null;
   /** From the log dir's checkpoints (0 when unknown: recover everything). */
   recoveryPoint: number;
   logStartOffset: number;
@@ -173,6 +180,8 @@ export class PartitionLog {
   #config: LogConfig;
   #ctx: SegmentContext;
   #health: LogDirHealth;
+  readonly #space: LogDirSpace | null;
+  readonly #internal: boolean;
   #segments: LogSegment[];
   #epochs: LeaderEpochCache;
   #logStartOffset: number;
@@ -191,7 +200,8 @@ export class PartitionLog {
   #generation = 0;
   #closed = false;
   #onRecoveryPointLowered: (log: PartitionLog) => void;
-  #pendingDeletes = new Set<CancelTimer>();
+  /** Scheduled removals of `.deleted` files: cancel handle → the removal. */
+  #pendingDeletes = new Map<CancelTimer, () => void>();
 
   private constructor(opts: PartitionLogOptions, segments: LogSegment[], report: LoadReport, recoveryPoint: number) {
     this.dir = opts.dir;
@@ -201,6 +211,8 @@ export class PartitionLog {
     this.#config = opts.config;
     this.#ctx = { dir: opts.dir, files: opts.files, config: opts.config, readBuffers: opts.readBuffers ?? null };
     this.#health = opts.health;
+    this.#space = opts.space ?? null;
+    this.#internal = internalTopicNames.has(opts.topicPartition.topic);
     this.#segments = segments;
     this.loadReport = report;
     const active = segments.at(-1)!;
@@ -379,6 +391,8 @@ export class PartitionLog {
       assign: { firstOffset: this.#logEndOffset, leaderEpoch },
     });
     if (scan.error !== null || scan.count === 0) return this.#scanError(batches, scan.validBytes, scan.error ?? "truncated");
+    const refusal = this.#space?.admit(batches.length, this.#internal) ?? null;
+    if (refusal !== null) return { kind: "logDirFull", detail: refusal };
     return this.#appendValidated(batches, scan, (_i) => leaderEpoch);
   }
 
@@ -439,6 +453,11 @@ export class PartitionLog {
       active.append(batches, n, scan.positions, scan.sizes, scan.baseOffsets, (i) => scan.baseOffsets[i]! + scan.lastOffsetDeltas[i]!, scan.maxTimestamps);
     } catch (e) {
       if (!(e instanceof StorageError)) throw e;
+      if (e.code === "ENOSPC") {
+        // Nothing became visible and the torn tail is cut (LogSegment.append): only this append failed.
+        this.#space?.noteFull();
+        return { kind: "logDirFull", detail: `${e.message}: log dir full, writes resume once space is freed` };
+      }
       this.#health.recordFailure(e);
       return { kind: "storageError", error: e };
     }
@@ -925,7 +944,22 @@ export class PartitionLog {
       this.#pendingDeletes.delete(cancel);
       remove();
     });
-    this.#pendingDeletes.add(cancel);
+    this.#pendingDeletes.set(cancel, remove);
+  }
+
+  /**
+   * Removes every `.deleted` file now instead of after `file.delete.delay.ms` (the disk
+   * monitor's cleanup). Safe: reads hold their own fds or copies, and an unlinked file stays
+   * readable through an open fd. Returns the number of removals run.
+   */
+  removeDeletedNow(): number {
+    const due = [...this.#pendingDeletes];
+    this.#pendingDeletes.clear();
+    for (const [cancel, remove] of due) {
+      cancel();
+      remove();
+    }
+    return due.length;
   }
 
   // ---- compaction (the log cleaner, cleaner.ts) ---------------------------------------------
@@ -1012,7 +1046,7 @@ export class PartitionLog {
       this.#closed = true;
       this.#resolveWaiters(new StorageError("EBADF", "close", this.dir, "log closed"));
       for (const seg of this.#segments) seg.close();
-      for (const cancel of this.#pendingDeletes) cancel();
+      for (const cancel of this.#pendingDeletes.keys()) cancel();
       this.#pendingDeletes.clear();
       for (const name of this.#safeReaddir()) {
         if (name.endsWith(deletedSuffix)) this.#safeUnlink(joinPath(this.dir, name));
@@ -1027,7 +1061,7 @@ export class PartitionLog {
     this.#flushTimer?.();
     this.#flushTimer = null;
     this.#resolveWaiters(new StorageError("EBADF", "close", this.dir, "log closed"));
-    for (const cancel of this.#pendingDeletes) cancel();
+    for (const cancel of this.#pendingDeletes.keys()) cancel();
     this.#pendingDeletes.clear();
     for (const seg of this.#segments) {
       try {

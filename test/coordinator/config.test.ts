@@ -6,6 +6,9 @@ import { SeededPrng } from "../../src/platform/prng.ts";
 import { OFFSETS_TOPIC_NAME } from "../../src/coordinator/partitioner.ts";
 import { ensureOffsetsTopic } from "../../src/coordinator/offsets-topic.ts";
 import { setup } from "./helpers.ts";
+import { brokerRecords } from "../metadata/cluster-image.ts";
+import { Logger, memorySink } from "../../src/util/log.ts";
+import type { TestBrokerSpec } from "../metadata/cluster-image.ts";
 
 describe("config", () => {
   test("Kafka names, Kafka defaults, minutes for retention, bad values refused", () => {
@@ -62,5 +65,40 @@ describe("the partition count of __consumer_offsets", () => {
     expect(env.gc.numPartitions).toBe(3);
     expect(env.gc.ownedPartitions()).toEqual([0, 1, 2]);
     expect(env.gc.partitionFor("hello")).toBe(99162322 % 3);
+  });
+});
+
+describe("offsets.topic.replication.factor", () => {
+  async function clusterOf(brokers: TestBrokerSpec[]): Promise<MetadataManager> {
+    const metadata = MetadataManager.open(new MemoryMetadataStore(), new SeededPrng(6), { numPartitions: 1, defaultReplicationFactor: 1 });
+    await metadata.submit(() => ({ records: brokerRecords(brokers), response: undefined }));
+    return metadata;
+  }
+
+  test("capped to the unfenced brokers at first creation, with one warning (also for concurrent callers)", async () => {
+    const metadata = await clusterOf([{ id: 1 }, { id: 2 }, { id: 3, fenced: true }]);
+    const out = memorySink();
+    const log = new Logger({ sink: out.sink, level: "info", nowMs: () => 0 });
+    const results = await Promise.all([ensureOffsetsTopic(metadata, 4, 3, log), ensureOffsetsTopic(metadata, 4, 3, log)]);
+    expect(results).toEqual([{ kind: "created" }, { kind: "created" }]);
+    const topic = metadata.image.topic(OFFSETS_TOPIC_NAME)!;
+    expect(topic.partitions.every((p) => p.replicas.length === 2 && !p.replicas.includes(3))).toBe(true);
+    expect(out.records().map((r) => [r.level, r.msg])).toEqual([
+      ["warn", "offsets.topic.replication.factor is 3 but only 2 broker(s) are available: __consumer_offsets created with replication factor 2"],
+    ]);
+    expect(await ensureOffsetsTopic(metadata, 4, 3, log)).toEqual({ kind: "exists" });
+    expect(out.lines.length).toBe(1);
+  });
+
+  test("not capped when enough brokers are available; no broker at all fails with INVALID_REPLICATION_FACTOR", async () => {
+    const three = await clusterOf([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    const out = memorySink();
+    const log = new Logger({ sink: out.sink, level: "info", nowMs: () => 0 });
+    expect(await ensureOffsetsTopic(three, 6, 3, log)).toEqual({ kind: "created" });
+    expect(three.image.topic(OFFSETS_TOPIC_NAME)!.partitions.every((p) => p.replicas.length === 3)).toBe(true);
+    expect(out.lines).toEqual([]);
+
+    const fenced = await clusterOf([{ id: 1, fenced: true }]);
+    expect(await ensureOffsetsTopic(fenced, 6, 1, log)).toMatchObject({ kind: "failed", errorCode: 38 });
   });
 });

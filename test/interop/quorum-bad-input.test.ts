@@ -187,10 +187,22 @@ describe("bad input on the controller listener", () => {
       new DataView(junk.buffer).setInt32(0, 60);
       for (let i = 4; i < junk.length; i++) junk[i] = (i * 37) & 0xff;
       expect(await rawUntilClosed(follower, junk)).toBe("closed");
-      const log = cluster.node(follower).stderr();
-      const closes = log.split("\n").filter((l) => /listener=CONTROLLER/.test(l) && /level=warn/.test(l) && /closing connection/.test(l));
-      expect(closes.some((l) => /invalid request frame size/.test(l) && /size=2147483647/.test(l))).toBe(true);
-      expect(closes.some((l) => /protocol violation/.test(l) && /unknown api key/.test(l))).toBe(true);
+      // The process writes its log line as it closes; the pipe to this test may deliver it a
+      // moment after the close, so read until both lines are there (or the deadline passes).
+      const closesOf = () =>
+        cluster
+          .node(follower)
+          .stderr()
+          .split("\n")
+          .filter((l) => /listener=CONTROLLER/.test(l) && /level=warn/.test(l) && /closing connection/.test(l));
+      const sawSize = (ls: string[]) => ls.some((l) => /invalid request frame size/.test(l) && /size=2147483647/.test(l));
+      const sawApi = (ls: string[]) => ls.some((l) => /protocol violation/.test(l) && /unknown api key/.test(l));
+      const closes = await pollUntil("both close lines in the follower's log", 5_000, () => {
+        const ls = closesOf();
+        return sawSize(ls) && sawApi(ls) ? ls : undefined;
+      }).catch(() => closesOf());
+      expect(sawSize(closes)).toBe(true);
+      expect(sawApi(closes)).toBe(true);
     }),
   );
 

@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { assignReplicas } from "../../src/metadata/assignment.ts";
 import {
   alterConfigs,
   allocateProducerIds,
@@ -17,6 +16,7 @@ import { topicNameProblem } from "../../src/metadata/topic-name.ts";
 import { randomUuid } from "../../src/metadata/uuid.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
 import { ErrorCode } from "../../src/protocol/errors.ts";
+import { brokersOnRacks, clusterImage } from "./cluster-image.ts";
 
 function clusterOf(brokerIds: number[]): MetadataImage {
   const prng = new SeededPrng(5);
@@ -37,22 +37,6 @@ const topic = (name: string, extra: Partial<CreatableTopic> = {}): CreatableTopi
   assignments: [],
   configs: [],
   ...extra,
-});
-
-describe("assignReplicas", () => {
-  test("spreads leaders and followers evenly, never repeats a broker in a partition", () => {
-    for (let seed = 0; seed < 50; seed++) {
-      const sets = assignReplicas([3, 1, 2, 4], 12, 3, 0, new SeededPrng(seed));
-      expect(sets.length).toBe(12);
-      const leaders = new Map<number, number>();
-      for (const s of sets) {
-        expect(new Set(s).size).toBe(3);
-        leaders.set(s[0]!, (leaders.get(s[0]!) ?? 0) + 1);
-      }
-      expect([...leaders.values()]).toEqual([3, 3, 3, 3]);
-    }
-    expect(() => assignReplicas([1], 1, 2, 0, new SeededPrng(1))).toThrow(RangeError);
-  });
 });
 
 describe("createTopics", () => {
@@ -256,5 +240,107 @@ describe("topic configs", () => {
     expect(topicNameProblem("orders.v1-x_2")).toBeNull();
     expect(topicNameProblem("")).not.toBeNull();
     expect(topicNameProblem("a b")).not.toBeNull();
+  });
+});
+
+describe("placement over the registered, unfenced brokers", () => {
+  const leadersOf = (image: MetadataImage, name: string): number[] => image.topic(name)!.partitions.map((p) => p.leader);
+
+  test("a fresh topic on 3 and 6 brokers spreads leaders evenly; ISR = replicas, leader = first replica, epoch 0", () => {
+    for (const [n, racks] of [[3, 0], [6, 2], [6, 3]] as const) {
+      const image = clusterImage(brokersOnRacks(n, racks));
+      const { records, response } = createTopics(ctxOf(image), [topic("t", { numPartitions: 12, replicationFactor: 3 })], false);
+      expect(response[0]).toMatchObject({ errorCode: 0, numPartitions: 12, replicationFactor: 3 });
+      const next = applyRecords(image, records);
+      const counts = new Map<number, number>();
+      for (const l of leadersOf(next, "t")) counts.set(l, (counts.get(l) ?? 0) + 1);
+      expect([...counts.values()]).toEqual(Array(n).fill(12 / n));
+      for (const p of next.topic("t")!.partitions) {
+        expect(p.isr).toEqual(p.replicas);
+        expect(p.leader).toBe(p.replicas[0]!);
+        expect(p.leaderEpoch).toBe(0);
+        if (racks > 0) expect(new Set(p.replicas.map((b) => next.brokers.get(b)!.rack)).size).toBe(Math.min(3, racks));
+      }
+    }
+  });
+
+  test("the default replication factor stays 1", () => {
+    const image = clusterImage(brokersOnRacks(3, 0));
+    const { response } = createTopics(ctxOf(image), [topic("t")], false);
+    expect(response[0]).toMatchObject({ errorCode: 0, replicationFactor: 1 });
+  });
+
+  test("fenced brokers take no replicas, and RF above the unfenced count is INVALID_REPLICATION_FACTOR naming both numbers", () => {
+    const image = clusterImage([{ id: 1 }, { id: 2 }, { id: 3, fenced: true }]);
+    const ok = createTopics(ctxOf(image), [topic("t", { numPartitions: 6, replicationFactor: 2 })], false);
+    expect(ok.response[0]!.errorCode).toBe(0);
+    const next = applyRecords(image, ok.records);
+    expect(next.topic("t")!.partitions.every((p) => !p.replicas.includes(3))).toBe(true);
+
+    const bad = createTopics(ctxOf(image), [topic("u", { numPartitions: 1, replicationFactor: 3 })], false);
+    expect(bad.records).toEqual([]);
+    expect(bad.response[0]!.errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
+    expect(bad.response[0]!.errorMessage).toBe("replication factor 3 is larger than the number of available brokers, 2 (registered and unfenced; 1 more registered but fenced)");
+
+    const grow = createPartitions(ctxOf(next), [{ name: "t", count: 9, assignments: null }], false);
+    expect(applyRecords(next, grow.records).topic("t")!.partitions.every((p) => !p.replicas.includes(3))).toBe(true);
+    const none = clusterImage([{ id: 1, fenced: true }]);
+    const empty = createTopics(ctxOf(none), [topic("v")], false);
+    expect(empty.response[0]!.errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
+    expect(empty.response[0]!.errorMessage).toContain("available brokers, 0");
+    const tooFew = createPartitions(ctxOf(applyRecords(next, [{ type: "brokerFencing", brokerId: 2, brokerEpoch: 1, fenced: true }])), [{ name: "t", count: 7, assignments: null }], false);
+    expect(tooFew.response[0]!.errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
+  });
+
+  test("CreatePartitions puts new leaders on brokers that joined since the topic was created", () => {
+    const three = clusterImage(brokersOnRacks(3, 0));
+    const created = applyRecords(three, createTopics(ctxOf(three), [topic("t", { numPartitions: 3, replicationFactor: 2 })], false).records);
+    const six = clusterImage([{ id: 4 }, { id: 5 }, { id: 6 }], created);
+    const grown = applyRecords(six, createPartitions(ctxOf(six, 9), [{ name: "t", count: 6, assignments: null }], false).records);
+    expect(leadersOf(grown, "t").slice(3).sort()).toEqual([4, 5, 6]);
+  });
+
+  test("topics of one request spread as if created one by one", () => {
+    const image = clusterImage(brokersOnRacks(3, 0));
+    const names = ["a", "b", "c", "d", "e", "f"];
+    const { records } = createTopics(ctxOf(image), names.map((n) => topic(n, { numPartitions: 1, replicationFactor: 1 })), false);
+    const next = applyRecords(image, records);
+    expect(names.map((n) => leadersOf(next, n)[0]!).sort()).toEqual([1, 1, 2, 2, 3, 3]);
+  });
+
+  test("explicitly assigned partitions count toward the load of automatic ones in the same request", () => {
+    const image = clusterImage(brokersOnRacks(3, 0));
+    const manual = topic("m", { assignments: [1, 1, 2, 2].map((b, partitionIndex) => ({ partitionIndex, brokerIds: [b] })) });
+    for (let seed = 0; seed < 10; seed++) {
+      const { records } = createTopics(ctxOf(image, seed), [manual, topic("a", { numPartitions: 1, replicationFactor: 1 })], false);
+      expect(leadersOf(applyRecords(image, records), "a")).toEqual([3]);
+    }
+  });
+
+  test("explicit assignments: unknown brokers and all-fenced partitions are INVALID_REPLICA_ASSIGNMENT; a fenced replica starts outside the ISR", () => {
+    const image = clusterImage([{ id: 1 }, { id: 2 }, { id: 3, fenced: true }]);
+    const asg = (...sets: number[][]) => sets.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds }));
+    const cases: [number[][], string][] = [
+      [[[1, 9]], "partition 0 names broker 9, which is not registered"],
+      [[[1, 2], [3]], "partition 1 has 1 replica(s) but the other partitions have 2"],
+      [[[3]], "every broker named for partition 0 ([3]) is fenced"],
+      [[[2, 2]], "partition 0 names a broker twice: [2,2]"],
+      [[[]], "partition 0 has an empty replica list"],
+    ];
+    for (const [sets, message] of cases) {
+      const { records, response } = createTopics(ctxOf(image), [topic("m", { assignments: asg(...sets) })], false);
+      expect(response[0]).toMatchObject({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: message });
+      expect(records).toEqual([]);
+    }
+    const ok = createTopics(ctxOf(image), [topic("m", { assignments: asg([3, 2], [1, 3]) })], false);
+    expect(ok.response[0]!.errorCode).toBe(0);
+    const next = applyRecords(image, ok.records);
+    expect(next.partition("m", 0)).toMatchObject({ replicas: [3, 2], isr: [2], leader: 2 });
+    expect(next.partition("m", 1)).toMatchObject({ replicas: [1, 3], isr: [1], leader: 1 });
+
+    const grow = createPartitions(ctxOf(next), [{ name: "m", count: 3, assignments: [[9, 1]] }], false);
+    expect(grow.response[0]).toMatchObject({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: "partition 2 names broker 9, which is not registered" });
+    const grow2 = createPartitions(ctxOf(next), [{ name: "m", count: 3, assignments: [[2]] }], false);
+    expect(grow2.response[0]).toMatchObject({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: "partition 2 has 1 replica(s) but the other partitions have 2" });
   });
 });

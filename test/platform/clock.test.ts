@@ -120,3 +120,25 @@ test("systemClock runs a timer on real time", async () => {
   await new Promise<void>((resolve) => systemClock.schedule(5, resolve));
   expect(systemClock.monotonicMs() - start).toBeGreaterThanOrEqual(4);
 });
+
+test("SimClock.fireNext fires one timer at a time, up to a limit; nextDueMs skips cancelled timers", () => {
+  const clock = new SimClock(1000);
+  const fired: string[] = [];
+  const cancel = clock.schedule(2, () => fired.push("cancelled"));
+  clock.schedule(4, () => fired.push("a"));
+  clock.schedule(4, () => fired.push("b"));
+  cancel();
+  expect(clock.nextDueMs()).toBe(4);
+  expect(clock.fireNext(3)).toBe(false);
+  expect(clock.monotonicMs()).toBe(0);
+  expect(clock.fireNext()).toBe(true);
+  expect(fired).toEqual(["a"]);
+  expect(clock.monotonicMs()).toBe(4);
+  expect(clock.nowMs()).toBe(1004);
+  expect(clock.pendingTimers()).toBe(1);
+  expect(clock.fireNext()).toBe(true);
+  expect(fired).toEqual(["a", "b"]);
+  expect(clock.fireNext()).toBe(false);
+  expect(clock.nextDueMs()).toBeNull();
+  expect(clock.pendingTimers()).toBe(0);
+});

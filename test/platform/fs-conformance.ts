@@ -157,6 +157,24 @@ export function fsConformance(name: string, make: () => { fs: FileSystem; root: 
     );
   
     test(
+      "statfs: whole byte counts, available <= free <= total, ENOENT for a missing path",
+      withFs((fs, root) => {
+        const s = fs.statfs(root);
+        for (const v of [s.totalBytes, s.freeBytes, s.availableBytes]) {
+          expect(Number.isSafeInteger(v)).toBe(true);
+          expect(v).toBeGreaterThanOrEqual(0);
+        }
+        expect(s.totalBytes).toBeGreaterThan(0);
+        expect(s.freeBytes).toBeLessThanOrEqual(s.totalBytes);
+        expect(s.availableBytes).toBeLessThanOrEqual(s.freeBytes);
+        // A file's path reports its filesystem as well as a directory's does.
+        writeFileAtomic(fs, `${root}/f`, bytes(1, 2, 3));
+        expect(fs.statfs(`${root}/f`).totalBytes).toBe(s.totalBytes);
+        expectCode(() => fs.statfs(`${root}/missing/deeper`), "ENOENT");
+      }),
+    );
+
+    test(
       "tryLock: one holder at a time, released by release, the file created",
       withFs((fs, root) => {
         const path = `${root}/.lock`;

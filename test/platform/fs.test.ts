@@ -146,3 +146,39 @@ describe("BunFileSystem.tryLock across processes", () => {
     expect(fs.tryLock("/d/.lock").kind).toBe("locked");
   });
 });
+
+describe("statfs", () => {
+  test.if(process.platform === "linux")("BunFileSystem agrees with stat -f on the same filesystem", () => {
+    const root = mkdtempSync(join(tmpdir(), "bunka-statfs-"));
+    try {
+      const r = Bun.spawnSync(["stat", "-f", "--format", "%S %b %f %a", root]);
+      expect(r.exitCode).toBe(0);
+      const [unit, blocks, free, avail] = r.stdout.toString().trim().split(" ").map(Number) as [number, number, number, number];
+      const s = new BunFileSystem().statfs(root);
+      expect(s.totalBytes).toBe(unit * blocks);
+      // Other processes write meanwhile: the free figures agree to within 256 MiB.
+      expect(Math.abs(s.freeBytes - unit * free)).toBeLessThan(256 << 20);
+      expect(Math.abs(s.availableBytes - unit * avail)).toBeLessThan(256 << 20);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("SimFileSystem: capacity, files, other users and root's reserve make the figures; appends stop at available = 0", () => {
+    const fs = new SimFileSystem(new SeededPrng(5));
+    fs.mkdirp("/d");
+    fs.setCapacity(1000);
+    expect(fs.statfs("/d")).toEqual({ totalBytes: 1000, freeBytes: 1000, availableBytes: 1000 });
+    const fd = fs.open("/d/f", "append");
+    fs.append(fd, new Uint8Array(100));
+    fs.setOtherUsedBytes(500);
+    fs.setReservedBytes(50);
+    expect(fs.statfs("/d")).toEqual({ totalBytes: 1000, freeBytes: 400, availableBytes: 350 });
+    fs.append(fd, new Uint8Array(350));
+    expect(fs.statfs("/d").availableBytes).toBe(0);
+    expect(() => fs.append(fd, new Uint8Array(1))).toThrow(StorageError);
+    fs.setOtherUsedBytes(0);
+    expect(fs.statfs("/d").availableBytes).toBe(500);
+    fs.append(fd, new Uint8Array(1));
+  });
+});

@@ -190,6 +190,50 @@ describe("SimNetwork faults", () => {
     until(() => accepted[0]!.rec.bytes === 1);
   });
 
+  test("a refused connect whose RST was lost: the SYN sent again after 1 s finds the listener started meanwhile", () => {
+    const clock = new SimClock();
+    const net = new SimNetwork({ clock, prng: new SeededPrng(3), connectTimeoutMs: 30_000 });
+    const server = net.host(A);
+    const rec = new Recorder();
+    net.host(B).connect({ host: A, port: 7000, events: rec });
+    net.cut(A, B); // the RST for the refused SYN is lost
+    clock.advance(500);
+    expect(rec.closed).toBe(false);
+    const accepted: Recorder[] = [];
+    server.listen({
+      host: A,
+      port: 7000,
+      accept: () => {
+        const r = new Recorder();
+        accepted.push(r);
+        return r;
+      },
+    });
+    net.uncut(A, B);
+    clock.advance(400);
+    expect(rec.opened).toBe(false);
+    clock.advance(200); // the retransmission at 1000 ms
+    expect(rec.opened).toBe(true);
+    expect(accepted.length).toBe(1);
+  });
+
+  test("uncut lifts one direction only: bytes held on it go through, the other cut stays", () => {
+    const { net, dial, until, accepted, clock } = setup({ stallTimeoutMs: 60_000 });
+    const c = dial();
+    until(() => c.rec.opened && accepted.length === 1);
+    net.partition([A], [B]);
+    c.conn.write(new Uint8Array([1, 2]));
+    accepted[0]!.conn.write(new Uint8Array([3]));
+    clock.advance(1_000);
+    // The client (B) wrote 2 bytes to the server (A), which wrote 1 back.
+    net.uncut(B, A);
+    until(() => accepted[0]!.rec.bytes === 2);
+    clock.advance(1_000);
+    expect(c.rec.bytes).toBe(0);
+    net.uncut(A, B);
+    until(() => c.rec.bytes === 1);
+  });
+
   test("isolate cuts a host from all others; an unknown address is EHOSTUNREACH", () => {
     const { net, dial, until } = setup({ connectTimeoutMs: 2_000, unreachableMs: 500 });
     net.isolate(A);

@@ -9,7 +9,8 @@ import { SeededPrng } from "../../src/platform/prng.ts";
 import { SimFileSystem } from "../../src/platform/sim/fs.ts";
 import { RecordBatchView } from "../../src/protocol/records/record-batch.ts";
 import { decodeLeaderChange, encodeLeaderChange, leaderChangeBatch } from "../../src/raft/leader-change.ts";
-import { PartitionRaftLog } from "../../src/raft/raft-log.ts";
+import { MetadataLogFailure, PartitionRaftLog } from "../../src/raft/raft-log.ts";
+import { DiskMonitor, defaultDiskThresholds, diskInternalFloorBytes } from "../../src/storage/disk-monitor.ts";
 import { metadataDir, recordBatch } from "./helpers.ts";
 
 function openLog(fs?: SimFileSystem): { fs: SimFileSystem; clock: SimClock; log: PartitionRaftLog } {
@@ -39,7 +40,7 @@ describe("PartitionRaftLog", () => {
     const { fs, log } = openLog();
     log.appendAsLeader(recordBatch(["a"]), 1);
     expect(log.flushedOffset).toBe(0);
-    expect(log.flush()).toBeNull();
+    log.flush();
     expect(log.flushedOffset).toBe(1);
     log.appendAsLeader(recordBatch(["b"]), 1);
     expect(log.flushedOffset).toBe(1);
@@ -48,6 +49,26 @@ describe("PartitionRaftLog", () => {
     const reopened = openLog(fs).log;
     expect(reopened.logEndOffset).toBeGreaterThanOrEqual(1);
     expect(reopened.flushedOffset).toBe(reopened.logEndOffset);
+  });
+
+  test("a failed fsync or write throws MetadataLogFailure and is never retried into a success", () => {
+    const { fs, log } = openLog();
+    log.appendAsLeader(recordBatch(["a"]), 1);
+    fs.failNext("fsync", "EIO");
+    expect(() => log.flush()).toThrow(MetadataLogFailure);
+    expect(log.flushedOffset).toBe(0);
+    // The dir is offline now: nothing more is written there, every write is as fatal.
+    expect(() => log.appendAsLeader(recordBatch(["b"]), 1)).toThrow(MetadataLogFailure);
+
+  });
+
+  test("ENOSPC on a write is a refusal, not a failure; EIO on a write is fatal", () => {
+    const { fs, log } = openLog();
+    fs.failNext("append", "ENOSPC");
+    expect(log.appendAsLeader(recordBatch(["b"]), 1).kind).toBe("error");
+    expect(log.appendAsLeader(recordBatch(["b"]), 1).kind).toBe("ok");
+    fs.failNext("append", "EIO");
+    expect(() => log.appendAsLeader(recordBatch(["c"]), 1)).toThrow(MetadataLogFailure);
   });
 
   test("a follower append must start at the log end and must not go back in epoch", () => {
@@ -89,6 +110,38 @@ describe("PartitionRaftLog", () => {
       { epoch: 2, startOffset: 1 },
     ]);
     expect(reopened.lastFetchedEpoch()).toBe(2);
+  });
+});
+
+describe("the metadata log on a full log dir", () => {
+  test("with the dir's disk gate it writes on at reject as an internal topic and stops at the reserve's floor, before ENOSPC", () => {
+    const MiB = 1024 * 1024;
+    const clock = new SimClock();
+    const fs = new SimFileSystem(new SeededPrng(3), clock);
+    fs.setCapacity(16 * MiB);
+    const logDir = metadataDir.slice(0, metadataDir.lastIndexOf("/"));
+    const monitor = new DiskMonitor({ fs, clock, thresholds: defaultDiskThresholds });
+    const space = monitor.space(logDir);
+    const log = PartitionRaftLog.open({ fs, clock, dir: metadataDir, space });
+    fs.setOtherUsedBytes(Math.round(16 * MiB * 0.96) - fs.usedBytes());
+    monitor.sampleAll();
+    expect(space.level).toBe("reject");
+
+    const value = "x".repeat(4000);
+    let written = 0;
+    let last: { kind: string; detail?: string } = { kind: "ok" };
+    for (let i = 0; i < 1000 && last.kind === "ok"; i++) {
+      last = log.appendAsLeader(recordBatch([value]), 1);
+      if (last.kind === "ok") written++;
+    }
+    expect(last.kind).toBe("error");
+    expect(last.detail).toContain(`log dir ${logDir}`);
+    expect(last.detail).toContain(`internal topics stop below ${diskInternalFloorBytes} bytes available`);
+    // 4% of 16 MiB was left: the log took all but the floor (within one batch), never ENOSPC.
+    const available = fs.statfs(logDir).availableBytes;
+    expect(available).toBeGreaterThanOrEqual(diskInternalFloorBytes - 4200);
+    expect(available).toBeLessThan(diskInternalFloorBytes + 2 * 4200);
+    expect(written).toBeGreaterThan(20);
   });
 });
 

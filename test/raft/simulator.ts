@@ -156,8 +156,8 @@ class ObservedLog implements RaftLog {
   read(fromOffset: number, maxBytes: number): RaftReadResult {
     return this.inner.read(fromOffset, maxBytes);
   }
-  flush(): StorageError | null {
-    return this.inner.flush();
+  flush(): void {
+    this.inner.flush();
   }
   setHighWatermark(offset: number): void {
     this.inner.setHighWatermark(offset);

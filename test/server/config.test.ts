@@ -154,6 +154,9 @@ test("node.id and broker.id; listeners; cross-key checks", () => {
   expect(err({ sets: ["process.roles=controller"] })).toContain("process.roles");
   expect(err({ sets: ["group.min.session.timeout.ms=10", "group.max.session.timeout.ms=5"] })).toContain("exceeds group.max.session.timeout.ms");
   expect(err({ sets: ["queued.max.request.bytes=10"] })).toContain("-1 or an integer ≥ 1048576");
+  expect(err({ sets: ["log.dir.alert.usage.ratio=0.95"] })).toContain("exceeds log.dir.cleanup.usage.ratio 0.9; expected a value ≤ log.dir.cleanup.usage.ratio");
+  expect(err({ sets: ["log.dir.reject.usage.ratio=0.85"] })).toContain("log.dir.cleanup.usage.ratio");
+  expect(err({ sets: ["log.dir.alert.usage.ratio=0"] })).toContain("0 would refuse or clean up on an empty disk");
   expect(err({ sets: ["cluster.id=short"] })).toContain("22 base64url characters");
   expect(ok({ sets: ["max.connections.per.ip.overrides=10.0.0.1:5,[::1]:2"] }).connectionsPerIpOverrides).toEqual(
     new Map([

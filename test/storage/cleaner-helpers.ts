@@ -5,7 +5,7 @@
  */
 import { bunCompression } from "../../src/platform/bun/compression.ts";
 import { SimClock } from "../../src/platform/clock.ts";
-import type { Fd, FileStat, FileSystem, OpenMode, TryLockResult } from "../../src/platform/fs.ts";
+import type { Fd, FileStat, FileSystem, FsSpace, OpenMode, TryLockResult } from "../../src/platform/fs.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
 import { SimFileSystem } from "../../src/platform/sim/fs.ts";
 import { buildRecordBatch } from "../../src/protocol/records/builder.ts";
@@ -120,6 +120,10 @@ export class CrashingFs implements FileSystem {
   mmap(path: string): Uint8Array {
     this.#any();
     return this.sim.mmap(path);
+  }
+  statfs(path: string): FsSpace {
+    this.#any();
+    return this.sim.statfs(path);
   }
   tryLock(path: string): TryLockResult {
     this.#mut();

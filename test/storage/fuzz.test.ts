@@ -182,7 +182,7 @@ async function runSeed(seed: number, steps: number, disk: Disk): Promise<void> {
         for (const b of splitBatches(bytes)) m.batches.push({ ...b, epoch, bytes: b.bytes.slice() });
         m.leo = r.lastOffset + 1;
         if (m.batches.at(-1)!.lastOffset !== r.lastOffset) fail(seed, step, op, `lastOffset ${r.lastOffset} != model`);
-      } else if (!(fault && r.kind === "storageError")) {
+      } else if (!(fault && (r.kind === "storageError" || r.kind === "logDirFull"))) {
         fail(seed, step, op, `append -> ${JSON.stringify(r)}`);
       }
     } else if (dice < 50) {

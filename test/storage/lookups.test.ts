@@ -191,8 +191,9 @@ describe("append validation and faults", () => {
     expect(log.append(simpleBatch(2, 50), 1).kind).toBe("ok");
     env.sim.setCapacity(env.sim.usedBytes() + 30);
     const r = log.append(simpleBatch(2, 50), 1);
-    expect(r.kind).toBe("storageError");
-    if (r.kind === "storageError") expect(r.error.code).toBe("ENOSPC");
+    // A full disk is its own condition (retriable, never counted toward taking the dir offline).
+    expect(r.kind).toBe("logDirFull");
+    if (r.kind === "logDirFull") expect(r.detail).toContain("ENOSPC");
     expect(log.logEndOffset).toBe(2);
     env.sim.setCapacity(Number.POSITIVE_INFINITY);
     expect(log.append(simpleBatch(1, 50, 3), 1)).toMatchObject({ kind: "ok", firstOffset: 2 });

@@ -7,7 +7,7 @@
  * this module's callers (the storage layer replaces index files by rename instead).
  */
 import * as nodeFs from "node:fs";
-import { type Fd, type FileStat, type FileSystem, isAdviceRange, type OpenMode, StorageError, storageErrorCodeOf, type TryLockResult } from "../fs.ts";
+import { type Fd, type FileStat, type FileSystem, type FsSpace, isAdviceRange, type OpenMode, StorageError, storageErrorCodeOf, type TryLockResult } from "../fs.ts";
 import { tryLockFile } from "./file-lock.ts";
 import * as pageCache from "./page-cache.ts";
 
@@ -203,6 +203,22 @@ export class BunFileSystem implements FileSystem {
     } catch (e) {
       fail("mmap", path, e);
     }
+  }
+
+  /**
+   * statfs(2) through node:fs (Bun implements `statfsSync`; no FFI struct layout to keep per
+   * OS and architecture). Block counts are in fragment-size units (`frsize`, as `df` reads
+   * them), falling back to `bsize` where the runtime does not report it.
+   */
+  statfs(path: string): FsSpace {
+    let s: nodeFs.StatsFs & { frsize?: number };
+    try {
+      s = nodeFs.statfsSync(path);
+    } catch (e) {
+      fail("statfs", path, e);
+    }
+    const unit = typeof s.frsize === "number" && s.frsize > 0 ? s.frsize : s.bsize;
+    return { totalBytes: s.blocks * unit, freeBytes: s.bfree * unit, availableBytes: s.bavail * unit };
   }
 
   tryLock(path: string): TryLockResult {

@@ -14,6 +14,10 @@
  * - Faults: `failNext(op, code)` makes the next `append`/`fsync`/`open` fail; a failing
  *   append first writes a random prefix of its bytes (a torn write). `setCapacity(bytes)`
  *   makes appends that would exceed the total size fail with ENOSPC, after writing what fits.
+ * - `statfs` reports that capacity (`simUnboundedCapacityBytes` when none is set) as the
+ *   total, the files' bytes plus `setOtherUsedBytes` (files outside the simulation) as used,
+ *   and `setReservedBytes` (root's reserve) as free but not available; the simulated writer is
+ *   unprivileged, so appends stop at available = 0.
  * - `tryLock` locks the file's inode in this simulated machine; `crash()` drops every lock, as
  *   the death of the process holding them would.
  * - `mmap` returns a copy (a snapshot), which is the semantics a mapping of a never-truncated
@@ -26,6 +30,7 @@ import {
   type Fd,
   type FileStat,
   type FileSystem,
+  type FsSpace,
   isAdviceRange,
   type OpenMode,
   parentPath,
@@ -67,6 +72,9 @@ class Dir {
   }
 }
 
+/** What `statfs` reports as the total when no capacity is set (1 PiB; appends are unlimited). */
+export const simUnboundedCapacityBytes = 2 ** 50;
+
 type OpenFile = { inode: Inode; mode: OpenMode; path: string };
 
 export type FaultOp = "append" | "fsync" | "open";
@@ -81,6 +89,8 @@ export class SimFileSystem implements FileSystem {
   #nextFd = 3;
   #faults: { op: FaultOp; code: StorageErrorCode }[] = [];
   #capacityBytes = Number.POSITIVE_INFINITY;
+  #otherUsedBytes = 0;
+  #reservedBytes = 0;
   /** Counters, for tests. */
   readonly stats = { appends: 0, fsyncs: 0, crashes: 0, faultsInjected: 0 };
   /** Page-cache advice received, in order (the simulation has no page cache to act on). */
@@ -108,6 +118,19 @@ export class SimFileSystem implements FileSystem {
     this.#capacityBytes = bytes;
   }
 
+  /** Bytes held by files outside the simulation (other programs): a disk fills without appends. */
+  setOtherUsedBytes(bytes: number): void {
+    if (!(Number.isSafeInteger(bytes) && bytes >= 0)) throw new Error(`setOtherUsedBytes: bad size ${bytes}`);
+    this.#otherUsedBytes = bytes;
+  }
+
+  /** Free bytes only root may use (ext4's reserved blocks): counted free, never available. */
+  setReservedBytes(bytes: number): void {
+    if (!(Number.isSafeInteger(bytes) && bytes >= 0)) throw new Error(`setReservedBytes: bad size ${bytes}`);
+    this.#reservedBytes = bytes;
+  }
+
+  /** Bytes the files of this simulated disk hold (their lengths). */
   usedBytes(): number {
     let total = 0;
     const seen = new Set<Inode>();
@@ -242,7 +265,7 @@ export class SimFileSystem implements FileSystem {
     this.stats.appends++;
     const fault = this.#maybeFault("append", f.path);
     // Counting used bytes walks every file: only when a capacity is set (tests of ENOSPC).
-    const room = this.#capacityBytes === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : this.#capacityBytes - this.usedBytes();
+    const room = this.#capacityBytes === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : this.#availableBytes();
     if (fault !== null || bytes.length > room) {
       // A strict prefix: a failed write never completes.
       const fit = Math.max(0, Math.min(bytes.length - 1, room));
@@ -421,6 +444,19 @@ export class SimFileSystem implements FileSystem {
     const inode = this.#dirOf(path, "mmap").entries.get(baseName(path));
     if (inode === undefined) throw new StorageError("ENOENT", "mmap", path);
     return inode.view().slice();
+  }
+
+  #availableBytes(): number {
+    const total = this.#capacityBytes === Number.POSITIVE_INFINITY ? simUnboundedCapacityBytes : this.#capacityBytes;
+    return Math.max(0, total - this.usedBytes() - this.#otherUsedBytes - this.#reservedBytes);
+  }
+
+  statfs(rawPath: string): FsSpace {
+    const path = this.#norm(rawPath);
+    if (!this.exists(path)) throw new StorageError("ENOENT", "statfs", path);
+    const totalBytes = this.#capacityBytes === Number.POSITIVE_INFINITY ? simUnboundedCapacityBytes : this.#capacityBytes;
+    const freeBytes = Math.max(0, totalBytes - this.usedBytes() - this.#otherUsedBytes);
+    return { totalBytes, freeBytes, availableBytes: Math.max(0, freeBytes - this.#reservedBytes) };
   }
 
   tryLock(rawPath: string): TryLockResult {

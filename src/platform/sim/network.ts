@@ -20,13 +20,17 @@
  *   retransmit a lost segment (only delay, modelled by jitter); what an application can see of
  *   loss is the connection failing, so that is the fault simulated.
  * - Cuts (`cut`, `partition`, `isolate`): a segment due on a cut link is held, not lost, like
- *   TCP retransmitting it; `heal` lets held segments through again (after one link delay). If
+ *   TCP retransmitting it; `heal` (every link) or `uncut` (one direction) lets held segments
+ *   through again (after one link delay). If
  *   data, fin or ack stays held for `stallTimeoutMs`, the sending end gives up: it gets
  *   `close(ETIMEDOUT)`, and its peer, which hears nothing, stays open until it writes (its
  *   bytes then meet a closed end, whose RST may again be held...) or its owner times out.
  *   There is no keepalive: an idle end across a cut stays open, so owners need timeouts.
  * - Connects: the SYN and SYN-ACK are held on a cut like data; the attempt fails with
- *   ETIMEDOUT after `connectTimeoutMs` (the kernel's SYN retries). A port nobody listens on
+ *   ETIMEDOUT after `connectTimeoutMs` (the kernel's SYN retries). Meanwhile the SYN is sent
+ *   again after 1 s, 2 s, 4 s, ... as Linux does: a peer answers a repeated SYN with its
+ *   SYN-ACK again, and a refusal whose RST was lost (on a cut) is made again — or, if the
+ *   port is listened on by now, the connection is accepted. A port nobody listens on
  *   answers RST: ECONNREFUSED after a round trip. An address no host has: EHOSTUNREACH after
  *   `unreachableMs` (ARP giving up). The accepting side sees the connection (`accept`) when the
  *   client's ACK arrives, which is always before the client's first data.
@@ -89,6 +93,8 @@ export const simWindowBytesMin = 1;
 export const simConnectTimeoutMsDefault = 30_000;
 export const simStallTimeoutMsDefault = 60_000;
 export const simUnreachableMsDefault = 3_000;
+/** A connecting end sends its SYN again after 1 s, then 2, 4, ... (Linux's initial RTO, doubling). */
+export const synRetransmitMsFirst = 1_000;
 /** Ports handed out for `listen` on port 0, and local ports of outgoing connections. */
 const listenPortFirst = 30_000;
 const ephemeralPortFirst = 50_000;
@@ -192,6 +198,8 @@ class End implements NetConnection {
   flushScheduled = false;
   wantsDrain = false;
   connectTimer: CancelTimer | null = null;
+  /** The next SYN retransmission of a connecting end. */
+  synTimer: CancelTimer | null = null;
   localAddress = "";
   localPort = 0;
 
@@ -307,8 +315,22 @@ export class SimNetwork {
   heal(): void {
     this.#cuts.clear();
     this.#isolated.clear();
+    this.#release();
+  }
+
+  /**
+   * Removes the cut `from` → `to` only (other cuts and isolations stay); segments it held go
+   * through after one link delay, as after `heal`.
+   */
+  uncut(from: string, to: string): void {
+    if (this.#cuts.delete(linkKey(from, to))) this.#release();
+  }
+
+  /** Lets the held streams whose link is no longer cut go on, after one link delay. */
+  #release(): void {
     const now = this.#clock.monotonicMs();
     for (const stream of [...this.#stalled]) {
+      if (this.#isCut(stream)) continue;
       this.#stalled.delete(stream);
       stream.stalledSinceMs = null;
       stream.stallTimer?.();
@@ -404,7 +426,18 @@ export class SimNetwork {
       this.#failConnect(client, "ETIMEDOUT");
     });
     this.#send(client.out, "syn", null);
+    this.#armSynRetransmit(client, synRetransmitMsFirst);
     return client;
+  }
+
+  /** While `end` is connecting, its SYN goes again after `rtoMs`, then after twice that, ... */
+  #armSynRetransmit(end: End, rtoMs: number): void {
+    end.synTimer = this.#clock.schedule(rtoMs, () => {
+      end.synTimer = null;
+      if (end.state !== "connecting") return;
+      this.#send(end.out, "syn", null);
+      this.#armSynRetransmit(end, rtoMs * 2);
+    });
   }
 
   // ---- NetConnection methods: called by End only (the class is not exported) ----------------
@@ -539,6 +572,16 @@ export class SimNetwork {
     const from = stream.from;
     switch (seg.kind) {
       case "syn": {
+        // A retransmitted SYN: answered again (its SYN-ACK may have been lost), or, at an end
+        // that refused it while the client still waits (the RST was lost), considered anew.
+        if (to.state === "synReceived") {
+          this.#send(to.out, "synack", null);
+          return;
+        }
+        if (to.state === "closed" && from.state === "connecting") {
+          to.state = "pending";
+          this.#ends.add(to);
+        }
         if (to.state !== "pending") return;
         const listener = to.host.listeners.get(to.localPort);
         if (listener === undefined || listener.stopped) {
@@ -688,6 +731,8 @@ export class SimNetwork {
     end.state = "closed";
     end.connectTimer?.();
     end.connectTimer = null;
+    end.synTimer?.();
+    end.synTimer = null;
     end.buffered = [];
     end.bufferedBytes = 0;
     end.wantsDrain = false;

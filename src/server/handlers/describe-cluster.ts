@@ -1,9 +1,15 @@
-/** DescribeCluster (key 60), v0–v1: cluster id, controller, and live brokers' endpoints for the client's listener. */
+/**
+ * DescribeCluster (key 60), v0–v1: cluster id, the controller named to clients, and the
+ * registered, unfenced brokers with their racks and endpoints on the client's listener
+ * (cluster-view.ts has the rules). Endpoint type 2 (controllers, KIP-919) is refused with
+ * UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker refuses it.
+ */
 import { ErrorCode } from "../../protocol/errors.ts";
 import { ApiKeys } from "../../protocol/messages/index.ts";
 import { defaultDescribeClusterBroker, defaultDescribeClusterResponse } from "../../protocol/messages/describe-cluster-response.ts";
 import { defineHandler } from "./handler.ts";
-import { AUTHORIZED_OPERATIONS_OMITTED, brokerEndpoint } from "./metadata.ts";
+import { ClusterView } from "./cluster-view.ts";
+import { AUTHORIZED_OPERATIONS_OMITTED } from "./metadata.ts";
 
 /** EndpointType in DescribeCluster v1: 1 = brokers, 2 = controllers. */
 const ENDPOINT_TYPE_BROKERS = 1;
@@ -23,17 +29,14 @@ export const describeClusterHandler = defineHandler({
         clusterId: services.settings.clusterId,
       };
     }
-    const image = services.metadata.image;
+    const view = ClusterView.of(ctx);
     return {
       ...defaultDescribeClusterResponse(),
       endpointType: version >= 1 ? ENDPOINT_TYPE_BROKERS : defaultDescribeClusterResponse().endpointType,
       clusterId: services.settings.clusterId,
-      controllerId: services.settings.nodeId,
+      controllerId: view.controllerId,
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
-      brokers: image.liveBrokers().flatMap((b) => {
-        const e = brokerEndpoint(b, ctx.connection.listenerName);
-        return e === undefined ? [] : [{ ...defaultDescribeClusterBroker(), brokerId: b.brokerId, host: e.host, port: e.port, rack: b.rack }];
-      }),
+      brokers: view.brokers.map((b) => ({ ...defaultDescribeClusterBroker(), brokerId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
     };
   },
 });

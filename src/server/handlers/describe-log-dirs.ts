@@ -1,7 +1,7 @@
 /**
  * DescribeLogDirs (key 35), v0–v4: each configured log dir, whether it is online, and the
  * size of each hosted partition (optionally only the requested ones). Total/usable bytes
- * are -1 (unknown) until disk monitoring lands.
+ * (v4) are the disk monitor's last sample of the dir's filesystem (-1 before the first).
  */
 import { ErrorCode } from "../../protocol/errors.ts";
 import { ApiKeys } from "../../protocol/messages/index.ts";
@@ -41,8 +41,8 @@ export const describeLogDirsHandler = defineHandler({
         errorCode: dir.online ? ErrorCode.NONE : ErrorCode.KAFKA_STORAGE_ERROR,
         logDir: dir.path,
         topics: [...topics.values()],
-        totalBytes: -1,
-        usableBytes: -1,
+        totalBytes: dir.totalBytes,
+        usableBytes: dir.usableBytes,
       };
     });
     return { ...defaultDescribeLogDirsResponse(), results };

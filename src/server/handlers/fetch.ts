@@ -16,6 +16,8 @@
  * READ_COMMITTED reads up to the last stable offset (= HW while bunka has no transactions)
  * and gets an empty abortedTransactions list; READ_UNCOMMITTED gets null, as Kafka sends.
  * A follower fetch (replicaId >= 0) is served like a consumer's until replication lands.
+ * A partition this broker does not lead is NOT_LEADER_OR_FOLLOWER with currentLeader (v12+)
+ * and, from v16, the leader's endpoint in nodeEndpoints (KIP-951).
  */
 import { parseUuid, ZERO_UUID } from "../../metadata/uuid.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
@@ -24,11 +26,13 @@ import {
   defaultEpochEndOffset,
   defaultFetchResponse,
   defaultLeaderIdAndEpoch,
+  defaultNodeEndpoint,
   defaultPartitionData,
   type FetchableTopicResponse,
   type PartitionData,
 } from "../../protocol/messages/fetch-response.ts";
 import type { FetchPartitionRequest, FetchPartitionResult } from "../../replication/replica-manager.ts";
+import { ClusterView, type ListedBroker } from "./cluster-view.ts";
 import { defineHandler } from "./handler.ts";
 
 /** Fetch v13 names topics by id (KIP-516). */
@@ -36,6 +40,8 @@ const FETCH_TOPIC_IDS_MIN = 13;
 /** Fetch v4 is the first that carries v2 record batches (and Kafka 4's floor). */
 const FETCH_SERVED_MIN = 4;
 const READ_COMMITTED = 1;
+/** Fetch v16 carries the endpoints of leaders it names (KIP-951). */
+const FETCH_NODE_ENDPOINTS_MIN = 16;
 
 export const fetchHandler = defineHandler({
   apiKey: ApiKeys.Fetch,
@@ -94,11 +100,26 @@ export const fetchHandler = defineHandler({
       isolation: readCommitted ? "readCommitted" : "readUncommitted",
     });
 
+    // Leaders named in leadership errors, sent as nodeEndpoints (v16+, KIP-951). The view
+    // is built only when there is one to send: the fetch hot path stays without it.
+    const namesLeader = version >= FETCH_NODE_ENDPOINTS_MIN && results.some((r) => r.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER || r.errorCode === ErrorCode.FENCED_LEADER_EPOCH);
+    const view = namesLeader ? ClusterView.of(ctx) : undefined;
+    const leaderNodes = new Map<number, ListedBroker>();
     for (const slot of slots) {
       const result: FetchPartitionResult | undefined = slot.read === null ? undefined : results[slot.read];
-      topics[slot.topicIndex]!.partitions.push(partitionData(slot.partition, slot.errorCode, result, version, readCommitted));
+      const data = partitionData(slot.partition, slot.errorCode, result, version, readCommitted);
+      if (view !== undefined && data.currentLeader.leaderId >= 0) {
+        const node = view.leaderNode(data.currentLeader.leaderId);
+        if (node !== undefined) leaderNodes.set(node.brokerId, node);
+      }
+      topics[slot.topicIndex]!.partitions.push(data);
     }
-    return { ...defaultFetchResponse(), sessionId: 0, responses: topics };
+    return {
+      ...defaultFetchResponse(),
+      sessionId: 0,
+      responses: topics,
+      nodeEndpoints: [...leaderNodes.values()].map((b) => ({ ...defaultNodeEndpoint(), nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+    };
   },
 });
 

@@ -18,7 +18,7 @@ import { ApiKeys } from "../../protocol/messages/index.ts";
 import { defaultCoordinator, defaultFindCoordinatorResponse } from "../../protocol/messages/find-coordinator-response.ts";
 import type { RequestContext } from "./handler.ts";
 import { defineHandler } from "./handler.ts";
-import { brokerEndpoint } from "./metadata.ts";
+import { brokerEndpoint, responseListener } from "./cluster-view.ts";
 
 export const COORDINATOR_KEY_TYPE_GROUP = 0;
 export const COORDINATOR_KEY_TYPE_TRANSACTION = 1;
@@ -38,7 +38,7 @@ async function findGroupCoordinator(groupId: string, ctx: RequestContext): Promi
   const groups = services.groups;
   if (groups === undefined) return notFound(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the group coordinator is not running");
   if (services.metadata.image.topic(OFFSETS_TOPIC_NAME) === undefined) {
-    const created = await ensureOffsetsTopic(services.metadata, groups.config.offsetsTopicNumPartitions, groups.config.offsetsTopicReplicationFactor);
+    const created = await ensureOffsetsTopic(services.metadata, groups.config.offsetsTopicNumPartitions, groups.config.offsetsTopicReplicationFactor, services.log);
     if (created.kind === "failed") {
       ctx.logRepeated("warn", "offsets topic creation failed", "could not create __consumer_offsets", { errorCode: created.errorCode, error: created.errorMessage ?? undefined });
       return notFound(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC_NAME} could not be created: ${created.errorMessage ?? created.errorCode}`);
@@ -50,7 +50,7 @@ async function findGroupCoordinator(groupId: string, ctx: RequestContext): Promi
   const partition = groups.partitionFor(groupId);
   const leader = image.partition(OFFSETS_TOPIC_NAME, partition)?.leader ?? -1;
   if (leader < 0) return notFound(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC_NAME}-${partition} has no leader`);
-  const listenerName = ctx.connection.listenerName;
+  const listenerName = responseListener(services.settings, ctx.connection.listenerName);
   let endpoint: { host: string; port: number } | undefined;
   if (leader === services.settings.nodeId) {
     const listeners = services.settings.advertisedListeners;

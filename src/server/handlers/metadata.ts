@@ -1,6 +1,8 @@
 /**
- * Metadata (key 3), v0–v12: brokers (the endpoint of the listener the client came in on),
- * cluster id, controller id, and the requested topics with their partitions. A missing topic
+ * Metadata (key 3), v0–v12: the registered, unfenced brokers with their racks (endpoints of
+ * the listener the client came in on), cluster id, controller id, and the requested topics
+ * with each partition's leader, leader epoch, replicas, ISR and offline replicas (on fenced
+ * or unregistered brokers); see cluster-view.ts for the rules. A missing topic
  * is created when the request allows it (v4+; always for v0–v3) and
  * `auto.create.topics.enable` is on, with the broker's default partitions and replication
  * factor; the response then carries the new topic in full (its logs exist by the time the
@@ -11,7 +13,7 @@
  * is the metadata log).
  */
 import type { CreatedTopic } from "../../metadata/controller.ts";
-import type { BrokerImage, MetadataImage, TopicImage } from "../../metadata/image.ts";
+import type { TopicImage } from "../../metadata/image.ts";
 import { METADATA_TOPIC } from "../../metadata/log-store.ts";
 import { INTERNAL_TOPICS, topicNameProblem } from "../../metadata/topic-name.ts";
 import { ZERO_UUID } from "../../metadata/uuid.ts";
@@ -22,30 +24,18 @@ import {
   defaultMetadataResponseBroker,
   defaultMetadataResponsePartition,
   defaultMetadataResponseTopic,
-  type MetadataResponseBroker,
   type MetadataResponseTopic,
 } from "../../protocol/messages/metadata-response.ts";
-import type { AdvertisedListener } from "../services.ts";
+import { ClusterView } from "./cluster-view.ts";
 import { defineHandler } from "./handler.ts";
 
 /** Kafka's "authorized operations not requested" sentinel. */
 export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+/** From Metadata v6 a leader without an endpoint on the client's listener is LISTENER_NOT_FOUND (Kafka's rule). */
+const METADATA_LISTENER_NOT_FOUND_MIN = 6;
 
-export function brokerEndpoint(broker: BrokerImage, listenerName: string): AdvertisedListener | undefined {
-  return broker.endpoints.find((e) => e.name === listenerName) ?? broker.endpoints[0];
-}
-
-export function describeBrokers(image: MetadataImage, listenerName: string): MetadataResponseBroker[] {
-  const out: MetadataResponseBroker[] = [];
-  for (const broker of image.liveBrokers()) {
-    const endpoint = brokerEndpoint(broker, listenerName);
-    if (endpoint === undefined) continue;
-    out.push({ ...defaultMetadataResponseBroker(), nodeId: broker.brokerId, host: endpoint.host, port: endpoint.port, rack: broker.rack });
-  }
-  return out;
-}
-
-function describeTopic(topic: TopicImage, liveBrokers: ReadonlySet<number>, version: number): MetadataResponseTopic {
+function describeTopic(topic: TopicImage, view: ClusterView, version: number): MetadataResponseTopic {
+  const opts = { filterUnlisted: version === 0, listenerNotFound: version >= METADATA_LISTENER_NOT_FOUND_MIN };
   return {
     ...defaultMetadataResponseTopic(),
     name: topic.name,
@@ -53,16 +43,16 @@ function describeTopic(topic: TopicImage, liveBrokers: ReadonlySet<number>, vers
     isInternal: INTERNAL_TOPICS.has(topic.name),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     partitions: topic.partitions.map((p) => {
-      const offline = p.replicas.filter((b) => !liveBrokers.has(b));
+      const v = view.partition(p, opts);
       return {
         ...defaultMetadataResponsePartition(),
-        errorCode: p.leader === -1 || !liveBrokers.has(p.leader) ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+        errorCode: v.errorCode,
         partitionIndex: p.partition,
-        leaderId: liveBrokers.has(p.leader) ? p.leader : -1,
-        leaderEpoch: p.leaderEpoch,
-        replicaNodes: p.replicas.slice(),
-        isrNodes: p.isr.slice(),
-        offlineReplicas: version >= 5 ? offline : [],
+        leaderId: v.leaderId,
+        leaderEpoch: v.leaderEpoch,
+        replicaNodes: v.replicas,
+        isrNodes: v.isr,
+        offlineReplicas: version >= 5 ? v.offlineReplicas : [],
       };
     }),
   };
@@ -114,28 +104,28 @@ export const metadataHandler = defineHandler({
       }
     }
 
-    const image = services.metadata.image;
-    const live = new Set(image.liveBrokers().map((b) => b.brokerId));
+    const view = ClusterView.of(ctx);
+    const image = view.image;
     let topics: MetadataResponseTopic[];
     if (all) {
-      topics = [...image.topicsByName.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => describeTopic(t, live, version));
+      topics = [...image.topicsByName.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => describeTopic(t, view, version));
     } else {
       topics = request.topics!.map((t) => {
         if (t.name === null) {
           const byId = image.topicsById.get(t.topicId as never);
-          return byId === undefined ? topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID, version) : describeTopic(byId, live, version);
+          return byId === undefined ? topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID, version) : describeTopic(byId, view, version);
         }
         const topic = image.topic(t.name);
-        if (topic !== undefined) return describeTopic(topic, live, version);
+        if (topic !== undefined) return describeTopic(topic, view, version);
         const problem = topicNameProblem(t.name);
         return topicError(t.name, ZERO_UUID, problem !== null ? ErrorCode.INVALID_TOPIC_EXCEPTION : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, version);
       });
     }
     return {
       ...defaultMetadataResponse(),
-      brokers: describeBrokers(image, ctx.connection.listenerName),
+      brokers: view.brokers.map((b) => ({ ...defaultMetadataResponseBroker(), nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
       clusterId: settings.clusterId,
-      controllerId: settings.nodeId,
+      controllerId: view.controllerId,
       topics,
       clusterAuthorizedOperations: version >= 8 && version <= 10 ? AUTHORIZED_OPERATIONS_OMITTED : defaultMetadataResponse().clusterAuthorizedOperations,
     };

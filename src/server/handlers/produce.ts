@@ -14,13 +14,16 @@
  * nothing here looks inside a batch.
  *
  * Response: baseOffset (-1 on error), logAppendTimeMs (-1 unless LogAppendTime),
- * logStartOffset, errorMessage (v8+), currentLeader on NOT_LEADER_OR_FOLLOWER (v10+).
+ * logStartOffset, errorMessage (v8+), currentLeader on NOT_LEADER_OR_FOLLOWER (v10+; a
+ * partition this broker does not host or only follows), with the leader's endpoint in
+ * nodeEndpoints (KIP-951).
  */
 import { ErrorCode } from "../../protocol/errors.ts";
 import { ApiKeys } from "../../protocol/messages/index.ts";
 import {
   defaultBatchIndexAndErrorMessage,
   defaultLeaderIdAndEpoch,
+  defaultNodeEndpoint,
   defaultPartitionProduceResponse,
   defaultProduceResponse,
   type PartitionProduceResponse,
@@ -28,6 +31,7 @@ import {
 } from "../../protocol/messages/produce-response.ts";
 import type { AppendOutcome, Partition } from "../../replication/replica-manager.ts";
 import { ProtocolViolation } from "../dispatch.ts";
+import { ClusterView, type ListedBroker } from "./cluster-view.ts";
 import { defineHandler } from "./handler.ts";
 
 /** Lowest Produce version served (Kafka 4 removed v0–v2). */
@@ -66,6 +70,9 @@ export const produceHandler = defineHandler({
     const responses: TopicProduceResponse[] = [];
     const pending: { response: PartitionProduceResponse; partition: Partition; lastOffset: number }[] = [];
     let anyError = false;
+    // Leaders named in NOT_LEADER_OR_FOLLOWER answers, sent as nodeEndpoints (v10+, KIP-951).
+    let view: ClusterView | undefined;
+    const leaderNodes = new Map<number, ListedBroker>();
     for (const topic of request.topicData) {
       const partitionResponses: PartitionProduceResponse[] = [];
       for (const data of topic.partitionData) {
@@ -87,7 +94,12 @@ export const produceHandler = defineHandler({
           }
           if (version >= 10 && outcome.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
             const p = replicas.image.partition(topic.name, data.index);
-            if (p !== undefined) response.currentLeader = { ...defaultLeaderIdAndEpoch(), leaderId: p.leader, leaderEpoch: p.leaderEpoch };
+            if (p !== undefined) {
+              response.currentLeader = { ...defaultLeaderIdAndEpoch(), leaderId: p.leader, leaderEpoch: p.leaderEpoch };
+              view ??= ClusterView.of(ctx);
+              const node = view.leaderNode(p.leader);
+              if (node !== undefined) leaderNodes.set(node.brokerId, node);
+            }
           }
           partitionResponses.push(response);
           continue;
@@ -121,6 +133,10 @@ export const produceHandler = defineHandler({
         if (version >= 8) entry.response.errorMessage = `replication of offset ${entry.lastOffset} did not complete`;
       });
     }
-    return { ...defaultProduceResponse(), responses };
+    return {
+      ...defaultProduceResponse(),
+      responses,
+      nodeEndpoints: [...leaderNodes.values()].map((b) => ({ ...defaultNodeEndpoint(), nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+    };
   },
 });

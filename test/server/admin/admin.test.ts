@@ -366,4 +366,16 @@ describe("DescribeCluster and DescribeLogDirs", () => {
     const all = (await br.send(ApiKeys.DescribeLogDirs, 0, { topics: null }))!;
     expect(all.results[0]!.topics.find((t) => t.name === "sized")!.partitions.length).toBe(2);
   });
+
+  test("v4 total and usable bytes come from the disk monitor's sample of the dir's filesystem", async () => {
+    const br = await start();
+    br.sim!.setCapacity(64 << 20);
+    br.sim!.setOtherUsedBytes(16 << 20);
+    br.services.logs.disk.sampleAll();
+    const dirs = (await br.send(ApiKeys.DescribeLogDirs, 4, { topics: null }))!;
+    const r = dirs.results[0]!;
+    expect(r.totalBytes).toBe(64 << 20);
+    expect(r.usableBytes).toBe(br.sim!.statfs(r.logDir).availableBytes);
+    expect(r.usableBytes).toBeLessThanOrEqual(48 << 20);
+  });
 });

@@ -1,0 +1,107 @@
+/**
+ * The cluster simulator as a CI test: a few hundred seeds of bounded length, 3 or 5 combined
+ * nodes, Kafka's or a ~3x faster timing (test/cluster-sim/simulator.ts lists the faults and
+ * the invariants checked after every step). A failing seed prints the one command that
+ * replays it with a trace; `bun test/cluster-sim/main.ts --mix --seeds N --steps M` is the
+ * longer soak.
+ */
+import { describe, expect, test } from "bun:test";
+import { ClusterSimulation, type ClusterSimOptions, mixedShape, replayCommand, runClusterSimulation } from "./simulator.ts";
+
+/** Seeds in the CI run and fault-phase steps per seed. */
+export const ciSeeds = 200;
+export const ciSteps = 1500;
+const chunk = 25;
+
+export function ciOptions(seed: number): ClusterSimOptions {
+  return { seed, steps: ciSteps, ...mixedShape(seed) };
+}
+
+describe("cluster simulation", () => {
+  const totals = { steps: 0, timers: 0, simulatedMs: 0, elections: 0, crashes: 0, pauses: 0, partitions: 0, fencings: 0, acked: 0, wallMs: 0, recoveryMsMax: 0 };
+  for (let first = 1; first <= ciSeeds; first += chunk) {
+    const last = Math.min(ciSeeds, first + chunk - 1);
+    test(`seeds ${first}..${last}`, async () => {
+      const started = performance.now();
+      const failures: string[] = [];
+      for (let seed = first; seed <= last; seed++) {
+        const options = ciOptions(seed);
+        const r = await runClusterSimulation(options);
+        totals.steps += r.stats.steps;
+        totals.timers += r.stats.timersFired;
+        totals.simulatedMs += r.stats.simulatedMs;
+        totals.elections += r.stats.elections;
+        totals.crashes += r.stats.crashes;
+        totals.pauses += r.stats.pauses;
+        totals.partitions += r.stats.partitions;
+        totals.fencings += r.stats.fencings;
+        totals.acked += r.stats.topicsAcked + r.stats.partitionsAcked + r.stats.configsAcked;
+        totals.recoveryMsMax = Math.max(totals.recoveryMsMax, r.stats.recoveryMs);
+        if (!r.ok) failures.push(`seed ${seed} [${r.invariant}] ${r.failure}\n  replay: ${replayCommand(options)}`);
+      }
+      totals.wallMs += performance.now() - started;
+      if (failures.length > 0) console.error(`cluster simulation failed:\n${failures.join("\n")}`);
+      expect(failures).toEqual([]);
+    }, 120_000);
+  }
+  test("figures", () => {
+    const s = totals.wallMs / 1000;
+    console.log(
+      `cluster simulation: ${ciSeeds} seeds x ${ciSteps} fault steps: ${totals.steps} steps (${totals.timers} timers), ${Math.round(totals.simulatedMs / 1000)} s simulated, ` +
+        `${totals.elections} elections, ${totals.crashes} crashes, ${totals.pauses} pauses, ${totals.partitions} partitions, ${totals.fencings} fencings, ` +
+        `${totals.acked} changes acknowledged, recovery after the faults at most ${totals.recoveryMsMax} ms, ` +
+        `in ${s.toFixed(1)} s: ${Math.round(totals.steps / s)} steps/s, ${Math.round((ciSeeds / s) * 60)} seeds/min`,
+    );
+    expect(totals.elections).toBeGreaterThan(ciSeeds);
+    expect(totals.crashes).toBeGreaterThan(ciSeeds);
+  });
+});
+
+test("a seed replays exactly (same trace digest, node log lines included)", async () => {
+  const a = await runClusterSimulation({ ...ciOptions(7), steps: 800 });
+  const b = await runClusterSimulation({ ...ciOptions(7), steps: 800 });
+  expect(a.ok).toBe(true);
+  expect(b.stats).toEqual(a.stats);
+  const c = await runClusterSimulation({ ...ciOptions(9), steps: 800 });
+  expect(c.stats.traceDigest).not.toBe(a.stats.traceDigest);
+}, 60_000);
+
+describe("scenarios (no random faults, no random workload)", () => {
+  async function formed(nodes: number, seed: number): Promise<ClusterSimulation> {
+    const sim = new ClusterSimulation({ seed, nodes, steps: 0, randomFaults: false });
+    sim.begin();
+    sim.stopWorkload();
+    const all = Array.from({ length: nodes }, (_, i) => i + 1);
+    expect(await sim.runUntil(() => all.every((id) => sim.imageOf(id)?.liveBrokers().length === nodes), 20_000)).toBe(true);
+    return sim;
+  }
+
+  test("the active controller cut off: the others elect another and serve CreateTopics; back, it sees the topic", async () => {
+    const sim = await formed(3, 21);
+    const old = sim.activeControllerId()!;
+    expect(old).not.toBeNull();
+    sim.isolateNode(old, 10_000);
+    const other = (old % 3) + 1;
+    expect(await sim.createTopicThrough(other, "after-isolation", 10_000)).toBe(true);
+    const now = sim.activeControllerId();
+    expect(now).not.toBeNull();
+    expect(now).not.toBe(old);
+    expect(await sim.runUntil(() => sim.imageOf(old)?.topic("after-isolation") !== undefined, 15_000)).toBe(true);
+    expect(sim.failure).toBeNull();
+    sim.end();
+  }, 30_000);
+
+  test("a broker that loses power past the session timeout is fenced; back on its disk, it registers again and catches up", async () => {
+    const sim = await formed(3, 22);
+    const controller = sim.activeControllerId()!;
+    const victim = (controller % 3) + 1;
+    sim.crashNode(victim, "power", 14_000);
+    expect(await sim.runUntil(() => sim.imageOf(controller)?.liveBrokers().length === 2, 12_000)).toBe(true);
+    expect(await sim.createTopicThrough(controller, "while-down", 10_000)).toBe(true);
+    const all = [1, 2, 3];
+    expect(await sim.runUntil(() => all.every((id) => sim.imageOf(id)?.topic("while-down") !== undefined && sim.imageOf(id)?.liveBrokers().length === 3), 20_000)).toBe(true);
+    const stats = sim.end();
+    expect(stats.fencings).toBe(1);
+    expect(sim.failure).toBeNull();
+  }, 30_000);
+});

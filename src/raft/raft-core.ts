@@ -139,7 +139,6 @@ export interface RoleView {
 }
 
 const E = ErrorCode;
-const VAR = (process.env.V ?? "").split(",");
 const noRecords: Uint8Array = new Uint8Array(0);
 /** Requests per life before request ids would repeat (the driver keeps far fewer in flight). */
 const requestsPerLifeMax = 2 ** 32;
@@ -415,7 +414,7 @@ export class RaftCore {
   propose(batches: Uint8Array): ProposeResult {
     const role = this.#role;
     if (role.kind !== "leader") return { kind: "notLeader", leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch };
-    if (!VAR.includes("noG") && this.#staticVoter && role.epochStartOffset === 0 && this.#highWatermark === 0) {
+    if (this.#staticVoter && role.epochStartOffset === 0 && this.#highWatermark === 0) {
       // Elected among empty logs: its log stays the one LEADER_CHANGE record until that commits
       // (P4 of the unproven-voter rule; the metadata layer waits for it anyway, whenWritable).
       return { kind: "rejected", detail: "the first leader of a static quorum takes proposals once its leader-change record is committed" };
@@ -663,8 +662,8 @@ export class RaftCore {
    * own vote while it is unproven (V3). The rule: `#onVoteRequest`.
    */
   #grantsNeeded(): number {
-    if (!VAR.includes("noV2") && this.#staticVoter && this.#log.logEndOffset === this.#log.logStartOffset) return this.#voters.length - 1;
-    return this.#unproven !== null && !VAR.includes("noV3") ? this.#majority : this.#majority - 1;
+    if (this.#staticVoter && this.#log.logEndOffset === this.#log.logStartOffset) return this.#voters.length - 1;
+    return this.#unproven !== null ? this.#majority : this.#majority - 1;
   }
 
   /** Whether `round` can no longer win. */
@@ -823,7 +822,7 @@ export class RaftCore {
       clusterId: this.clusterId,
       replicaId: this.local.id,
       // Unproven (C1): another directory id than its voter key, so the leader counts it as an observer.
-      replicaDirectoryId: VAR.includes("noC1") ? this.local.directoryId : this.#unproven?.fetchDirectoryId ?? this.local.directoryId,
+      replicaDirectoryId: this.#unproven?.fetchDirectoryId ?? this.local.directoryId,
       currentLeaderEpoch: epoch,
       fetchOffset: this.#log.logEndOffset,
       lastFetchedEpoch: this.#log.lastFetchedEpoch(),
@@ -917,12 +916,24 @@ export class RaftCore {
    * Everything else is Raft as it was: the up-to-date check, one vote per epoch, epochs
    * never go back.
    *
+   * The bound. Call a voter exposed from its wipe until twice the election timeout after
+   * it is proven again (a candidate's round lasts at most that long, so a vote it gave
+   * while empty may still be counted after it caught up). The rule keeps every committed
+   * record, and one leader per epoch, as long as the exposed voters are a minority at every
+   * instant. A fresh dir counts as wiped: the cluster starts with every voter exposed, but
+   * with nothing committed yet.
+   *
    * Why committed records stay. A committed record r sits on a majority H of the voters;
    * Raft keeps it because every later quorum (the voters that elect a leader, or whose
    * fetches carry the high watermark) meets H in a voter that still has r. A wipe breaks
    * this only when the voter where they meet is the one that lost r. V1, V3 and C1 keep an
    * unproven voter out of every quorum but one, the election of an empty log, and V2 makes
-   * that one take every voter, so every member of H, of which one still has r and refuses.
+   * that one take every voter, so every member of H. An empty log wins only if every member
+   * of H granted it while empty, so lost r to a wipe after r was committed and before its
+   * grant, inside the round: at the round's end each is still unproven or was proven less
+   * than a round ago, so all of H — a majority — is exposed, outside the bound. Within it,
+   * some member of H still has r and refuses, and an empty log wins only when nothing had
+   * been committed.
    * A proven voter's log again holds every record committed before its wipe:
    *  - P1: a leader's log holds every committed record (its electors are proven, or, by V2,
    *    every log was empty and nothing was committed);
@@ -947,14 +958,15 @@ export class RaftCore {
    * every voter, including the candidate it voted for before (V2): no epoch gets two leaders.
    *
    * What it cannot protect against:
-   *  - More than a minority of voters unproven at once (wiped and not yet caught up): the
+   *  - A majority exposed at once. Unproven at once (wiped and not yet caught up): the
    *    voters that still have a committed record may all be among them, and if every
-   *    remaining log is empty V2 lets them start over from nothing — the record is gone.
-   *    Nothing on the remaining disks could bring it back; KIP-853 has the same bound.
-   *    V2's votes are not cast at one instant either: if, during one election round (at
-   *    most twice the election timeout), every voter that holds a committed record is
-   *    wiped in turn and answers while empty, an empty log can win. That takes a majority
-   *    of voters wiped within seconds, even if one at a time.
+   *    remaining log is empty V2 lets them start over from nothing — the record is gone;
+   *    nothing on the remaining disks could bring it back (KIP-853 has the same bound).
+   *    Or wiped in turn within one election round, since V2's votes are not cast at one
+   *    instant: five voters, r on A, B and X; A wiped, votes for the empty log of C, then
+   *    catches up under another leader and is proven; B and X wiped and vote for C before
+   *    C's round ends; D (empty) votes too. C wins without r, P2 proves B and X, and C
+   *    commits with them. That takes three of five voters wiped within seconds.
    *  - A disk that loses its log but keeps quorum-state (a partial wipe): it opens as proven
    *    with an empty log, like a voter that never received a record.
    *  - Voters keyed with real directory ids (KIP-853) are not covered here: there a wiped
@@ -983,11 +995,11 @@ export class RaftCore {
     const candidate: ReplicaKey = { id: r.candidateId, directoryId: r.candidateDirectoryId };
     // P4: a log of one record, of an epoch in which this node voted, is the record of the
     // election among empty logs it voted in, won.
-    if (!VAR.includes("noP4") && this.#unproven !== null && r.lastOffset === 1 && this.#unproven.votes.some((v) => v.epoch === r.lastOffsetEpoch)) {
+    if (this.#unproven !== null && r.lastOffset === 1 && this.#unproven.votes.some((v) => v.epoch === r.lastOffsetEpoch)) {
       this.#prove(`candidate ${candidate.id}'s log is the one record of epoch ${r.lastOffsetEpoch}: the election among empty logs it voted in was won`);
     }
     // V1: unproven, it vouches only for an empty log.
-    const mayVouch = VAR.includes("noV1") || this.#unproven === null || (r.lastOffsetEpoch < 0 && r.lastOffset === 0);
+    const mayVouch = this.#unproven === null || (r.lastOffsetEpoch < 0 && r.lastOffset === 0);
     if (r.preVote) {
       // The prospective is at candidateEpoch - 1; behind us, it learns our epoch from the answer.
       if (r.candidateEpoch <= this.#role.epoch) return answer(E.FENCED_LEADER_EPOCH, false);
@@ -1245,10 +1257,6 @@ export class RaftCore {
   #maybeProveByFetch(role: Follower, r: FetchResponse): void {
     const log = this.#log;
     assert(r.divergingEpoch === null, "P3 looks at answers without divergence only");
-    if (VAR.includes("noFresh")) {
-      if (r.highWatermark > 0 && log.flushedOffset >= r.highWatermark) this.#prove("literal");
-      return;
-    }
     if (role.caughtUpAtOffset === null) {
       // No records and no divergence: the fetch offset was the leader's log end when it answered.
       if (r.records.length === 0 && log.flushedOffset === log.logEndOffset) role.caughtUpAtOffset = log.logEndOffset;

@@ -8,7 +8,7 @@
  * `--seeds N` runs seeds first..first+N-1 (default 100 from 1); `--seed S` runs one (with
  * `--trace`, printing every event); `--mix` gives each seed the CI test's shape (3 or 5
  * voters, an observer every third seed, fast timing in half, static voters in two of five);
- * `--static` keys every voter with the zero directory id (wiped voters come back as
+ * `--static` keys every voter with the zero directory id (with `--mix`: in every seed; wiped voters come back as
  * themselves); `--no-unproven-rule` runs the cores without the rule that protects static
  * voters from a wipe (to count the seeds that fail without it). Prints figures (steps/s, seeds/min) and, per failing seed, the
  * one-line command that replays it. Exit code 1 when any seed fails.
@@ -39,7 +39,7 @@ const timing: "fast" | "kafka" = arg("timing") === "fast" ? "fast" : "kafka";
 const unprovenRule = !flag("no-unproven-rule");
 function shapeOf(seed: number): Pick<SimOptions, "voters" | "observers" | "timing" | "staticVoters" | "unprovenRule"> {
   const shape = mix ? mixedShape(seed) : { voters: num("voters", 3), observers: num("observers", 0), timing, staticVoters: flag("static") };
-  return { ...shape, unprovenRule };
+  return { ...shape, ...(flag("static") ? { staticVoters: true } : {}), unprovenRule };
 }
 
 let failures = 0;

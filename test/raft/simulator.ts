@@ -15,9 +15,12 @@
  * voter comes back as an observer and at most a minority is ever wiped in a run. With
  * `staticVoters` every key has the zero directory id, as `openQuorum` keys a static
  * `controller.quorum.voters` list: a wiped voter comes back as the voter it was, unproven
- * (raft-core.ts, the unproven-voter rule), and wipes are more frequent and unbounded in
- * number, with at most a minority of voters wiped and not yet proven at any time (the
- * rule's stated bound). `unprovenRule: false` turns the rule off, to show it is needed.
+ * (raft-core.ts, the unproven-voter rule), and wipes are more frequent (15% of the faults)
+ * and unbounded in number, within the rule's stated bound: a voter is wiped only while the
+ * exposed voters (unproven, or proven less than two election timeouts ago) are fewer than a
+ * minority, so they stay a minority. `unprovenRule: false` turns the rule off, to show it
+ * is needed (the wiped voters then never count as proven, so at most a minority is ever
+ * wiped in such a run).
  *
  * After every step (one batch of deliveries and deadlines at one instant) the checker asserts:
  * - one leader per epoch (by replica: node id and directory id);
@@ -255,6 +258,8 @@ interface SimNode {
   directoryId: string;
   /** Static voters: wiped, and not proven since. */
   lostState: boolean;
+  /** Static voters: when this node last became proven (-Infinity: never). */
+  provenAtMs: number;
   /** Crashes so far: messages sent to an earlier life are dropped, as a dead process's connections are. */
   life: number;
   core: RaftCore | null;
@@ -336,6 +341,7 @@ export class Simulation {
         fs: new SimFileSystem(new SeededPrng(this.prng.nextU32()), this.clock),
         directoryId: "",
         lostState: false,
+        provenAtMs: Number.NEGATIVE_INFINITY,
         life: 0,
         core: null,
         log: null,
@@ -502,6 +508,7 @@ export class Simulation {
         return;
       case "provenChanged":
         this.#trace(`n${node.id} ${out.proven ? "proven" : "unproven"}: ${out.reason}`);
+        if (out.proven) node.provenAtMs = this.now;
         if (out.proven && node.lostState) {
           node.lostState = false;
           this.stats.reproven++;
@@ -551,13 +558,13 @@ export class Simulation {
     const p = this.prng;
     const nodes = this.nodes;
     const pick = (): SimNode => nodes[p.int(nodes.length)]!;
-    // Static voters: wipes are 15% of the faults, as long as the voters that are unproven
-    // (wiped, or fresh and not yet caught up) stay a minority (the unproven-voter rule's bound).
+    // Static voters: wipes are 15% of the faults, within the unproven-voter rule's bound
+    // (raft-core.ts, #onVoteRequest): the exposed voters stay a minority.
     if (this.options.staticVoters === true && p.nextFloat() < 0.15) {
       const n = nodes[p.int(this.options.voters)]!;
-      const unproven = nodes.filter((m) => m.id < this.options.voters && (m.lostState || m.fs.exists(unprovenPath(metadataDir)))).length;
+      const exposed = nodes.filter((m) => this.#exposed(m)).length;
       const minority = this.options.voters - (Math.floor(this.options.voters / 2) + 1);
-      if (this.#up(n) && !n.core!.unproven && unproven < minority) this.#crash(n, 100 + p.int(3000), true);
+      if (this.#up(n) && !this.#exposed(n) && exposed < minority) this.#crash(n, 100 + p.int(3000), true);
       return;
     }
     const kind = p.int(100);
@@ -612,6 +619,16 @@ export class Simulation {
       this.#faults = [];
       this.#trace("network healed");
     }
+  }
+
+  /**
+   * A static voter the rule's bound counts: unproven (wiped, or fresh and not caught up yet;
+   * its marker is on disk), or proven less than two election timeouts ago (a candidate's
+   * round lasts at most that long, so a vote it gave while empty may still be counted).
+   */
+  #exposed(m: SimNode): boolean {
+    if (m.id >= this.options.voters) return false;
+    return m.lostState || m.fs.exists(unprovenPath(metadataDir)) || this.now - m.provenAtMs < 2 * this.config.electionTimeoutMs;
   }
 
   #isIntactVoter(n: SimNode): boolean {
@@ -733,6 +750,18 @@ export class Simulation {
       this.#faults.push({ from: b.id, to: id, untilMs: this.now + ms, cut: true, dropP: 0, dupP: 0, delayMaxMs: 0 });
     }
     this.#trace(`n${id} isolated for ${ms} ms`);
+  }
+
+  /** Crashes node `id` (power loss) for `ms`; `wipe` also removes its whole disk, as an operator's `rm -rf`. */
+  crash(id: number, ms: number, wipe: boolean): void {
+    const n = this.nodes[id]!;
+    if (n.core === null) throw new Error(`n${id} is down already`);
+    this.#crash(n, ms, wipe);
+  }
+
+  /** Whether node `id` has its `quorum-unproven` marker on disk (up or down). */
+  hasUnprovenMarker(id: number): boolean {
+    return this.nodes[id]!.fs.exists(unprovenPath(metadataDir));
   }
 
   /** Stops or restarts the random proposals. */

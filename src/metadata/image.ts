@@ -84,6 +84,15 @@ export class MetadataImage {
     return new MetadataImage(offset, topicsById, topicsByName, brokers, configs, features, nextProducerId);
   }
 
+  /**
+   * The same metadata said to stand at `offset`: a snapshot's image is at the last log offset
+   * the snapshot covers, whatever offsets its records were replayed at (image-snapshot.ts).
+   */
+  withOffset(offset: number): MetadataImage {
+    if (!(Number.isSafeInteger(offset) && offset >= -1)) throw new Error(`metadata image offset ${offset}`);
+    return new MetadataImage(offset, this.topicsById, this.topicsByName, this.brokers, this.configs, this.features, this.nextProducerId);
+  }
+
   topic(name: string): TopicImage | undefined {
     return this.topicsByName.get(name);
   }

@@ -31,10 +31,26 @@ export interface MetadataStore {
   readonly replicated?: ReplicatedMetadata;
 }
 
+/**
+ * What the quorum committed, in log order: records to replay onto the image, or a whole image
+ * that replaces it (a snapshot of the leader's, installed because this node was too far behind).
+ */
+export type CommittedMetadata =
+  | { readonly kind: "records"; readonly entries: readonly { offset: number; record: MetadataRecord }[] }
+  | { readonly kind: "snapshot"; readonly image: MetadataImage };
+
 /** A store whose records are decided by the active controller and committed by a quorum. */
 export interface ReplicatedMetadata {
-  /** Committed records, in log order, as they commit (this node's own included). */
-  subscribe(apply: (entries: { offset: number; record: MetadataRecord }[]) => void): void;
+  /**
+   * The image to start from: the latest local snapshot's (the empty image when there is none).
+   * `load()` gives nothing; every record after it is pushed as it commits.
+   */
+  readonly startImage: MetadataImage;
+  /**
+   * Committed metadata, in log order, as it commits (this node's own included). `apply`
+   * returns the image it leads to: the store snapshots that image (raft-store.ts).
+   */
+  subscribe(apply: (committed: CommittedMetadata) => MetadataImage): void;
   /**
    * Resolves once this node may decide: it is the active controller and its image holds every
    * record committed before its term. Rejects (NotControllerError) on any other node.
@@ -83,22 +99,32 @@ export class MetadataManager {
     this.#image = image;
   }
 
-  /** Replays the whole store into an image. Throws MetadataReplayError on a bad log. */
+  /** Replays the whole store (after its start image) into an image. Throws MetadataReplayError on a bad log. */
   static open(store: MetadataStore, prng: Prng, defaults: ControllerDefaults): MetadataManager {
-    const delta = new MetadataDelta(MetadataImage.EMPTY);
+    const delta = new MetadataDelta(store.replicated?.startImage ?? MetadataImage.EMPTY);
     for (const { offset, record } of store.load()) delta.replay(record, offset);
     const manager = new MetadataManager(store, prng, defaults, delta.apply());
-    store.replicated?.subscribe((entries) => manager.#applyCommitted(entries));
+    store.replicated?.subscribe((committed) => manager.#applyCommitted(committed));
     return manager;
   }
 
-  /** Records committed by the quorum: replayed into the next image, then listeners run. */
-  #applyCommitted(entries: readonly { offset: number; record: MetadataRecord }[]): void {
+  /**
+   * What the quorum committed: records replayed into the next image, or a snapshot's image
+   * taking the place of this one; then listeners run (with the image before, so a snapshot
+   * reads to them as one large change).
+   */
+  #applyCommitted(committed: CommittedMetadata): MetadataImage {
     const before = this.#image;
-    const delta = new MetadataDelta(before);
-    for (const { offset, record } of entries) delta.replay(record, offset);
-    this.#image = delta.apply();
+    if (committed.kind === "records") {
+      const delta = new MetadataDelta(before);
+      for (const { offset, record } of committed.entries) delta.replay(record, offset);
+      this.#image = delta.apply();
+    } else {
+      if (committed.image.offset < before.offset) throw new Error(`metadata snapshot image at ${committed.image.offset} is older than the image at ${before.offset}`);
+      this.#image = committed.image;
+    }
     for (const listener of this.#listeners) listener(this.#image, before);
+    return this.#image;
   }
 
   get image(): MetadataImage {

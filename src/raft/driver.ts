@@ -12,8 +12,10 @@
  *   id, go to the core, and are answered when the core emits the response with that id (a
  *   Fetch the leader parks is answered when records arrive or its wait ends). An answer that
  *   does not come within the request timeout is answered REQUEST_TIMED_OUT.
- * - Every output the core produces besides messages (committed, roleChanged) is handed to the
- *   listeners, in order, synchronously.
+ * - Every output the core produces besides messages (committed, roleChanged, snapshotLoaded)
+ *   is handed to the listeners, in order, synchronously.
+ * - FetchSnapshot goes out and comes in like the other requests (the core asks for chunks of
+ *   the leader's snapshot one at a time, on its fetch schedule).
  * - An input the core throws on (a quorum-state or metadata-log write failed, or an assertion)
  *   is fatal: the driver closes (waiting requests are answered REQUEST_TIMED_OUT, nothing
  *   more reaches the core) and tells `onFatal` once; the node stops (see raft-log.ts for why
@@ -27,7 +29,7 @@ import { ErrorCode } from "../protocol/errors.ts";
 import type { Logger } from "../util/log.ts";
 import type { FetchRequest, QuorumDescription, RaftRequest, RaftResponse } from "./messages.ts";
 import { isRequest } from "./messages.ts";
-import type { ProposeResult, RaftCore, RaftOutput } from "./raft-core.ts";
+import type { CreateSnapshotResult, ProposeResult, RaftCore, RaftOutput } from "./raft-core.ts";
 import { raftRequestToWire, raftRequestVersions, raftResponseFromWire } from "./wire.ts";
 
 export type RaftEvent = Exclude<RaftOutput, { kind: "send" }>;
@@ -113,6 +115,13 @@ export class RaftDriver {
       // Flush (and so commit) on the next turn: proposals of this turn share one fsync.
       this.#arm(this.#clock.monotonicMs());
     }
+    return result;
+  }
+
+  /** The state machine's snapshot of everything below `endOffset` (RaftCore.createSnapshot); refused once the driver is closed. */
+  createSnapshot(endOffset: number, content: Uint8Array): CreateSnapshotResult {
+    let result: CreateSnapshotResult = { kind: "rejected", detail: "the controller quorum is closed" };
+    this.#input(() => (result = this.core.createSnapshot(endOffset, content)));
     return result;
   }
 
@@ -245,6 +254,17 @@ function timedOut(request: RaftRequest): RaftResponse {
         divergingEpoch: null,
         currentLeader: { leaderId: -1, leaderEpoch: -1 },
         records: new Uint8Array(0),
+      };
+    case "FetchSnapshotRequest":
+      return {
+        type: "FetchSnapshotResponse",
+        requestId: request.requestId,
+        errorCode: ErrorCode.REQUEST_TIMED_OUT,
+        snapshotId: request.snapshotId,
+        currentLeader: { leaderId: -1, leaderEpoch: -1 },
+        size: -1,
+        position: -1,
+        unalignedRecords: new Uint8Array(0),
       };
   }
 }

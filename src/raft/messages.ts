@@ -1,7 +1,7 @@
 /**
  * The messages the Raft core exchanges, as typed structs that mirror the fields of Kafka's
  * KRaft RPCs (Vote 52, BeginQuorumEpoch 53, EndQuorumEpoch 54, Fetch 1 on
- * `__cluster_metadata-0`, DescribeQuorum 55), so a driver can map each onto the generated
+ * `__cluster_metadata-0`, FetchSnapshot 59, DescribeQuorum 55), so a driver can map each onto the generated
  * codecs in src/protocol/messages/ (vote-request.ts, fetch-request.ts, ...) one field to one
  * field. Only the single partition of the metadata topic is represented: the driver wraps it
  * in Topics[0].Partitions[0].
@@ -17,6 +17,10 @@
  *
  * Messages are treated as immutable: the core never changes one it received or sent.
  */
+
+import type { SnapshotId } from "./snapshot.ts";
+
+export type { SnapshotId } from "./snapshot.ts";
 
 /** A replica: its node id and the directory id of its metadata log dir (KIP-853). */
 export interface ReplicaKey {
@@ -122,10 +126,45 @@ export interface FetchResponse {
   readonly currentLeader: { readonly leaderId: number; readonly leaderEpoch: number };
   /** Whole record batches in wire form, starting at the fetch offset (empty when none). */
   readonly records: Uint8Array;
+  /**
+   * Kafka's SnapshotId (Fetch v12+, tagged): set when the fetch offset is below the leader's
+   * log start (or its log cannot be checked against the leader's there): fetch this snapshot
+   * with FetchSnapshot, then fetch the log from its end offset. Absent or null: none (the
+   * wire's -1/-1).
+   */
+  readonly snapshotId?: SnapshotId | null;
 }
 
-export type RaftRequest = VoteRequest | BeginQuorumEpochRequest | EndQuorumEpochRequest | FetchRequest;
-export type RaftResponse = VoteResponse | BeginQuorumEpochResponse | EndQuorumEpochResponse | FetchResponse;
+/** FetchSnapshot (api 59) for `__cluster_metadata-0`: the driver wraps it in Topics[0].Partitions[0]. */
+export interface FetchSnapshotRequest {
+  readonly type: "FetchSnapshotRequest";
+  readonly requestId: number;
+  readonly clusterId: string | null;
+  readonly replicaId: number;
+  readonly replicaDirectoryId: string;
+  readonly currentLeaderEpoch: number;
+  readonly snapshotId: SnapshotId;
+  /** Byte position in the snapshot file to read from. */
+  readonly position: number;
+  readonly maxBytes: number;
+}
+
+export interface FetchSnapshotResponse {
+  readonly type: "FetchSnapshotResponse";
+  readonly requestId: number;
+  readonly errorCode: number;
+  readonly snapshotId: SnapshotId;
+  readonly currentLeader: { readonly leaderId: number; readonly leaderEpoch: number };
+  /** The snapshot's whole size in bytes (-1 with an error). */
+  readonly size: number;
+  /** Where `unalignedRecords` starts in the snapshot. */
+  readonly position: number;
+  /** File bytes from `position`, not aligned on batch boundaries. */
+  readonly unalignedRecords: Uint8Array;
+}
+
+export type RaftRequest = VoteRequest | BeginQuorumEpochRequest | EndQuorumEpochRequest | FetchRequest | FetchSnapshotRequest;
+export type RaftResponse = VoteResponse | BeginQuorumEpochResponse | EndQuorumEpochResponse | FetchResponse | FetchSnapshotResponse;
 export type RaftMessage = RaftRequest | RaftResponse;
 
 /** DescribeQuorum's ReplicaState. Times are in the core's clock (what `tick` is given). */

@@ -44,16 +44,26 @@
  * - Responses are matched to the request they answer (`requestId`, per role instance):
  *   answers to requests of an earlier role, round or life are dropped.
  *
- * Not here yet: snapshots (FetchSnapshot; the log is never cut at the start), voter set
- * changes (AddRaftVoter/RemoveRaftVoter), and the driver that maps messages onto the wire.
+ * - Snapshots (KIP-630): the state machine above hands the core its state at a committed
+ *   offset (`createSnapshot`); the log then starts at the oldest snapshot kept (raft-log.ts).
+ *   A replica whose fetch offset is below the leader's log start, or whose last epoch cannot
+ *   be checked there, is answered with the leader's latest SnapshotId; it then fetches that
+ *   snapshot in chunks (FetchSnapshot), installs it (its log is emptied at the snapshot's
+ *   end) and outputs "snapshotLoaded" so the state machine reloads. The core never reads
+ *   the content. A change of role drops a download in progress. At open the high watermark
+ *   starts at the latest snapshot's end (a snapshot holds committed records only).
+ *
+ * Not here yet: voter set changes (AddRaftVoter/RemoveRaftVoter), and the driver that maps
+ * messages onto the wire.
  */
 import type { Clock } from "../platform/clock.ts";
 import { type FileSystem, StorageError } from "../platform/fs.ts";
 import type { Prng } from "../platform/prng.ts";
 import { ZERO_UUID_TEXT } from "../protocol/codec/uuid.ts";
 import { ErrorCode } from "../protocol/errors.ts";
+import { RecordsError } from "../protocol/records/records-error.ts";
 import { assert } from "./assert.ts";
-import { observerSessionMs, observersMax, type RaftConfig, raftConfigProblem, votersMax } from "./config.ts";
+import { fetchSnapshotBytesMax, observerSessionMs, observersMax, type RaftConfig, raftConfigProblem, snapshotBytesMax, votersMax } from "./config.ts";
 import { leaderChangeBatch } from "./leader-change.ts";
 import type {
   BeginQuorumEpochRequest,
@@ -63,16 +73,20 @@ import type {
   EpochEndOffset,
   FetchRequest,
   FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
   QuorumDescription,
   RaftMessage,
   ReplicaDescription,
   ReplicaKey,
+  SnapshotId,
   VoteRequest,
   VoteResponse,
 } from "./messages.ts";
 import { replicaKeyText, sameReplica } from "./messages.ts";
 import { emptyQuorumState, type QuorumStateData, QuorumStateError, quorumStatePath, readQuorumState, sameQuorumState, writeQuorumState } from "./quorum-state.ts";
 import type { RaftLog } from "./raft-log.ts";
+import { sameSnapshotId, SnapshotError, snapshotIdProblem, snapshotIdText } from "./snapshot.ts";
 import {
   type Candidate,
   durableStateOf,
@@ -120,7 +134,15 @@ export type RaftOutput =
   | { readonly kind: "committed"; readonly highWatermark: number; readonly epoch: number; readonly byLeader: boolean }
   | { readonly kind: "roleChanged"; readonly role: RoleKind; readonly epoch: number; readonly leaderId: number; readonly reason: string }
   /** This voter opened unproven (a new or wiped metadata dir), or became proven (see `#onVoteRequest`). */
-  | { readonly kind: "provenChanged"; readonly proven: boolean; readonly reason: string };
+  | { readonly kind: "provenChanged"; readonly proven: boolean; readonly reason: string }
+  /**
+   * This node installed the leader's snapshot `snapshotId`: its log now starts (empty) at
+   * `snapshotId.endOffset`. The state machine replaces its state with `content` (the batches
+   * the leader's state machine gave) and goes on applying from there.
+   */
+  | { readonly kind: "snapshotLoaded"; readonly snapshotId: SnapshotId; readonly content: Uint8Array };
+
+export type CreateSnapshotResult = { readonly kind: "ok"; readonly snapshotId: SnapshotId; readonly logStartOffset: number } | { readonly kind: "rejected"; readonly detail: string };
 
 /**
  * A proposal appended by the leader is committed once a "committed" output reaches past
@@ -193,6 +215,9 @@ export class RaftCore {
     this.#unprovenPath = unprovenPath(opts.metadataDir);
     this.#unproven = unproven;
     assert(unproven === null || staticVoter, "only a static voter is ever unproven");
+    // A snapshot holds committed records only: the high watermark is at least its end.
+    this.#highWatermark = opts.log.latestSnapshot()?.endOffset ?? 0;
+    opts.log.setHighWatermark(this.#highWatermark);
     // Ids from an earlier life of this node must not match: a random base per life.
     this.#requestIdBase = opts.prng.int(1 << 20) * requestsPerLifeMax;
     this.#role = this.#initialRole(durable);
@@ -288,6 +313,20 @@ export class RaftCore {
   /** The quorum-state this node has written (what its file holds). */
   get durableState(): QuorumStateData {
     return this.#durable;
+  }
+
+  /** The newest snapshot kept (the state machine loads it, then applies the log after it), or null. */
+  latestSnapshot(): SnapshotId | null {
+    return this.#log.latestSnapshot();
+  }
+
+  /** The content of snapshot `id` (one the log keeps). Throws SnapshotError or StorageError. */
+  readSnapshot(id: SnapshotId): Uint8Array {
+    return this.#log.readSnapshotContent(id);
+  }
+
+  get logStartOffset(): number {
+    return this.#log.logStartOffset;
   }
 
   /** Outputs since the last call, in order. */
@@ -392,6 +431,12 @@ export class RaftCore {
         if (answer !== null) this.#send(from, answer);
         break;
       }
+      case "FetchSnapshotRequest":
+        this.#send(from, this.#onFetchSnapshotRequest(message));
+        break;
+      case "FetchSnapshotResponse":
+        this.#onFetchSnapshotResponse(from, message);
+        break;
       case "VoteResponse":
         this.#onVoteResponse(from, message);
         break;
@@ -428,6 +473,29 @@ export class RaftCore {
     return { kind: "ok", firstOffset: r.firstOffset, lastOffset: r.lastOffset, epoch: role.epoch };
   }
 
+  /**
+   * Stores the state machine's snapshot of everything below `endOffset` (a committed batch
+   * boundary past the latest snapshot): `content` is whole v2 record batches, kept as given.
+   * Then old snapshots and the log before the oldest kept are deleted as the retention
+   * settings say. The snapshot's epoch is the log's at `endOffset - 1`.
+   */
+  createSnapshot(endOffset: number, content: Uint8Array): CreateSnapshotResult {
+    if (!(endOffset <= this.#highWatermark)) return { kind: "rejected", detail: `end offset ${endOffset} past the high watermark ${this.#highWatermark}` };
+    const latest = this.#log.latestSnapshot();
+    if (latest !== null && endOffset <= latest.endOffset) return { kind: "rejected", detail: `end offset ${endOffset} not past the latest snapshot ${snapshotIdText(latest)}` };
+    const at = this.#log.snapshotEpochAt(endOffset);
+    if (at.kind !== "ok") return { kind: "rejected", detail: at.detail };
+    const snapshotId: SnapshotId = { endOffset, epoch: at.epoch };
+    try {
+      this.#log.createSnapshot(snapshotId, content, this.#clock.nowMs());
+      this.#log.maybeDeleteBeforeSnapshots({ retentionBytes: this.#config.retentionBytes, retentionMs: this.#config.retentionMs, nowMs: this.#clock.nowMs() });
+    } catch (e) {
+      if (e instanceof StorageError || e instanceof RecordsError) return { kind: "rejected", detail: e.message };
+      throw e;
+    }
+    return { kind: "ok", snapshotId, logStartOffset: this.#log.logStartOffset };
+  }
+
   /** Graceful shutdown of a leader: resign now and tell the voters (EndQuorumEpoch). */
   resign(): void {
     if (this.#role.kind === "leader") this.#resign("shutdown");
@@ -451,6 +519,8 @@ export class RaftCore {
       this.#durable = durable;
     }
     this.#role = next;
+    // A download belongs to the leader and epoch it came from.
+    if (this.#log.snapshotDownload !== null) this.#log.abortSnapshotDownload();
     this.#outputs.push({ kind: "roleChanged", role: next.kind, epoch: next.epoch, leaderId: next.leaderId, reason });
     if (this.#unproven !== null) this.#maybeProveByRole(next);
     if (prev.kind === "leader") this.#answerParked(prev);
@@ -527,6 +597,7 @@ export class RaftCore {
       lastFetchOkMs: null,
       leaderEnded: false,
       caughtUpAtOffset: null,
+      fetchingSnapshot: null,
     };
   }
 
@@ -662,7 +733,8 @@ export class RaftCore {
    * own vote while it is unproven (V3). The rule: `#onVoteRequest`.
    */
   #grantsNeeded(): number {
-    if (this.#staticVoter && this.#log.logEndOffset === this.#log.logStartOffset) return this.#voters.length - 1;
+    // Empty: no record and no snapshot (a log cut at its snapshot is not empty).
+    if (this.#staticVoter && this.#log.logEndOffset === 0) return this.#voters.length - 1;
     return this.#unproven !== null ? this.#majority : this.#majority - 1;
   }
 
@@ -800,6 +872,22 @@ export class RaftCore {
     if (now < role.nextFetchMs) return;
     const requestId = this.#nextRequestId();
     role.fetch = { requestId, sentMs: now, retryAtMs: now + this.#config.requestTimeoutMs };
+    if (role.fetchingSnapshot !== null) {
+      const request: FetchSnapshotRequest = {
+        type: "FetchSnapshotRequest",
+        requestId,
+        clusterId: this.clusterId,
+        replicaId: this.local.id,
+        // Unproven (C1), as in Fetch: counted as an observer's, not toward check-quorum.
+        replicaDirectoryId: this.#unproven?.fetchDirectoryId ?? this.local.directoryId,
+        currentLeaderEpoch: role.epoch,
+        snapshotId: role.fetchingSnapshot,
+        position: this.#log.snapshotDownload?.position ?? 0,
+        maxBytes: Math.min(this.#config.fetchBytesMax, fetchSnapshotBytesMax),
+      };
+      this.#send(role.leaderId, request);
+      return;
+    }
     this.#send(role.leaderId, this.#fetchRequest(requestId, role.epoch, this.#config.fetchMaxWaitMs));
   }
 
@@ -1122,6 +1210,8 @@ export class RaftCore {
       role.fetchedInWindow.add(r.replicaId);
       this.#maybeRenewCheckQuorum(role);
     }
+    const snapshotId = this.#snapshotToSend(r.fetchOffset, r.lastFetchedEpoch);
+    if (snapshotId !== null) return { ...this.#serveFetch(role, r.requestId, r.fetchOffset, 0), snapshotId };
     const diverging = this.#divergence(r.fetchOffset, r.lastFetchedEpoch);
     if (diverging !== null) return { ...this.#serveFetch(role, r.requestId, r.fetchOffset, 0), divergingEpoch: diverging, records: noRecords };
     if (progress !== null) {
@@ -1143,6 +1233,20 @@ export class RaftCore {
       deadlineMs: now + Math.min(r.maxWaitMs, this.#config.fetchMaxWaitMs),
     });
     return null;
+  }
+
+  /**
+   * The snapshot a replica must fetch before the log (the latest), or null when the log
+   * serves it. With a snapshot at the log start (epoch E there): the fetch offset is below
+   * the log start; or at it with a last epoch other than E; or the last epoch is below E (its
+   * records from there cannot be ours). As KIP-630 has it.
+   */
+  #snapshotToSend(fetchOffset: number, lastFetchedEpoch: number): SnapshotId | null {
+    const log = this.#log;
+    const atStart = log.snapshots()[0];
+    if (atStart === undefined) return null;
+    const send = fetchOffset < log.logStartOffset || (fetchOffset === log.logStartOffset && lastFetchedEpoch !== atStart.epoch) || lastFetchedEpoch < atStart.epoch;
+    return send ? log.latestSnapshot() : null;
   }
 
   /** Where a replica's log (ending at fetchOffset, last epoch lastFetchedEpoch) leaves ours, or null when it does not. */
@@ -1173,6 +1277,11 @@ export class RaftCore {
 
   #serveFetch(role: Leader, requestId: number, fetchOffset: number, maxBytes: number): FetchResponse {
     let records = noRecords;
+    const latest = this.#log.latestSnapshot();
+    if (fetchOffset < this.#log.logStartOffset && latest !== null && maxBytes > 0) {
+      // A held fetch whose offset the log start passed meanwhile.
+      return { ...this.#serveFetch(role, requestId, fetchOffset, 0), snapshotId: latest };
+    }
     if (fetchOffset < this.#log.logEndOffset && maxBytes > 0) {
       const read = this.#log.read(fetchOffset, Math.min(maxBytes, this.#config.fetchBytesMax));
       if (read.kind !== "ok") return this.#fetchAnswer(requestId, E.KAFKA_STORAGE_ERROR);
@@ -1231,6 +1340,17 @@ export class RaftCore {
     role.leaderEnded = false;
     role.nextFetchMs = now;
     const log = this.#log;
+    const offered = r.snapshotId ?? null;
+    if (offered !== null && offered.endOffset >= 0) {
+      // Below the leader's log start: fetch its snapshot first. One behind what this node
+      // already committed (a confused leader) is not taken.
+      if (snapshotIdProblem(offered) !== null || offered.endOffset < this.#highWatermark) {
+        role.nextFetchMs = now + this.#config.retryBackoffMs;
+        return;
+      }
+      role.fetchingSnapshot = offered;
+      return;
+    }
     if (r.divergingEpoch !== null) {
       const ours = log.endOffsetForEpoch(r.divergingEpoch.epoch);
       const target = Math.min(ours.endOffset, r.divergingEpoch.endOffset);
@@ -1264,6 +1384,109 @@ export class RaftCore {
     }
     if (r.highWatermark > role.caughtUpAtOffset && log.flushedOffset >= role.caughtUpAtOffset) {
       this.#prove(`caught up with leader ${role.leaderId} of epoch ${role.epoch} at offset ${role.caughtUpAtOffset}, which it has since committed (high watermark ${r.highWatermark})`);
+    }
+  }
+
+  // ---- FetchSnapshot ------------------------------------------------------------------------
+
+  #onFetchSnapshotRequest(r: FetchSnapshotRequest): FetchSnapshotResponse {
+    const role = this.#role;
+    const answer = (errorCode: number, size = -1, position = -1, unalignedRecords: Uint8Array = noRecords): FetchSnapshotResponse => ({
+      type: "FetchSnapshotResponse",
+      requestId: r.requestId,
+      errorCode,
+      snapshotId: r.snapshotId,
+      currentLeader: { leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch },
+      size,
+      position,
+      unalignedRecords,
+    });
+    if (!this.#clusterIdOk(r.clusterId)) return answer(E.INCONSISTENT_CLUSTER_ID);
+    if (r.replicaId === this.local.id || !(Number.isSafeInteger(r.position) && Number.isSafeInteger(r.maxBytes) && r.maxBytes > 0)) return answer(E.INVALID_REQUEST);
+    if (r.currentLeaderEpoch < role.epoch) return answer(E.FENCED_LEADER_EPOCH);
+    if (r.currentLeaderEpoch > role.epoch) return answer(E.UNKNOWN_LEADER_EPOCH);
+    if (role.kind !== "leader") return answer(E.NOT_LEADER_OR_FOLLOWER);
+    // A replica fetching a snapshot is fetching: it counts for check-quorum, not for the high watermark.
+    const voter = role.voters.get(r.replicaId);
+    if (voter !== undefined && voter.key.directoryId === r.replicaDirectoryId) {
+      voter.lastFetchMs = this.#nowMs;
+      role.acknowledged.add(r.replicaId);
+      role.fetchedInWindow.add(r.replicaId);
+      this.#maybeRenewCheckQuorum(role);
+    } else {
+      const observer = this.#observerProgress(role, r.replicaId, r.replicaDirectoryId);
+      if (observer !== null) observer.lastFetchMs = this.#nowMs;
+    }
+    const size = this.#log.snapshotSize(r.snapshotId);
+    if (size === null) return answer(E.SNAPSHOT_NOT_FOUND);
+    assert(r.snapshotId.endOffset <= this.#highWatermark, () => `node ${this.local.id} keeps snapshot ${snapshotIdText(r.snapshotId)} past its high watermark ${this.#highWatermark}`);
+    if (r.position < 0 || r.position >= size) return answer(E.POSITION_OUT_OF_RANGE, size);
+    try {
+      const chunk = this.#log.readSnapshotChunk(r.snapshotId, r.position, Math.min(r.maxBytes, fetchSnapshotBytesMax, this.#config.fetchBytesMax));
+      return answer(E.NONE, size, r.position, chunk);
+    } catch (e) {
+      if (e instanceof StorageError) return answer(E.KAFKA_STORAGE_ERROR);
+      throw e;
+    }
+  }
+
+  #onFetchSnapshotResponse(from: number, r: FetchSnapshotResponse): void {
+    const role = this.#role;
+    if (role.kind !== "follower" || role.fetch === null || role.fetch.requestId !== r.requestId || from !== role.leaderId) return;
+    const wanted = role.fetchingSnapshot;
+    if (wanted === null) return;
+    role.fetch = null;
+    const now = this.#nowMs;
+    const log = this.#log;
+    const abandon = (backoff: boolean): void => {
+      role.fetchingSnapshot = null;
+      log.abortSnapshotDownload();
+      role.nextFetchMs = now + (backoff ? this.#config.retryBackoffMs : 0);
+    };
+    if (r.errorCode !== E.NONE || r.currentLeader.leaderEpoch !== role.epoch || r.currentLeader.leaderId !== role.leaderId) {
+      if (this.#observeLeader(r.currentLeader.leaderEpoch, r.currentLeader.leaderId, `fetch-snapshot answer from ${from}`)) return;
+      // The leader no longer has it, or not that far: ask the log again, which names its latest.
+      if (r.errorCode === E.SNAPSHOT_NOT_FOUND || r.errorCode === E.POSITION_OUT_OF_RANGE) abandon(false);
+      else role.nextFetchMs = now + this.#config.retryBackoffMs;
+      return;
+    }
+    role.lastFetchOkMs = now;
+    role.fetchDeadlineMs = now + this.#config.fetchTimeoutMs;
+    role.leaderEnded = false;
+    role.nextFetchMs = now;
+    const download = log.snapshotDownload;
+    const position = download?.position ?? 0;
+    const chunk = r.unalignedRecords;
+    const fits =
+      sameSnapshotId(r.snapshotId, wanted) &&
+      Number.isSafeInteger(r.size) &&
+      r.size > 0 &&
+      r.size <= snapshotBytesMax &&
+      (download === null || download.size === r.size) &&
+      r.position === position &&
+      chunk.length > 0 &&
+      position + chunk.length <= r.size;
+    if (!fits) {
+      abandon(true);
+      return;
+    }
+    try {
+      if (download === null) log.beginSnapshotDownload(wanted, r.size);
+      log.appendSnapshotDownload(chunk);
+      if (position + chunk.length < r.size) return;
+      // The last chunk: install (durable snapshot first, then the log goes; raft-log.ts).
+      role.fetchingSnapshot = null;
+      const done = log.finishSnapshotDownload();
+      if (done.kind !== "ok") {
+        role.nextFetchMs = now + this.#config.retryBackoffMs;
+        return;
+      }
+      assert(done.id.endOffset >= this.#highWatermark, () => `node ${this.local.id} installed snapshot ${snapshotIdText(done.id)} below its high watermark ${this.#highWatermark}`);
+      this.#outputs.push({ kind: "snapshotLoaded", snapshotId: done.id, content: done.content });
+      if (done.id.endOffset > this.#highWatermark) this.#setHighWatermark(done.id.endOffset, false);
+    } catch (e) {
+      if (!(e instanceof StorageError || e instanceof SnapshotError)) throw e;
+      abandon(true);
     }
   }
 

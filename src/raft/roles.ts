@@ -8,7 +8,7 @@
  * (deadlines, requests in flight, vote tallies, replica progress) lives only in memory and
  * starts over after a restart.
  */
-import type { ReplicaKey } from "./messages.ts";
+import type { ReplicaKey, SnapshotId } from "./messages.ts";
 import type { QuorumStateData } from "./quorum-state.ts";
 import { ZERO_UUID_TEXT } from "../protocol/codec/uuid.ts";
 
@@ -114,6 +114,8 @@ export interface Follower extends Durable {
    * records, no divergence, all flushed); null before. A high watermark past it proves the node.
    */
   caughtUpAtOffset: number | null;
+  /** The leader's snapshot this follower fetches (FetchSnapshot) instead of the log; null when fetching the log. */
+  fetchingSnapshot: SnapshotId | null;
 }
 
 /** A leader that stepped down in its epoch (check-quorum, shutdown, or restart); tells the voters. */

@@ -1,11 +1,14 @@
 /**
  * The Raft messages (messages.ts) on Kafka's wire: each maps one field to one field onto the
  * generated codecs of Vote (52), BeginQuorumEpoch (53), EndQuorumEpoch (54), Fetch (1) on
- * `__cluster_metadata-0` and DescribeQuorum (55). Pure functions, no I/O.
+ * `__cluster_metadata-0`, FetchSnapshot (59, whose fields wire-snapshot.ts maps) and
+ * DescribeQuorum (55). Pure functions, no I/O.
  *
  * - Requests are built at the versions bunka's quorum needs (`raftRequestVersions`: Vote v2
- *   for pre-vote, directory ids from BeginQuorumEpoch/EndQuorumEpoch v1 and Fetch v17), and a
- *   peer that cannot speak them is not a usable voter.
+ *   for pre-vote, directory ids from BeginQuorumEpoch/EndQuorumEpoch/FetchSnapshot v1 and
+ *   Fetch v17), and a peer that cannot speak them is not a usable voter.
+ * - A Fetch response carries the leader's SnapshotId (tagged field 2 of the partition) when
+ *   the fetch offset is below its log start; -1/-1 on the wire is "none" (null here).
  * - Decoding a request checks its shape (one topic, the metadata topic, one partition 0) and
  *   answers INVALID_REQUEST with a reason otherwise; the core checks everything else (cluster
  *   id, voter key, epochs). Sizes need no bounding here: the codecs bound every length
@@ -26,6 +29,8 @@ import type { EndQuorumEpochResponse as WireEndResponse } from "../protocol/mess
 import { defaultFetchRequest, type FetchRequest as WireFetchRequest } from "../protocol/messages/fetch-request.ts";
 import { defaultFetchResponse, type FetchResponse as WireFetchResponse } from "../protocol/messages/fetch-response.ts";
 import type { VoteRequest as WireVoteRequest } from "../protocol/messages/vote-request.ts";
+import type { FetchSnapshotRequest as WireFetchSnapshotRequest } from "../protocol/messages/fetch-snapshot-request.ts";
+import type { FetchSnapshotResponse as WireFetchSnapshotResponse } from "../protocol/messages/fetch-snapshot-response.ts";
 import type { VoteResponse as WireVoteResponse } from "../protocol/messages/vote-response.ts";
 import type {
   BeginQuorumEpochRequest,
@@ -42,6 +47,8 @@ import type {
   VoteResponse,
 } from "./messages.ts";
 import { metadataPartition, metadataTopic } from "./raft-log.ts";
+import type { SnapshotId } from "./snapshot.ts";
+import { fetchSnapshotRequestToWire, fetchSnapshotResponseFromWire } from "./wire-snapshot.ts";
 
 /** The metadata topic's fixed id (Kafka's, so Fetch v13+ names it by id). */
 export const metadataTopicId = "AAAAAAAAAAAAAAAAAAAAAQ";
@@ -52,15 +59,17 @@ export const raftRequestVersions = {
   [ApiKeys.BeginQuorumEpoch]: 1,
   [ApiKeys.EndQuorumEpoch]: 1,
   [ApiKeys.Fetch]: 17,
+  [ApiKeys.FetchSnapshot]: 1,
 } as const;
 
-export type RaftApiKey = typeof ApiKeys.Vote | typeof ApiKeys.BeginQuorumEpoch | typeof ApiKeys.EndQuorumEpoch | typeof ApiKeys.Fetch;
+export type RaftApiKey = typeof ApiKeys.Vote | typeof ApiKeys.BeginQuorumEpoch | typeof ApiKeys.EndQuorumEpoch | typeof ApiKeys.Fetch | typeof ApiKeys.FetchSnapshot;
 
 export type WireRaftRequest =
   | { readonly apiKey: typeof ApiKeys.Vote; readonly body: WireVoteRequest }
   | { readonly apiKey: typeof ApiKeys.BeginQuorumEpoch; readonly body: WireBeginRequest }
   | { readonly apiKey: typeof ApiKeys.EndQuorumEpoch; readonly body: WireEndRequest }
-  | { readonly apiKey: typeof ApiKeys.Fetch; readonly body: WireFetchRequest };
+  | { readonly apiKey: typeof ApiKeys.Fetch; readonly body: WireFetchRequest }
+  | { readonly apiKey: typeof ApiKeys.FetchSnapshot; readonly body: WireFetchSnapshotRequest };
 
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errorCode: number; readonly reason: string };
 
@@ -171,6 +180,8 @@ export function raftRequestToWire(m: RaftRequest): WireRaftRequest {
       ];
       return { apiKey: ApiKeys.Fetch, body };
     }
+    case "FetchSnapshotRequest":
+      return { apiKey: ApiKeys.FetchSnapshot, body: fetchSnapshotRequestToWire(m) };
   }
 }
 
@@ -183,6 +194,7 @@ export function raftRequestSender(m: RaftRequest): number {
     case "EndQuorumEpochRequest":
       return m.leaderId;
     case "FetchRequest":
+    case "FetchSnapshotRequest":
       return m.replicaId;
   }
 }
@@ -304,7 +316,7 @@ export function raftFetchResponseToWire(m: FetchResponse): WireFetchResponse {
           logStartOffset: m.logStartOffset,
           divergingEpoch: m.divergingEpoch === null ? { epoch: -1, endOffset: -1 } : { epoch: m.divergingEpoch.epoch, endOffset: m.divergingEpoch.endOffset },
           currentLeader: { leaderId: m.currentLeader.leaderId, leaderEpoch: m.currentLeader.leaderEpoch },
-          snapshotId: { endOffset: -1, epoch: -1 },
+          snapshotId: m.snapshotId === undefined || m.snapshotId === null ? { endOffset: -1, epoch: -1 } : { endOffset: m.snapshotId.endOffset, epoch: m.snapshotId.epoch },
           abortedTransactions: null,
           preferredReadReplica: -1,
           records: m.records,
@@ -359,10 +371,20 @@ export function raftResponseFromWire(sent: RaftRequest, body: unknown): Decoded<
             v !== null && (v.divergingEpoch.epoch >= 0 || v.divergingEpoch.endOffset >= 0) ? { epoch: v.divergingEpoch.epoch, endOffset: v.divergingEpoch.endOffset } : null,
           currentLeader: { leaderId: v?.currentLeader.leaderId ?? -1, leaderEpoch: v?.currentLeader.leaderEpoch ?? -1 },
           records: v?.records ?? new Uint8Array(0),
+          snapshotId: v === null ? null : snapshotIdFromWire(v.snapshotId),
         },
       };
     }
+    case "FetchSnapshotRequest": {
+      const decoded = fetchSnapshotResponseFromWire(body as WireFetchSnapshotResponse, sent);
+      return decoded.ok ? decoded : bad(decoded.detail);
+    }
   }
+}
+
+/** A Fetch response's SnapshotId: -1/-1 (Kafka's default) is none; a half-set id is none too (the core refuses bad ids anyway). */
+function snapshotIdFromWire(id: { endOffset: number; epoch: number }): SnapshotId | null {
+  return id.endOffset >= 0 && id.epoch >= 0 ? { endOffset: id.endOffset, epoch: id.epoch } : null;
 }
 
 /** The partition of a response and its effective error (top level first); a top-level error may come without partitions. */

@@ -92,7 +92,7 @@ function intSchema(min: number, max: number): z.ZodType<number, z.ZodTypeDef, st
   return integerText.transform((s) => Number(s)).pipe(z.number().int().min(min).max(max));
 }
 
-function rangeText(kind: string, min: number, max: number | "2^63-1"): string {
+function rangeText(kind: string, min: number | "-2^63", max: number | "2^63-1"): string {
   return `${kind} in [${min}, ${max}]`;
 }
 
@@ -107,6 +107,8 @@ function short(dflt: number, min: number, c: Common): ConfigDef<number> {
 }
 
 const longMaxBig = 9223372036854775807n;
+/** -2^63, exact as a double: Kafka's Long.MIN_VALUE. */
+const longMin = -(2 ** 63);
 
 function longSchema(min: number): z.ZodType<number, z.ZodTypeDef, string> {
   return integerText.transform((s, ctx) => {
@@ -119,7 +121,7 @@ function longSchema(min: number): z.ZodType<number, z.ZodTypeDef, string> {
   });
 }
 function long(dflt: number, defaultText: string, min: number, c: Common): ConfigDef<number> {
-  return def("LONG", longSchema(min), rangeText("an integer", min, "2^63-1"), dflt, defaultText, c);
+  return def("LONG", longSchema(min), rangeText("an integer", min === longMin ? "-2^63" : min, "2^63-1"), dflt, defaultText, c);
 }
 function longOrNull(min: number, c: Common): ConfigDef<number | null> {
   return def<number | null>("LONG", longSchema(min), rangeText("an integer", min, "2^63-1"), null, null, c);
@@ -218,6 +220,27 @@ export const configDefs = {
   "controller.quorum.election.backoff.max.ms": int(1000, 0, int32Max, { doc: "Longest random wait before a new election after a failed one." }),
   "controller.quorum.request.timeout.ms": int(2000, 1, int32Max, { doc: "An unanswered quorum request is sent again after this." }),
   "controller.quorum.retry.backoff.ms": int(20, 0, int32Max, { doc: "Wait before retrying a failed quorum request." }),
+  "metadata.log.max.record.bytes.between.snapshots": long(20 * 1024 * 1024, String(20 * 1024 * 1024), 1, {
+    doc: "Metadata log bytes applied since the latest snapshot after which every node snapshots its metadata image.",
+  }),
+  "metadata.log.max.snapshot.interval.ms": long(60 * 60 * 1000, String(60 * 60 * 1000), 0, {
+    doc: "A node snapshots its metadata image this long after its latest snapshot if anything was applied since; 0: by size only.",
+  }),
+  "metadata.log.segment.bytes": int(1024 * 1024 * 1024, 16 * 1024, int32Max, {
+    doc:
+      "Size of one metadata log segment: what the log start passes (after a snapshot) leaves the disk a whole segment at a time. " +
+      "One metadata decision (a batch) must fit in a segment: below Kafka's effective floor of 8 MiB, a CreateTopics of very many partitions is refused.",
+  }),
+  "metadata.log.segment.ms": long(7 * 24 * 60 * 60 * 1000, String(7 * 24 * 60 * 60 * 1000), 1, {
+    doc: "A metadata log segment older than this is rolled at the next append.",
+  }),
+  // Kafka gives the two retention settings no validator: any negative value is no limit.
+  "metadata.max.retention.bytes": long(100 * 1024 * 1024, String(100 * 1024 * 1024), longMin, {
+    doc: "Above this total of metadata log and snapshot bytes the oldest snapshot and the log before the next one are deleted (the latest snapshot is always kept); negative: no limit.",
+  }),
+  "metadata.max.retention.ms": long(7 * 24 * 60 * 60 * 1000, String(7 * 24 * 60 * 60 * 1000), longMin, {
+    doc: "A metadata snapshot older than this is deleted with the log before the next one (the latest snapshot is always kept); negative: no limit.",
+  }),
   "broker.heartbeat.interval.ms": int(2000, 1, int32Max, { doc: "How often a broker heartbeats to the active controller." }),
   "broker.session.timeout.ms": int(9000, 1, int32Max, { doc: "A broker whose heartbeats stop for this long is fenced by the controller." }),
 

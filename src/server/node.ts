@@ -4,8 +4,9 @@
  * Start-up, in order:
  *  1. `startBroker` formats the data directories (cluster id) and binds the listeners;
  *  2. the log manager opens every partition log (recovering after an unclean stop);
- *  3. the metadata log (`__cluster_metadata-0` in the first log dir) is replayed into the
- *     metadata image, then this broker registers with its bound endpoints and a new epoch;
+ *  3. the metadata image is loaded from the latest snapshot of the metadata log
+ *     (`__cluster_metadata-0` in the first log dir) and the committed log after it replayed,
+ *     then this broker registers with its bound endpoints and a new epoch;
  *  4. the replica manager follows the image (creates/opens/deletes partition logs), and the
  *     group coordinator loads the `__consumer_offsets` partitions this node leads;
  *  5. requests are served. A request that arrives before step 4 ends waits for it.
@@ -133,7 +134,7 @@ export async function startNode(config: BrokerConfig, platform: BrokerPlatform, 
 type Dispatch = ReturnType<typeof createDispatcher>;
 
 /** Raft RPCs: served by the quorum before the broker's services exist. */
-const quorumApiKeys: ReadonlySet<number> = new Set([ApiKeys.ApiVersions, ApiKeys.Vote, ApiKeys.BeginQuorumEpoch, ApiKeys.EndQuorumEpoch, ApiKeys.Fetch]);
+const quorumApiKeys: ReadonlySet<number> = new Set([ApiKeys.ApiVersions, ApiKeys.Vote, ApiKeys.BeginQuorumEpoch, ApiKeys.EndQuorumEpoch, ApiKeys.Fetch, ApiKeys.FetchSnapshot]);
 
 interface DispatchHooks {
   quorumReady(dispatch: Dispatch): void;

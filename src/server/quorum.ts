@@ -14,6 +14,11 @@
  *   zero id there; that start-up logs a warning.
  * - A metadata log written before the quorum existed (no quorum-state file) is adopted once,
  *   for a single voter only: its epoch is taken from the log.
+ * - Snapshots: every node snapshots its metadata image (raft-store.ts) per
+ *   `metadata.log.max.record.bytes.between.snapshots` / `metadata.log.max.snapshot.interval.ms`,
+ *   and the log before the oldest snapshot kept goes per `metadata.max.retention.bytes` /
+ *   `.ms`; segments roll per `metadata.log.segment.bytes` / `.ms`, so what the log start
+ *   passes leaves the disk. A node behind the leader's log start fetches its snapshot.
  */
 import { NodeClient } from "../client/node-client.ts";
 import { RaftMetadataStore } from "../metadata/raft-store.ts";
@@ -79,7 +84,13 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
   const { config, platform, log } = opts;
   const nodeId = config.nodeId;
   const dir = joinPath(opts.metadataLogDir, `${metadataTopic}-${metadataPartition}`);
-  const raftLog = PartitionRaftLog.open({ fs: platform.fs, clock: platform.clock, dir, config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX }), space: opts.metadataLogSpace ?? null });
+  const raftLog = PartitionRaftLog.open({
+    fs: platform.fs,
+    clock: platform.clock,
+    dir,
+    config: raftLogConfig({ maxMessageBytes: METADATA_BATCH_BYTES_MAX, segmentBytes: config.get("metadata.log.segment.bytes"), segmentMs: config.get("metadata.log.segment.ms") }),
+    space: opts.metadataLogSpace ?? null,
+  });
 
   const single = config.voters.length === 0;
   const ownDirectoryId = opts.directoryId ?? ZERO_UUID;
@@ -105,11 +116,27 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
   }
 
   const props = new Map<string, string>();
-  for (const name of ["controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.election.backoff.max.ms", "controller.quorum.request.timeout.ms", "controller.quorum.retry.backoff.ms"] as const) {
-    props.set(name, String(config.get(name)));
+  for (const name of [
+    "controller.quorum.election.timeout.ms",
+    "controller.quorum.fetch.timeout.ms",
+    "controller.quorum.election.backoff.max.ms",
+    "controller.quorum.request.timeout.ms",
+    "controller.quorum.retry.backoff.ms",
+    "metadata.log.max.record.bytes.between.snapshots",
+    "metadata.log.max.snapshot.interval.ms",
+    "metadata.max.retention.bytes",
+    "metadata.max.retention.ms",
+  ] as const) {
+    // Negative retention is no limit, as in Kafka; the Raft layer spells it -1.
+    props.set(name, String(Math.max(-1, config.get(name))));
   }
   const raftConfig = raftConfigFromProperties(props);
   if (!raftConfig.ok) throw new StartupError(`controller quorum settings: ${raftConfig.message}`);
+  // Storage refuses an append larger than a segment: no proposal, and no fetched chunk a
+  // follower appends, may be larger (Kafka keeps metadata segments >= 8 MiB for this).
+  const segmentBytes = config.get("metadata.log.segment.bytes");
+  raftConfig.config.appendBytesMax = Math.min(raftConfig.config.appendBytesMax, segmentBytes);
+  raftConfig.config.fetchBytesMax = Math.min(raftConfig.config.fetchBytesMax, segmentBytes);
 
   const core = RaftCore.open({
     clusterId: opts.clusterId,
@@ -161,7 +188,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
       opts.onFatal?.(error);
     },
   });
-  const store = new RaftMetadataStore(driver, raftLog, platform.clock);
+  const store = new RaftMetadataStore(driver, raftLog, platform.clock, { snapshot: raftConfig.config, log: rlog });
   driver.onEvent((e) => {
     if (e.kind === "roleChanged") rlog.info("quorum role changed", { role: e.role, epoch: e.epoch, leader: e.leaderId, reason: e.reason });
     else if (e.kind === "provenChanged") {
@@ -185,6 +212,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     close: () => {
       if (closed) return;
       closed = true;
+      store.close();
       driver.close();
       client.close();
       channel.close();

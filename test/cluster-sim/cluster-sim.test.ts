@@ -1,7 +1,8 @@
 /**
  * The cluster simulator as a CI test: a few hundred seeds of bounded length, 3 or 5 combined
  * nodes, Kafka's or a ~3x faster timing (test/cluster-sim/simulator.ts lists the faults and
- * the invariants checked after every step). A failing seed prints the one command that
+ * the invariants checked after every step; two seeds in five snapshot every few KiB with
+ * retention that deletes the log before the newest snapshot). A failing seed prints the one command that
  * replays it with a trace; `bun test/cluster-sim/main.ts --mix --seeds N --steps M` is the
  * longer soak.
  */
@@ -18,7 +19,23 @@ export function ciOptions(seed: number): ClusterSimOptions {
 }
 
 describe("cluster simulation", () => {
-  const totals = { steps: 0, timers: 0, simulatedMs: 0, elections: 0, crashes: 0, pauses: 0, partitions: 0, fencings: 0, acked: 0, wallMs: 0, recoveryMsMax: 0 };
+  const totals = {
+    steps: 0,
+    timers: 0,
+    simulatedMs: 0,
+    elections: 0,
+    crashes: 0,
+    pauses: 0,
+    partitions: 0,
+    fencings: 0,
+    acked: 0,
+    wallMs: 0,
+    recoveryMsMax: 0,
+    snapshotsTaken: 0,
+    snapshotsLoaded: 0,
+    logStartMoves: 0,
+    snapshotsChecked: 0,
+  };
   for (let first = 1; first <= ciSeeds; first += chunk) {
     const last = Math.min(ciSeeds, first + chunk - 1);
     test(`seeds ${first}..${last}`, async () => {
@@ -37,6 +54,10 @@ describe("cluster simulation", () => {
         totals.fencings += r.stats.fencings;
         totals.acked += r.stats.topicsAcked + r.stats.partitionsAcked + r.stats.configsAcked;
         totals.recoveryMsMax = Math.max(totals.recoveryMsMax, r.stats.recoveryMs);
+        totals.snapshotsTaken += r.stats.snapshotsTaken;
+        totals.snapshotsLoaded += r.stats.snapshotsLoaded;
+        totals.logStartMoves += r.stats.logStartMoves;
+        totals.snapshotsChecked += r.stats.snapshotsChecked;
         if (!r.ok) failures.push(`seed ${seed} [${r.invariant}] ${r.failure}\n  replay: ${replayCommand(options)}`);
       }
       totals.wallMs += performance.now() - started;
@@ -50,10 +71,15 @@ describe("cluster simulation", () => {
       `cluster simulation: ${ciSeeds} seeds x ${ciSteps} fault steps: ${totals.steps} steps (${totals.timers} timers), ${Math.round(totals.simulatedMs / 1000)} s simulated, ` +
         `${totals.elections} elections, ${totals.crashes} crashes, ${totals.pauses} pauses, ${totals.partitions} partitions, ${totals.fencings} fencings, ` +
         `${totals.acked} changes acknowledged, recovery after the faults at most ${totals.recoveryMsMax} ms, ` +
+        `${totals.snapshotsTaken} metadata snapshots taken, ${totals.snapshotsLoaded} installed from the leader (FetchSnapshot), ${totals.logStartMoves} log prefixes deleted, ${totals.snapshotsChecked} checked, ` +
         `in ${s.toFixed(1)} s: ${Math.round(totals.steps / s)} steps/s, ${Math.round((ciSeeds / s) * 60)} seeds/min`,
     );
     expect(totals.elections).toBeGreaterThan(ciSeeds);
     expect(totals.crashes).toBeGreaterThan(ciSeeds);
+    // The small-snapshot seeds (two in five) snapshot, delete log prefixes and install snapshots.
+    expect(totals.snapshotsTaken).toBeGreaterThan(ciSeeds);
+    expect(totals.logStartMoves).toBeGreaterThan(ciSeeds / 2);
+    expect(totals.snapshotsLoaded).toBeGreaterThan(ciSeeds / 20);
   });
 });
 
@@ -67,8 +93,8 @@ test("a seed replays exactly (same trace digest, node log lines included)", asyn
 }, 60_000);
 
 describe("scenarios (no random faults, no random workload)", () => {
-  async function formed(nodes: number, seed: number): Promise<ClusterSimulation> {
-    const sim = new ClusterSimulation({ seed, nodes, steps: 0, randomFaults: false });
+  async function formed(nodes: number, seed: number, extra: Partial<ClusterSimOptions> = {}): Promise<ClusterSimulation> {
+    const sim = new ClusterSimulation({ seed, nodes, steps: 0, randomFaults: false, ...extra });
     sim.begin();
     sim.stopWorkload();
     const all = Array.from({ length: nodes }, (_, i) => i + 1);
@@ -102,6 +128,22 @@ describe("scenarios (no random faults, no random workload)", () => {
     expect(await sim.runUntil(() => all.every((id) => sim.imageOf(id)?.topic("while-down") !== undefined && sim.imageOf(id)?.liveBrokers().length === 3), 20_000)).toBe(true);
     const stats = sim.end();
     expect(stats.fencings).toBe(1);
+    expect(sim.failure).toBeNull();
+  }, 30_000);
+
+  test("a voter down while the others snapshot past its log: back on its disk, it installs the leader's snapshot and sees every topic", async () => {
+    const sim = await formed(3, 23, { snapshots: "small" });
+    const controller = sim.activeControllerId()!;
+    const victim = (controller % 3) + 1;
+    sim.crashNode(victim, "power", 15_000);
+    const names = Array.from({ length: 40 }, (_, i) => `while-down-${i}`);
+    for (const name of names) expect(await sim.createTopicThrough(controller, name, 10_000)).toBe(true);
+    expect(await sim.runUntil(() => names.every((name) => sim.imageOf(victim)?.topic(name) !== undefined), 30_000)).toBe(true);
+    const stats = sim.end();
+    expect(stats.snapshotsLoaded).toBe(1);
+    expect(stats.snapshotsTaken).toBeGreaterThan(3);
+    expect(stats.logStartMoves).toBeGreaterThan(3);
+    expect(stats.snapshotsChecked).toBeGreaterThan(3);
     expect(sim.failure).toBeNull();
   }, 30_000);
 });

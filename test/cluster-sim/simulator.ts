@@ -40,14 +40,20 @@
  * - one leader per epoch (role changes are watched as they happen);
  * - per node, the epoch never goes back (the quorum-state file across lives, the core's
  *   epoch too), and within an epoch a vote never changes;
- * - committed = below the highest high watermark a leader reported; below its own high
- *   watermark every node's metadata log holds exactly the committed batches (offset, epoch,
- *   CRC, size), so does a leader up to what earlier leaders committed; a leader of epoch E
+ * - committed = below the highest high watermark a leader reported; from its log start to its
+ *   own high watermark every node's metadata log holds exactly the committed batches (offset,
+ *   epoch, CRC, size), so does a leader up to what earlier leaders committed; a leader of epoch E
  *   holds everything committed before E; no node's high watermark passes what is committed
  *   or goes back within a life;
  * - every node's MetadataImage equals the image the checker builds by replaying the committed
  *   batches up to the same offset (digest of topics, partitions, brokers, configs, features,
  *   producer ids), and a node never applies past what is committed;
+ * - every node's latest metadata snapshot (KIP-630; checked once per snapshot and life) ends
+ *   on a committed batch boundary in that batch's epoch, its content is the committed log's
+ *   image there, and that image plus the node's log after it, replayed to its high watermark,
+ *   is the committed log's image there (what the node rebuilds when it restarts). In two seeds
+ *   of five (`snapshots: "small"`) nodes snapshot every few KiB, retention deletes the log
+ *   before the newest snapshot, and nodes that fall behind install the leader's snapshot;
  * - an acknowledged change is committed when its answer arrives: the topic (same id) and the
  *   partition count are in the image replayed from the committed log, the config value is in
  *   a committed record, a deleted topic id is gone; and every node's image past it shows it
@@ -60,6 +66,7 @@
  */
 import { NodeClient } from "../../src/client/node-client.ts";
 import { MetadataDelta, MetadataImage, MetadataReplayError } from "../../src/metadata/image.ts";
+import { decodeImageSnapshot } from "../../src/metadata/image-snapshot.ts";
 import type { MetadataManager } from "../../src/metadata/metadata-manager.ts";
 import { decodeMetadataRecord } from "../../src/metadata/records.ts";
 import { randomUuid, ZERO_UUID } from "../../src/metadata/uuid.ts";
@@ -78,6 +85,7 @@ import { RecordBatchView, walkBatches } from "../../src/protocol/records/record-
 import { decodeQuorumState, type QuorumStateData, quorumStatePath } from "../../src/raft/quorum-state.ts";
 import type { RaftEvent } from "../../src/raft/driver.ts";
 import type { PartitionRaftLog } from "../../src/raft/raft-log.ts";
+import { sameSnapshotId, type SnapshotId, snapshotIdText } from "../../src/raft/snapshot.ts";
 import type { BrokerPlatform } from "../../src/server/broker.ts";
 import { type BrokerConfig, loadConfig } from "../../src/server/config.ts";
 import { type Node, type NodeParts, startNode } from "../../src/server/node.ts";
@@ -102,6 +110,13 @@ export interface ClusterSimOptions {
    * no answer to a failed metadata-log write yet, see the module doc).
    */
   diskFaults?: boolean;
+  /**
+   * "kafka": Kafka's snapshot and metadata retention settings (20 MiB between snapshots: none
+   * happen in a run); "small": a snapshot every few KiB of metadata log or few seconds, and
+   * retention that deletes the log before the newest snapshot, in 16 KiB segments — so
+   * snapshots, log deletion and FetchSnapshot installs happen in a run.
+   */
+  snapshots?: "kafka" | "small";
   /** False: no random faults (scenario tests drive their own). */
   randomFaults?: boolean;
   /** Simulated time after the faults stop within which the cluster must serve again. */
@@ -131,6 +146,14 @@ export interface ClusterSimStats {
   deletionsAcked: number;
   producerIds: number;
   opsFailed: number;
+  /** Metadata snapshots nodes took of their images (all lives). */
+  snapshotsTaken: number;
+  /** Snapshots fetched from the leader (FetchSnapshot) and installed. */
+  snapshotsLoaded: number;
+  /** Snapshots after which retention moved a node's log start (the log before it deleted). */
+  logStartMoves: number;
+  /** Node snapshots checked against the committed log (decoded, then the log after them replayed). */
+  snapshotsChecked: number;
   /** Simulated ms from the end of the faults until the cluster served again. */
   recoveryMs: number;
   /** Digest of the whole trace (node log lines included): equal for equal seeds. */
@@ -177,6 +200,14 @@ const fastTiming = [
   "broker.heartbeat.interval.ms=500",
   "broker.session.timeout.ms=2500",
 ];
+/** Snapshot settings of `snapshots: "small"` (see ClusterSimOptions). */
+const smallSnapshots = [
+  "metadata.log.max.record.bytes.between.snapshots=4096",
+  "metadata.log.max.snapshot.interval.ms=4000",
+  "metadata.max.retention.bytes=8192",
+  "metadata.max.retention.ms=20000",
+  "metadata.log.segment.bytes=16384",
+];
 /** Chance that a node is crashed a few ms after it wins an election, grants a vote, or commits as leader. */
 const crashOnElectedP = 0.1;
 const crashOnVoteP = 0.1;
@@ -218,6 +249,8 @@ interface SimNode {
   lastHighWatermark: number;
   /** Within a life: acks below this index were checked against its image. */
   ackChecked: number;
+  /** The latest snapshot of this node's log checked against the committed log. */
+  snapshotChecked: SnapshotId | null;
 }
 
 /**
@@ -264,6 +297,10 @@ export class ClusterSimulation {
     deletionsAcked: 0,
     producerIds: 0,
     opsFailed: 0,
+    snapshotsTaken: 0,
+    snapshotsLoaded: 0,
+    logStartMoves: 0,
+    snapshotsChecked: 0,
     recoveryMs: 0,
     traceDigest: "",
   };
@@ -282,9 +319,14 @@ export class ClusterSimulation {
   readonly #history: BatchId[] = [];
   #committedEnd = 0;
   readonly #committedByEpoch = new Map<number, number>();
-  /** The image replayed from the committed batches, and its digest after each batch's last record. */
+  /**
+   * The image replayed from the committed batches, and its digest (offset left out) after each
+   * batch's last record, at the offsets in `#refOffsets` (ascending): the image at offset X is
+   * the one at the last record offset <= X.
+   */
   #refImage: MetadataImage = MetadataImage.EMPTY;
   readonly #refDigests = new Map<number, string>();
+  readonly #refOffsets: number[] = [];
   readonly #acks: Ack[] = [];
   /** `topic|name|value` of every config record committed. */
   readonly #committedConfigs = new Set<string>();
@@ -322,6 +364,7 @@ export class ClusterSimulation {
           "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
           `log.dirs=${dataDir}`,
           ...(options.timing === "fast" ? fastTiming : []),
+          ...(options.snapshots === "small" ? smallSnapshots : []),
         ],
       });
       if (!loaded.ok) throw loaded.error;
@@ -346,6 +389,7 @@ export class ClusterSimulation {
         checkedLast: null,
         lastHighWatermark: 0,
         ackChecked: 0,
+        snapshotChecked: null,
       });
     }
     this.client = new NodeClient({
@@ -395,6 +439,7 @@ export class ClusterSimulation {
     node.lastLogEnd = -1;
     node.lastHighWatermark = 0;
     node.ackChecked = 0;
+    node.snapshotChecked = null;
     const life = node.life;
     const traceLogs = this.options.traceNodeLogs ?? this.options.trace !== undefined;
     const platform: BrokerPlatform = {
@@ -480,6 +525,10 @@ export class ClusterSimulation {
       }
       return;
     }
+    if (e.kind === "snapshotLoaded") {
+      this.#trace(`n${node.id} installed the leader's snapshot ${snapshotIdText(e.snapshotId)} (${e.content.length} bytes)`);
+      return;
+    }
     if (e.kind === "committed" && e.byLeader) {
       this.#recordCommit(node, parts.quorum.log, e.highWatermark, e.epoch);
       this.#maybeCrashSoon(node, crashOnCommitP, "committing as leader");
@@ -530,10 +579,33 @@ export class ClusterSimulation {
     if (last < 0) return;
     this.#refImage = delta.apply();
     this.#refDigests.set(last, this.#imageDigest(this.#refImage));
+    this.#refOffsets.push(last);
+  }
+
+  /** The reference image's digest at `offset`: the one after the last committed record at or below it. */
+  #refDigestAt(offset: number): string {
+    let lo = 0;
+    let hi = this.#refOffsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#refOffsets[mid]! <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? this.#imageDigest(MetadataImage.EMPTY) : this.#refDigests.get(this.#refOffsets[lo - 1]!)!;
+  }
+
+  /** Adds the snapshot work of `node`'s current life to the run's figures (at its end). */
+  #countSnapshots(node: SimNode): void {
+    const stats = node.parts?.quorum.store.stats;
+    if (stats === undefined) return;
+    this.stats.snapshotsTaken += stats.taken;
+    this.stats.snapshotsLoaded += stats.loaded;
+    this.stats.logStartMoves += stats.logStartMoves;
   }
 
   /**
-   * A digest of everything an image holds. Images share unchanged topics and brokers with
+   * A digest of everything an image holds but its offset (a snapshot's image stands at the
+   * snapshot's last offset, maybe a control record's; see #refDigestAt). Images share unchanged topics and brokers with
    * their predecessor, so those parts' digests are cached per object.
    */
   #imageDigest(image: MetadataImage): string {
@@ -549,7 +621,6 @@ export class ClusterSimulation {
     };
     const byKey = <V>(m: ReadonlyMap<string | number, V>): [string | number, V][] => [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const text = [
-      image.offset,
       byKey(image.topicsByName).map(([, t]) => part(t)).join(","),
       byKey(image.topicsById).map(([id, t]) => `${id}:${t.name}`).join(","),
       byKey(image.brokers).map(([, b]) => part(b)).join(","),
@@ -567,6 +638,7 @@ export class ClusterSimulation {
     if (proc === null || proc.state === "dead") return;
     proc.kill(mode);
     node.fs.crash();
+    this.#countSnapshots(node);
     node.parts = null;
     node.handle = null;
     node.pauseTimer?.();
@@ -1022,10 +1094,14 @@ export class ClusterSimulation {
       }
       // The image: exactly the committed prefix it claims, replayed.
       this.#checkImage(n, who, parts.metadata, store.appliedOffset);
+      this.#checkSnapshot(n, who, log, hw);
     }
   }
 
   #checkLog(n: SimNode, who: string, log: PartitionRaftLog, vouched: number, logMoved: boolean): void {
+    // Below the log start the log is gone (a snapshot holds it, checked in #checkSnapshot).
+    if (n.checkedLast !== null && n.checkedLast.base < log.logStartOffset) n.checkedLast = null;
+    if (n.checkedEnd < log.logStartOffset) n.checkedEnd = log.logStartOffset;
     // A batch verified before must still be there, unchanged (nothing committed is lost).
     if (log.logEndOffset < n.checkedEnd) throw new InvariantViolation("committed records never lost or changed", `${who}: log end ${log.logEndOffset} below the committed ${n.checkedEnd} it held`);
     if (n.checkedLast !== null && logMoved) {
@@ -1067,19 +1143,77 @@ export class ClusterSimulation {
     const image = metadata.image;
     if (image.offset >= applied) throw new InvariantViolation("only committed records are applied", `${who}: image at offset ${image.offset}, applied below ${applied}`);
     if (image.offset >= 0) {
-      const want = this.#refDigests.get(image.offset);
+      const want = this.#refDigestAt(image.offset);
       const got = this.#imageDigest(image);
       if (want !== got) {
-        throw new InvariantViolation(
-          "images equal the committed log replayed",
-          `${who}: image at offset ${image.offset} has digest ${got}, the committed log replayed to there ${want ?? "(no batch ends there)"}`,
-        );
+        throw new InvariantViolation("images equal the committed log replayed", `${who}: image at offset ${image.offset} has digest ${got}, the committed log replayed to there ${want}`);
       }
     }
     while (n.ackChecked < this.#acks.length && this.#acks[n.ackChecked]!.committedEnd <= applied) {
       const ack = this.#acks[n.ackChecked++]!;
       const problem = ack.problem(image);
       if (problem !== null) throw new InvariantViolation("acknowledged changes are in every image past them", `${who} applied to ${applied}: ${ack.what}: ${problem}`);
+    }
+  }
+
+  /**
+   * A node's latest snapshot (checked once per snapshot and life): it ends on a committed
+   * batch boundary, in that batch's epoch; its content read back is the committed log's image
+   * there; and that image with the node's log after it replayed up to its high watermark is
+   * the committed log's image there — what the node would rebuild at a restart.
+   */
+  #checkSnapshot(n: SimNode, who: string, log: PartitionRaftLog, hw: number): void {
+    const latest = log.latestSnapshot();
+    if (latest === null || (n.snapshotChecked !== null && sameSnapshotId(latest, n.snapshotChecked))) return;
+    n.snapshotChecked = latest;
+    this.stats.snapshotsChecked++;
+    const what = `${who}: snapshot ${snapshotIdText(latest)}`;
+    if (latest.endOffset > this.#committedEnd) throw new InvariantViolation("snapshots hold committed records only", `${what} ends past the committed ${this.#committedEnd}`);
+    const before = this.#history[this.#historyIndex(latest.endOffset) - 1];
+    if (before === undefined || before.last !== latest.endOffset - 1 || before.epoch !== latest.epoch) {
+      throw new InvariantViolation("a snapshot ends on a committed batch, in its epoch", `${what}; the committed batch before it: ${JSON.stringify(before ?? null)}`);
+    }
+    let image: MetadataImage;
+    try {
+      image = decodeImageSnapshot(log.readSnapshotContent(latest), latest.endOffset - 1);
+    } catch (error) {
+      throw new InvariantViolation("a snapshot holds an image", `${what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const want = this.#refDigestAt(image.offset);
+    if (this.#imageDigest(image) !== want) throw new InvariantViolation("a snapshot's image equals the committed log replayed", `${what}: digest ${this.#imageDigest(image)}, the committed log replayed to there ${want}`);
+    // Then the log after it, as a restart replays it.
+    const delta = new MetadataDelta(image);
+    let last = image.offset;
+    let at = latest.endOffset;
+    const end = Math.min(hw, log.logEndOffset);
+    try {
+      while (at < end) {
+        const r = log.read(at, 1 << 20);
+        if (r.kind !== "ok" || r.records.length === 0) throw new InvariantViolation("log readable", `${what}: read at ${at}: ${r.kind === "ok" ? "nothing" : r.detail}`);
+        const walk = walkBatches(r.records, { verifyCrc: true, requireDenseOffsets: false, maxBatchBytes: METADATA_BATCH_BYTES_MAX });
+        if (walk.batches.length === 0) throw new InvariantViolation("log readable", `${what}: at ${at}: ${walk.problem}`);
+        for (const b of walk.batches) {
+          if (b.baseOffset >= end) break;
+          if (!b.isControl) {
+            for (const rec of b.records({ maxBytes: METADATA_BATCH_BYTES_MAX })) {
+              if (rec.value === null) throw new MetadataReplayError(rec.offset, "record without a value");
+              const decoded = decodeMetadataRecord(rec.value);
+              if (!decoded.ok) throw new MetadataReplayError(rec.offset, decoded.reason);
+              delta.replay(decoded.record, rec.offset);
+              last = rec.offset;
+            }
+          }
+          at = b.lastOffset + 1;
+        }
+      }
+    } catch (error) {
+      if (error instanceof InvariantViolation) throw error;
+      throw new InvariantViolation("a snapshot and the log after it replay", `${what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const rebuilt = delta.apply();
+    const wantRebuilt = this.#refDigestAt(last);
+    if (this.#imageDigest(rebuilt) !== wantRebuilt) {
+      throw new InvariantViolation("a node's snapshot plus its log equals the committed log replayed", `${what} and its log to ${at}: digest ${this.#imageDigest(rebuilt)}, the committed log replayed to ${last} ${wantRebuilt}`);
     }
   }
 
@@ -1231,7 +1365,10 @@ export class ClusterSimulation {
     process.off("unhandledRejection", this.#onRejection);
     this.#faultsOn = false;
     this.#workloadOn = false;
-    for (const n of this.nodes) n.proc?.kill("kill");
+    for (const n of this.nodes) {
+      if (n.proc !== null && n.proc.state !== "dead") this.#countSnapshots(n);
+      n.proc?.kill("kill");
+    }
     this.client.close();
     this.stats.simulatedMs = this.now;
     this.stats.traceDigest = this.#digest.toString(16);
@@ -1277,15 +1414,15 @@ function topicProblem(image: MetadataImage, name: string, topicId: string | null
   return null;
 }
 
-export function replayCommand(o: Pick<ClusterSimOptions, "seed" | "steps" | "nodes" | "observers" | "timing" | "diskFaults">): string {
-  return `bun test/cluster-sim/main.ts --seed ${o.seed} --steps ${o.steps} --nodes ${o.nodes} --observers ${o.observers ?? 0} --timing ${o.timing ?? "kafka"}${o.diskFaults === true ? " --disk-faults" : ""} --trace`;
+export function replayCommand(o: Pick<ClusterSimOptions, "seed" | "steps" | "nodes" | "observers" | "timing" | "snapshots" | "diskFaults">): string {
+  return `bun test/cluster-sim/main.ts --seed ${o.seed} --steps ${o.steps} --nodes ${o.nodes} --observers ${o.observers ?? 0} --timing ${o.timing ?? "kafka"} --snapshots ${o.snapshots ?? "kafka"}${o.diskFaults === true ? " --disk-faults" : ""} --trace`;
 }
 
 export function runClusterSimulation(options: ClusterSimOptions): Promise<ClusterSimResult> {
   return new ClusterSimulation(options).run();
 }
 
-/** The CI shape of seed `seed`: 3 or 5 voters, an observer every third seed, Kafka's or the fast timing. */
-export function mixedShape(seed: number): Pick<ClusterSimOptions, "nodes" | "observers" | "timing"> {
-  return { nodes: seed % 2 === 0 ? 3 : 5, observers: seed % 3 === 0 ? 1 : 0, timing: seed % 4 >= 2 ? "fast" : "kafka" };
+/** The CI shape of seed `seed`: 3 or 5 voters, an observer every third seed, Kafka's or the fast timing, small snapshot settings in two seeds of five. */
+export function mixedShape(seed: number): Pick<ClusterSimOptions, "nodes" | "observers" | "timing" | "snapshots"> {
+  return { nodes: seed % 2 === 0 ? 3 : 5, observers: seed % 3 === 0 ? 1 : 0, timing: seed % 4 >= 2 ? "fast" : "kafka", snapshots: seed % 5 < 2 ? "small" : "kafka" };
 }

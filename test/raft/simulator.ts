@@ -35,6 +35,15 @@
  *   committed (leader completeness); no node reports a high watermark past what is
  *   committed; a node's high watermark never goes back;
  * - the core's own assertions hold (any exception fails the run).
+ * - snapshots: every node runs a state machine over its committed records (a count, a
+ *   digest chained over (offset, value), the last values), snapshots it every so many applied
+ *   bytes (`shouldSnapshot`), and the log before the oldest kept snapshot is deleted, so
+ *   nodes that lag, restart or lose their disk catch up through FetchSnapshot. A node's state
+ *   — rebuilt from its latest snapshot plus its log at start, replaced on "snapshotLoaded",
+ *   advanced by applying committed batches — equals the committed prefix at its applied
+ *   offset, as recorded from the leaders' logs; a loaded snapshot's content does too; a node's
+ *   log start and snapshots never pass its high watermark (what the log no longer holds is in
+ *   a snapshot, so no committed record is lost).
  * Then faults stop (heal, restart, resume) and, within a bounded simulated time (15 s), a leader
  * must commit a new proposal and every live node must reach it.
  */
@@ -45,12 +54,13 @@ import { SimFileSystem } from "../../src/platform/sim/fs.ts";
 import { uuidBytesToText, ZERO_UUID_TEXT } from "../../src/protocol/codec/uuid.ts";
 import { buildRecordBatch } from "../../src/protocol/records/builder.ts";
 import { RecordBatchView } from "../../src/protocol/records/record-batch.ts";
-import { defaultRaftConfig, type RaftConfig } from "../../src/raft/config.ts";
+import { defaultRaftConfig, type RaftConfig, shouldSnapshot } from "../../src/raft/config.ts";
 import type { EpochEndOffset, RaftMessage, ReplicaKey } from "../../src/raft/messages.ts";
 import { decodeQuorumState, type QuorumStateData, quorumStatePath } from "../../src/raft/quorum-state.ts";
 import { RaftCore, type RaftOutput } from "../../src/raft/raft-core.ts";
 import { unprovenPath } from "../../src/raft/unproven.ts";
-import { PartitionRaftLog, type RaftAppendResult, type RaftLog, raftLogConfig, type RaftReadResult } from "../../src/raft/raft-log.ts";
+import { PartitionRaftLog, type RaftAppendResult, type RaftLog, raftLogConfig, type RaftReadResult, type RetentionPolicy } from "../../src/raft/raft-log.ts";
+import type { SnapshotId } from "../../src/raft/snapshot.ts";
 import { FileCache } from "../../src/storage/file-cache.ts";
 import { LogDirHealth } from "../../src/storage/partition-log.ts";
 import type { StorageError } from "../../src/platform/fs.ts";
@@ -95,6 +105,9 @@ export interface SimStats {
   committedOffset: number;
   /** Simulated time from the end of the faults until every node had a new commit. */
   recoveryMs: number;
+  /** Snapshots the state machines took, and snapshots nodes installed from the leader. */
+  snapshots: number;
+  installs: number;
 }
 
 export type SimResult = { ok: true; stats: SimStats } | { ok: false; failure: string; invariant: string; stats: SimStats; recent: string[] };
@@ -164,6 +177,47 @@ class ObservedLog implements RaftLog {
   }
   setHighWatermark(offset: number): void {
     this.inner.setHighWatermark(offset);
+  }
+  snapshots(): readonly SnapshotId[] {
+    return this.inner.snapshots();
+  }
+  latestSnapshot(): SnapshotId | null {
+    return this.inner.latestSnapshot();
+  }
+  snapshotSize(id: SnapshotId): number | null {
+    return this.inner.snapshotSize(id);
+  }
+  readSnapshotChunk(id: SnapshotId, position: number, maxBytes: number): Uint8Array {
+    return this.inner.readSnapshotChunk(id, position, maxBytes);
+  }
+  readSnapshotContent(id: SnapshotId): Uint8Array {
+    return this.inner.readSnapshotContent(id);
+  }
+  snapshotEpochAt(endOffset: number): { kind: "ok"; epoch: number } | { kind: "error"; detail: string } {
+    return this.inner.snapshotEpochAt(endOffset);
+  }
+  createSnapshot(id: SnapshotId, content: Uint8Array, timestampMs: number): void {
+    this.inner.createSnapshot(id, content, timestampMs);
+  }
+  maybeDeleteBeforeSnapshots(policy: RetentionPolicy): boolean {
+    return this.inner.maybeDeleteBeforeSnapshots(policy);
+  }
+  get snapshotDownload(): { readonly id: SnapshotId; readonly size: number; readonly position: number } | null {
+    return this.inner.snapshotDownload;
+  }
+  beginSnapshotDownload(id: SnapshotId, size: number): void {
+    this.inner.beginSnapshotDownload(id, size);
+  }
+  appendSnapshotDownload(bytes: Uint8Array): void {
+    this.inner.appendSnapshotDownload(bytes);
+  }
+  finishSnapshotDownload(): { kind: "ok"; id: SnapshotId; content: Uint8Array } | { kind: "corrupt"; detail: string } {
+    const r = this.inner.finishSnapshotDownload();
+    this.lowestEndSinceCheck = Math.min(this.lowestEndSinceCheck, this.inner.logEndOffset);
+    return r;
+  }
+  abortSnapshotDownload(): void {
+    this.inner.abortSnapshotDownload();
   }
 }
 
@@ -272,6 +326,54 @@ interface SimNode {
   /** Checker: the quorum-state last seen for this replica. */
   lastState: QuorumStateData | null;
   lastHighWatermark: number;
+  /** The node's state machine (see the module doc). */
+  sm: AppliedState;
+}
+
+/** The simulated state machine: what a node applied of the committed records. */
+interface AppliedState {
+  /** Everything below this offset is applied. */
+  end: number;
+  count: number;
+  digest: number;
+  recent: string[];
+  bytesSinceSnapshot: number;
+  lastSnapshotMs: number;
+}
+
+const digestSeed = 0x811c9dc5;
+/** Values a state machine keeps verbatim (makes snapshots span several FetchSnapshot chunks). */
+const recentValuesMax = 200;
+
+function mixDigest(digest: number, offset: number, value: string): number {
+  let h = digest ^ offset;
+  const text = `${offset}:${value}`;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function emptyState(nowMs: number): AppliedState {
+  return { end: 0, count: 0, digest: digestSeed, recent: [], bytesSinceSnapshot: 0, lastSnapshotMs: nowMs };
+}
+
+/** The data records (offset, value) of whole batches in [from, to), batch by batch. */
+function batchValues(log: RaftLog, from: number, to: number): { last: number; size: number; values: { offset: number; value: string }[] }[] {
+  const out: { last: number; size: number; values: { offset: number; value: string }[] }[] = [];
+  let at = from;
+  const text = new TextDecoder();
+  while (at < to) {
+    const r = log.read(at, 64 * 1024);
+    if (r.kind !== "ok" || r.records.length === 0) throw new InvariantViolation("log readable", `read at ${at}: ${r.kind === "ok" ? "nothing" : r.detail}`);
+    let pos = 0;
+    while (pos < r.records.length && at < to) {
+      const b = RecordBatchView.at(r.records, pos);
+      const values = b.isControl ? [] : b.records({ maxBytes: 1 << 20 }).map((rec) => ({ offset: rec.offset, value: text.decode(rec.value ?? new Uint8Array(0)) }));
+      out.push({ last: b.lastOffset, size: b.sizeInBytes, values });
+      at = b.lastOffset + 1;
+      pos += b.sizeInBytes;
+    }
+  }
+  return out;
 }
 
 interface LinkFault {
@@ -305,6 +407,8 @@ export class Simulation {
     proposals: 0,
     committedOffset: 0,
     recoveryMs: 0,
+    snapshots: 0,
+    installs: 0,
   };
   readonly #queue = new MessageQueue();
   #seq = 0;
@@ -326,6 +430,10 @@ export class Simulation {
   /** The committed batches, contiguous from offset 0. */
   readonly #history: BatchId[] = [];
   #committedEnd = 0;
+  /** Committed batch end offset → the state machine's (count, digest) there. */
+  readonly #digestAt = new Map<number, { count: number; digest: number }>([[0, { count: 0, digest: digestSeed }]]);
+  /** Every committed data record's value, in offset order. */
+  readonly #committedValues: string[] = [];
   /** epoch → highest high watermark its leader reported. */
   readonly #committedByEpoch = new Map<number, number>();
 
@@ -333,7 +441,16 @@ export class Simulation {
     this.options = options;
     this.prng = new SeededPrng(options.seed);
     this.#faultsOn = options.randomFaults ?? true;
-    this.config = options.config ?? (options.timing === "fast" ? fastConfig : { ...defaultRaftConfig, fetchBytesMax: 4096 });
+    const base = options.config ?? (options.timing === "fast" ? fastConfig : { ...defaultRaftConfig, fetchBytesMax: 4096 });
+    // Snapshots often (every 0.8-2.8 KB applied), and in a fifth of the seeds a retention small
+    // enough that only the newest snapshot is kept.
+    this.config = options.config ?? {
+      ...base,
+      snapshotRecordBytesBetween: 800 + this.prng.int(2000),
+      snapshotIntervalMs: this.prng.int(2) === 0 ? 0 : 5000,
+      retentionBytes: options.seed % 5 === 0 ? 4096 : -1,
+      retentionMs: -1,
+    };
     const total = options.voters + options.observers;
     for (let id = 0; id < total; id++) {
       const node: SimNode = {
@@ -351,6 +468,7 @@ export class Simulation {
         checkedEnd: 0,
         lastState: null,
         lastHighWatermark: 0,
+        sm: emptyState(0),
       };
       node.directoryId = this.#format(node);
       this.nodes.push(node);
@@ -402,7 +520,7 @@ export class Simulation {
     const directoryId = /directory\.id=(\S+)/.exec(meta)?.[1];
     if (directoryId === undefined) throw new Error(`node ${node.id}: meta.properties without directory.id`);
     node.directoryId = directoryId;
-    const config = raftLogConfig({ segmentBytes: 16 * 1024, segmentIndexBytes: 4096, indexIntervalBytes: 512 });
+    const config = raftLogConfig({ segmentBytes: 2048, segmentIndexBytes: 4096, indexIntervalBytes: 512 });
     const inner = PartitionRaftLog.open({
       fs: node.fs,
       clock: this.clock,
@@ -427,7 +545,13 @@ export class Simulation {
     });
     node.checkedEnd = 0;
     node.lastHighWatermark = 0;
-    this.#trace(`n${node.id} start (${node.core.role.kind} epoch ${node.core.epoch}, log end ${node.log.logEndOffset}${node.core.unproven ? ", unproven" : ""})`);
+    // The state machine starts from the latest snapshot and applies the log after it.
+    node.sm = emptyState(this.now);
+    const latest = node.core.latestSnapshot();
+    if (latest !== null) this.#loadSnapshot(node, latest, node.core.readSnapshot(latest));
+    this.#trace(
+      `n${node.id} start (${node.core.role.kind} epoch ${node.core.epoch}, log ${node.log.logStartOffset}..${node.log.logEndOffset}, snapshot ${latest === null ? "none" : `${latest.endOffset}-${latest.epoch}`}${node.core.unproven ? ", unproven" : ""})`,
+    );
     this.#route(node);
   }
 
@@ -505,6 +629,12 @@ export class Simulation {
         return;
       case "committed":
         if (out.byLeader) this.#recordCommit(node, out.highWatermark, out.epoch);
+        this.#apply(node, out.highWatermark);
+        return;
+      case "snapshotLoaded":
+        this.stats.installs++;
+        this.#trace(`n${node.id} installed snapshot ${out.snapshotId.endOffset}-${out.snapshotId.epoch}`);
+        this.#loadSnapshot(node, out.snapshotId, out.content);
         return;
       case "provenChanged":
         this.#trace(`n${node.id} ${out.proven ? "proven" : "unproven"}: ${out.reason}`);
@@ -517,16 +647,66 @@ export class Simulation {
     }
   }
 
+  // ---- the simulated state machine ----------------------------------------------------------
+
+  /** Replaces node's state by a snapshot's content, checking it against the committed prefix. */
+  #loadSnapshot(node: SimNode, id: SnapshotId, content: Uint8Array): void {
+    const [record] = RecordBatchView.at(content, 0).records({ maxBytes: 1 << 22 });
+    const saved = JSON.parse(new TextDecoder().decode(record!.value!)) as { end: number; count: number; digest: number; recent: string[] };
+    const want = this.#digestAt.get(saved.end);
+    const wantRecent = this.#committedValues.slice(Math.max(0, saved.count - saved.recent.length), saved.count);
+    if (saved.end !== id.endOffset || want === undefined || want.digest !== saved.digest || want.count !== saved.count || JSON.stringify(wantRecent) !== JSON.stringify(saved.recent)) {
+      throw new InvariantViolation(
+        "a snapshot holds the committed prefix",
+        `n${node.id}: snapshot ${id.endOffset}-${id.epoch} holds end ${saved.end}, count ${saved.count}, digest ${saved.digest}; committed there: ${JSON.stringify(want)}`,
+      );
+    }
+    node.sm = { end: saved.end, count: saved.count, digest: saved.digest, recent: saved.recent, bytesSinceSnapshot: 0, lastSnapshotMs: this.now };
+  }
+
+  /** Applies node's committed batches up to `hw`, then snapshots when `shouldSnapshot` says so. */
+  #apply(node: SimNode, hw: number): void {
+    const sm = node.sm;
+    const core = node.core!;
+    if (sm.end >= hw) return;
+    for (const b of batchValues(node.log!, sm.end, hw)) {
+      for (const v of b.values) {
+        sm.digest = mixDigest(sm.digest, v.offset, v.value);
+        sm.count++;
+        sm.recent.push(v.value);
+      }
+      if (sm.recent.length > recentValuesMax) sm.recent.splice(0, sm.recent.length - recentValuesMax);
+      sm.end = b.last + 1;
+      sm.bytesSinceSnapshot += b.size;
+    }
+    if (!shouldSnapshot(this.config, sm.bytesSinceSnapshot, this.now - sm.lastSnapshotMs)) return;
+    const value = new TextEncoder().encode(JSON.stringify({ end: sm.end, count: sm.count, digest: sm.digest, recent: sm.recent }));
+    const r = core.createSnapshot(sm.end, buildRecordBatch([{ key: null, value, timestamp: this.clock.nowMs() }]));
+    if (r.kind !== "ok") return;
+    this.stats.snapshots++;
+    sm.bytesSinceSnapshot = 0;
+    sm.lastSnapshotMs = this.now;
+    this.#trace(`n${node.id} snapshot ${r.snapshotId.endOffset}-${r.snapshotId.epoch}, log start ${r.logStartOffset}`);
+  }
+
   /** A leader reported `hw`: everything below is committed; extend the history from its log. */
   #recordCommit(node: SimNode, hw: number, epoch: number): void {
     this.#committedByEpoch.set(epoch, Math.max(this.#committedByEpoch.get(epoch) ?? 0, hw));
     if (hw <= this.#committedEnd) return;
     const log = node.log!;
-    for (const b of batchIds(log, this.#committedEnd, hw)) {
+    const values = batchValues(log, this.#committedEnd, hw);
+    for (const [i, b] of batchIds(log, this.#committedEnd, hw).entries()) {
       if (b.base !== this.#committedEnd) throw new InvariantViolation("log matching", `leader n${node.id}: committed batch at ${b.base}, history ends at ${this.#committedEnd}`);
       if (b.last >= hw) throw new InvariantViolation("high watermark on a batch boundary", `leader n${node.id}: HW ${hw} inside batch ${b.base}..${b.last}`);
       this.#history.push(b);
       this.#committedEnd = b.last + 1;
+      let { count, digest } = this.#digestAt.get(b.base)!;
+      for (const v of values[i]!.values) {
+        digest = mixDigest(digest, v.offset, v.value);
+        count++;
+        this.#committedValues.push(v.value);
+      }
+      this.#digestAt.set(this.#committedEnd, { count, digest });
     }
     this.#trace(`n${node.id} committed to ${hw} (epoch ${epoch})`);
     this.stats.committedOffset = this.#committedEnd;
@@ -843,6 +1023,21 @@ export class Simulation {
       // watermark a follower may still hold a stale tail it has yet to truncate).
       if (log.lowestEndSinceCheck < n.checkedEnd) n.checkedEnd = log.lowestEndSinceCheck;
       log.lowestEndSinceCheck = log.logEndOffset;
+      // Below the log start the committed records are in a snapshot (checked through the state).
+      n.checkedEnd = Math.max(n.checkedEnd, log.logStartOffset);
+      const latest = log.latestSnapshot();
+      if (log.logStartOffset > hw || (latest !== null && latest.endOffset > hw)) {
+        throw new InvariantViolation("committed records never lost (snapshots)", `${who}: log start ${log.logStartOffset}, latest snapshot ${JSON.stringify(latest)}, past HW ${hw}`);
+      }
+      // The state machine: rebuilt from snapshot + log, it equals the committed prefix where it stands.
+      const sm = n.sm;
+      const want = this.#digestAt.get(sm.end);
+      if (sm.end > hw || want === undefined || want.count !== sm.count || want.digest !== sm.digest) {
+        throw new InvariantViolation(
+          "state from snapshot + log equals the committed prefix",
+          `${who}: applied to ${sm.end} (HW ${hw}): count ${sm.count}, digest ${sm.digest}; committed there: ${JSON.stringify(want)}`,
+        );
+      }
       const vouched = core.role.kind === "leader" ? Math.max(hw, this.#maxCommittedBelow(core.epoch + 1)) : hw;
       const upTo = Math.min(log.logEndOffset, vouched);
       if (n.checkedEnd < upTo) {

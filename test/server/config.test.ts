@@ -268,3 +268,32 @@ test("broker defaults of topic configs: compression and timestamp bounds take ef
   expect(err({ sets: ["compression.gzip.level=0"] })).toContain("compression.gzip.level");
   expect(err({ sets: ["compression.zstd.level=23"] })).toContain("compression.zstd.level");
 });
+
+test("metadata snapshot and retention settings: Kafka's names, defaults and ranges", () => {
+  const c = ok({});
+  expect(c.get("metadata.log.max.record.bytes.between.snapshots")).toBe(20 * 1024 * 1024);
+  expect(c.get("metadata.log.max.snapshot.interval.ms")).toBe(3_600_000);
+  expect(c.get("metadata.max.retention.bytes")).toBe(100 * 1024 * 1024);
+  expect(c.get("metadata.max.retention.ms")).toBe(604_800_000);
+  expect(c.get("metadata.log.segment.bytes")).toBe(1024 * 1024 * 1024);
+  expect(c.get("metadata.log.segment.ms")).toBe(604_800_000);
+  const set = ok({
+    sets: [
+      "metadata.log.max.record.bytes.between.snapshots=1",
+      "metadata.log.max.snapshot.interval.ms=0",
+      "metadata.max.retention.bytes=-1",
+      "metadata.max.retention.ms=-5",
+      "metadata.log.segment.bytes=16384",
+    ],
+  });
+  expect(set.get("metadata.log.max.record.bytes.between.snapshots")).toBe(1);
+  expect(set.get("metadata.log.max.snapshot.interval.ms")).toBe(0);
+  expect(set.get("metadata.max.retention.bytes")).toBe(-1);
+  // No validator in Kafka: any negative is no limit.
+  expect(set.get("metadata.max.retention.ms")).toBe(-5);
+  expect(err({ sets: ["metadata.log.max.record.bytes.between.snapshots=0"] })).toContain("metadata.log.max.record.bytes.between.snapshots");
+  expect(err({ sets: ["metadata.log.max.snapshot.interval.ms=-1"] })).toContain("metadata.log.max.snapshot.interval.ms");
+  expect(err({ sets: ["metadata.max.retention.bytes=lots"] })).toContain("metadata.max.retention.bytes");
+  expect(err({ sets: ["metadata.log.segment.bytes=1024"] })).toContain("metadata.log.segment.bytes");
+  expect(configDefs["metadata.max.retention.ms"].type).toBe("LONG");
+});

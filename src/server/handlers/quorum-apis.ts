@@ -1,7 +1,8 @@
 /**
  * The Raft RPCs of the controller quorum, served on the controller listener only: Vote,
- * BeginQuorumEpoch, EndQuorumEpoch and Fetch of `__cluster_metadata-0`. Each request is
- * checked for shape here (wire.ts: the metadata topic, one partition) and handed to the Raft
+ * BeginQuorumEpoch, EndQuorumEpoch, Fetch and FetchSnapshot of `__cluster_metadata-0`. Each
+ * request is checked for shape here (wire.ts, wire-snapshot.ts: the metadata topic, one
+ * partition; for FetchSnapshot also ids, epochs and positions in range) and handed to the Raft
  * driver, which answers with the core's response; the core checks cluster id, voter key and
  * epochs and changes nothing for a request that fails them. A request of the wrong shape is
  * a protocol violation: the connection is closed with a log line.
@@ -9,8 +10,9 @@
  * They take the quorum, not the broker's services: a quorum must form before the broker's
  * start-up can end.
  */
+import { ErrorCode } from "../../protocol/errors.ts";
 import { ApiKeys } from "../../protocol/messages/index.ts";
-import type { BeginQuorumEpochResponse, EndQuorumEpochResponse, FetchResponse, RaftRequest, VoteResponse } from "../../raft/messages.ts";
+import type { BeginQuorumEpochResponse, EndQuorumEpochResponse, FetchResponse, FetchSnapshotResponse, RaftRequest, VoteResponse } from "../../raft/messages.ts";
 import {
   beginQuorumEpochRequestFromWire,
   type Decoded,
@@ -22,6 +24,7 @@ import {
   voteRequestFromWire,
   voteResponseToWire,
 } from "../../raft/wire.ts";
+import { fetchSnapshotRequestFromWire, fetchSnapshotResponseToWire } from "../../raft/wire-snapshot.ts";
 import { ProtocolViolation } from "../dispatch.ts";
 import type { Quorum } from "../quorum.ts";
 import { type ApiHandler, defineHandler } from "./handler.ts";
@@ -71,5 +74,16 @@ export function quorumHandlers(quorum: Quorum): ApiHandler[] {
       return raftFetchResponseToWire(r);
     },
   });
-  return [vote, begin, end, fetch] as ApiHandler[];
+  const fetchSnapshot = defineHandler({
+    apiKey: ApiKeys.FetchSnapshot,
+    minVersion: 0,
+    maxVersion: 1,
+    async handle(request) {
+      const d = fetchSnapshotRequestFromWire(request, 0);
+      const probe = decodeFirst(d.ok ? d : { ok: false, errorCode: ErrorCode.INVALID_REQUEST, reason: d.detail });
+      const r = (await quorum.driver.handle(raftRequestSender(probe), (id) => ({ ...probe, requestId: id }))) as FetchSnapshotResponse;
+      return fetchSnapshotResponseToWire(r);
+    },
+  });
+  return [vote, begin, end, fetch, fetchSnapshot] as ApiHandler[];
 }

@@ -35,6 +35,10 @@
  *   formatted again has a new directory id, so it is not the voter it was: it follows as an
  *   observer, never votes, and its fetches do not count toward the high watermark. So a
  *   voter that lost its disk cannot make the quorum forget a committed record or a vote.
+ * - A static quorum keys every voter with the zero directory id, so there a wiped voter
+ *   comes back as the voter it was. It opens unproven and counts for nothing — no vote but
+ *   among empty logs, which need every voter; fetches counted as an observer's — until it
+ *   has caught up with a leader (the unproven-voter rule, at `#onVoteRequest`).
  * - Check-quorum: a leader that has not had a Fetch from a majority of voters (itself
  *   included) within the fetch timeout resigns.
  * - Responses are matched to the request they answer (`requestId`, per role instance):
@@ -55,6 +59,7 @@
 import type { Clock } from "../platform/clock.ts";
 import { type FileSystem, StorageError } from "../platform/fs.ts";
 import type { Prng } from "../platform/prng.ts";
+import { ZERO_UUID_TEXT } from "../protocol/codec/uuid.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { RecordsError } from "../protocol/records/records-error.ts";
 import { assert } from "./assert.ts";
@@ -98,6 +103,7 @@ import {
   type Unattached,
   type VoteRound,
 } from "./roles.ts";
+import { newUnprovenMarker, readUnprovenMarker, removeUnprovenMarker, type UnprovenMarker, unprovenPath, withUnprovenVote, writeUnprovenMarker } from "./unproven.ts";
 
 export interface RaftCoreOptions {
   clusterId: string;
@@ -115,6 +121,11 @@ export interface RaftCoreOptions {
   clock: Clock;
   /** The time at open, in the timebase `tick` will use (monotonic). */
   nowMs: number;
+  /**
+   * Test only: true turns the unproven-voter rule off (see `#onVoteRequest`), so the
+   * simulator can show what a wiped voter does without it. Never set outside tests.
+   */
+  testOnlyDisableUnprovenRule?: boolean;
 }
 
 export type RaftOutput =
@@ -122,6 +133,8 @@ export type RaftOutput =
   /** The high watermark moved to `highWatermark` (everything below is committed). */
   | { readonly kind: "committed"; readonly highWatermark: number; readonly epoch: number; readonly byLeader: boolean }
   | { readonly kind: "roleChanged"; readonly role: RoleKind; readonly epoch: number; readonly leaderId: number; readonly reason: string }
+  /** This voter opened unproven (a new or wiped metadata dir), or became proven (see `#onVoteRequest`). */
+  | { readonly kind: "provenChanged"; readonly proven: boolean; readonly reason: string }
   /**
    * This node installed the leader's snapshot `snapshotId`: its log now starts (empty) at
    * `snapshotId.endOffset`. The state machine replaces its state with `content` (the batches
@@ -168,6 +181,11 @@ export class RaftCore {
   readonly #prng: Prng;
   readonly #clock: Clock;
   readonly #ctx: TransitionContext;
+  /** The unproven-voter rule applies: a voter of a multi-voter quorum keyed with the zero directory id. */
+  readonly #staticVoter: boolean;
+  readonly #unprovenPath: string;
+  /** Non-null while this voter is unproven (what `quorum-unproven` holds). */
+  #unproven: UnprovenMarker | null;
   #role: Role;
   /** What the quorum-state file holds. */
   #durable: QuorumStateData;
@@ -177,7 +195,7 @@ export class RaftCore {
   readonly #requestIdBase: number;
   #requestCount = 0;
 
-  private constructor(opts: RaftCoreOptions, durable: QuorumStateData) {
+  private constructor(opts: RaftCoreOptions, durable: QuorumStateData, staticVoter: boolean, unproven: UnprovenMarker | null) {
     this.local = opts.local;
     this.clusterId = opts.clusterId;
     this.#voters = opts.voters;
@@ -193,6 +211,10 @@ export class RaftCore {
     this.#nowMs = opts.nowMs;
     this.#ctx = { local: opts.local, isVoter: this.#isVoter, voterIds: this.#voterIds };
     this.#durable = durable;
+    this.#staticVoter = staticVoter;
+    this.#unprovenPath = unprovenPath(opts.metadataDir);
+    this.#unproven = unproven;
+    assert(unproven === null || staticVoter, "only a static voter is ever unproven");
     // A snapshot holds committed records only: the high watermark is at least its end.
     this.#highWatermark = opts.log.latestSnapshot()?.endOffset ?? 0;
     opts.log.setHighWatermark(this.#highWatermark);
@@ -224,8 +246,27 @@ export class RaftCore {
     if (log.lastFetchedEpoch() > durable.leaderEpoch) {
       throw new QuorumStateError(path, `epoch ${durable.leaderEpoch} is below the metadata log's last epoch ${log.lastFetchedEpoch()}`);
     }
-    const core = new RaftCore(opts, durable);
+    // The unproven-voter rule (`#onVoteRequest`): a static voter that finds its metadata dir
+    // new or wiped writes the marker now, before anything is sent or written in quorum-state.
+    const staticVoter =
+      opts.testOnlyDisableUnprovenRule !== true &&
+      opts.voters.length > 1 &&
+      opts.local.directoryId === ZERO_UUID_TEXT &&
+      opts.voters.some((v) => sameReplica(v, opts.local));
+    const markerPath = unprovenPath(opts.metadataDir);
+    let unproven = staticVoter ? readUnprovenMarker(opts.fs, markerPath) : null;
+    let unprovenReason = "its marker is still there: it had not caught up before it stopped";
+    if (staticVoter && unproven === null && stored === null && log.logEndOffset === log.logStartOffset) {
+      unproven = newUnprovenMarker(opts.prng);
+      writeUnprovenMarker(opts.fs, markerPath, unproven);
+      unprovenReason = "no quorum-state and an empty metadata log: a new or wiped metadata dir";
+    }
+    const core = new RaftCore(opts, durable, staticVoter, unproven);
     core.#outputs.push({ kind: "roleChanged", role: core.#role.kind, epoch: core.#role.epoch, leaderId: core.#role.leaderId, reason: "opened" });
+    if (unproven !== null) {
+      core.#outputs.push({ kind: "provenChanged", proven: false, reason: unprovenReason });
+      core.#maybeProveByRole(core.#role);
+    }
     core.#drive();
     return core;
   }
@@ -262,6 +303,11 @@ export class RaftCore {
 
   get isVoter(): boolean {
     return this.#isVoter;
+  }
+
+  /** Whether this voter is unproven: it opened a new or wiped metadata dir and has not caught up since. */
+  get unproven(): boolean {
+    return this.#unproven !== null;
   }
 
   /** The quorum-state this node has written (what its file holds). */
@@ -413,6 +459,11 @@ export class RaftCore {
   propose(batches: Uint8Array): ProposeResult {
     const role = this.#role;
     if (role.kind !== "leader") return { kind: "notLeader", leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch };
+    if (this.#staticVoter && role.epochStartOffset === 0 && this.#highWatermark === 0) {
+      // Elected among empty logs: its log stays the one LEADER_CHANGE record until that commits
+      // (P4 of the unproven-voter rule; the metadata layer waits for it anyway, whenWritable).
+      return { kind: "rejected", detail: "the first leader of a static quorum takes proposals once its leader-change record is committed" };
+    }
     if (batches.length === 0 || batches.length > this.#config.appendBytesMax) {
       return { kind: "rejected", detail: `${batches.length} bytes, must be 1..${this.#config.appendBytesMax}` };
     }
@@ -471,8 +522,49 @@ export class RaftCore {
     // A download belongs to the leader and epoch it came from.
     if (this.#log.snapshotDownload !== null) this.#log.abortSnapshotDownload();
     this.#outputs.push({ kind: "roleChanged", role: next.kind, epoch: next.epoch, leaderId: next.leaderId, reason });
+    if (this.#unproven !== null) this.#maybeProveByRole(next);
     if (prev.kind === "leader") this.#answerParked(prev);
     if (next.kind === "leader") this.#onElected(next);
+  }
+
+  // ---- the unproven-voter rule: becoming proven (the rule and its argument: #onVoteRequest) --
+
+  /** P1 (elected, or back resigned from an epoch it led) and P2 (follows the leader it voted for in this epoch). */
+  #maybeProveByRole(role: Role): void {
+    if (this.#unproven === null) return;
+    if (role.kind === "leader" || role.kind === "resigned") {
+      this.#prove(`${role.kind === "leader" ? "elected" : "led"} in epoch ${role.epoch}`);
+    } else if (role.kind === "follower" && role.votedKey !== null && role.votedKey.id === role.leaderId) {
+      this.#prove(`follows leader ${role.leaderId} of epoch ${role.epoch}, which it voted for in an election among empty logs`);
+    }
+  }
+
+  /** Unproven: keeps the vote in the marker for P4 (a failed write costs only that chance). */
+  #rememberVote(epoch: number, candidateId: number): void {
+    const marker = this.#unproven;
+    assert(marker !== null, "remember a vote while proven");
+    const next = withUnprovenVote(marker, { epoch, candidateId });
+    if (next === marker) return;
+    try {
+      writeUnprovenMarker(this.#fs, this.#unprovenPath, next);
+    } catch (e) {
+      if (e instanceof StorageError) return;
+      throw e;
+    }
+    this.#unproven = next;
+  }
+
+  /** Removes the marker durably, then acts as proven. If the disk fails, stays unproven (safe) and tries again at the next proof. */
+  #prove(reason: string): void {
+    assert(this.#unproven !== null, "prove while proven");
+    try {
+      removeUnprovenMarker(this.#fs, this.#unprovenPath);
+    } catch (e) {
+      if (e instanceof StorageError) return;
+      throw e;
+    }
+    this.#unproven = null;
+    this.#outputs.push({ kind: "provenChanged", proven: true, reason });
   }
 
   // ---- role constructors ------------------------------------------------------------------
@@ -504,6 +596,7 @@ export class RaftCore {
       nextFetchMs: this.#nowMs,
       lastFetchOkMs: null,
       leaderEnded: false,
+      caughtUpAtOffset: null,
       fetchingSnapshot: null,
     };
   }
@@ -634,10 +727,21 @@ export class RaftCore {
     }
   }
 
-  /** Whether `round` can no longer reach a majority. */
+  /**
+   * Grants from other voters a (pre-)vote round needs: a majority with its own vote; in a
+   * static quorum, every other voter when its log is empty (V2), and a majority without its
+   * own vote while it is unproven (V3). The rule: `#onVoteRequest`.
+   */
+  #grantsNeeded(): number {
+    // Empty: no record and no snapshot (a log cut at its snapshot is not empty).
+    if (this.#staticVoter && this.#log.logEndOffset === 0) return this.#voters.length - 1;
+    return this.#unproven !== null ? this.#majority : this.#majority - 1;
+  }
+
+  /** Whether `round` can no longer win. */
   #roundLost(round: VoteRound): boolean {
     const others = this.#voters.length - 1;
-    return others - round.rejected.size + 1 < this.#majority;
+    return others - round.rejected.size < this.#grantsNeeded();
   }
 
   #driveProspective(role: Prospective): void {
@@ -647,7 +751,7 @@ export class RaftCore {
       role.round = this.#newRound();
     }
     const round = role.round;
-    if (round.granted.size + 1 >= this.#majority) {
+    if (round.granted.size >= this.#grantsNeeded()) {
       const next: Candidate = { kind: "candidate", epoch: role.epoch + 1, leaderId: -1, votedKey: this.local, round: this.#newRound() };
       this.#transition(next, `pre-vote won (${[...round.granted].join(",")})`);
       return;
@@ -667,7 +771,7 @@ export class RaftCore {
 
   #driveCandidate(role: Candidate): void {
     const round = role.round;
-    if (round.granted.size + 1 >= this.#majority) {
+    if (round.granted.size >= this.#grantsNeeded()) {
       const next: Leader = {
         kind: "leader",
         epoch: role.epoch,
@@ -774,7 +878,8 @@ export class RaftCore {
         requestId,
         clusterId: this.clusterId,
         replicaId: this.local.id,
-        replicaDirectoryId: this.local.directoryId,
+        // Unproven (C1), as in Fetch: counted as an observer's, not toward check-quorum.
+        replicaDirectoryId: this.#unproven?.fetchDirectoryId ?? this.local.directoryId,
         currentLeaderEpoch: role.epoch,
         snapshotId: role.fetchingSnapshot,
         position: this.#log.snapshotDownload?.position ?? 0,
@@ -804,7 +909,8 @@ export class RaftCore {
       requestId,
       clusterId: this.clusterId,
       replicaId: this.local.id,
-      replicaDirectoryId: this.local.directoryId,
+      // Unproven (C1): another directory id than its voter key, so the leader counts it as an observer.
+      replicaDirectoryId: this.#unproven?.fetchDirectoryId ?? this.local.directoryId,
       currentLeaderEpoch: epoch,
       fetchOffset: this.#log.logEndOffset,
       lastFetchedEpoch: this.#log.lastFetchedEpoch(),
@@ -868,6 +974,99 @@ export class RaftCore {
     return this.#nowMs - role.lastFetchOkMs < this.#config.fetchTimeoutMs;
   }
 
+  /**
+   * Votes and pre-votes. Plain Raft, plus the unproven-voter rule for static quorums.
+   *
+   * The rule. A static quorum (`controller.quorum.voters`) keys every voter with the zero
+   * directory id, so a voter whose metadata dir was wiped comes back with the key it had,
+   * and plain Raft would let it vote with an empty log: three voters, a record committed on
+   * A and B, B wiped, A down — C, which lacks the record, asks B, B's empty log makes C look
+   * up to date, and C leads with {B, C} without the record. So a static voter that opens
+   * with no quorum-state and an empty log (fresh or wiped: it cannot tell) is unproven; it
+   * records that durably (unproven.ts) before it sends anything, and while unproven:
+   *  V1. it grants a vote or pre-vote only to a candidate whose log is empty;
+   *  V2. (every static voter, proven or not) a candidate whose log is empty wins only with
+   *      the vote of every voter;
+   *  V3. when it stands, its own vote does not count: it needs a majority of the others;
+   *  C1. its fetches name another directory id than its voter key, so the leader counts
+   *      them toward neither the high watermark nor check-quorum (it follows as an observer).
+   * It becomes proven, and the marker is removed durably, when:
+   *  P1. it is elected (or comes back resigned from an epoch it led);
+   *  P2. it follows the leader of an epoch in which it voted for that leader;
+   *  P3. following leader L in epoch E, a fetch answer with no records and no divergence
+   *      showed its flushed log ending where L's did, at offset f, and L later reports a
+   *      high watermark past f;
+   *  P4. a vote request shows a log of exactly one record, of an epoch in which it voted
+   *      (the marker keeps its votes). A leader elected among empty logs takes proposals
+   *      only once its LEADER_CHANGE record commits, so if it loses the lead before any
+   *      follower heard of it (P2 missed), its log is that one record, and P4 lets the
+   *      voters that elected it vote for it again; without P4 they would wait forever.
+   * Everything else is Raft as it was: the up-to-date check, one vote per epoch, epochs
+   * never go back.
+   *
+   * The bound. Call a voter exposed from its wipe until twice the election timeout after
+   * it is proven again (a candidate's round lasts at most that long, so a vote it gave
+   * while empty may still be counted after it caught up). The rule keeps every committed
+   * record, and one leader per epoch, as long as the exposed voters are a minority at every
+   * instant. A fresh dir counts as wiped: the cluster starts with every voter exposed, but
+   * with nothing committed yet.
+   *
+   * Why committed records stay. A committed record r sits on a majority H of the voters;
+   * Raft keeps it because every later quorum (the voters that elect a leader, or whose
+   * fetches carry the high watermark) meets H in a voter that still has r. A wipe breaks
+   * this only when the voter where they meet is the one that lost r. V1, V3 and C1 keep an
+   * unproven voter out of every quorum but one, the election of an empty log, and V2 makes
+   * that one take every voter, so every member of H. An empty log wins only if every member
+   * of H granted it while empty, so lost r to a wipe after r was committed and before its
+   * grant, inside the round: at the round's end each is still unproven or was proven less
+   * than a round ago, so all of H — a majority — is exposed, outside the bound. Within it,
+   * some member of H still has r and refuses, and an empty log wins only when nothing had
+   * been committed.
+   * A proven voter's log again holds every record committed before its wipe:
+   *  - P1: a leader's log holds every committed record (its electors are proven, or, by V2,
+   *    every log was empty and nothing was committed);
+   *  - P2: by V1 it voted for an empty log, which by V2 won with every voter: nothing had
+   *    been committed, and its log is a prefix of the leader's. The vote that counted was
+   *    this node's own, not a vote from before the wipe: a candidate counts only the answer
+   *    to its latest request to a voter, and requests die with the process they went to;
+   *  - P4: a record of epoch G at offset 0 was written by a leader of G that was elected
+   *    with an empty log, so by V2 with this node's vote in G (as in P2): nothing had been
+   *    committed. (A longer log ending in epoch G could come from a leader of G elected
+   *    with a non-empty log, without this node's vote, which proves nothing.)
+   *  - P3: the record at f was appended after the node came back, so a high watermark past f
+   *    means a majority of proven voters fetched from L in epoch E after the wipe. A record
+   *    committed before the wipe in an epoch above E would have one of them go back to E,
+   *    which a voter never does unless wiped (and a wiped one counts only once proven again,
+   *    the same argument one proof earlier): so L is not a stale leader, its log below f
+   *    holds every record committed before the wipe, and so does ours. The high watermark
+   *    alone would not do: a leader cut off from a newer majority keeps reporting its old
+   *    one until check-quorum ends it, and a wiped voter that trusted it would vote with a
+   *    log that lacks what the newer majority committed.
+   * A wiped voter also forgot its votes; it votes again only for an empty log, which needs
+   * every voter, including the candidate it voted for before (V2): no epoch gets two leaders.
+   *
+   * What it cannot protect against:
+   *  - A majority exposed at once. Unproven at once (wiped and not yet caught up): the
+   *    voters that still have a committed record may all be among them, and if every
+   *    remaining log is empty V2 lets them start over from nothing — the record is gone;
+   *    nothing on the remaining disks could bring it back (KIP-853 has the same bound).
+   *    Or wiped in turn within one election round, since V2's votes are not cast at one
+   *    instant: five voters, r on A, B and X; A wiped, votes for the empty log of C, then
+   *    catches up under another leader and is proven; B and X wiped and vote for C before
+   *    C's round ends; D (empty) votes too. C wins without r, P2 proves B and X, and C
+   *    commits with them. That takes three of five voters wiped within seconds.
+   *  - A disk that loses its log but keeps quorum-state (a partial wipe): it opens as proven
+   *    with an empty log, like a voter that never received a record.
+   *  - Voters keyed with real directory ids (KIP-853) are not covered here: there a wiped
+   *    dir has a new id and is an observer; a dir emptied with its meta.properties kept is not.
+   * There is no window at the cluster's start: before the first commit there is nothing
+   * to lose, and the first election (all logs empty) needs every voter (V2). What the rule
+   * costs is availability: the first election, and any later one among empty logs, waits
+   * for every voter; an unproven voter counts for nothing, so a 3-voter quorum with a wiped
+   * voter stops if another one fails before it is proven; P3 needs a record committed
+   * after the node caught up (an idle quorum leaves it unproven until the next record);
+   * and the first leader takes proposals only once its LEADER_CHANGE record commits.
+   */
   #onVoteRequest(r: VoteRequest): VoteResponse {
     const answer = (errorCode: number, voteGranted: boolean): VoteResponse => ({
       type: "VoteResponse",
@@ -882,10 +1081,17 @@ export class RaftCore {
     if (!this.#isVoter || r.voterId !== this.local.id || r.voterDirectoryId !== this.local.directoryId) return answer(E.INVALID_VOTER_KEY, false);
     if (r.candidateId === this.local.id || !this.#isVoterKey(r.candidateId, r.candidateDirectoryId)) return answer(E.INCONSISTENT_VOTER_SET, false);
     const candidate: ReplicaKey = { id: r.candidateId, directoryId: r.candidateDirectoryId };
+    // P4: a log of one record, of an epoch in which this node voted, is the record of the
+    // election among empty logs it voted in, won.
+    if (this.#unproven !== null && r.lastOffset === 1 && this.#unproven.votes.some((v) => v.epoch === r.lastOffsetEpoch)) {
+      this.#prove(`candidate ${candidate.id}'s log is the one record of epoch ${r.lastOffsetEpoch}: the election among empty logs it voted in was won`);
+    }
+    // V1: unproven, it vouches only for an empty log.
+    const mayVouch = this.#unproven === null || (r.lastOffsetEpoch < 0 && r.lastOffset === 0);
     if (r.preVote) {
       // The prospective is at candidateEpoch - 1; behind us, it learns our epoch from the answer.
       if (r.candidateEpoch <= this.#role.epoch) return answer(E.FENCED_LEADER_EPOCH, false);
-      return answer(E.NONE, !this.#hasHealthyLeader() && this.#logIsUpToDate(r.lastOffsetEpoch, r.lastOffset));
+      return answer(E.NONE, mayVouch && !this.#hasHealthyLeader() && this.#logIsUpToDate(r.lastOffsetEpoch, r.lastOffset));
     }
     if (r.candidateEpoch < this.#role.epoch) return answer(E.FENCED_LEADER_EPOCH, false);
     if (r.candidateEpoch > this.#role.epoch) this.#enterEpoch(r.candidateEpoch, -1, `vote request from ${candidate.id} in epoch ${r.candidateEpoch}`);
@@ -893,12 +1099,13 @@ export class RaftCore {
     assert(role.epoch === r.candidateEpoch, "vote handled in the candidate's epoch");
     const free = role.votedKey === null || sameReplica(role.votedKey, candidate);
     const canVote = (role.kind === "unattached" || (role.kind === "prospective" && role.leaderId === -1)) && free;
-    if (!canVote || !this.#logIsUpToDate(r.lastOffsetEpoch, r.lastOffset)) return answer(E.NONE, false);
+    if (!canVote || !mayVouch || !this.#logIsUpToDate(r.lastOffsetEpoch, r.lastOffset)) return answer(E.NONE, false);
     if (role.votedKey === null) {
       const fresh = this.#newUnattached(role.epoch, candidate);
       const next: Unattached = role.kind === "unattached" ? { ...fresh, electionDeadlineMs: role.electionDeadlineMs } : fresh;
       this.#transition(next, `voted for ${candidate.id} in epoch ${role.epoch}`);
     }
+    if (this.#unproven !== null) this.#rememberVote(role.epoch, candidate.id);
     return answer(E.NONE, true);
   }
 
@@ -1163,6 +1370,21 @@ export class RaftCore {
     }
     const hw = Math.min(r.highWatermark, log.flushedOffset);
     if (hw > this.#highWatermark) this.#setHighWatermark(hw, false);
+    if (this.#unproven !== null) this.#maybeProveByFetch(role, r);
+  }
+
+  /** P3 of the unproven-voter rule (`#onVoteRequest`), after a successful fetch answer in `role`. */
+  #maybeProveByFetch(role: Follower, r: FetchResponse): void {
+    const log = this.#log;
+    assert(r.divergingEpoch === null, "P3 looks at answers without divergence only");
+    if (role.caughtUpAtOffset === null) {
+      // No records and no divergence: the fetch offset was the leader's log end when it answered.
+      if (r.records.length === 0 && log.flushedOffset === log.logEndOffset) role.caughtUpAtOffset = log.logEndOffset;
+      return;
+    }
+    if (r.highWatermark > role.caughtUpAtOffset && log.flushedOffset >= role.caughtUpAtOffset) {
+      this.#prove(`caught up with leader ${role.leaderId} of epoch ${role.epoch} at offset ${role.caughtUpAtOffset}, which it has since committed (high watermark ${r.highWatermark})`);
+    }
   }
 
   // ---- FetchSnapshot ------------------------------------------------------------------------

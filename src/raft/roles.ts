@@ -108,6 +108,12 @@ export interface Follower extends Durable {
   lastFetchOkMs: number | null;
   /** The leader said it resigned (EndQuorumEpoch): pre-votes are granted again. */
   leaderEnded: boolean;
+  /**
+   * Unproven voters only (raft-core.ts, the unproven-voter rule, P3): the log end offset at
+   * which a fetch answer in this role showed the log ending where the leader's did (no
+   * records, no divergence, all flushed); null before. A high watermark past it proves the node.
+   */
+  caughtUpAtOffset: number | null;
   /** The leader's snapshot this follower fetches (FetchSnapshot) instead of the log; null when fetching the log. */
   fetchingSnapshot: SnapshotId | null;
 }

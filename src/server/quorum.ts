@@ -102,7 +102,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
   } else {
     local = { id: nodeId, directoryId: ZERO_UUID };
     voters = config.voters.map((v) => ({ id: v.id, directoryId: ZERO_UUID }));
-    log.warn("static controller quorum: voters carry no directory ids, so a voter whose metadata dir is wiped is not told apart from the one it was", {
+    log.warn("static controller quorum: voters carry no directory ids, so a voter whose metadata dir is wiped comes back as the one it was (it opens unproven and counts for nothing until it has caught up)", {
       voters: config.voters.map((v) => `${v.id}@${v.host}:${v.port}`).join(","),
     });
   }
@@ -191,6 +191,10 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
   const store = new RaftMetadataStore(driver, raftLog, platform.clock, { snapshot: raftConfig.config, log: rlog });
   driver.onEvent((e) => {
     if (e.kind === "roleChanged") rlog.info("quorum role changed", { role: e.role, epoch: e.epoch, leader: e.leaderId, reason: e.reason });
+    else if (e.kind === "provenChanged") {
+      if (e.proven) rlog.info("quorum voter proven: quorum-unproven removed", { dir, reason: e.reason });
+      else rlog.warn("quorum voter unproven: quorum-unproven written; it votes and counts only once caught up with a leader", { dir, reason: e.reason });
+    }
   });
 
   let closed = false;

@@ -545,7 +545,7 @@ export class ClusterSimulation {
       this.#trace(`n${node.id} installed the leader's snapshot ${snapshotIdText(e.snapshotId)} (${e.content.length} bytes)`);
       return;
     }
-    if (e.byLeader) {
+    if (e.kind === "committed" && e.byLeader) {
       this.#recordCommit(node, parts.quorum.log, e.highWatermark, e.epoch);
       this.#maybeCrashSoon(node, crashOnCommitP, "committing as leader");
     }

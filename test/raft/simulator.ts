@@ -5,10 +5,22 @@
  * seed, so a seed replays exactly.
  *
  * Faults (fault phase): message drop, duplication, delay and reordering (random per-message
- * delays); one-way cuts, node isolation and full partitions, healed after a while; node
+ * delays; a message to a node that crashes before it arrives is lost, as requests on the
+ * connections of a dead process are); one-way cuts, node isolation and full partitions, healed after a while; node
  * crashes (power loss: SimFileSystem.crash() keeps only what was fsynced, plus torn tails)
  * and restarts; pauses (the process stops; messages wait for it); disk wipes of voters (a
  * new, empty metadata dir with a new directory id). Proposals arrive at whoever is leader.
+ *
+ * Voter keys: by default each voter is keyed with its directory id (KIP-853), so a wiped
+ * voter comes back as an observer and at most a minority is ever wiped in a run. With
+ * `staticVoters` every key has the zero directory id, as `openQuorum` keys a static
+ * `controller.quorum.voters` list: a wiped voter comes back as the voter it was, unproven
+ * (raft-core.ts, the unproven-voter rule), and wipes are more frequent (15% of the faults)
+ * and unbounded in number, within the rule's stated bound: a voter is wiped only while the
+ * exposed voters (unproven, or proven less than two election timeouts ago) are fewer than a
+ * minority, so they stay a minority. `unprovenRule: false` turns the rule off, to show it
+ * is needed (the wiped voters then never count as proven, so at most a minority is ever
+ * wiped in such a run).
  *
  * After every step (one batch of deliveries and deadlines at one instant) the checker asserts:
  * - one leader per epoch (by replica: node id and directory id);
@@ -39,13 +51,14 @@ import { SimClock } from "../../src/platform/clock.ts";
 import { writeFileAtomic } from "../../src/platform/fs.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
 import { SimFileSystem } from "../../src/platform/sim/fs.ts";
-import { uuidBytesToText } from "../../src/protocol/codec/uuid.ts";
+import { uuidBytesToText, ZERO_UUID_TEXT } from "../../src/protocol/codec/uuid.ts";
 import { buildRecordBatch } from "../../src/protocol/records/builder.ts";
 import { RecordBatchView } from "../../src/protocol/records/record-batch.ts";
 import { defaultRaftConfig, type RaftConfig, shouldSnapshot } from "../../src/raft/config.ts";
 import type { EpochEndOffset, RaftMessage, ReplicaKey } from "../../src/raft/messages.ts";
 import { decodeQuorumState, type QuorumStateData, quorumStatePath } from "../../src/raft/quorum-state.ts";
 import { RaftCore, type RaftOutput } from "../../src/raft/raft-core.ts";
+import { unprovenPath } from "../../src/raft/unproven.ts";
 import { PartitionRaftLog, type RaftAppendResult, type RaftLog, raftLogConfig, type RaftReadResult, type RetentionPolicy } from "../../src/raft/raft-log.ts";
 import type { SnapshotId } from "../../src/raft/snapshot.ts";
 import { FileCache } from "../../src/storage/file-cache.ts";
@@ -68,6 +81,10 @@ export interface SimOptions {
   /** Simulated time after the faults stop within which a new proposal must commit everywhere (15 s). */
   livenessBoundMs?: number;
   config?: RaftConfig;
+  /** Every voter (and every local key) with the zero directory id, as a static quorum (see the module doc). */
+  staticVoters?: boolean;
+  /** False: the cores run without the unproven-voter rule (break-it runs only). */
+  unprovenRule?: boolean;
   /** Trace every event to this sink (replays). */
   trace?: (line: string) => void;
 }
@@ -78,6 +95,8 @@ export interface SimStats {
   messages: number;
   crashes: number;
   wipes: number;
+  /** Wiped voters that became proven again (static voters). */
+  reproven: number;
   pauses: number;
   partitions: number;
   elections: number;
@@ -233,6 +252,8 @@ interface Message {
   seq: number;
   from: number;
   to: number;
+  /** The life of `to` it was sent to: a message does not outlive the process it went to (a connection). */
+  toLife: number;
   message: RaftMessage;
 }
 
@@ -287,7 +308,14 @@ class MessageQueue {
 interface SimNode {
   readonly id: number;
   fs: SimFileSystem;
+  /** The directory id in meta.properties (a new one after each wipe); the voter key's in KIP-853 mode. */
   directoryId: string;
+  /** Static voters: wiped, and not proven since. */
+  lostState: boolean;
+  /** Static voters: when this node last became proven (-Infinity: never). */
+  provenAtMs: number;
+  /** Crashes so far: messages sent to an earlier life are dropped, as a dead process's connections are. */
+  life: number;
   core: RaftCore | null;
   log: ObservedLog | null;
   downUntilMs: number;
@@ -371,6 +399,7 @@ export class Simulation {
     messages: 0,
     crashes: 0,
     wipes: 0,
+    reproven: 0,
     pauses: 0,
     partitions: 0,
     elections: 0,
@@ -428,6 +457,9 @@ export class Simulation {
         id,
         fs: new SimFileSystem(new SeededPrng(this.prng.nextU32()), this.clock),
         directoryId: "",
+        lostState: false,
+        provenAtMs: Number.NEGATIVE_INFINITY,
+        life: 0,
         core: null,
         log: null,
         downUntilMs: 0,
@@ -440,7 +472,7 @@ export class Simulation {
       };
       node.directoryId = this.#format(node);
       this.nodes.push(node);
-      if (id < options.voters) this.voters.push({ id, directoryId: node.directoryId });
+      if (id < options.voters) this.voters.push({ id, directoryId: this.#keyDirectoryId(node) });
     }
     this.#wipesLeft = options.voters - (Math.floor(options.voters / 2) + 1);
     for (const n of this.nodes) this.#start(n);
@@ -452,6 +484,12 @@ export class Simulation {
     return this.clock.monotonicMs();
   }
 
+  /** The directory id of a node's replica key: the zero id for static voters. */
+  #keyDirectoryId(n: SimNode): string {
+    return this.options.staticVoters === true ? ZERO_UUID_TEXT : n.directoryId;
+  }
+
+  /** A replica for the checker: node id and meta.properties directory id, so each wipe starts a new one. */
   #identity(n: SimNode): string {
     return `${n.id}:${n.directoryId}`;
   }
@@ -494,7 +532,7 @@ export class Simulation {
     node.log = new ObservedLog(inner);
     node.core = RaftCore.open({
       clusterId,
-      local: { id: node.id, directoryId },
+      local: { id: node.id, directoryId: this.#keyDirectoryId(node) },
       voters: this.voters,
       config: this.config,
       fs: node.fs,
@@ -503,6 +541,7 @@ export class Simulation {
       prng: new SeededPrng(this.prng.nextU32()),
       clock: this.clock,
       nowMs: this.now,
+      ...(this.options.unprovenRule === false ? { testOnlyDisableUnprovenRule: true } : {}),
     });
     node.checkedEnd = 0;
     node.lastHighWatermark = 0;
@@ -510,7 +549,9 @@ export class Simulation {
     node.sm = emptyState(this.now);
     const latest = node.core.latestSnapshot();
     if (latest !== null) this.#loadSnapshot(node, latest, node.core.readSnapshot(latest));
-    this.#trace(`n${node.id} start (${node.core.role.kind} epoch ${node.core.epoch}, log ${node.log.logStartOffset}..${node.log.logEndOffset}, snapshot ${latest === null ? "none" : `${latest.endOffset}-${latest.epoch}`})`);
+    this.#trace(
+      `n${node.id} start (${node.core.role.kind} epoch ${node.core.epoch}, log ${node.log.logStartOffset}..${node.log.logEndOffset}, snapshot ${latest === null ? "none" : `${latest.endOffset}-${latest.epoch}`}${node.core.unproven ? ", unproven" : ""})`,
+    );
     this.#route(node);
   }
 
@@ -544,7 +585,7 @@ export class Simulation {
     if (this.prng.nextFloat() < dropP) return;
     const copies = this.prng.nextFloat() < dupP ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      this.#queue.push({ dueMs: this.now + 1 + this.prng.int(delayMax), seq: this.#seq++, from, to, message });
+      this.#queue.push({ dueMs: this.now + 1 + this.prng.int(delayMax), seq: this.#seq++, from, to, toLife: this.nodes[to]!.life, message });
     }
   }
 
@@ -594,6 +635,14 @@ export class Simulation {
         this.stats.installs++;
         this.#trace(`n${node.id} installed snapshot ${out.snapshotId.endOffset}-${out.snapshotId.epoch}`);
         this.#loadSnapshot(node, out.snapshotId, out.content);
+        return;
+      case "provenChanged":
+        this.#trace(`n${node.id} ${out.proven ? "proven" : "unproven"}: ${out.reason}`);
+        if (out.proven) node.provenAtMs = this.now;
+        if (out.proven && node.lostState) {
+          node.lostState = false;
+          this.stats.reproven++;
+        }
         return;
     }
   }
@@ -671,6 +720,7 @@ export class Simulation {
     node.log = null;
     node.held = [];
     node.pausedUntilMs = 0;
+    node.life++;
     node.fs.crash();
     this.stats.crashes++;
     if (wipe) {
@@ -678,6 +728,7 @@ export class Simulation {
       node.fs = new SimFileSystem(new SeededPrng(this.prng.nextU32()), this.clock);
       node.directoryId = this.#format(node);
       node.lastState = null;
+      node.lostState = this.options.staticVoters === true;
     }
     node.downUntilMs = this.now + downMs;
     this.#trace(`n${node.id} ${wipe ? "disk wiped" : "crash"}, down ${downMs} ms`);
@@ -687,6 +738,15 @@ export class Simulation {
     const p = this.prng;
     const nodes = this.nodes;
     const pick = (): SimNode => nodes[p.int(nodes.length)]!;
+    // Static voters: wipes are 15% of the faults, within the unproven-voter rule's bound
+    // (raft-core.ts, #onVoteRequest): the exposed voters stay a minority.
+    if (this.options.staticVoters === true && p.nextFloat() < 0.15) {
+      const n = nodes[p.int(this.options.voters)]!;
+      const exposed = nodes.filter((m) => this.#exposed(m)).length;
+      const minority = this.options.voters - (Math.floor(this.options.voters / 2) + 1);
+      if (this.#up(n) && !this.#exposed(n) && exposed < minority) this.#crash(n, 100 + p.int(3000), true);
+      return;
+    }
     const kind = p.int(100);
     if (kind < 22) {
       const n = pick();
@@ -739,6 +799,16 @@ export class Simulation {
       this.#faults = [];
       this.#trace("network healed");
     }
+  }
+
+  /**
+   * A static voter the rule's bound counts: unproven (wiped, or fresh and not caught up yet;
+   * its marker is on disk), or proven less than two election timeouts ago (a candidate's
+   * round lasts at most that long, so a vote it gave while empty may still be counted).
+   */
+  #exposed(m: SimNode): boolean {
+    if (m.id >= this.options.voters) return false;
+    return m.lostState || m.fs.exists(unprovenPath(metadataDir)) || this.now - m.provenAtMs < 2 * this.config.electionTimeoutMs;
   }
 
   #isIntactVoter(n: SimNode): boolean {
@@ -827,7 +897,7 @@ export class Simulation {
 
   #deliver(m: Message): void {
     const node = this.nodes[m.to]!;
-    if (node.core === null) return;
+    if (node.core === null || node.life !== m.toLife) return;
     if (this.#linkFault(m.from, m.to)?.cut === true) return;
     if (this.now < node.pausedUntilMs) {
       node.held.push(m);
@@ -860,6 +930,18 @@ export class Simulation {
       this.#faults.push({ from: b.id, to: id, untilMs: this.now + ms, cut: true, dropP: 0, dupP: 0, delayMaxMs: 0 });
     }
     this.#trace(`n${id} isolated for ${ms} ms`);
+  }
+
+  /** Crashes node `id` (power loss) for `ms`; `wipe` also removes its whole disk, as an operator's `rm -rf`. */
+  crash(id: number, ms: number, wipe: boolean): void {
+    const n = this.nodes[id]!;
+    if (n.core === null) throw new Error(`n${id} is down already`);
+    this.#crash(n, ms, wipe);
+  }
+
+  /** Whether node `id` has its `quorum-unproven` marker on disk (up or down). */
+  hasUnprovenMarker(id: number): boolean {
+    return this.nodes[id]!.fs.exists(unprovenPath(metadataDir));
   }
 
   /** Stops or restarts the random proposals. */
@@ -1041,13 +1123,17 @@ export class Simulation {
   }
 }
 
-export function replayCommand(o: Pick<SimOptions, "seed" | "steps" | "voters" | "observers" | "timing">): string {
-  return `bun test/raft/sim-main.ts --seed ${o.seed} --steps ${o.steps} --voters ${o.voters} --observers ${o.observers} --timing ${o.timing ?? "kafka"} --trace`;
+export function replayCommand(o: Pick<SimOptions, "seed" | "steps" | "voters" | "observers" | "timing" | "staticVoters" | "unprovenRule">): string {
+  const flags = `${o.staticVoters === true ? " --static" : ""}${o.unprovenRule === false ? " --no-unproven-rule" : ""}`;
+  return `bun test/raft/sim-main.ts --seed ${o.seed} --steps ${o.steps} --voters ${o.voters} --observers ${o.observers} --timing ${o.timing ?? "kafka"}${flags} --trace`;
 }
 
-/** The shape of seed `seed` in the CI mix: 3 or 5 voters, an observer every third seed, fast timing in half. */
-export function mixedShape(seed: number): Pick<SimOptions, "voters" | "observers" | "timing"> {
-  return { voters: seed % 2 === 0 ? 3 : 5, observers: seed % 3 === 0 ? 1 : 0, timing: seed % 4 >= 2 ? "fast" : "kafka" };
+/**
+ * The shape of seed `seed` in the CI mix: 3 or 5 voters, an observer every third seed, fast
+ * timing in half, static voters (zero directory ids, frequent wipes) in two seeds of five.
+ */
+export function mixedShape(seed: number): Pick<SimOptions, "voters" | "observers" | "timing" | "staticVoters"> {
+  return { voters: seed % 2 === 0 ? 3 : 5, observers: seed % 3 === 0 ? 1 : 0, timing: seed % 4 >= 2 ? "fast" : "kafka", staticVoters: seed % 5 < 2 };
 }
 
 export function runSimulation(options: SimOptions): SimResult {

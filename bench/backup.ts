@@ -1,10 +1,12 @@
 /**
  * Backup and restore throughput against the broker's own fetch throughput, in one run:
- *   bun bench/backup.ts [--mib 1024]
+ *   bun bench/backup.ts [--mib 1024] [--runs 3]
  * Starts two brokers (source, target), fills one partition with MIB MiB of 1 KiB records
  * (fresh random hex text, compresses ~2:1) in 1 MiB batches, then times: a plain fetch of the whole
  * partition with the project's client (8 MiB fetches, nothing else done), `bunka backup
  * create` (zstd + AES-256-GCM), `backup verify`, and `backup restore` into the target.
+ * Fetch and create are timed RUNS times, alternating (each create into a fresh directory, so
+ * each is a full backup); verify and restore once. Medians go to bench/results/backup.json.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +20,16 @@ import { SeededPrng } from "../src/platform/prng.ts";
 import { buildRecordBatch } from "../src/protocol/records/builder.ts";
 import { startBroker } from "../test/interop/broker-process.ts";
 
-const mib = Number(process.argv[process.argv.indexOf("--mib") + 1] ?? 1024) || 1024;
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? fallback : Number(process.argv[i + 1]) || fallback;
+};
+const mib = arg("--mib", 1024);
+const runs = arg("--runs", 3);
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
 const main = join(import.meta.dir, "../src/main.ts");
 const work = mkdtempSync(join(tmpdir(), "bunka-bench-backup-"));
 writeFileSync(join(work, "key"), "ab".repeat(32));
@@ -40,24 +51,25 @@ try {
   }
   console.log(`filled ${mib} MiB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  const f0 = performance.now();
-  let offset = 0;
   let bytes = 0;
-  for (;;) {
-    const r = await fetchPartition(cluster, { topic: "big", partition: 0 }, { fetchOffset: offset, maxBytes: 8 << 20 });
-    if (!r.ok) throw new Error("fetch");
-    const w = completeBatches(r.value.records, offset, 64 << 20);
-    if (w.batches.length === 0) break;
-    for (const b of w.batches) bytes += b.sizeInBytes;
-    offset = w.nextOffset;
-    if (offset >= r.value.highWatermark) break;
-  }
-  const fetchS = (performance.now() - f0) / 1000;
-  cluster.close();
+  const timeFetch = async (): Promise<number> => {
+    const f0 = performance.now();
+    let offset = 0;
+    bytes = 0;
+    for (;;) {
+      const r = await fetchPartition(cluster, { topic: "big", partition: 0 }, { fetchOffset: offset, maxBytes: 8 << 20 });
+      if (!r.ok) throw new Error("fetch");
+      const w = completeBatches(r.value.records, offset, 64 << 20);
+      if (w.batches.length === 0) break;
+      for (const b of w.batches) bytes += b.sizeInBytes;
+      offset = w.nextOffset;
+      if (offset >= r.value.highWatermark) break;
+    }
+    return (performance.now() - f0) / 1000;
+  };
   const mbs = (s: number) => (bytes / 1e6 / s).toFixed(0);
-  console.log(`fetch (client, CRC check only): ${(bytes / 1e6).toFixed(0)} MB in ${fetchS.toFixed(2)} s = ${mbs(fetchS)} MB/s`);
 
-  const run = async (what: string, args: string[]) => {
+  const run = async (what: string, args: string[], fetchS: number) => {
     const s0 = performance.now();
     const p = Bun.spawn(["bun", main, "backup", ...args], { stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
@@ -66,12 +78,43 @@ try {
     console.log(`${what}: ${s.toFixed(2)} s = ${mbs(s)} MB/s (${(s / fetchS).toFixed(2)}x fetch time) | ${out.trim()}`);
     return s;
   };
-  const dir = join(work, "bk");
   const key = join(work, "key");
-  const backupS = await run("backup create (zstd + AES-256-GCM)", ["create", "--bootstrap-server", src.bootstrap, "--to", dir, "--encryption-key-file", key]);
-  await run("backup verify", ["verify", "--from", dir, "--encryption-key-file", key]);
-  await run("backup restore", ["restore", "--from", dir, "--bootstrap-server", dst.bootstrap, "--encryption-key-file", key]);
-  console.log(`backup throughput / fetch throughput = ${(fetchS / backupS).toFixed(2)} (whole-process times, bun start-up included)`);
+  const fetchTimes: number[] = [];
+  const backupTimes: number[] = [];
+  let dir = "";
+  for (let i = 0; i < runs; i++) {
+    const fetchS = await timeFetch();
+    fetchTimes.push(fetchS);
+    console.log(`run ${i + 1}: fetch (client, CRC check only): ${(bytes / 1e6).toFixed(0)} MB in ${fetchS.toFixed(2)} s = ${mbs(fetchS)} MB/s`);
+    dir = join(work, `bk-${i}`);
+    const backupS = await run(`run ${i + 1}: backup create (zstd + AES-256-GCM)`, ["create", "--bootstrap-server", src.bootstrap, "--to", dir, "--encryption-key-file", key], fetchS);
+    backupTimes.push(backupS);
+    console.log(`run ${i + 1}: backup throughput / fetch throughput = ${(fetchS / backupS).toFixed(2)}`);
+  }
+  cluster.close();
+  const fetchMed = median(fetchTimes);
+  const verifyS = await run("backup verify", ["verify", "--from", dir, "--encryption-key-file", key], fetchMed);
+  const restoreS = await run("backup restore", ["restore", "--from", dir, "--bootstrap-server", dst.bootstrap, "--encryption-key-file", key], fetchMed);
+  const ratios = fetchTimes.map((f, i) => f / (backupTimes[i] as number));
+  console.log(`medians of ${runs}: fetch ${mbs(fetchMed)} MB/s, backup ${mbs(median(backupTimes))} MB/s; backup/fetch throughput median ${median(ratios).toFixed(2)} (whole-process times, bun start-up included)`);
+  const mbps = (s: number) => Math.round(bytes / 1e6 / s);
+  writeFileSync(
+    join(import.meta.dir, "results/backup.json"),
+    `${JSON.stringify(
+      {
+        bench: "backup",
+        mib,
+        runs,
+        date: new Date().toISOString(),
+        fetchMbPerS: fetchTimes.map(mbps),
+        backupMbPerS: backupTimes.map(mbps),
+        backupOverFetch: ratios.map((r) => Number(r.toFixed(2))),
+        medians: { fetchMbPerS: mbps(fetchMed), backupMbPerS: mbps(median(backupTimes)), backupOverFetch: Number(median(ratios).toFixed(2)), verifyMbPerS: mbps(verifyS), restoreMbPerS: mbps(restoreS) },
+      },
+      null,
+      2,
+    )}\n`,
+  );
 } finally {
   await Promise.all([src.dispose(), dst.dispose()]);
   rmSync(work, { recursive: true, force: true });

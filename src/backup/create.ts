@@ -26,12 +26,13 @@ import { type Fd, type FileSystem, joinPath, writeFileAtomic } from "../platform
 import type { Network } from "../platform/network.ts";
 import type { Prng } from "../platform/prng.ts";
 import type { RecordBatchView } from "../protocol/records/record-batch.ts";
-import { type BackupKey, concat, nonceBytes } from "./crypto.ts";
+import { type BackupKey, nonceBytes } from "./crypto.ts";
 import {
   type BackupCodec,
   backupIdFor,
   type ChunkEntry,
   chunkRawBytesMax,
+  ChunkScratch,
   chunkTargetBytes,
   dataFileName,
   encodeChunk,
@@ -247,10 +248,17 @@ async function backupPartition(
   let fileBytes = 0;
   let pending: RecordBatchView[] = [];
   let pendingBytes = 0;
+  const scratch = new ChunkScratch();
 
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
-    const raw = concat(...pending.map((b) => b.bytes));
+    const raw = scratch.raw(pendingBytes);
+    let at = 0;
+    for (const b of pending) {
+      raw.set(b.bytes, at);
+      at += b.bytes.length;
+    }
+    if (at !== raw.length) throw new Error(`chunk assembly: ${at} batch bytes copied, ${raw.length} counted`);
     const first = pending[0]!;
     const last = pending[pending.length - 1]!;
     let records = 0;
@@ -260,7 +268,7 @@ async function backupPartition(
       maxTimestamp = Math.max(maxTimestamp, b.maxTimestamp);
     }
     const index = chunks.length;
-    const sealed = await encodeChunk(identity, { index, firstOffset: first.baseOffset, nextOffset: last.nextOffset, batchCount: pending.length }, raw, options.codec, env.compression, options.key, env.randomBytes(nonceBytes));
+    const sealed = await encodeChunk(identity, { index, firstOffset: first.baseOffset, nextOffset: last.nextOffset, batchCount: pending.length }, raw, options.codec, env.compression, options.key, env.randomBytes(nonceBytes), scratch);
     if (fd === null) fd = env.fs.open(joinPath(partialDir, file), "append");
     env.fs.append(fd, sealed.frame);
     fileBytes += sealed.frame.length;

@@ -71,6 +71,8 @@ export interface CreateOptions {
   readonly codec: BackupCodec;
   /** Bytes asked per Fetch. */
   readonly fetchBytes?: number;
+  /** A full backup even when the directory holds one to build on (starts a new chain). */
+  readonly full?: boolean;
 }
 
 export interface CreateSummary {
@@ -198,7 +200,7 @@ export async function createBackup(env: BackupEnv, options: CreateOptions): Prom
 async function findParent(env: BackupEnv, options: CreateOptions, clusterId: string | null): Promise<Manifest | null> {
   const ids = backupIds(env.fs, options.dir);
   const newest = ids[ids.length - 1];
-  if (newest === undefined) return null;
+  if (newest === undefined || options.full === true) return null;
   let m: Manifest;
   try {
     m = await loadManifest(env.fs, options.dir, newest, options.key);
@@ -331,7 +333,8 @@ async function backupPartition(
   };
 }
 
-function removeTree(fs: FileSystem, path: string): void {
+/** Removes a file or a directory tree (no symlinks are followed: backups hold none). */
+export function removeTree(fs: FileSystem, path: string): void {
   if (!fs.exists(path)) return;
   if (fs.stat(path).isDirectory) {
     for (const n of fs.readdir(path)) removeTree(fs, joinPath(path, n));

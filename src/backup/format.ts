@@ -305,7 +305,7 @@ function grown(have: number, need: number): number {
  */
 export async function encodeChunk(
   identity: ChunkIdentity,
-  fields: { index: number; firstOffset: number; nextOffset: number; batchCount: number },
+  fields: ChunkFields,
   raw: Uint8Array,
   codec: BackupCodec,
   compression: Compression,
@@ -314,7 +314,28 @@ export async function encodeChunk(
   scratch: ChunkScratch | null = null,
 ): Promise<SealedChunk> {
   if (raw.length > chunkRawBytesMax) throw new RangeError(`chunk of ${raw.length} bytes exceeds ${chunkRawBytesMax}`);
-  const compressed = compressChunk(codec, raw, compression);
+  return sealChunk(identity, fields, raw.length, compressChunk(codec, raw, compression), codec, key, nonce, scratch);
+}
+
+export interface ChunkFields {
+  readonly index: number;
+  readonly firstOffset: number;
+  readonly nextOffset: number;
+  readonly batchCount: number;
+}
+
+/** Builds a chunk frame around a payload compressed already (`rawBytes` before compression). */
+export async function sealChunk(
+  identity: ChunkIdentity,
+  fields: ChunkFields,
+  rawBytes: number,
+  compressed: Uint8Array,
+  codec: BackupCodec,
+  key: BackupKey | null,
+  nonce: Uint8Array,
+  scratch: ChunkScratch | null = null,
+): Promise<SealedChunk> {
+  if (!(rawBytes >= 0 && rawBytes <= chunkRawBytesMax)) throw new RangeError(`chunk of ${rawBytes} bytes exceeds ${chunkRawBytesMax}`);
   const header = new Uint8Array(chunkHeaderBytes);
   const view = new DataView(header.buffer);
   header.set(chunkMagic, 0);
@@ -324,20 +345,23 @@ export async function encodeChunk(
   writeI64(view, 12, fields.firstOffset);
   writeI64(view, 20, fields.nextOffset);
   writeU32(view, 28, fields.batchCount);
-  writeU32(view, 32, raw.length);
+  writeU32(view, 32, rawBytes);
   const storedBytes = key === null ? compressed.length : compressed.length + gcmTagBytes;
   if (storedBytes > chunkStoredBytesMax) throw new RangeError(`chunk payload of ${storedBytes} bytes exceeds ${chunkStoredBytesMax}`);
   writeU32(view, 36, storedBytes);
   if (key !== null) header.set(nonce.subarray(0, nonceBytes), 40);
-  const payload = key === null ? compressed : await key.seal(compressed, header.subarray(40, 52), associatedData(identity, header));
-  if (payload.length !== storedBytes) throw new Error(`sealed payload is ${payload.length} bytes, expected ${storedBytes}`);
   let frame: Uint8Array;
-  if (scratch === null) {
-    frame = concat(header, payload);
-  } else {
-    frame = scratch.frame(chunkHeaderBytes + payload.length);
+  if (scratch !== null) {
+    // Sealed straight into the frame: no payload-sized allocation at all.
+    frame = scratch.frame(chunkHeaderBytes + storedBytes);
     frame.set(header, 0);
-    frame.set(payload, chunkHeaderBytes);
+    const payload = frame.subarray(chunkHeaderBytes);
+    if (key === null) payload.set(compressed);
+    else await key.sealInto(compressed, header.subarray(40, 52), associatedData(identity, header), payload);
+  } else {
+    const payload = key === null ? compressed : await key.seal(compressed, header.subarray(40, 52), associatedData(identity, header));
+    if (payload.length !== storedBytes) throw new Error(`sealed payload is ${payload.length} bytes, expected ${storedBytes}`);
+    frame = concat(header, payload);
   }
   return { frame, sha256: hex(await sha256(frame)), storedBytes };
 }

@@ -104,11 +104,16 @@ export class BackupSchedule {
     return { kind: this.#kind, ...this.#state };
   }
 
-  /** Cancels the timer; resolves once a run in progress has ended. Idempotent. */
-  async stop(): Promise<void> {
+  /** No run starts from now on (a run in progress goes on). Idempotent. */
+  cancel(): void {
     this.#stopped = true;
     this.#cancel?.();
     this.#cancel = null;
+  }
+
+  /** Cancels; resolves once a run in progress has ended. Idempotent. */
+  async stop(): Promise<void> {
+    this.cancel();
     if (this.#running !== null) await this.#running;
     this.#kind = "stopped";
   }
@@ -135,10 +140,8 @@ export class BackupSchedule {
     this.#kind = "running";
     this.#running = this.#run().finally(() => {
       this.#running = null;
-      if (!this.#stopped) {
-        this.#kind = "idle";
-        this.#arm();
-      }
+      this.#kind = this.#stopped ? "stopped" : "idle";
+      this.#arm();
     });
   }
 
@@ -154,6 +157,11 @@ export class BackupSchedule {
     } catch (e) {
       const reason = describe(e);
       const durationMs = Math.round(clock.monotonicMs() - startedMono);
+      if (this.#stopped) {
+        // The broker closed the connection under it: not a failure of the backup.
+        log.info("scheduled backup abandoned: the broker is stopping", { dir: this.#settings.dir, durationMs, reason });
+        return;
+      }
       this.#state = { ...this.#state, failures: this.#state.failures + 1, consecutiveFailures: this.#state.consecutiveFailures + 1, lastError: reason };
       log.error("scheduled backup failed; the next interval retries", { dir: this.#settings.dir, durationMs, failures: this.#state.failures, error: reason });
       return;

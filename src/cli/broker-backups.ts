@@ -87,6 +87,9 @@ export async function startScheduledBackups(node: Node, config: BrokerConfig, ke
       isResponsible: () => services.metadata.image.liveBrokers()[0]?.brokerId === broker.nodeId,
     },
   );
+  // At the start of a graceful stop no new run starts (a run cut off by the closing
+  // connections is logged as abandoned, not failed); the stop waits for a run in progress.
+  broker.addDrainHook("scheduled backups", () => schedule.cancel());
   broker.addShutdownHook("scheduled backups", () => schedule.stop());
   schedule.start();
   if (key === null) log.warn("scheduled backups are NOT encrypted: anyone who can read backup.dir reads the data (set backup.encryption.key.file)", { dir });

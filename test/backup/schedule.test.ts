@@ -242,3 +242,16 @@ test("removeExpiredBackups: an old base of a young incremental stays; an old cha
   expect(await removeExpiredBackups(r.fs, dir, null, r.clock.nowMs() + 10 * hourMs, hourMs)).toEqual([a!, b!]);
   expect(r.fs.readdir(dir)).toEqual([]);
 });
+
+test("a run cut off by a graceful stop (cancel, then its connection closes) is logged as abandoned, not as a failure", async () => {
+  const r = rig({ intervalMs: 1000, slowMs: 500, fail: () => "connection closed" });
+  r.schedule.start();
+  await advance(r, 1000);
+  r.schedule.cancel();
+  await advance(r, 500);
+  await r.schedule.stop();
+  expect(r.lines.some((l) => l.includes("scheduled backup abandoned"))).toBe(true);
+  expect(r.lines.some((l) => l.includes("scheduled backup failed"))).toBe(false);
+  expect(r.schedule.state()).toMatchObject({ kind: "stopped", failures: 0 });
+  expect(r.clock.pendingTimers()).toBe(0);
+});

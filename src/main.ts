@@ -32,6 +32,7 @@ import { core, crcImplementation } from "./wasm/index.ts";
 import { runBackupCli } from "./backup/cli.ts";
 import { bunCompression } from "./platform/bun/compression.ts";
 import { nodeAes256Gcm } from "./platform/bun/aead.ts";
+import { readScheduledBackupKey, startScheduledBackups } from "./cli/broker-backups.ts";
 
 const usage = `usage:
   bunka [broker] [--config FILE] [--set key=value ...] start a broker
@@ -161,6 +162,13 @@ async function runBroker(args: readonly string[]): Promise<void> {
 
   const seed = crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
   let node;
+  let backupKey;
+  try {
+    backupKey = await readScheduledBackupKey(config);
+  } catch (error) {
+    if (error instanceof StartupError) fail(2, error.message);
+    throw error;
+  }
   try {
     node = await startNode(config, {
       network: bunNetwork,
@@ -182,6 +190,7 @@ async function runBroker(args: readonly string[]): Promise<void> {
     fail(1, `start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
   const { broker } = node;
+  await startScheduledBackups(node, config, backupKey);
 
   // The handler is in place before the ready line: whoever reads that line may signal at once.
   let stopping = false;

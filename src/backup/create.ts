@@ -26,12 +26,13 @@ import { type Fd, type FileSystem, joinPath, writeFileAtomic } from "../platform
 import type { Network } from "../platform/network.ts";
 import type { Prng } from "../platform/prng.ts";
 import type { RecordBatchView } from "../protocol/records/record-batch.ts";
-import { type BackupKey, concat, nonceBytes } from "./crypto.ts";
+import { type BackupKey, nonceBytes } from "./crypto.ts";
 import {
   type BackupCodec,
   backupIdFor,
   type ChunkEntry,
   chunkRawBytesMax,
+  ChunkScratch,
   chunkTargetBytes,
   dataFileName,
   encodeChunk,
@@ -70,6 +71,8 @@ export interface CreateOptions {
   readonly codec: BackupCodec;
   /** Bytes asked per Fetch. */
   readonly fetchBytes?: number;
+  /** A full backup even when the directory holds one to build on (starts a new chain). */
+  readonly full?: boolean;
 }
 
 export interface CreateSummary {
@@ -197,7 +200,7 @@ export async function createBackup(env: BackupEnv, options: CreateOptions): Prom
 async function findParent(env: BackupEnv, options: CreateOptions, clusterId: string | null): Promise<Manifest | null> {
   const ids = backupIds(env.fs, options.dir);
   const newest = ids[ids.length - 1];
-  if (newest === undefined) return null;
+  if (newest === undefined || options.full === true) return null;
   let m: Manifest;
   try {
     m = await loadManifest(env.fs, options.dir, newest, options.key);
@@ -247,10 +250,17 @@ async function backupPartition(
   let fileBytes = 0;
   let pending: RecordBatchView[] = [];
   let pendingBytes = 0;
+  const scratch = new ChunkScratch();
 
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
-    const raw = concat(...pending.map((b) => b.bytes));
+    const raw = scratch.raw(pendingBytes);
+    let at = 0;
+    for (const b of pending) {
+      raw.set(b.bytes, at);
+      at += b.bytes.length;
+    }
+    if (at !== raw.length) throw new Error(`chunk assembly: ${at} batch bytes copied, ${raw.length} counted`);
     const first = pending[0]!;
     const last = pending[pending.length - 1]!;
     let records = 0;
@@ -260,7 +270,7 @@ async function backupPartition(
       maxTimestamp = Math.max(maxTimestamp, b.maxTimestamp);
     }
     const index = chunks.length;
-    const sealed = await encodeChunk(identity, { index, firstOffset: first.baseOffset, nextOffset: last.nextOffset, batchCount: pending.length }, raw, options.codec, env.compression, options.key, env.randomBytes(nonceBytes));
+    const sealed = await encodeChunk(identity, { index, firstOffset: first.baseOffset, nextOffset: last.nextOffset, batchCount: pending.length }, raw, options.codec, env.compression, options.key, env.randomBytes(nonceBytes), scratch);
     if (fd === null) fd = env.fs.open(joinPath(partialDir, file), "append");
     env.fs.append(fd, sealed.frame);
     fileBytes += sealed.frame.length;
@@ -323,7 +333,8 @@ async function backupPartition(
   };
 }
 
-function removeTree(fs: FileSystem, path: string): void {
+/** Removes a file or a directory tree (no symlinks are followed: backups hold none). */
+export function removeTree(fs: FileSystem, path: string): void {
   if (!fs.exists(path)) return;
   if (fs.stat(path).isDirectory) {
     for (const n of fs.readdir(path)) removeTree(fs, joinPath(path, n));

@@ -57,6 +57,17 @@ export class BackupKey {
     return new Uint8Array(out);
   }
 
+  /** Seals into `out` (exactly `plain.length` + 16 bytes): ciphertext ‖ tag, the bytes `seal` returns. */
+  async sealInto(plain: Uint8Array, nonce: Uint8Array, associated: Uint8Array, out: Uint8Array): Promise<void> {
+    if (out.length !== plain.length + gcmTagBytes) throw new RangeError(`sealInto: ${out.length} output bytes for ${plain.length} + ${gcmTagBytes}`);
+    if (nonce.length !== nonceBytes) throw new RangeError(`nonce of ${nonce.length} bytes`);
+    if (this.#fast?.sealInto !== undefined) {
+      this.#fast.sealInto(this.#raw, nonce, associated, plain, out);
+      return;
+    }
+    out.set(await this.seal(plain, nonce, associated));
+  }
+
   /** The plaintext, or null when the tag does not check (wrong key, altered bytes or identity). */
   async open(sealed: Uint8Array, nonce: Uint8Array, associated: Uint8Array): Promise<Uint8Array | null> {
     if (nonce.length !== nonceBytes || sealed.length < gcmTagBytes) return null;

@@ -28,6 +28,8 @@ import { zstdLevelMax, zstdLevelMin } from "../metadata/topic-config.ts";
 import { dropBehindBytesMin } from "../storage/config.ts";
 import { isLogLevel, type LogLevel } from "../util/log.ts";
 import {
+  backupIntervalMsMin,
+  backupRetentionDaysMax,
   idleTimeoutMsMin,
   inflightRequestBytesPerConnectionMin,
   inflightRequestsPerConnectionMax,
@@ -182,6 +184,22 @@ const logLevelSchema = z
   .toLowerCase()
   .refine(isLogLevel, "not a level")
   .transform((s) => s as LogLevel);
+
+/** A regular expression matched against whole names: refused at start-up unless it compiles. */
+function regexDef(dflt: string, c: Common): ConfigDef<string> {
+  const schema = z
+    .string()
+    .trim()
+    .refine((s) => {
+      try {
+        new RegExp(`^(?:${s})$`);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "not a regular expression");
+  return def("STRING", schema, "a regular expression", dflt, dflt, c);
+}
 
 const ignoredNote = "Accepted for compatibility with Kafka's server.properties; bunka ignores it.";
 const noKerberos = "Accepted for compatibility; bunka has no Kerberos (SASL/GSSAPI).";
@@ -414,6 +432,24 @@ export const configDefs = {
 
   // --- fetch
   "fetch.max.bytes": int(57671680, 1024, int32Max, { doc: "Most bytes one Fetch response carries." }),
+
+  // --- scheduled backups (bunka's own; src/backup/schedule.ts)
+  "backup.dir": str("", {
+    bunkaOnly: true,
+    doc: "Directory the broker writes scheduled backups into (the format of `bunka backup create`); empty (the default) turns scheduled backups off. In a cluster, the live broker with the lowest id runs the schedule for the whole cluster.",
+  }),
+  "backup.interval.ms": long(3_600_000, "3600000", backupIntervalMsMin, { bunkaOnly: true, doc: "Time between two scheduled backups; each is incremental on the previous one in backup.dir." }),
+  "backup.topics": regexDef(".*", { bunkaOnly: true, doc: "Topics backed up: a regular expression matching whole names (internal topics never are)." }),
+  "backup.groups": regexDef(".*", { bunkaOnly: true, doc: "Consumer groups whose committed offsets are backed up: a regular expression matching whole ids." }),
+  "backup.retention.days": def("INT", intSchema(-1, backupRetentionDaysMax).refine((v) => v !== 0, "0 would remove every backup"), `-1 or an integer in [1, ${backupRetentionDaysMax}]`, 7, "7", {
+    bunkaOnly: true,
+    doc: "Scheduled backups older than this are removed, except those a younger incremental backup builds on; a new full backup starts a chain every half retention. -1 keeps every backup; 0 is refused.",
+  }),
+  "backup.compression.type": oneOf(["zstd", "lz4", "gzip", "none"] as const, "zstd", { bunkaOnly: true, doc: "Compression of backup chunks." }),
+  "backup.encryption.key.file": strOrNull({
+    bunkaOnly: true,
+    doc: "File holding the 256-bit key that seals backup chunks (AES-256-GCM): 64 hex digits (openssl rand -hex 32) or 32 raw bytes. Unset: backups are written unencrypted, and each run says so.",
+  }),
 
   // --- Kafka keys accepted and ignored
   "num.network.threads": int(3, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),

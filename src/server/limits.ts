@@ -159,3 +159,8 @@ export class RequestBudget {
     this.#waiters.delete(wake);
   }
 }
+
+/** Shortest backup.interval.ms accepted (src/backup/schedule.ts asserts the same bound). */
+export const backupIntervalMsMin = 100;
+/** Longest backup.retention.days (1000 years: a typo, not a policy, beyond it). */
+export const backupRetentionDaysMax = 365_000;

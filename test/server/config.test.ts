@@ -297,3 +297,20 @@ test("metadata snapshot and retention settings: Kafka's names, defaults and rang
   expect(err({ sets: ["metadata.log.segment.bytes=1024"] })).toContain("metadata.log.segment.bytes");
   expect(configDefs["metadata.max.retention.ms"].type).toBe("LONG");
 });
+
+test("scheduled backups: off by default; bad values refuse start-up naming the key", () => {
+  const c = ok({});
+  expect(c.get("backup.dir")).toBe("");
+  expect(c.get("backup.interval.ms")).toBe(3_600_000);
+  expect(c.get("backup.compression.type")).toBe("zstd");
+  expect(c.get("backup.retention.days")).toBe(7);
+  expect(c.get("backup.encryption.key.file")).toBeNull();
+  const set = ok({ sets: ["backup.dir=/b", "backup.topics=orders-.*|audit", "backup.retention.days=-1", "backup.compression.type=lz4", "backup.interval.ms=60000"] });
+  expect(set.get("backup.topics")).toBe("orders-.*|audit");
+  expect(set.get("backup.retention.days")).toBe(-1);
+  expect(err({ sets: ["backup.topics=orders-(["] })).toContain("backup.topics");
+  expect(err({ sets: ["backup.groups=*"] })).toContain("backup.groups");
+  expect(err({ sets: ["backup.retention.days=0"] })).toContain("backup.retention.days");
+  expect(err({ sets: ["backup.compression.type=snappy"] })).toContain("backup.compression.type");
+  expect(err({ sets: ["backup.interval.ms=10"] })).toContain("backup.interval.ms");
+});

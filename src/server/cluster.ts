@@ -13,7 +13,8 @@
  *   STALE_BROKER_EPOCH or unknown-registration answer (the controller lost it, or fenced a
  *   previous life) registers again. `stop` asks for a controlled shutdown (wantShutDown).
  * - `ControllerDuties`: on the active controller only, fences brokers whose heartbeats
- *   stopped for `broker.session.timeout.ms` (a metadata record, like every change).
+ *   stopped for `broker.session.timeout.ms` (a metadata record, like every change), which
+ *   moves the leadership of their partitions in the same batch (replication-control.ts).
  *
  * On the active controller, every one of these runs locally (a decision submitted to the
  * metadata manager), so a single node never talks to itself over the network.
@@ -269,7 +270,7 @@ export class BrokerLifecycle {
 
   async #register(): Promise<RegistrationReply> {
     const r = this.#registration;
-    if (this.#o.link.isLocal()) return this.#o.metadata.submit((c) => registerBroker(c, r));
+    if (this.#o.link.isLocal()) return this.#o.metadata.submit((c) => registerBroker(c, r, this.#o.duties.uncleanDefault));
     const answer = await this.#o.link.send(ApiKeys.BrokerRegistration, {
       brokerId: r.brokerId,
       clusterId: this.#o.clusterId,
@@ -301,8 +302,11 @@ export class ControllerDuties {
   readonly #quorum: Quorum;
   #timer: CancelTimer | null = null;
   #wasLeader = false;
+  /** unclean.leader.election.enable of this node's config: elections fall back to it. */
+  readonly uncleanDefault: boolean;
 
-  constructor(opts: { metadata: MetadataManager; quorum: Quorum; clock: Clock; log: Logger; sessionTimeoutMs: number; checkIntervalMs: number }) {
+  constructor(opts: { metadata: MetadataManager; quorum: Quorum; clock: Clock; log: Logger; sessionTimeoutMs: number; checkIntervalMs: number; uncleanDefault?: boolean }) {
+    this.uncleanDefault = opts.uncleanDefault ?? false;
     this.#metadata = opts.metadata;
     this.#quorum = opts.quorum;
     this.#clock = opts.clock;
@@ -318,7 +322,7 @@ export class ControllerDuties {
   /** A heartbeat answered here (from the controller listener or this node's own broker). */
   async heartbeat(h: { brokerId: number; brokerEpoch: number; currentMetadataOffset: number; wantFence: boolean; wantShutDown: boolean }): Promise<HeartbeatReply> {
     this.#noteLeadership();
-    const reply = await this.#metadata.submit((c) => brokerHeartbeat(c, h));
+    const reply = await this.#metadata.submit((c) => brokerHeartbeat(c, h, this.uncleanDefault));
     if (reply.errorCode === ErrorCode.NONE) this.#tracker.heartbeat(h.brokerId, h.brokerEpoch, this.#clock.monotonicMs());
     return reply;
   }
@@ -339,7 +343,7 @@ export class ControllerDuties {
     if (!this.#wasLeader) return;
     for (const { brokerId, brokerEpoch } of this.#tracker.expired(this.#metadata.image, this.#clock.monotonicMs())) {
       try {
-        const fenced = await this.#metadata.submit((c) => fenceExpiredBroker(c, brokerId, brokerEpoch));
+        const fenced = await this.#metadata.submit((c) => fenceExpiredBroker(c, brokerId, brokerEpoch, this.uncleanDefault));
         if (fenced) this.#log.warn("fenced a broker whose heartbeats stopped", { broker: brokerId, brokerEpoch });
       } catch (error) {
         if (!(error instanceof NotControllerError)) this.#log.error("fencing a broker failed", { broker: brokerId, error: error instanceof Error ? error.message : String(error) });

@@ -30,7 +30,7 @@ import { offsetFetchHandler } from "./offset-fetch.ts";
 import { offsetDeleteHandler } from "./offset-delete.ts";
 import type { ApiHandler } from "./handler.ts";
 import { forwardedToController } from "../cluster.ts";
-import { allocateProducerIdsHandler, brokerHeartbeatHandler, brokerRegistrationHandler } from "./controller-apis.ts";
+import { allocateProducerIdsHandler, alterPartitionHandler, brokerHeartbeatHandler, brokerRegistrationHandler } from "./controller-apis.ts";
 import { describeQuorumHandler } from "./describe-quorum.ts";
 
 const served: ApiHandler[] = [];
@@ -83,4 +83,5 @@ controllerServed.push(
   brokerRegistrationHandler as ApiHandler,
   brokerHeartbeatHandler as ApiHandler,
   allocateProducerIdsHandler as ApiHandler,
+  alterPartitionHandler as ApiHandler,
 );

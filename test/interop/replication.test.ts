@@ -25,11 +25,11 @@ import { ApiKeys } from "../../src/protocol/messages/index.ts";
 import { walkBatches } from "../../src/protocol/records/record-batch.ts";
 import { pollUntil } from "./broker-process.ts";
 import { ClusterProcess } from "./cluster-process.ts";
+import { longestStall, startProducer } from "./replication-producer.ts";
 
 setDefaultTimeout(180_000);
 
 const topic = "replicated";
-const script = join(import.meta.dir, "py/replication_producer.py");
 let cluster: ClusterProcess;
 
 beforeAll(async () => {
@@ -58,32 +58,6 @@ async function partitionState(): Promise<{ leader: number; isr: number[] }> {
   } finally {
     await admin.disconnect();
   }
-}
-
-export interface Delivery {
-  v: string;
-  o: number;
-  t: number;
-  e: string | null;
-}
-
-/** Starts the Python producer; `stop()` ends it and resolves with every delivery report. */
-export function startProducer(bootstrap: string, rate: number): { stop: () => Promise<{ deliveries: Delivery[]; sent: number; undelivered: number }> } {
-  const proc = Bun.spawn(["/usr/bin/python3", script, bootstrap, topic, String(rate)], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  const output = new Response(proc.stdout).text();
-  return {
-    async stop() {
-      proc.stdin.write("stop\n");
-      await proc.stdin.end();
-      const code = await proc.exited;
-      const text = await output;
-      if (code !== 0) throw new Error(`producer exited ${code}: ${await new Response(proc.stderr).text()}`);
-      const lines = text.trim().split("\n").map((l) => JSON.parse(l) as Delivery & { done?: boolean; sent?: number; undelivered?: number });
-      const last = lines.pop();
-      if (last?.done !== true) throw new Error(`producer output ends without its summary: ${text.slice(-500)}`);
-      return { deliveries: lines, sent: last.sent ?? -1, undelivered: last.undelivered ?? -1 };
-    },
-  };
 }
 
 /** Every record of partition 0 (offset → value), fetched from the leader up to its HW. */
@@ -133,14 +107,6 @@ function segments(id: number): Map<string, Buffer> {
   );
 }
 
-/** The longest gap between two consecutive acknowledgements (ms). */
-export function longestStall(deliveries: readonly Delivery[]): number {
-  const times = deliveries.filter((d) => d.e === null).map((d) => d.t).sort((a, b) => a - b);
-  let worst = 0;
-  for (let i = 1; i < times.length; i++) worst = Math.max(worst, times[i]! - times[i - 1]!);
-  return worst;
-}
-
 test("RF=3, acks=all, idempotent producer, leader SIGKILLed and restarted: every acknowledged record exactly once, segment files identical", async () => {
   const admin = kafka().admin();
   await admin.connect();
@@ -152,7 +118,7 @@ test("RF=3, acks=all, idempotent producer, leader SIGKILLed and restarted: every
   await pollUntil("ISR of three", 20_000, async () => ((await partitionState().catch(() => undefined))?.isr.length === 3 ? true : undefined), 200);
   const before = await partitionState();
 
-  const producer = startProducer(cluster.bootstrap(), 200);
+  const producer = startProducer(cluster.bootstrap(), topic, 200);
   await Bun.sleep(4_000);
   const victim = cluster.node(before.leader);
   const killedAt = performance.now();

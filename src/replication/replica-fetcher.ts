@@ -22,7 +22,9 @@
  * - OFFSET_OUT_OF_RANGE: below the leader's log start → start over there; else truncate to
  *   the leader's HW (everything above may be unreplicated) and fetch again.
  * - a leadership or epoch error: the partition backs off `replica.fetch.backoff.ms`; the
- *   metadata image, when it changes, reassigns it.
+ *   metadata image, when it changes, reassigns it. UNKNOWN_LEADER_EPOCH and
+ *   NOT_LEADER_OR_FOLLOWER (the leader has not applied the image that made it leader yet)
+ *   retry after 50 ms instead: a new leader's HW waits for its followers' fetches.
  * A failed request (connection, timeout) backs the whole fetcher off.
  *
  * After every `await` a fetcher re-checks that it is open and that each answered partition is
@@ -70,6 +72,9 @@ export interface ReplicaFetcherOptions {
   /** A followed partition's log or HW changed (wakes local waiters). */
   readonly onProgress: (p: Partition) => void;
 }
+
+/** Retry of a partition whose leader has not applied the metadata that made it leader yet. */
+const metadataLagBackoffMs = 50;
 
 /** Fetch v15 carries ReplicaState (KIP-903); v13 topic ids; v12 lastFetchedEpoch. */
 const replicaFetchVersionMin = 15;
@@ -329,6 +334,13 @@ class ReplicaFetcher {
           this.#o.onProgress(p);
           return;
         }
+        case ErrorCode.UNKNOWN_LEADER_EPOCH:
+        case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+          // Our image names this node leader at this epoch and its own does not yet: it is
+          // about to (metadata reaches brokers within ms); waiting the whole backoff would
+          // hold the new leader's HW, and every acks=all write, that long.
+          a.delayedUntilMs = clock.monotonicMs() + Math.min(config.backoffMs, metadataLagBackoffMs);
+          return;
         default:
           backOff();
           return;

@@ -280,14 +280,6 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   broker.addShutdownHook("groups", () => groups.shutdown());
   // The last counts; lines after it (from the hooks that run later) are written unlimited.
   broker.addShutdownHook("fault log", () => faultLog.close());
-  // At the start of a graceful stop: answer long polls now (fetches with what they have,
-  // acks=all waits expire, pending group joins get NOT_COORDINATOR) so draining connections
-  // do not wait for their timeouts.
-  broker.addDrainHook("complete delayed operations", () => {
-    groups.shutdown();
-    replicas.fetchWaits.expireAll();
-    replicas.produceWaits.expireAll();
-  });
 
   lifecycle = new BrokerLifecycle({
     nodeId,
@@ -303,8 +295,17 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     logDirs: broker.logDirs,
     heartbeatIntervalMs: config.get("broker.heartbeat.interval.ms"),
   });
-  // At the start of a graceful stop: the controller fences this broker (controlled shutdown).
+  // At the start of a graceful stop: the controller fences this broker (controlled shutdown),
+  // which moves the leadership of its partitions to other ISR members first — acks=all writes
+  // waiting here then end NOT_LEADER_OR_FOLLOWER and their producers go to the new leaders.
   broker.addDrainHook("controlled shutdown", () => lifecycle.shutDown(Math.min(5000, config.get("broker.heartbeat.interval.ms") * 2)));
+  // Then answer long polls now (fetches with what they have, acks=all waits expire, pending
+  // group joins get NOT_COORDINATOR) so draining connections do not wait for their timeouts.
+  broker.addDrainHook("complete delayed operations", () => {
+    groups.shutdown();
+    replicas.fetchWaits.expireAll();
+    replicas.produceWaits.expireAll();
+  });
   broker.addShutdownHook("broker lifecycle", () => lifecycle.stop());
 
   const services: BrokerServices = {

@@ -238,7 +238,59 @@ async function runScenario(seed: number, mode: "kill" | "power", downMs: number)
   s.client.close();
 }
 
+/**
+ * KIP-101/279: the leader is cut off from everyone right after appending a batch no follower
+ * fetched (a produce that reached it just before). The others elect a new leader (fenced
+ * after the session timeout) and take more writes; back, the deposed leader fetches with its
+ * last epoch, hears where that epoch ended on the new leader, and truncates its unreplicated
+ * tail there — so the logs agree, and the batch never acknowledged is gone.
+ */
+async function runDivergence(seed: number): Promise<void> {
+  const s = new ReplicationScenario(seed);
+  const sim = s.sim;
+  sim.begin();
+  sim.stopWorkload();
+  const all = [1, 2, 3];
+  expect(await s.runUntil(() => all.every((id) => sim.imageOf(id)?.liveBrokers().length === 3), 20_000)).toBe(true);
+  expect(await s.createTopic()).toBe(true);
+  expect(await s.runUntil(() => all.every((id) => s.replicas.get(id)?.replicas.getPartition(topic, 0) !== undefined), 10_000)).toBe(true);
+  const producer = s.produce();
+  await s.runFor(2_000);
+  s.producing = false;
+  await s.runFor(1_000);
+  await producer;
+  const victim = s.leaderOf();
+  const old = s.replicas.get(victim)!.replicas;
+  const tail = buildRecordBatch([{ key: null, value: encoder.encode("never-acknowledged"), timestamp: 1_700_000_000_000 }]);
+  sim.isolateNode(victim, 15_000);
+  const appended = old.appendRecords(topic, 0, tail, { requiredAcks: -1, allowZstd: true, internalTopicsAllowed: false });
+  expect(appended.kind).toBe("appended");
+  const tailOffset = appended.kind === "appended" ? appended.firstOffset : -1;
+  const other = all.find((id) => id !== victim)!;
+  expect(await s.runUntil(() => (sim.imageOf(other)?.partition(topic, 0)?.leader ?? victim) !== victim, 15_000)).toBe(true);
+  const again = s.produce();
+  await s.runFor(3_000);
+  // Healed: the deposed leader follows, truncates, catches up and rejoins.
+  expect(await s.runUntil(() => sim.imageOf(other)?.partition(topic, 0)?.isr.length === 3, 30_000)).toBe(true);
+  s.producing = false;
+  await s.runFor(3_000);
+  await again;
+  expect(s.failure).toBeNull();
+  const leader = s.leaderOf();
+  const hw = s.replicas.get(leader)!.replicas.getPartition(topic, 0)!.log.highWatermark;
+  const reference = s.logOf(leader, hw);
+  expect(reference.records.get(tailOffset)).not.toBe("never-acknowledged");
+  expect([...reference.records.values()]).not.toContain("never-acknowledged");
+  for (const a of s.acked) expect(reference.records.get(a.offset)).toBe(a.value);
+  for (const id of all) expect(Buffer.from(s.logOf(id, hw).bytes).equals(Buffer.from(reference.bytes))).toBe(true);
+  sim.end();
+  s.client.close();
+}
+
 describe("replication in the cluster simulator", () => {
+  for (const seed of [7, 8]) {
+    test(`seed ${seed}: a deposed leader's unreplicated tail is truncated by leader epoch (KIP-101/279)`, () => runDivergence(seed), 120_000);
+  }
   for (const seed of [1, 2, 3]) {
     test(`seed ${seed}: RF=3, acks=all, the leader killed and back within the session timeout: nothing acknowledged lost, replicas identical`, () => runScenario(seed, "kill", 6_000), 120_000);
   }

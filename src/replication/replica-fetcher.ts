@@ -14,7 +14,8 @@
  * Per partition in the answer:
  * - records: appended as they are (`appendAsFollower`: the leader's offsets, epochs and
  *   bytes, CRCs checked once here), the epoch cache follows the batches; then the HW becomes
- *   min(the leader's HW, our log end offset), never lower than it was.
+ *   min(the leader's HW, our log end offset), never lower than it was, and the log start
+ *   follows the leader's (DeleteRecords) up to that HW.
  * - diverging epoch (KIP-320/595, the leader's end of our last epoch is below our log end):
  *   truncate to min(the leader's end offset for that epoch, ours for it), and fetch again
  *   with the now latest epoch — repeated until both agree, so a follower never keeps bytes
@@ -383,6 +384,8 @@ class ReplicaFetcher {
         const hw = Math.min(pd.highWatermark, p.log.logEndOffset);
         if (hw > p.log.highWatermark) p.log.setHighWatermark(hw);
       }
+      // DeleteRecords (and retention) on the leader: the follower's log start follows, within its HW.
+      if (pd.logStartOffset > p.log.logStartOffset && pd.logStartOffset <= p.log.highWatermark) p.log.deleteRecordsBefore(pd.logStartOffset);
       this.#o.onProgress(p);
     } catch (e) {
       if (!(e instanceof StorageError)) throw e;

@@ -230,6 +230,10 @@ async function runScenario(seed: number, mode: "kill" | "power", downMs: number)
     expect(p.log.logEndOffset).toBe(hw);
     expect(Buffer.from(s.logOf(id, hw).bytes).equals(Buffer.from(reference.bytes))).toBe(true);
   }
+  // DeleteRecords on the leader: the followers' log start follows at their next fetch.
+  const target = Math.floor(hw / 2);
+  expect(s.replicas.get(leader)!.replicas.deleteRecords(leaderPartition, target)).toEqual({ errorCode: ErrorCode.NONE, lowWatermark: target });
+  expect(await s.runUntil(() => all.every((id) => s.replicas.get(id)!.replicas.getPartition(topic, 0)!.log.logStartOffset === target), 5_000)).toBe(true);
   console.log(
     `seed ${seed}: ${s.acked.length} records acknowledged of ${s.sent * recordsPerBatch} sent, HW ${hw}, leader epochs ${[...s.leaders].map(([e, n]) => `${e}:n${n}`).join(" ")}, ` +
       `longest stall between acks ${s.longestStallMs} ms (simulated), errors ${JSON.stringify(Object.fromEntries(s.errors))}`,

@@ -3,7 +3,8 @@
  * broker.session.timeout.ms=3000 and broker.heartbeat.interval.ms=500, a topic with
  * replication factor 3 and min.insync.replicas=2, confluent-kafka-python (librdkafka 2.0.2)
  * producing with enable.idempotence and acks=all at a steady rate while the partition's leader
- * is SIGKILLed and, a few seconds later, restarted on its data.
+ * is SIGKILLed and, a few seconds later, restarted on its data — three times in a row, each
+ * time once the ISR is whole again.
  *
  * Checked: the leader moved to another node; every acknowledged record is read back (Fetch
  * from the leader) exactly once, at the offset it was acknowledged at, in order, and no record
@@ -30,6 +31,8 @@ import { longestStall, startProducer } from "./replication-producer.ts";
 setDefaultTimeout(180_000);
 
 const topic = "replicated";
+/** Leader kills in one run (each followed by a restart and the ISR whole again). */
+const killsPerRun = 3;
 let cluster: ClusterProcess;
 
 beforeAll(async () => {
@@ -107,7 +110,7 @@ function segments(id: number): Map<string, Buffer> {
   );
 }
 
-test("RF=3, acks=all, idempotent producer, leader SIGKILLed and restarted: every acknowledged record exactly once, segment files identical", async () => {
+test("RF=3, acks=all, idempotent producer, the leader SIGKILLed and restarted three times: every acknowledged record exactly once, segment files identical", async () => {
   const admin = kafka().admin();
   await admin.connect();
   try {
@@ -119,19 +122,25 @@ test("RF=3, acks=all, idempotent producer, leader SIGKILLed and restarted: every
   const before = await partitionState();
 
   const producer = startProducer(cluster.bootstrap(), topic, 200);
-  await Bun.sleep(4_000);
-  const victim = cluster.node(before.leader);
-  const killedAt = performance.now();
-  await victim.kill();
-  const moved = await pollUntil("a new leader", 20_000, async () => {
-    const s = await partitionState().catch(() => undefined);
-    return s !== undefined && s.leader !== before.leader && s.leader > 0 ? s : undefined;
-  }, 100);
-  const movedMs = performance.now() - killedAt;
   await Bun.sleep(3_000);
-  await victim.restart();
-  await pollUntil("the old leader back in the ISR", 30_000, async () => ((await partitionState().catch(() => undefined))?.isr.length === 3 ? true : undefined), 200);
-  await Bun.sleep(3_000);
+  const kills: string[] = [];
+  let leader = before.leader;
+  for (let k = 0; k < killsPerRun; k++) {
+    const victim = cluster.node(leader);
+    const killedAt = performance.now();
+    await victim.kill();
+    const moved = await pollUntil("a new leader", 20_000, async () => {
+      const s = await partitionState().catch(() => undefined);
+      return s !== undefined && s.leader !== leader && s.leader > 0 ? s : undefined;
+    }, 100);
+    kills.push(`n${leader} killed, n${moved.leader} leading ${Math.round(performance.now() - killedAt)} ms later`);
+    await Bun.sleep(2_000);
+    await victim.restart();
+    await pollUntil("the old leader back in the ISR", 30_000, async () => ((await partitionState().catch(() => undefined))?.isr.length === 3 ? true : undefined), 200);
+    await Bun.sleep(1_000);
+    leader = moved.leader;
+  }
+  await Bun.sleep(2_000);
   const { deliveries, sent, undelivered } = await producer.stop();
 
   const acked = deliveries.filter((d) => d.e === null);
@@ -160,7 +169,7 @@ test("RF=3, acks=all, idempotent producer, leader SIGKILLed and restarted: every
   }, 200);
   const totalBytes = [...equal.values()].reduce((n, b) => n + b.length, 0);
   console.log(
-    `replication: ${acked.length} records acknowledged, ${records.length} in the log, leader n${before.leader} killed, n${moved.leader} leading ${Math.round(movedMs)} ms later; ` +
+    `replication: ${acked.length} records acknowledged, ${records.length} in the log; ${kills.join("; ")}; ` +
       `longest stall between acknowledgements ${Math.round(longestStall(deliveries))} ms; ${equal.size} segment file(s), ${totalBytes} bytes identical on 3 brokers`,
   );
 });

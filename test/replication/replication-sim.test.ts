@@ -185,7 +185,7 @@ class ReplicationScenario {
  * `downMs` below the session timeout (9 s here): the leader is back before it is fenced, and its
  * new registration moves the leadership; above it: it is fenced first.
  */
-async function runScenario(seed: number, mode: "kill" | "power", downMs: number): Promise<void> {
+async function runScenario(seed: number, mode: "kill" | "power", downMs: number, kills = 1): Promise<void> {
   const s = new ReplicationScenario(seed);
   const sim = s.sim;
   sim.begin();
@@ -199,19 +199,23 @@ async function runScenario(seed: number, mode: "kill" | "power", downMs: number)
   const ackedBefore = s.acked.length;
   expect(ackedBefore).toBeGreaterThan(0);
 
-  // The leader dies, with only what it fsynced surviving; it comes back `downMs` later.
-  const victim = s.leaderOf();
-  const epochBefore = sim.imageOf(victim)!.partition(topic, 0)!.leaderEpoch;
-  sim.crashNode(victim, mode, downMs);
-  const other = all.find((id) => id !== victim)!;
-  expect(await s.runUntil(() => (sim.imageOf(other)?.partition(topic, 0)?.leaderEpoch ?? -1) > epochBefore, 15_000)).toBe(true);
-  const newLeader = sim.imageOf(other)!.partition(topic, 0)!.leader;
-  expect(newLeader).not.toBe(victim);
-  expect(newLeader).toBeGreaterThanOrEqual(1);
-  expect(await s.runUntil(() => s.acked.length > ackedBefore + 20, 10_000)).toBe(true);
-  // Back, the old leader truncates where it diverged, catches up and rejoins the ISR.
-  expect(await s.runUntil(() => sim.imageOf(other)?.partition(topic, 0)?.isr.length === 3, 30_000)).toBe(true);
-  await s.runFor(2_000);
+  // The leader dies, with only what it fsynced surviving; it comes back `downMs` later; again
+  // with the next leader, `kills` times.
+  for (let k = 0; k < kills; k++) {
+    const victim = s.leaderOf();
+    const epochBefore = sim.imageOf(victim)!.partition(topic, 0)!.leaderEpoch;
+    const ackedBefore = s.acked.length;
+    sim.crashNode(victim, mode, downMs);
+    const other = all.find((id) => id !== victim)!;
+    expect(await s.runUntil(() => (sim.imageOf(other)?.partition(topic, 0)?.leaderEpoch ?? -1) > epochBefore, 15_000)).toBe(true);
+    const newLeader = sim.imageOf(other)!.partition(topic, 0)!.leader;
+    expect(newLeader).not.toBe(victim);
+    expect(newLeader).toBeGreaterThanOrEqual(1);
+    expect(await s.runUntil(() => s.acked.length > ackedBefore + 20, 15_000)).toBe(true);
+    // Back, the old leader truncates where it diverged, catches up and rejoins the ISR.
+    expect(await s.runUntil(() => sim.imageOf(other)?.partition(topic, 0)?.isr.length === 3, 30_000)).toBe(true);
+    await s.runFor(2_000);
+  }
   s.producing = false;
   await s.runUntil(() => false, 6_000);
   await producer;
@@ -297,6 +301,9 @@ describe("replication in the cluster simulator", () => {
   }
   for (const seed of [1, 2, 3]) {
     test(`seed ${seed}: RF=3, acks=all, the leader killed and back within the session timeout: nothing acknowledged lost, replicas identical`, () => runScenario(seed, "kill", 6_000), 120_000);
+  }
+  for (const seed of [9, 10]) {
+    test(`seed ${seed}: RF=3, acks=all, three leaders killed one after the other: nothing acknowledged lost, replicas identical`, () => runScenario(seed, "kill", 4_000, 3), 120_000);
   }
   for (const seed of [4, 5, 6]) {
     test(`seed ${seed}: RF=3, acks=all, the leader's machine down past the session timeout: nothing acknowledged lost, replicas identical`, () => runScenario(seed, "power", 12_000), 120_000);

@@ -204,6 +204,7 @@ export class Partition {
     const f = this.#followers.get(replicaId);
     if (f === undefined) return false;
     const leaderEnd = this.log.logEndOffset;
+    if (!(fetchOffset >= 0 && fetchOffset <= leaderEnd)) throw new Error(`partition ${this.key}: follower ${replicaId} fetch offset ${fetchOffset} outside [0, ${leaderEnd}]`);
     if (fetchOffset >= leaderEnd) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, nowMs);
     else if (fetchOffset >= f.lastFetchLeaderLogEndOffset) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, f.lastFetchTimeMs);
     f.logEndOffset = fetchOffset;

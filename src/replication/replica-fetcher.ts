@@ -373,11 +373,15 @@ class ReplicaFetcher {
       }
       const records = pd.records;
       if (records !== null && records.length > 0) {
+        const before = p.log.logEndOffset;
         const appended = p.log.appendAsFollower(records);
         if (appended.kind !== "ok") {
           log.error("follower append failed", { partition: p.key, result: appended.kind, detail: "detail" in appended ? appended.detail : "" });
           backOff();
           return;
+        }
+        if (!(appended.firstOffset >= before && p.log.logEndOffset === appended.lastOffset + 1)) {
+          throw new Error(`follower ${p.key}: appended ${appended.firstOffset}..${appended.lastOffset} at log end ${before}, now ${p.log.logEndOffset}`);
         }
       }
       if (pd.highWatermark >= 0) {

@@ -14,7 +14,9 @@
  *   previous life) registers again. `stop` asks for a controlled shutdown (wantShutDown).
  * - `ControllerDuties`: on the active controller only, fences brokers whose heartbeats
  *   stopped for `broker.session.timeout.ms` (a metadata record, like every change), which
- *   moves the leadership of their partitions in the same batch (replication-control.ts).
+ *   moves the leadership of their partitions in the same batch (replication-control.ts);
+ *   and elects leaders of offline partitions that can have one (unclean election enabled
+ *   since they went offline).
  *
  * On the active controller, every one of these runs locally (a decision submitted to the
  * metadata manager), so a single node never talks to itself over the network.
@@ -22,6 +24,7 @@
 import type { RequestResult } from "../client/errors.ts";
 import { brokerHeartbeat, type BrokerRegistration, fenceExpiredBroker, type HeartbeatReply, HeartbeatTracker, registerBroker, type RegistrationReply } from "../metadata/broker-lifecycle.ts";
 import type { CreatedTopic } from "../metadata/controller.ts";
+import { electOfflineLeaders, uncleanPolicy } from "../metadata/replication-control.ts";
 import { type ControllerCommand, type ControllerCommandResult, type MetadataManager, NotControllerError } from "../metadata/metadata-manager.ts";
 import { randomUuid } from "../metadata/uuid.ts";
 import type { CancelTimer, Clock } from "../platform/clock.ts";
@@ -349,6 +352,20 @@ export class ControllerDuties {
         if (!(error instanceof NotControllerError)) this.#log.error("fencing a broker failed", { broker: brokerId, error: error instanceof Error ? error.message : String(error) });
         return;
       }
+    }
+    // Offline partitions that can have a leader now (unclean election enabled since, or an
+    // ISR member live again through a path that did not elect): decided on the image, submitted
+    // only when there is something to write.
+    const image = this.#metadata.image;
+    if (electOfflineLeaders(image, uncleanPolicy(image, this.uncleanDefault)).length === 0) return;
+    try {
+      const elected = await this.#metadata.submit((c) => {
+        const records = electOfflineLeaders(c.image, uncleanPolicy(c.image, this.uncleanDefault));
+        return { records, response: records.length };
+      });
+      if (elected > 0) this.#log.info("elected leaders of offline partitions", { partitions: elected });
+    } catch (error) {
+      if (!(error instanceof NotControllerError)) this.#log.error("electing offline partitions failed", { error: error instanceof Error ? error.message : String(error) });
     }
   }
 }

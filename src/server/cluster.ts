@@ -296,6 +296,10 @@ export class BrokerLifecycle {
   }
 }
 
+/** A session check this much later than its interval (times, plus the slack) means a stall. */
+const stalledCheckFactor = 2;
+const stalledCheckSlackMs = 1000;
+
 /** What only the active controller does for the brokers. */
 export class ControllerDuties {
   readonly #metadata: MetadataManager;
@@ -315,8 +319,18 @@ export class ControllerDuties {
     this.#clock = opts.clock;
     this.#log = opts.log;
     this.#tracker = new HeartbeatTracker(opts.sessionTimeoutMs, opts.clock.monotonicMs());
+    let lastTickMs = opts.clock.monotonicMs();
     const tick = (): void => {
       this.#timer = opts.clock.schedule(opts.checkIntervalMs, tick);
+      // A check far later than scheduled means this process stalled (a long synchronous step,
+      // a pause): heartbeats could not be read meanwhile, so every session restarts now
+      // rather than fencing brokers — this node's own among them — for our stall.
+      const now = opts.clock.monotonicMs();
+      if (now - lastTickMs > opts.checkIntervalMs * stalledCheckFactor + stalledCheckSlackMs) {
+        this.#log.warn("controller checks stalled: broker sessions restart now", { stalledMs: now - lastTickMs - opts.checkIntervalMs });
+        this.#tracker.reset(now);
+      }
+      lastTickMs = now;
       void this.#check();
     };
     this.#timer = opts.clock.schedule(opts.checkIntervalMs, tick);

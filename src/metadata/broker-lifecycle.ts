@@ -10,6 +10,10 @@
  *   broker's old requests are fenced). A fenced broker is unfenced once it has replayed the
  *   metadata log past its own registration (caught up); `wantFence` keeps it fenced;
  *   `wantShutDown` fences it for a controlled shutdown.
+ * - Leadership follows (replication-control.ts): a broker fenced, shutting down or registering
+ *   a new incarnation leaves every ISR and its partitions get new leaders, in the same
+ *   metadata batch as the fencing; a broker unfenced leads the offline partitions whose ISR
+ *   it is in. `uncleanDefault` is the controller's static unclean.leader.election.enable.
  * - `HeartbeatTracker`: the controller's in-memory record of when each broker last
  *   heartbeated (monotonic time); `expired` names unfenced brokers silent for longer than
  *   `broker.session.timeout.ms`. A new active controller starts every broker's clock at its
@@ -19,6 +23,7 @@ import { ErrorCode } from "../protocol/errors.ts";
 import type { ControllerContext, ControllerResult } from "./controller.ts";
 import type { MetadataImage } from "./image.ts";
 import type { BrokerEndpoint, MetadataRecord } from "./records.ts";
+import { electOfflineLeaders, removeBrokerFromPartitions, uncleanPolicy } from "./replication-control.ts";
 import type { Uuid } from "./uuid.ts";
 
 export interface BrokerRegistration {
@@ -34,7 +39,7 @@ export interface RegistrationReply {
   readonly brokerEpoch: number;
 }
 
-export function registerBroker(ctx: ControllerContext, r: BrokerRegistration): ControllerResult<RegistrationReply> {
+export function registerBroker(ctx: ControllerContext, r: BrokerRegistration, uncleanDefault = false): ControllerResult<RegistrationReply> {
   const existing = ctx.image.brokers.get(r.brokerId);
   if (existing !== undefined && existing.incarnationId === r.incarnationId) {
     return { records: [], response: { errorCode: ErrorCode.NONE, errorMessage: null, brokerEpoch: existing.brokerEpoch } };
@@ -49,7 +54,9 @@ export function registerBroker(ctx: ControllerContext, r: BrokerRegistration): C
     rack: r.rack,
     fenced: true,
   };
-  return { records: [record], response: { errorCode: ErrorCode.NONE, errorMessage: null, brokerEpoch } };
+  // A new life of a known broker: the old one is gone, with whatever it had not flushed.
+  const moved = existing === undefined ? [] : removeBrokerFromPartitions(ctx.image, r.brokerId, uncleanPolicy(ctx.image, uncleanDefault));
+  return { records: [record, ...moved], response: { errorCode: ErrorCode.NONE, errorMessage: null, brokerEpoch } };
 }
 
 export interface Heartbeat {
@@ -68,7 +75,7 @@ export interface HeartbeatReply {
   readonly shouldShutDown: boolean;
 }
 
-export function brokerHeartbeat(ctx: ControllerContext, h: Heartbeat): ControllerResult<HeartbeatReply> {
+export function brokerHeartbeat(ctx: ControllerContext, h: Heartbeat, uncleanDefault = false): ControllerResult<HeartbeatReply> {
   const b = ctx.image.brokers.get(h.brokerId);
   if (b === undefined) {
     return { records: [], response: { errorCode: ErrorCode.BROKER_ID_NOT_REGISTERED, isCaughtUp: false, isFenced: true, shouldShutDown: false } };
@@ -78,7 +85,13 @@ export function brokerHeartbeat(ctx: ControllerContext, h: Heartbeat): Controlle
   }
   // Its own registration is at an offset >= its epoch: replayed past it, the broker knows the cluster.
   const caughtUp = h.currentMetadataOffset >= b.brokerEpoch;
-  const fence = (fenced: boolean): MetadataRecord[] => (b.fenced === fenced ? [] : [{ type: "brokerFencing", brokerId: b.brokerId, brokerEpoch: b.brokerEpoch, fenced }]);
+  const unclean = uncleanPolicy(ctx.image, uncleanDefault);
+  const fence = (fenced: boolean): MetadataRecord[] => {
+    if (b.fenced === fenced) return [];
+    const record: MetadataRecord = { type: "brokerFencing", brokerId: b.brokerId, brokerEpoch: b.brokerEpoch, fenced };
+    const moved = fenced ? removeBrokerFromPartitions(ctx.image, b.brokerId, unclean) : electOfflineLeaders(ctx.image, unclean, new Set([b.brokerId]));
+    return [record, ...moved];
+  };
   if (h.wantShutDown) {
     return { records: fence(true), response: { errorCode: ErrorCode.NONE, isCaughtUp: caughtUp, isFenced: true, shouldShutDown: true } };
   }
@@ -87,10 +100,11 @@ export function brokerHeartbeat(ctx: ControllerContext, h: Heartbeat): Controlle
 }
 
 /** Fences a broker whose session expired (if it is still the same, unfenced registration). */
-export function fenceExpiredBroker(ctx: ControllerContext, brokerId: number, brokerEpoch: number): ControllerResult<boolean> {
+export function fenceExpiredBroker(ctx: ControllerContext, brokerId: number, brokerEpoch: number, uncleanDefault = false): ControllerResult<boolean> {
   const b = ctx.image.brokers.get(brokerId);
   if (b === undefined || b.brokerEpoch !== brokerEpoch || b.fenced) return { records: [], response: false };
-  return { records: [{ type: "brokerFencing", brokerId, brokerEpoch, fenced: true }], response: true };
+  const moved = removeBrokerFromPartitions(ctx.image, brokerId, uncleanPolicy(ctx.image, uncleanDefault));
+  return { records: [{ type: "brokerFencing", brokerId, brokerEpoch, fenced: true }, ...moved], response: true };
 }
 
 export class HeartbeatTracker {

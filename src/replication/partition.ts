@@ -15,11 +15,22 @@
  * epoch cache, as Kafka's makeLeader does, so OffsetForLeaderEpoch answers before the
  * first append of the epoch.
  *
- * High watermark = the smallest log end offset over the ISR. The leader's own is its log's
- * end offset; followers report theirs by fetching (`updateFollowerEndOffset`), so until the
- * cluster issue lands a multi-replica ISR holds the HW where it is (acks=all waits) — the
- * safe answer. The HW only moves forward (asserted) and is persisted through the log
- * (`setHighWatermark`, checkpointed by the LogManager).
+ * Leader side (Kafka's Partition): every follower's fetch reports its log end offset (the
+ * fetch offset) and, when it reached the leader's end offset of its previous fetch, a
+ * caught-up time (`updateFollowerFetchState`). High watermark = the smallest log end offset
+ * over the maximal ISR (the committed ISR plus members an in-flight AlterPartition adds), so
+ * a follower counts only for bytes it has appended. The HW only moves forward (asserted) and
+ * is persisted through the log (`setHighWatermark`, checkpointed by the LogManager).
+ *
+ * ISR changes are proposals (`isrExpansion`, `isrShrink`), sent by the caller to the
+ * controller as AlterPartition with this leader epoch and partition epoch; at most one is in
+ * flight (`beginIsrChange` .. `endIsrChange` or an image with a newer partition epoch). The
+ * ISR itself only ever comes from the image: a committed record, never the proposal.
+ * - expansion: a replica outside the ISR whose end offset is at least the HW and at least the
+ *   start offset of this leader's epoch (it holds everything this leader may have committed);
+ * - shrink: an ISR follower whose last caught-up time is older than replica.lag.time.max.ms.
+ * Becoming leader, every ISR member counts as caught up now (Kafka's reset), their end offsets
+ * unknown until they fetch: the HW waits for them.
  */
 import { NO_LEADER, type PartitionImage } from "../metadata/image.ts";
 import type { TopicConfig } from "../metadata/topic-config.ts";
@@ -36,6 +47,27 @@ export type PartitionState =
 /** Kafka's "no epoch given" value for currentLeaderEpoch fields. */
 export const noLeaderEpoch = -1;
 
+/** What the leader knows of one follower, from its fetches. */
+export interface FollowerState {
+  /** The follower's log end offset (its last fetch offset); -1 until it fetches. */
+  logEndOffset: number;
+  /** When it last was at the leader's end offset (monotonic ms). */
+  lastCaughtUpTimeMs: number;
+  lastFetchTimeMs: number;
+  /** The leader's end offset at the follower's previous fetch. */
+  lastFetchLeaderLogEndOffset: number;
+  /** The broker epoch its fetches carry (-1: not given). */
+  brokerEpoch: number;
+}
+
+/** An ISR change sent to the controller and not yet seen in the image. */
+export interface IsrChange {
+  readonly isr: readonly number[];
+  readonly leaderEpoch: number;
+  /** The partition epoch the proposal is based on. */
+  readonly partitionEpoch: number;
+}
+
 export class Partition {
   readonly topic: string;
   readonly partition: number;
@@ -46,10 +78,13 @@ export class Partition {
   #state: PartitionState;
   #config: TopicConfig;
   readonly #nodeId: number;
-  /** Log end offsets reported by followers in the ISR (absent: unknown). */
-  readonly #followerEndOffsets = new Map<number, number>();
+  /** Followers of this leader epoch, by replica id (every replica but this node). */
+  readonly #followers = new Map<number, FollowerState>();
+  /** The log end offset when this node became leader of the current epoch. */
+  #leaderEpochStartOffset = -1;
+  #pendingIsr: IsrChange | null = null;
 
-  constructor(nodeId: number, image: PartitionImage, topic: string, log: PartitionLog, config: TopicConfig) {
+  constructor(nodeId: number, image: PartitionImage, topic: string, log: PartitionLog, config: TopicConfig, nowMs = 0) {
     this.#nodeId = nodeId;
     this.topic = topic;
     this.partition = image.partition;
@@ -59,7 +94,7 @@ export class Partition {
     this.#config = config;
     this.#state = stateOf(nodeId, image);
     if (this.#state.kind === "leader") {
-      this.#onBecomeLeader();
+      this.#onBecomeLeader(nowMs);
       // The checkpointed HW may lag the log (it is written periodically): a leader whose ISR
       // is itself knows everything it holds is committed.
       this.maybeIncrementHighWatermark();
@@ -98,7 +133,7 @@ export class Partition {
   }
 
   /** The one transition function. Returns true when the role or leader epoch changed. */
-  applyImage(image: PartitionImage): boolean {
+  applyImage(image: PartitionImage, nowMs = 0): boolean {
     if (image.partition !== this.partition || image.topicId !== this.topicId) {
       throw new Error(`partition ${this.key}: image of ${image.topicId}-${image.partition} applied`);
     }
@@ -109,20 +144,31 @@ export class Partition {
     }
     this.#state = next;
     const roleChanged = prev.kind !== next.kind || prev.leaderEpoch !== next.leaderEpoch;
+    const pending = this.#pendingIsr;
+    if (pending !== null && (roleChanged || next.partitionEpoch !== pending.partitionEpoch)) this.#pendingIsr = null;
     if (next.kind === "leader") {
-      for (const id of [...this.#followerEndOffsets.keys()]) if (!next.isr.includes(id)) this.#followerEndOffsets.delete(id);
       if (roleChanged) {
-        this.#followerEndOffsets.clear();
-        this.#onBecomeLeader();
+        this.#onBecomeLeader(nowMs);
+        // A follower's appends did not track producers: the new leader dedupes from its log.
+        if (prev.kind !== "leader" && !this.log.closed) this.producers.rebuildFromLog(this.log);
       }
+      for (const id of next.replicas) if (id !== this.#nodeId && !this.#followers.has(id)) this.#followers.set(id, unknownFollower(0));
+      for (const id of [...this.#followers.keys()]) if (!next.replicas.includes(id)) this.#followers.delete(id);
       this.maybeIncrementHighWatermark();
     } else {
-      this.#followerEndOffsets.clear();
+      this.#followers.clear();
     }
     return roleChanged;
   }
 
-  #onBecomeLeader(): void {
+  #onBecomeLeader(nowMs: number): void {
+    const s = this.#state;
+    this.#followers.clear();
+    this.#pendingIsr = null;
+    if (s.kind === "leader") {
+      for (const id of s.replicas) if (id !== this.#nodeId) this.#followers.set(id, unknownFollower(s.isr.includes(id) ? nowMs : 0));
+    }
+    this.#leaderEpochStartOffset = this.log.closed ? -1 : this.log.logEndOffset;
     if (this.log.closed) return;
     try {
       this.log.leaderEpochCache.assign(this.#state.leaderEpoch, this.log.logEndOffset);
@@ -147,21 +193,101 @@ export class Partition {
     return null;
   }
 
-  /** A follower's fetch told us its log end offset (cluster issue); may advance the HW. */
-  updateFollowerEndOffset(replicaId: number, logEndOffset: number): boolean {
-    if (this.#state.kind !== "leader" || !this.#state.isr.includes(replicaId) || replicaId === this.#nodeId) return false;
-    this.#followerEndOffsets.set(replicaId, logEndOffset);
+  /**
+   * A follower's fetch at `fetchOffset` (its log end offset), at `nowMs`: records its end
+   * offset and caught-up time (Kafka's rule: caught up when it fetched at least the leader's
+   * end offset now, or at its previous fetch). Returns true when the HW advanced. False and no
+   * change when this node does not lead or `replicaId` is not a replica.
+   */
+  updateFollowerFetchState(replicaId: number, brokerEpoch: number, fetchOffset: number, nowMs: number): boolean {
+    if (this.#state.kind !== "leader" || this.log.closed) return false;
+    const f = this.#followers.get(replicaId);
+    if (f === undefined) return false;
+    const leaderEnd = this.log.logEndOffset;
+    if (!(fetchOffset >= 0 && fetchOffset <= leaderEnd)) throw new Error(`partition ${this.key}: follower ${replicaId} fetch offset ${fetchOffset} outside [0, ${leaderEnd}]`);
+    if (fetchOffset >= leaderEnd) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, nowMs);
+    else if (fetchOffset >= f.lastFetchLeaderLogEndOffset) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, f.lastFetchTimeMs);
+    f.logEndOffset = fetchOffset;
+    f.lastFetchTimeMs = nowMs;
+    f.lastFetchLeaderLogEndOffset = leaderEnd;
+    f.brokerEpoch = brokerEpoch;
     return this.maybeIncrementHighWatermark();
   }
 
-  /** HW = min LEO over the ISR. Returns true when it advanced. */
+  /** What this leader knows of a follower (tests, DescribeQuorum-like views). */
+  follower(replicaId: number): Readonly<FollowerState> | undefined {
+    return this.#followers.get(replicaId);
+  }
+
+  /** The ISR the HW counts: the committed one plus members an in-flight change adds. */
+  maximalIsr(): readonly number[] {
+    const s = this.#state;
+    if (s.kind !== "leader") return [];
+    const pending = this.#pendingIsr;
+    if (pending === null) return s.isr;
+    return [...s.isr, ...pending.isr.filter((b) => !s.isr.includes(b))];
+  }
+
+  get pendingIsrChange(): IsrChange | null {
+    return this.#pendingIsr;
+  }
+
+  /** The ISR with followers added that caught up (see the module doc), or null: nothing to propose. */
+  isrExpansion(): IsrChange | null {
+    const s = this.#state;
+    if (s.kind !== "leader" || this.#pendingIsr !== null || this.log.closed) return null;
+    const hw = this.log.highWatermark;
+    const joining = s.replicas.filter((id) => {
+      if (id === this.#nodeId || s.isr.includes(id)) return false;
+      const f = this.#followers.get(id);
+      return f !== undefined && f.logEndOffset >= hw && f.logEndOffset >= this.#leaderEpochStartOffset;
+    });
+    if (joining.length === 0) return null;
+    return { isr: [...s.isr, ...joining], leaderEpoch: s.leaderEpoch, partitionEpoch: s.partitionEpoch };
+  }
+
+  /** The ISR without followers that have not caught up for `lagTimeMs`, or null. */
+  isrShrink(nowMs: number, lagTimeMs: number): IsrChange | null {
+    const s = this.#state;
+    if (s.kind !== "leader" || this.#pendingIsr !== null || this.log.closed) return null;
+    const staying = s.isr.filter((id) => {
+      if (id === this.#nodeId) return true;
+      const f = this.#followers.get(id);
+      return f !== undefined && nowMs - f.lastCaughtUpTimeMs <= lagTimeMs;
+    });
+    if (staying.length === s.isr.length) return null;
+    return { isr: staying, leaderEpoch: s.leaderEpoch, partitionEpoch: s.partitionEpoch };
+  }
+
+  /** Marks `change` in flight (the caller sends it). */
+  beginIsrChange(change: IsrChange): void {
+    if (this.#pendingIsr !== null) throw new Error(`partition ${this.key}: an ISR change is already in flight`);
+    if (!change.isr.includes(this.#nodeId)) throw new Error(`partition ${this.key}: proposed ISR [${change.isr.join(",")}] lacks the leader ${this.#nodeId}`);
+    this.#pendingIsr = change;
+  }
+
+  /**
+   * The controller answered `change` (or the send failed). Refused or failed: forgotten, to
+   * be proposed again. Accepted: kept until the image holds it (applyImage clears it).
+   */
+  endIsrChange(change: IsrChange, accepted: boolean): void {
+    if (this.#pendingIsr !== change) return;
+    if (!accepted) this.#pendingIsr = null;
+  }
+
+  /** The broker epoch a follower's fetches carried (-1 unknown), for AlterPartition v3. */
+  followerBrokerEpoch(replicaId: number): number {
+    return this.#followers.get(replicaId)?.brokerEpoch ?? -1;
+  }
+
+  /** HW = min LEO over the maximal ISR. Returns true when it advanced. */
   maybeIncrementHighWatermark(): boolean {
     const s = this.#state;
     if (s.kind !== "leader" || this.log.closed) return false;
     let candidate = this.log.logEndOffset;
-    for (const id of s.isr) {
+    for (const id of this.maximalIsr()) {
       if (id === this.#nodeId) continue;
-      candidate = Math.min(candidate, this.#followerEndOffsets.get(id) ?? -1);
+      candidate = Math.min(candidate, this.#followers.get(id)?.logEndOffset ?? -1);
     }
     const current = this.log.highWatermark;
     if (candidate <= current) return false;
@@ -174,6 +300,10 @@ export class Partition {
   get isrSize(): number {
     return this.#state.kind === "leader" ? this.#state.isr.length : 0;
   }
+}
+
+function unknownFollower(lastCaughtUpTimeMs: number): FollowerState {
+  return { logEndOffset: -1, lastCaughtUpTimeMs, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1, brokerEpoch: -1 };
 }
 
 export function partitionKey(topic: string, partition: number): string {

@@ -45,7 +45,7 @@ import type { TopicConfig } from "../metadata/topic-config.ts";
 import { INTERNAL_TOPICS, topicNameProblem } from "../metadata/topic-name.ts";
 import type { Clock } from "../platform/clock.ts";
 import { StorageError } from "../platform/fs.ts";
-import { ErrorCode } from "../protocol/errors.ts";
+import { ErrorCode, errorName } from "../protocol/errors.ts";
 import type { Compression } from "../platform/compression.ts";
 import { recompressBatch } from "../protocol/records/builder.ts";
 import { type CompressionCodecName, codecName } from "../protocol/records/compression.ts";
@@ -58,7 +58,9 @@ import type { LogManager } from "../storage/log-manager.ts";
 import type { AppendResult } from "../storage/partition-log.ts";
 import type { Logger, LogFields } from "../util/log.ts";
 import type { LogLimiter } from "../util/log-limiter.ts";
-import { noLeaderEpoch, Partition, partitionKey } from "./partition.ts";
+import { type IsrChange, noLeaderEpoch, Partition, partitionKey } from "./partition.ts";
+import { type ReplicaFetcherConfig, ReplicaFetcherManager } from "./replica-fetcher.ts";
+import type { NodeClient } from "../client/node-client.ts";
 import { ProducerIdManager } from "./producer-ids.ts";
 import { lastSequenceOf } from "./producer-state.ts";
 import { METADATA_TOPIC } from "../metadata/log-store.ts";
@@ -189,6 +191,34 @@ export interface FetchOptions {
   minBytes: number;
   maxBytes: number;
   isolation: IsolationLevel;
+  /** A follower's fetch (Fetch replicaId / ReplicaState): reads up to the log end, reports its progress. */
+  replica?: { replicaId: number; brokerEpoch: number };
+}
+
+/**
+ * Sends one ISR change of a led partition to the active controller (AlterPartition) and
+ * resolves with its answer's error code once the controller committed it or refused it;
+ * rejects (or resolves UNKNOWN_SERVER_ERROR) when it could not be sent.
+ */
+export type AlterPartitionSender = (request: {
+  topicId: string;
+  partition: number;
+  leaderEpoch: number;
+  partitionEpoch: number;
+  newIsr: { brokerId: number; brokerEpoch: number }[];
+}) => Promise<number>;
+
+export interface ReplicationOptions {
+  /** The fetchers' own client (closed with them). */
+  client: NodeClient;
+  /** The listener followers reach leaders on (inter.broker.listener.name). */
+  listenerName: string;
+  fetcher: ReplicaFetcherConfig;
+  /** This broker's epoch, -1 before registration. */
+  brokerEpoch: () => number;
+  alterPartition: AlterPartitionSender;
+  /** replica.lag.time.max.ms */
+  replicaLagTimeMs: number;
 }
 
 export type AckOutcome = { errorCode: number };
@@ -214,6 +244,9 @@ export class ReplicaManager {
   readonly produceWaits: Purgatory<string>;
   #producerIds: ProducerIdManager | null = null;
   #closed = false;
+  #fetchers: ReplicaFetcherManager | null = null;
+  #replication: ReplicationOptions | null = null;
+  #isrTimer: (() => void) | null = null;
 
   constructor(opts: ReplicaManagerOptions) {
     this.#nodeId = opts.nodeId;
@@ -269,6 +302,75 @@ export class ReplicaManager {
     return tc;
   }
 
+  /**
+   * Starts replication: followers fetch from their leaders, leaders track their followers
+   * and propose ISR changes (expansion on a follower's fetch, shrink checked every half
+   * replica.lag.time.max.ms, as Kafka's isr-expiration task). Without it (a single node)
+   * followers do nothing and a multi-replica ISR holds the HW.
+   */
+  startReplication(o: ReplicationOptions): void {
+    if (this.#replication !== null) throw new Error("ReplicaManager.startReplication called twice");
+    this.#replication = o;
+    this.#fetchers = new ReplicaFetcherManager({
+      nodeId: this.#nodeId,
+      client: o.client,
+      clock: this.#clock,
+      log: this.#log.child({ component: "fetcher" }),
+      config: o.fetcher,
+      listenerName: o.listenerName,
+      brokerEpoch: o.brokerEpoch,
+      onProgress: (p) => this.#notify(p.key),
+    });
+    this.#fetchers.updateEndpoints(this.#image);
+    this.#fetchers.update(this.#partitions.values());
+    const interval = Math.max(1, Math.floor(o.replicaLagTimeMs / 2));
+    const tick = (): void => {
+      this.#isrTimer = this.#clock.schedule(interval, tick);
+      this.#maybeShrinkIsrs();
+    };
+    this.#isrTimer = this.#clock.schedule(interval, tick);
+  }
+
+  /** The replica fetchers (tests). */
+  get fetcherManager(): ReplicaFetcherManager | null {
+    return this.#fetchers;
+  }
+
+  #maybeShrinkIsrs(): void {
+    const o = this.#replication;
+    if (o === null || this.#closed) return;
+    const now = this.#clock.monotonicMs();
+    for (const p of this.#partitions.values()) {
+      const change = p.isrShrink(now, o.replicaLagTimeMs);
+      if (change !== null) this.#proposeIsr(p, change, "shrink");
+    }
+  }
+
+  #maybeExpandIsr(p: Partition): void {
+    if (this.#replication === null) return;
+    const change = p.isrExpansion();
+    if (change !== null) this.#proposeIsr(p, change, "expand");
+  }
+
+  /** Sends an ISR change; the ISR changes only when the committed record reaches the image. */
+  #proposeIsr(p: Partition, change: IsrChange, kind: "shrink" | "expand"): void {
+    const o = this.#replication;
+    if (o === null) return;
+    p.beginIsrChange(change);
+    const before = p.state.kind === "leader" ? p.state.isr : [];
+    this.#log.info(kind === "shrink" ? "shrinking ISR" : "expanding ISR", { partition: p.key, from: `[${before.join(",")}]`, to: `[${change.isr.join(",")}]`, leaderEpoch: change.leaderEpoch, partitionEpoch: change.partitionEpoch });
+    const newIsr = change.isr.map((id) => ({ brokerId: id, brokerEpoch: id === this.#nodeId ? o.brokerEpoch() : p.followerBrokerEpoch(id) }));
+    const done = (errorCode: number): void => {
+      const accepted = errorCode === ErrorCode.NONE;
+      if (!accepted) this.#log.info("ISR change refused", { partition: p.key, error: errorName(errorCode) });
+      p.endIsrChange(change, accepted);
+    };
+    o.alterPartition({ topicId: p.topicId, partition: p.partition, leaderEpoch: change.leaderEpoch, partitionEpoch: change.partitionEpoch, newIsr }).then(done, (error: unknown) => {
+      this.#log.debug("ISR change not sent", { partition: p.key, error: error instanceof Error ? error.message : String(error) });
+      done(ErrorCode.UNKNOWN_SERVER_ERROR);
+    });
+  }
+
   // ---- metadata -----------------------------------------------------------------------------
 
   /** Brings hosted partitions in line with `next`. Synchronous; never throws for storage errors. */
@@ -297,7 +399,7 @@ export class ReplicaManager {
           if (this.#createPartition(topic.name, image)) touched.add(key);
           continue;
         }
-        if (before?.partitions[image.partition] !== image && current.applyImage(image)) {
+        if (before?.partitions[image.partition] !== image && current.applyImage(image, this.#clock.monotonicMs())) {
           this.#log.info("partition role changed", { partition: key, role: current.state.kind, leaderEpoch: current.leaderEpoch });
         }
         if (before?.partitions[image.partition] !== image) touched.add(key);
@@ -314,6 +416,8 @@ export class ReplicaManager {
     }
     for (const key of this.#offline) if (!wanted.has(key)) this.#offline.delete(key);
     for (const key of touched) this.#notify(key);
+    if (next.brokers !== previous.brokers) this.#fetchers?.updateEndpoints(next);
+    this.#fetchers?.update(this.#partitions.values());
   }
 
   #createPartition(topic: string, image: PartitionImage): boolean {
@@ -334,7 +438,7 @@ export class ReplicaManager {
       // A log opened at startup, before the metadata was replayed, has the broker defaults:
       // give it the topic's config (cleanup.policy, retention, segment sizes) now.
       this.#logs.reconfigure(tp);
-      const p = new Partition(this.#nodeId, image, topic, log, this.topicConfig(topic));
+      const p = new Partition(this.#nodeId, image, topic, log, this.topicConfig(topic), this.#clock.monotonicMs());
       this.#partitions.set(key, p);
       this.#offline.delete(key);
       return true;
@@ -620,9 +724,10 @@ export class ReplicaManager {
     const outcome = (e: { partition: Partition; lastOffset: number }): AckOutcome | null => {
       const p = e.partition;
       if (this.#partitions.get(p.key) !== p || !p.isLeader || !p.online) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
-      if (p.log.highWatermark > e.lastOffset) return { errorCode: ErrorCode.NONE };
+      if (p.log.highWatermark <= e.lastOffset) return null;
+      // Replicated by the ISR, but the ISR is smaller than required: the write is not as safe as asked.
       if (p.isrSize < p.config.minInsyncReplicas) return { errorCode: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND };
-      return null;
+      return { errorCode: ErrorCode.NONE };
     };
     await this.produceWaits.wait(
       entries.map((e) => e.partition.key),
@@ -679,6 +784,7 @@ export class ReplicaManager {
    * 0, waits in the fetch purgatory for appends and reads again.
    */
   async fetch(requests: readonly FetchPartitionRequest[], opts: FetchOptions): Promise<FetchPartitionResult[]> {
+    if (opts.replica !== undefined) this.#updateFollowers(requests, opts.replica.replicaId, opts.replica.brokerEpoch);
     let results = this.#readAll(requests, opts);
     const enough = (rs: readonly FetchPartitionResult[]): boolean => {
       let bytes = 0;
@@ -689,12 +795,13 @@ export class ReplicaManager {
       return bytes >= opts.minBytes;
     };
     if (opts.maxWaitMs <= 0 || requests.length === 0 || enough(results)) return results;
-    let seen = this.#signature(requests);
+    const replica = opts.replica !== undefined;
+    let seen = this.#signature(requests, replica);
     const outcome = await this.fetchWaits.wait(
       requests.map((r) => partitionKey(r.topic, r.partition)),
       opts.maxWaitMs,
       () => {
-        const now = this.#signature(requests);
+        const now = this.#signature(requests, replica);
         if (now === seen) return false;
         seen = now;
         results = this.#readAll(requests, opts);
@@ -705,12 +812,34 @@ export class ReplicaManager {
     return results;
   }
 
-  /** What a waiting fetch's answer depends on: each partition's HW, log start and role. */
-  #signature(requests: readonly FetchPartitionRequest[]): string {
+  /**
+   * A follower fetched from `fetchOffset` (its log end offset): the leader's view of it moves,
+   * the HW may advance (acks=all waiters are woken), the follower may rejoin the ISR. Only for
+   * a replica of a partition led here at the epoch the follower names, whose fetch neither
+   * diverges nor lies beyond our log end (those tell nothing of what it holds).
+   */
+  #updateFollowers(requests: readonly FetchPartitionRequest[], replicaId: number, brokerEpoch: number): void {
+    const now = this.#clock.monotonicMs();
+    for (const r of requests) {
+      const p = this.#partitions.get(partitionKey(r.topic, r.partition));
+      if (p === undefined || !p.isLeader || !p.online) continue;
+      if (r.currentLeaderEpoch !== noLeaderEpoch && r.currentLeaderEpoch !== p.leaderEpoch) continue;
+      if (r.fetchOffset > p.log.logEndOffset || r.fetchOffset < 0) continue;
+      if (r.lastFetchedEpoch >= 0) {
+        const end = p.log.endOffsetForLeaderEpoch(r.lastFetchedEpoch);
+        if (end.leaderEpoch < r.lastFetchedEpoch || end.endOffset < r.fetchOffset) continue;
+      }
+      if (p.updateFollowerFetchState(replicaId, brokerEpoch, r.fetchOffset, now)) this.#notify(p.key);
+      this.#maybeExpandIsr(p);
+    }
+  }
+
+  /** What a waiting fetch's answer depends on: each partition's HW, log start and role (and log end, for a follower). */
+  #signature(requests: readonly FetchPartitionRequest[], replica: boolean): string {
     let s = `${this.#image.offset}`;
     for (const r of requests) {
       const p = this.#partitions.get(partitionKey(r.topic, r.partition));
-      s += p === undefined || !p.online ? "|x" : `|${p.log.highWatermark},${p.log.logStartOffset},${p.leaderEpoch},${p.state.kind}`;
+      s += p === undefined || !p.online ? "|x" : `|${p.log.highWatermark},${p.log.logStartOffset},${p.leaderEpoch},${p.state.kind}${replica ? `,${p.log.logEndOffset}` : ""}`;
     }
     return s;
   }
@@ -719,7 +848,7 @@ export class ReplicaManager {
     let budget = Math.max(0, opts.maxBytes);
     let minOneMessage = true;
     return requests.map((r) => {
-      const result = this.#readOne(r, Math.max(0, Math.min(r.partitionMaxBytes, budget, readBytesMax)), minOneMessage, opts.isolation);
+      const result = this.#readOne(r, Math.max(0, Math.min(r.partitionMaxBytes, budget, readBytesMax)), minOneMessage, opts.isolation, opts.replica?.replicaId ?? -1);
       if (result.records.length > 0) {
         minOneMessage = false;
         budget = Math.max(0, budget - result.records.length);
@@ -728,7 +857,8 @@ export class ReplicaManager {
     });
   }
 
-  #readOne(r: FetchPartitionRequest, maxBytes: number, minOneMessage: boolean, isolation: IsolationLevel): FetchPartitionResult {
+  /** One partition's read; `replicaId` >= 0: a follower's, up to the log end instead of the HW. */
+  #readOne(r: FetchPartitionRequest, maxBytes: number, minOneMessage: boolean, isolation: IsolationLevel, replicaId: number): FetchPartitionResult {
     const lookup = this.lookupLeader(r.topic, r.partition, r.currentLeaderEpoch);
     // The leader as known here: the hosted partition's, else the image's (a partition led elsewhere).
     const hosted = this.#partitions.get(partitionKey(r.topic, r.partition));
@@ -753,8 +883,11 @@ export class ReplicaManager {
         return { ...base, ...offsets, divergingEpoch: { epoch: end.leaderEpoch, endOffset: end.endOffset } };
       }
     }
-    // No transactions yet: the last stable offset is the high watermark.
-    const upperBound = isolation === "readCommitted" ? offsets.lastStableOffset : offsets.highWatermark;
+    if (replicaId >= 0 && !(p.state.kind === "leader" && p.state.replicas.includes(replicaId))) {
+      return { ...base, ...offsets, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    }
+    // No transactions yet: the last stable offset is the high watermark. Followers copy everything.
+    const upperBound = replicaId >= 0 ? log.logEndOffset : isolation === "readCommitted" ? offsets.lastStableOffset : offsets.highWatermark;
     const read = log.read(r.fetchOffset, maxBytes, upperBound, minOneMessage);
     switch (read.kind) {
       case "ok":
@@ -807,6 +940,9 @@ export class ReplicaManager {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#isrTimer?.();
+    this.#isrTimer = null;
+    this.#fetchers?.close();
     this.fetchWaits.expireAll();
     this.produceWaits.expireAll();
   }

@@ -13,7 +13,10 @@
  *   STALE_BROKER_EPOCH or unknown-registration answer (the controller lost it, or fenced a
  *   previous life) registers again. `stop` asks for a controlled shutdown (wantShutDown).
  * - `ControllerDuties`: on the active controller only, fences brokers whose heartbeats
- *   stopped for `broker.session.timeout.ms` (a metadata record, like every change).
+ *   stopped for `broker.session.timeout.ms` (a metadata record, like every change), which
+ *   moves the leadership of their partitions in the same batch (replication-control.ts);
+ *   and elects leaders of offline partitions that can have one (unclean election enabled
+ *   since they went offline).
  *
  * On the active controller, every one of these runs locally (a decision submitted to the
  * metadata manager), so a single node never talks to itself over the network.
@@ -21,6 +24,7 @@
 import type { RequestResult } from "../client/errors.ts";
 import { brokerHeartbeat, type BrokerRegistration, fenceExpiredBroker, type HeartbeatReply, HeartbeatTracker, registerBroker, type RegistrationReply } from "../metadata/broker-lifecycle.ts";
 import type { CreatedTopic } from "../metadata/controller.ts";
+import { electOfflineLeaders, uncleanPolicy } from "../metadata/replication-control.ts";
 import { type ControllerCommand, type ControllerCommandResult, type MetadataManager, NotControllerError } from "../metadata/metadata-manager.ts";
 import { randomUuid } from "../metadata/uuid.ts";
 import type { CancelTimer, Clock } from "../platform/clock.ts";
@@ -275,7 +279,7 @@ export class BrokerLifecycle {
 
   async #register(): Promise<RegistrationReply> {
     const r = this.#registration;
-    if (this.#o.link.isLocal()) return this.#o.metadata.submit((c) => registerBroker(c, r));
+    if (this.#o.link.isLocal()) return this.#o.metadata.submit((c) => registerBroker(c, r, this.#o.duties.uncleanDefault));
     const answer = await this.#o.link.send(ApiKeys.BrokerRegistration, {
       brokerId: r.brokerId,
       clusterId: this.#o.clusterId,
@@ -298,6 +302,10 @@ export class BrokerLifecycle {
   }
 }
 
+/** A session check this much later than its interval (times, plus the slack) means a stall. */
+const stalledCheckFactor = 2;
+const stalledCheckSlackMs = 1000;
+
 /** What only the active controller does for the brokers. */
 export class ControllerDuties {
   readonly #metadata: MetadataManager;
@@ -307,15 +315,28 @@ export class ControllerDuties {
   readonly #quorum: Quorum;
   #timer: CancelTimer | null = null;
   #wasLeader = false;
+  /** unclean.leader.election.enable of this node's config: elections fall back to it. */
+  readonly uncleanDefault: boolean;
 
-  constructor(opts: { metadata: MetadataManager; quorum: Quorum; clock: Clock; log: Logger; sessionTimeoutMs: number; checkIntervalMs: number }) {
+  constructor(opts: { metadata: MetadataManager; quorum: Quorum; clock: Clock; log: Logger; sessionTimeoutMs: number; checkIntervalMs: number; uncleanDefault?: boolean }) {
+    this.uncleanDefault = opts.uncleanDefault ?? false;
     this.#metadata = opts.metadata;
     this.#quorum = opts.quorum;
     this.#clock = opts.clock;
     this.#log = opts.log;
     this.#tracker = new HeartbeatTracker(opts.sessionTimeoutMs, opts.clock.monotonicMs());
+    let lastTickMs = opts.clock.monotonicMs();
     const tick = (): void => {
       this.#timer = opts.clock.schedule(opts.checkIntervalMs, tick);
+      // A check far later than scheduled means this process stalled (a long synchronous step,
+      // a pause): heartbeats could not be read meanwhile, so every session restarts now
+      // rather than fencing brokers — this node's own among them — for our stall.
+      const now = opts.clock.monotonicMs();
+      if (now - lastTickMs > opts.checkIntervalMs * stalledCheckFactor + stalledCheckSlackMs) {
+        this.#log.warn("controller checks stalled: broker sessions restart now", { stalledMs: now - lastTickMs - opts.checkIntervalMs });
+        this.#tracker.reset(now);
+      }
+      lastTickMs = now;
       void this.#check();
     };
     this.#timer = opts.clock.schedule(opts.checkIntervalMs, tick);
@@ -324,7 +345,7 @@ export class ControllerDuties {
   /** A heartbeat answered here (from the controller listener or this node's own broker). */
   async heartbeat(h: { brokerId: number; brokerEpoch: number; currentMetadataOffset: number; wantFence: boolean; wantShutDown: boolean }): Promise<HeartbeatReply> {
     this.#noteLeadership();
-    const reply = await this.#metadata.submit((c) => brokerHeartbeat(c, h));
+    const reply = await this.#metadata.submit((c) => brokerHeartbeat(c, h, this.uncleanDefault));
     if (reply.errorCode === ErrorCode.NONE) this.#tracker.heartbeat(h.brokerId, h.brokerEpoch, this.#clock.monotonicMs());
     return reply;
   }
@@ -345,12 +366,26 @@ export class ControllerDuties {
     if (!this.#wasLeader) return;
     for (const { brokerId, brokerEpoch } of this.#tracker.expired(this.#metadata.image, this.#clock.monotonicMs())) {
       try {
-        const fenced = await this.#metadata.submit((c) => fenceExpiredBroker(c, brokerId, brokerEpoch));
+        const fenced = await this.#metadata.submit((c) => fenceExpiredBroker(c, brokerId, brokerEpoch, this.uncleanDefault));
         if (fenced) this.#log.warn("fenced a broker whose heartbeats stopped", { broker: brokerId, brokerEpoch });
       } catch (error) {
         if (!(error instanceof NotControllerError)) this.#log.error("fencing a broker failed", { broker: brokerId, error: error instanceof Error ? error.message : String(error) });
         return;
       }
+    }
+    // Offline partitions that can have a leader now (unclean election enabled since, or an
+    // ISR member live again through a path that did not elect): decided on the image, submitted
+    // only when there is something to write.
+    const image = this.#metadata.image;
+    if (electOfflineLeaders(image, uncleanPolicy(image, this.uncleanDefault)).length === 0) return;
+    try {
+      const elected = await this.#metadata.submit((c) => {
+        const records = electOfflineLeaders(c.image, uncleanPolicy(c.image, this.uncleanDefault));
+        return { records, response: records.length };
+      });
+      if (elected > 0) this.#log.info("elected leaders of offline partitions", { partitions: elected });
+    } catch (error) {
+      if (!(error instanceof NotControllerError)) this.#log.error("electing offline partitions failed", { error: error instanceof Error ? error.message : String(error) });
     }
   }
 }

@@ -416,6 +416,13 @@ export const configDefs = {
   "min.insync.replicas": int(1, 1, int32Max, { mode: "cluster-wide", doc: "Replicas that must have a write for acks=all." }),
   "replica.lag.time.max.ms": long(30000, "30000", 1, { doc: "A follower that has not caught up for this long leaves the ISR." }),
   "unclean.leader.election.enable": bool(false, { mode: "cluster-wide", doc: "Allow an out-of-sync replica to become leader." }),
+  "num.replica.fetchers": int(1, 1, int32Max, { mode: "cluster-wide", doc: "Replica fetchers per source broker." }),
+  "replica.fetch.max.bytes": int(1048576, 0, int32Max, { doc: "Bytes a follower asks per partition in one fetch (one whole batch at least)." }),
+  "replica.fetch.response.max.bytes": int(10485760, 0, int32Max, { doc: "Bytes a follower asks for in one fetch response." }),
+  "replica.fetch.min.bytes": int(1, 1, int32Max, { doc: "Bytes a follower's fetch waits for, up to replica.fetch.wait.max.ms." }),
+  "replica.fetch.wait.max.ms": int(500, 0, int32Max, { doc: "Longest a follower's fetch waits for replica.fetch.min.bytes." }),
+  "replica.fetch.backoff.ms": int(1000, 0, int32Max, { doc: "Wait of a follower after a failed fetch of a partition." }),
+  "replica.socket.timeout.ms": int(30000, 1, int32Max, { doc: "Timeout of a follower's fetch beyond its wait." }),
 
   // --- group coordinator
   "offsets.topic.num.partitions": int(50, 1, int32Max, { doc: "Partitions of __consumer_offsets." }),
@@ -454,7 +461,6 @@ export const configDefs = {
   // --- Kafka keys accepted and ignored
   "num.network.threads": int(3, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
   "num.io.threads": int(8, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
-  "num.replica.fetchers": int(1, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
   "background.threads": int(10, 1, int32Max, { mode: "cluster-wide", ignored: true, doc: ignoredNote }),
   "log.cleaner.threads": int(1, 0, int32Max, { mode: "cluster-wide", ignored: true, doc: "Accepted for compatibility; bunka cleans logs on one task." }),
   "leader.replication.throttled.rate": long(longValueMax, "9223372036854775807", 0, {

@@ -44,6 +44,7 @@ const REFUSED: Readonly<Record<string, string>> = {
   listeners: restartOnly,
   "advertised.listeners": restartOnly,
   "listener.security.protocol.map": restartOnly,
+  "num.replica.fetchers": "the replica fetchers are created at start-up; set it in server.properties or with --set, and restart",
 };
 
 /** Non-topic keys bunka applies at once (`applyDynamicConfigs`), and how. */

@@ -18,7 +18,11 @@ import { bunCompression } from "../platform/bun/compression.ts";
 import { METADATA_TOPIC } from "../metadata/log-store.ts";
 import { StandardAuthorizer } from "../metadata/authorizer.ts";
 import { MetadataManager } from "../metadata/metadata-manager.ts";
-import { ReplicaManager } from "../replication/replica-manager.ts";
+import { type AlterPartitionSender, ReplicaManager } from "../replication/replica-manager.ts";
+import { NodeClient } from "../client/node-client.ts";
+import { alterPartition as alterPartitionDecision } from "../metadata/replication-control.ts";
+import type { Uuid } from "../metadata/uuid.ts";
+import { ErrorCode } from "../protocol/errors.ts";
 import { topicLogConfigSource } from "../replication/topic-log-config.ts";
 import { LogManager } from "../storage/log-manager.ts";
 import { LogLimiter } from "../util/log-limiter.ts";
@@ -204,6 +208,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     clock: platform.clock,
     log: log.child({ component: "controller" }),
     sessionTimeoutMs: config.get("broker.session.timeout.ms"),
+    uncleanDefault: config.get("unclean.leader.election.enable"),
     checkIntervalMs: Math.max(100, Math.floor(config.get("broker.heartbeat.interval.ms") / 2)),
   });
   broker.addShutdownHook("controller duties", () => duties.close());
@@ -237,6 +242,8 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   });
   replicas.attach(metadata);
   broker.addShutdownHook("replicas", () => replicas.close());
+  let lifecycle: BrokerLifecycle | null = null;
+  startReplication(replicas, config, platform, nodeId, link, metadata, () => lifecycle?.brokerEpoch ?? -1, log);
   logs.startBackgroundTasks();
   // Dynamic broker configs outside topic defaults (which the replica manager re-resolves itself).
   const applyDynamic = dynamicConfigApplier(dynamicConfig, { server: broker.server, logs, log });
@@ -278,16 +285,8 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   broker.addShutdownHook("groups", () => groups.shutdown());
   // The last counts; lines after it (from the hooks that run later) are written unlimited.
   broker.addShutdownHook("fault log", () => faultLog.close());
-  // At the start of a graceful stop: answer long polls now (fetches with what they have,
-  // acks=all waits expire, pending group joins get NOT_COORDINATOR) so draining connections
-  // do not wait for their timeouts.
-  broker.addDrainHook("complete delayed operations", () => {
-    groups.shutdown();
-    replicas.fetchWaits.expireAll();
-    replicas.produceWaits.expireAll();
-  });
 
-  const lifecycle = new BrokerLifecycle({
+  lifecycle = new BrokerLifecycle({
     nodeId,
     clusterId: broker.clusterId,
     metadata,
@@ -301,8 +300,17 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     logDirs: broker.logDirs,
     heartbeatIntervalMs: config.get("broker.heartbeat.interval.ms"),
   });
-  // At the start of a graceful stop: the controller fences this broker (controlled shutdown).
+  // At the start of a graceful stop: the controller fences this broker (controlled shutdown),
+  // which moves the leadership of its partitions to other ISR members first — acks=all writes
+  // waiting here then end NOT_LEADER_OR_FOLLOWER and their producers go to the new leaders.
   broker.addDrainHook("controlled shutdown", () => lifecycle.shutDown(Math.min(5000, config.get("broker.heartbeat.interval.ms") * 2)));
+  // Then answer long polls now (fetches with what they have, acks=all waits expire, pending
+  // group joins get NOT_COORDINATOR) so draining connections do not wait for their timeouts.
+  broker.addDrainHook("complete delayed operations", () => {
+    groups.shutdown();
+    replicas.fetchWaits.expireAll();
+    replicas.produceWaits.expireAll();
+  });
   broker.addShutdownHook("broker lifecycle", () => lifecycle.stop());
 
   const authorizer =
@@ -330,4 +338,78 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   await lifecycle.start();
   return services;
 
+}
+
+/**
+ * Followers fetch from their leaders on the inter-broker listener (`inter.broker.listener.name`,
+ * else the first listener that is not a controller's), with their own NodeClient; leaders send
+ * ISR changes to the active controller (locally when this node is it).
+ */
+function startReplication(
+  replicas: ReplicaManager,
+  config: BrokerConfig,
+  platform: BrokerPlatform,
+  nodeId: number,
+  link: ControllerLink,
+  metadata: MetadataManager,
+  brokerEpoch: () => number,
+  log: Broker["log"],
+): void {
+  const controllerNames = new Set(config.controllerListenerNames);
+  const listenerName = config.get("inter.broker.listener.name") ?? config.listeners.find((l) => !controllerNames.has(l.name))?.name ?? "";
+  const socketTimeoutMs = config.get("replica.socket.timeout.ms");
+  const client = new NodeClient({
+    network: platform.network,
+    clock: platform.clock,
+    prng: platform.prng,
+    config: { clientId: `broker-${nodeId}-fetcher`, requestTimeoutMs: socketTimeoutMs },
+    log: log.child({ component: "replica-client" }),
+  });
+  const alterPartition: AlterPartitionSender = async (item) => {
+    const epoch = brokerEpoch();
+    if (link.isLocal()) {
+      const r = await metadata.submit((c) => alterPartitionDecision(c, nodeId, epoch, [{ ...item, topicId: item.topicId as Uuid, topicName: null }]));
+      return r.errorCode !== ErrorCode.NONE ? r.errorCode : (r.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR);
+    }
+    const answer = await link.send(ApiKeys.AlterPartition, {
+      brokerId: nodeId,
+      brokerEpoch: epoch,
+      topics: [
+        {
+          topicName: "",
+          topicId: item.topicId,
+          partitions: [
+            {
+              partitionIndex: item.partition,
+              leaderEpoch: item.leaderEpoch,
+              newIsr: [],
+              newIsrWithEpochs: item.newIsr.map((m) => ({ brokerId: m.brokerId, brokerEpoch: m.brokerEpoch, _unknownTaggedFields: undefined })),
+              leaderRecoveryState: 0,
+              partitionEpoch: item.partitionEpoch,
+              _unknownTaggedFields: undefined,
+            },
+          ],
+          _unknownTaggedFields: undefined,
+        },
+      ],
+    }, 3);
+    const body = answer.body;
+    return body.errorCode !== ErrorCode.NONE ? body.errorCode : (body.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR);
+  };
+  replicas.startReplication({
+    client,
+    listenerName,
+    fetcher: {
+      fetchersPerBroker: config.get("num.replica.fetchers"),
+      partitionMaxBytes: config.get("replica.fetch.max.bytes"),
+      responseMaxBytes: config.get("replica.fetch.response.max.bytes"),
+      minBytes: config.get("replica.fetch.min.bytes"),
+      maxWaitMs: config.get("replica.fetch.wait.max.ms"),
+      backoffMs: config.get("replica.fetch.backoff.ms"),
+      requestTimeoutMs: socketTimeoutMs,
+    },
+    brokerEpoch,
+    alterPartition,
+    replicaLagTimeMs: config.get("replica.lag.time.max.ms"),
+  });
 }

@@ -133,10 +133,10 @@ describe("Partition", () => {
     const p = b.replicas.getPartition("r", 0)!;
     await produceOk(b, "r", batch(4));
     expect([p.log.logEndOffset, p.log.highWatermark]).toEqual([4, 0]);
-    expect(p.updateFollowerEndOffset(3, 4)).toBe(false); // not a replica
-    expect(p.updateFollowerEndOffset(2, 3)).toBe(true);
+    expect(p.updateFollowerFetchState(3, -1, 4, 0)).toBe(false); // not a replica
+    expect(p.updateFollowerFetchState(2, -1, 3, 0)).toBe(true);
     expect(p.log.highWatermark).toBe(3);
-    expect(p.updateFollowerEndOffset(2, 2)).toBe(false); // never backwards
+    expect(p.updateFollowerFetchState(2, -1, 2, 0)).toBe(false); // never backwards
     expect(p.log.highWatermark).toBe(3);
     // Shrinking the ISR to the leader lets the HW reach the leader's LEO.
     const topicId = b.metadata.image.topic("r")!.topicId;

@@ -1,13 +1,15 @@
 /**
  * APIs only the active controller answers (served on the controller listener; brokers reach
- * them through ControllerLink): BrokerRegistration, BrokerHeartbeat, AllocateProducerIds.
+ * them through ControllerLink): BrokerRegistration, BrokerHeartbeat, AllocateProducerIds,
+ * AlterPartition (a leader's ISR change, replication-control.ts; answered once committed).
  * A node that is not the active controller answers NOT_CONTROLLER, so the sender looks for
  * the controller again.
  */
 import { registerBroker } from "../../metadata/broker-lifecycle.ts";
 import { allocateProducerIds } from "../../metadata/controller.ts";
 import { NotControllerError } from "../../metadata/metadata-manager.ts";
-import type { Uuid } from "../../metadata/uuid.ts";
+import { alterPartition } from "../../metadata/replication-control.ts";
+import { parseUuid, type Uuid, ZERO_UUID } from "../../metadata/uuid.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
 import { ApiKeys } from "../../protocol/messages/index.ts";
 import { securityProtocolName } from "../cluster.ts";
@@ -36,7 +38,7 @@ export const brokerRegistrationHandler = defineHandler({
           incarnationId: request.incarnationId as Uuid,
           endpoints: request.listeners.map((l) => ({ name: l.name, host: l.host, port: l.port, securityProtocol: securityProtocolName(l.securityProtocol) })),
           rack: request.rack,
-        }),
+        }, ctx.services.cluster?.duties.uncleanDefault ?? false),
       );
       return answer(reply.errorCode, reply.brokerEpoch);
     } catch (error) {
@@ -83,6 +85,47 @@ export const allocateProducerIdsHandler = defineHandler({
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerIdStart: block.firstProducerId, producerIdLen: block.size };
     } catch (error) {
       return { throttleTimeMs: 0, errorCode: errorOf(error), producerIdStart: -1, producerIdLen: 0 };
+    }
+  },
+});
+
+/** AlterPartition v2 names topics by id; v3 gives each ISR member's broker epoch (KIP-903). */
+const ALTER_PARTITION_TOPIC_IDS_MIN = 2;
+const ALTER_PARTITION_EPOCHS_MIN = 3;
+
+export const alterPartitionHandler = defineHandler({
+  apiKey: ApiKeys.AlterPartition,
+  minVersion: 0,
+  maxVersion: 3,
+  async handle(request, ctx) {
+    const byId = ctx.apiVersion >= ALTER_PARTITION_TOPIC_IDS_MIN;
+    const withEpochs = ctx.apiVersion >= ALTER_PARTITION_EPOCHS_MIN;
+    const items = request.topics.flatMap((t) =>
+      t.partitions.map((p) => ({
+        topicId: byId ? parseUuid(t.topicId) : null,
+        topicName: byId ? null : t.topicName,
+        partition: p.partitionIndex,
+        leaderEpoch: p.leaderEpoch,
+        partitionEpoch: p.partitionEpoch,
+        newIsr: withEpochs ? p.newIsrWithEpochs.map((m) => ({ brokerId: m.brokerId, brokerEpoch: m.brokerEpoch })) : p.newIsr.map((brokerId) => ({ brokerId, brokerEpoch: -1 })),
+      })),
+    );
+    const answer = (errorCode: number, partitions: { topicId: Uuid | null; topicName: string | null; partition: number; errorCode: number; leaderId: number; leaderEpoch: number; isr: number[]; partitionEpoch: number }[]) => {
+      const topics = new Map<string, { topicName: string; topicId: string; partitions: { partitionIndex: number; errorCode: number; leaderId: number; leaderEpoch: number; isr: number[]; leaderRecoveryState: number; partitionEpoch: number }[] }>();
+      for (const p of partitions) {
+        const key = p.topicId ?? p.topicName ?? "";
+        let t = topics.get(key);
+        if (t === undefined) topics.set(key, (t = { topicName: p.topicName ?? "", topicId: p.topicId ?? ZERO_UUID, partitions: [] }));
+        t.partitions.push({ partitionIndex: p.partition, errorCode: p.errorCode, leaderId: p.leaderId, leaderEpoch: p.leaderEpoch, isr: p.isr, leaderRecoveryState: 0, partitionEpoch: p.partitionEpoch });
+      }
+      return { throttleTimeMs: 0, errorCode, topics: [...topics.values()] };
+    };
+    if (items.some((i) => byId && i.topicId === null)) return answer(ErrorCode.INVALID_REQUEST, []);
+    try {
+      const r = await ctx.services.metadata.submit((c) => alterPartition(c, request.brokerId, request.brokerEpoch, items));
+      return answer(r.errorCode, r.partitions);
+    } catch (error) {
+      return answer(errorOf(error), []);
     }
   },
 });

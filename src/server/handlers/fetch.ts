@@ -15,7 +15,8 @@
  * minBytes/maxWaitMs wait are ReplicaManager.fetch; records leave as the stored bytes.
  * READ_COMMITTED reads up to the last stable offset (= HW while bunka has no transactions)
  * and gets an empty abortedTransactions list; READ_UNCOMMITTED gets null, as Kafka sends.
- * A follower fetch (replicaId >= 0) is served like a consumer's until replication lands.
+ * A follower's fetch (replicaId, or from v15 ReplicaState with its broker epoch) reads up
+ * to the log end and reports the follower's progress to the leader (ReplicaManager.fetch).
  * A partition this broker does not lead is NOT_LEADER_OR_FOLLOWER with currentLeader (v12+)
  * and, from v16, the leader's endpoint in nodeEndpoints (KIP-951).
  */
@@ -40,6 +41,8 @@ const FETCH_TOPIC_IDS_MIN = 13;
 /** Fetch v4 is the first that carries v2 record batches (and Kafka 4's floor). */
 const FETCH_SERVED_MIN = 4;
 const READ_COMMITTED = 1;
+/** Fetch v15 names the follower in ReplicaState (KIP-903). */
+const FETCH_REPLICA_STATE_MIN = 15;
 /** Fetch v16 carries the endpoints of leaders it names (KIP-951). */
 const FETCH_NODE_ENDPOINTS_MIN = 16;
 
@@ -93,11 +96,14 @@ export const fetchHandler = defineHandler({
       return byId ? { topic: "", topicId: t.topicId, partitions: [], _unknownTaggedFields: undefined } : { topic: t.topic, topicId: ZERO_UUID, partitions: [], _unknownTaggedFields: undefined };
     });
 
+    const replicaId = version >= FETCH_REPLICA_STATE_MIN ? request.replicaState.replicaId : request.replicaId;
+    const brokerEpoch = version >= FETCH_REPLICA_STATE_MIN ? request.replicaState.replicaEpoch : -1;
     const results = await replicas.fetch(reads, {
       maxWaitMs: request.maxWaitMs,
       minBytes: request.minBytes,
       maxBytes: request.maxBytes,
       isolation: readCommitted ? "readCommitted" : "readUncommitted",
+      ...(replicaId >= 0 ? { replica: { replicaId, brokerEpoch } } : {}),
     });
 
     // Leaders named in leadership errors, sent as nodeEndpoints (v16+, KIP-951). The view

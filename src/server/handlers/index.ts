@@ -30,7 +30,7 @@ import { offsetFetchHandler } from "./offset-fetch.ts";
 import { offsetDeleteHandler } from "./offset-delete.ts";
 import type { ApiHandler } from "./handler.ts";
 import { forwardedToController } from "../cluster.ts";
-import { allocateProducerIdsHandler, brokerHeartbeatHandler, brokerRegistrationHandler } from "./controller-apis.ts";
+import { allocateProducerIdsHandler, alterPartitionHandler, brokerHeartbeatHandler, brokerRegistrationHandler } from "./controller-apis.ts";
 import { describeQuorumHandler } from "./describe-quorum.ts";
 import { createAclsHandler } from "./create-acls.ts";
 import { describeAclsHandler } from "./describe-acls.ts";
@@ -107,4 +107,5 @@ controllerServed.push(
   allocateProducerIdsHandler as ApiHandler,
   createAclsHandler as ApiHandler,
   deleteAclsHandler as ApiHandler,
+  alterPartitionHandler as ApiHandler,
 );

@@ -3,7 +3,7 @@ import { ErrorCode } from "../../../src/protocol/errors.ts";
 import { ApiKeys } from "../../../src/protocol/messages/index.ts";
 import { RecordBatchView } from "../../../src/protocol/records/record-batch.ts";
 import type { TestBroker } from "../harness.ts";
-import { batch, broker, bumpLeaderEpoch, concatBytes, fetched, fetchRequest, produceOk, setLeader, settle } from "./helpers.ts";
+import { batch, broker, bumpLeaderEpoch, concatBytes, fetched, fetchRequest, produceOk, produceRequest, setLeader, settle } from "./helpers.ts";
 
 let b: TestBroker | null = null;
 afterEach(() => {
@@ -264,16 +264,43 @@ describe("Fetch", () => {
     expect(f.records!.length).toBeGreaterThan(0);
   });
 
-  test("a follower-style fetch (replicaId >= 0) is served like a consumer's", async () => {
+  test("a fetch naming a broker that is not a replica is NOT_LEADER_OR_FOLLOWER", async () => {
     const br = await withTopic();
     await produceOk(br, "t", batch(2));
     const f = fetched(await br.send(ApiKeys.Fetch, 12, fetchRequest([{ topic: "t", offset: 0 }], { replicaId: 2 })));
-    expect([f.errorCode, f.highWatermark]).toEqual([ErrorCode.NONE, 2]);
+    expect(f.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     const topicId = br.metadata.image.topic("t")!.topicId;
     const g = fetched(
       await br.send(ApiKeys.Fetch, 15, fetchRequest([{ topic: "t", topicId, offset: 0 }], { replicaId: -1, replicaState: { replicaId: 2, replicaEpoch: 1 } })),
     );
-    expect([g.errorCode, g.highWatermark]).toEqual([ErrorCode.NONE, 2]);
-    expect(g.records!.length).toBeGreaterThan(0);
+    expect(g.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  });
+
+  test("a follower reads past the HW up to the log end, and its fetch offset moves the HW", async () => {
+    const br = await withTopic();
+    await br.metadata.submit(() => ({
+      records: [{ type: "registerBroker", brokerId: 2, incarnationId: "BBBBBBBBBBBBBBBBBBBBBA" as never, brokerEpoch: 1, endpoints: [], rack: null, fenced: false }],
+      response: undefined,
+    }));
+    const topicId = br.metadata.image.topic("t")!.topicId;
+    await br.metadata.submit(() => ({ records: [{ type: "partitionChange", topicId, partition: 0, replicas: [1, 2], isr: [1, 2] }], response: undefined }));
+    await br.send(ApiKeys.Produce, 9, produceRequest([{ topic: "t", records: batch(3) }], 1));
+    const p = br.replicas.getPartition("t", 0)!;
+    expect([p.log.logEndOffset, p.log.highWatermark]).toEqual([3, 0]);
+    // A consumer sees nothing below the HW; the follower gets the batch.
+    const c = fetched(await br.send(ApiKeys.Fetch, 15, fetchRequest([{ topic: "t", topicId, offset: 0 }])));
+    expect(c.records?.length ?? 0).toBe(0);
+    const f = fetched(
+      await br.send(ApiKeys.Fetch, 15, fetchRequest([{ topic: "t", topicId, offset: 0 }], { replicaId: -1, replicaState: { replicaId: 2, replicaEpoch: 1 } })),
+    );
+    expect(f.errorCode).toBe(ErrorCode.NONE);
+    expect(RecordBatchView.at(f.records!).lastOffset).toBe(2);
+    expect(p.log.highWatermark).toBe(0);
+    // Its next fetch, from offset 3, says it holds everything: the HW reaches the log end.
+    const g = fetched(
+      await br.send(ApiKeys.Fetch, 15, fetchRequest([{ topic: "t", topicId, offset: 3 }], { replicaId: -1, replicaState: { replicaId: 2, replicaEpoch: 1 } })),
+    );
+    expect([g.errorCode, g.highWatermark]).toEqual([ErrorCode.NONE, 3]);
+    expect(p.follower(2)).toMatchObject({ logEndOffset: 3, brokerEpoch: 1 });
   });
 });

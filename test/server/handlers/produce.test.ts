@@ -234,7 +234,7 @@ describe("Produce", () => {
     expect(p.log.logEndOffset).toBe(2);
     expect(p.log.highWatermark).toBe(0);
     // The follower catches up to offset 2: the HW moves and the produce completes.
-    p.updateFollowerEndOffset(2, 2);
+    p.updateFollowerFetchState(2, -1, 2, 0);
     br.replicas.produceWaits.notify(p.key);
     const r = produced(await pending, "r2");
     expect([r.errorCode, r.baseOffset]).toEqual([ErrorCode.NONE, 0]);

@@ -1,0 +1,400 @@
+/**
+ * Replica fetchers: how a follower copies its leader's log (Kafka's ReplicaFetcherManager and
+ * AbstractFetcherThread, as one loop per fetcher on the event loop).
+ *
+ * The manager keeps `num.replica.fetchers` fetchers per source broker at most; a followed
+ * partition goes to fetcher `hash(topic, partition) % n` of its leader. Each fetcher sends one
+ * Fetch at a time to its leader (NodeClient, the inter-broker listener), v15+ with
+ * ReplicaState (this node's id and broker epoch), for every assigned partition not backing
+ * off: fetch offset = the log end offset, lastFetchedEpoch = the latest epoch of the leader
+ * epoch cache, currentLeaderEpoch = the epoch of the image that assigned it; long-polled by
+ * `replica.fetch.wait.max.ms` and `replica.fetch.min.bytes`, bounded by
+ * `replica.fetch.response.max.bytes` and `replica.fetch.max.bytes` per partition.
+ *
+ * Per partition in the answer:
+ * - records: appended as they are (`appendAsFollower`: the leader's offsets, epochs and
+ *   bytes, CRCs checked once here), the epoch cache follows the batches; then the HW becomes
+ *   min(the leader's HW, our log end offset), never lower than it was, and the log start
+ *   follows the leader's (DeleteRecords) up to that HW.
+ * - diverging epoch (KIP-320/595, the leader's end of our last epoch is below our log end):
+ *   truncate to min(the leader's end offset for that epoch, ours for it), and fetch again
+ *   with the now latest epoch — repeated until both agree, so a follower never keeps bytes
+ *   the leader does not have (KIP-101/279, not truncation to the HW).
+ * - OFFSET_OUT_OF_RANGE: below the leader's log start → start over there; else truncate to
+ *   the leader's HW (everything above may be unreplicated) and fetch again.
+ * - a leadership or epoch error: the partition backs off `replica.fetch.backoff.ms`; the
+ *   metadata image, when it changes, reassigns it. UNKNOWN_LEADER_EPOCH and
+ *   NOT_LEADER_OR_FOLLOWER (the leader has not applied the image that made it leader yet)
+ *   retry after 50 ms instead: a new leader's HW waits for its followers' fetches.
+ * A failed request (connection, timeout) backs the whole fetcher off.
+ *
+ * After every `await` a fetcher re-checks that it is open and that each answered partition is
+ * still assigned to it under the same leader epoch and still followed: a stale answer is
+ * dropped (STYLE habit 3).
+ */
+import type { NodeClient } from "../client/node-client.ts";
+import { type MetadataImage, NO_LEADER } from "../metadata/image.ts";
+import type { CancelTimer, Clock } from "../platform/clock.ts";
+import { StorageError } from "../platform/fs.ts";
+import { ErrorCode } from "../protocol/errors.ts";
+import { defaultFetchPartition, defaultFetchRequest, defaultFetchTopic } from "../protocol/messages/fetch-request.ts";
+import type { PartitionData } from "../protocol/messages/fetch-response.ts";
+import { ApiKeys } from "../protocol/messages/index.ts";
+import type { Logger } from "../util/log.ts";
+import type { Partition } from "./partition.ts";
+
+export interface ReplicaFetcherConfig {
+  /** num.replica.fetchers: fetchers per source broker. */
+  readonly fetchersPerBroker: number;
+  /** replica.fetch.max.bytes: per partition. */
+  readonly partitionMaxBytes: number;
+  /** replica.fetch.response.max.bytes. */
+  readonly responseMaxBytes: number;
+  /** replica.fetch.min.bytes. */
+  readonly minBytes: number;
+  /** replica.fetch.wait.max.ms. */
+  readonly maxWaitMs: number;
+  /** replica.fetch.backoff.ms. */
+  readonly backoffMs: number;
+  /** Bound of one request beyond its wait. */
+  readonly requestTimeoutMs: number;
+}
+
+export interface ReplicaFetcherOptions {
+  readonly nodeId: number;
+  readonly client: NodeClient;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly config: ReplicaFetcherConfig;
+  /** The inter-broker listener: leaders are reached on their endpoint of this name. */
+  readonly listenerName: string;
+  /** This broker's epoch (ReplicaState.replicaEpoch); -1 before registration. */
+  readonly brokerEpoch: () => number;
+  /** A followed partition's log or HW changed (wakes local waiters). */
+  readonly onProgress: (p: Partition) => void;
+}
+
+/** Retry of a partition whose leader has not applied the metadata that made it leader yet. */
+const metadataLagBackoffMs = 50;
+
+/** Fetch v15 carries ReplicaState (KIP-903); v13 topic ids; v12 lastFetchedEpoch. */
+const replicaFetchVersionMin = 15;
+
+interface Assignment {
+  readonly partition: Partition;
+  readonly leaderId: number;
+  readonly leaderEpoch: number;
+  delayedUntilMs: number;
+}
+
+export class ReplicaFetcherManager {
+  readonly #o: ReplicaFetcherOptions;
+  readonly #fetchers = new Map<string, ReplicaFetcher>();
+  /** partition key → the fetcher it is assigned to. */
+  readonly #assigned = new Map<string, ReplicaFetcher>();
+  #closed = false;
+
+  constructor(o: ReplicaFetcherOptions) {
+    if (!(o.config.fetchersPerBroker >= 1)) throw new Error(`num.replica.fetchers must be >= 1, got ${o.config.fetchersPerBroker}`);
+    this.#o = o;
+  }
+
+  /** Leaders' endpoints from the registered brokers of `image` (on its inter-broker listener). */
+  updateEndpoints(image: MetadataImage): void {
+    if (this.#closed) return;
+    for (const b of image.brokers.values()) {
+      if (b.brokerId === this.#o.nodeId) continue;
+      this.#o.client.setEndpointFromListeners(b.brokerId, b.endpoints, this.#o.listenerName);
+    }
+    for (const id of this.#o.client.nodeIds()) if (!image.brokers.has(id)) this.#o.client.removeNode(id);
+  }
+
+  /**
+   * Brings the assignments in line with `partitions` (every hosted partition): each follower
+   * with a leader goes to its leader's fetcher under its current epoch; others leave theirs.
+   */
+  update(partitions: Iterable<Partition>): void {
+    if (this.#closed) return;
+    const wanted = new Set<string>();
+    for (const p of partitions) {
+      const s = p.state;
+      if (s.kind !== "follower" || s.leaderId === NO_LEADER || s.leaderId === this.#o.nodeId || !p.online) continue;
+      wanted.add(p.key);
+      const index = fetcherIndex(p.topic, p.partition, this.#o.config.fetchersPerBroker);
+      const fkey = `${s.leaderId}:${index}`;
+      const current = this.#assigned.get(p.key);
+      const existing = current?.assignment(p.key);
+      if (current !== undefined && current.key === fkey && existing !== undefined && existing.partition === p && existing.leaderEpoch === s.leaderEpoch) continue;
+      current?.remove(p.key);
+      let fetcher = this.#fetchers.get(fkey);
+      if (fetcher === undefined) {
+        fetcher = new ReplicaFetcher(this.#o, fkey, s.leaderId);
+        this.#fetchers.set(fkey, fetcher);
+      }
+      fetcher.add({ partition: p, leaderId: s.leaderId, leaderEpoch: s.leaderEpoch, delayedUntilMs: 0 });
+      this.#assigned.set(p.key, fetcher);
+    }
+    for (const [key, fetcher] of [...this.#assigned]) {
+      if (wanted.has(key)) continue;
+      fetcher.remove(key);
+      this.#assigned.delete(key);
+    }
+    for (const [fkey, fetcher] of [...this.#fetchers]) {
+      if (fetcher.size > 0) continue;
+      fetcher.close();
+      this.#fetchers.delete(fkey);
+    }
+  }
+
+  /** Fetchers by "leader:index" with their partition count (tests, metrics). */
+  fetchers(): { key: string; leaderId: number; partitions: number }[] {
+    return [...this.#fetchers.values()].map((f) => ({ key: f.key, leaderId: f.leaderId, partitions: f.size }));
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const f of this.#fetchers.values()) f.close();
+    this.#fetchers.clear();
+    this.#assigned.clear();
+    this.#o.client.close();
+  }
+}
+
+/** Kafka's `Utils.abs(31 * topic.hashCode + partition) % n`, with a string hash of our own. */
+function fetcherIndex(topic: string, partition: number, n: number): number {
+  let h = 0;
+  for (let i = 0; i < topic.length; i++) h = (Math.imul(h, 31) + topic.charCodeAt(i)) | 0;
+  return Math.abs((Math.imul(h, 31) + partition) | 0) % n;
+}
+
+class ReplicaFetcher {
+  readonly key: string;
+  readonly leaderId: number;
+  readonly #o: ReplicaFetcherOptions;
+  readonly #partitions = new Map<string, Assignment>();
+  #closed = false;
+  #running = false;
+  #wake: (() => void) | null = null;
+
+  constructor(o: ReplicaFetcherOptions, key: string, leaderId: number) {
+    this.#o = o;
+    this.key = key;
+    this.leaderId = leaderId;
+  }
+
+  get size(): number {
+    return this.#partitions.size;
+  }
+
+  assignment(key: string): Assignment | undefined {
+    return this.#partitions.get(key);
+  }
+
+  add(a: Assignment): void {
+    if (a.leaderId !== this.leaderId) throw new Error(`fetcher ${this.key}: partition ${a.partition.key} follows ${a.leaderId}`);
+    this.#partitions.set(a.partition.key, a);
+    if (!this.#running && !this.#closed) {
+      this.#running = true;
+      void this.#run().catch((error: unknown) => {
+        this.#running = false;
+        this.#o.log.error("replica fetcher failed", { fetcher: this.key, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      });
+    }
+    this.#wake?.();
+  }
+
+  remove(key: string): void {
+    this.#partitions.delete(key);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#partitions.clear();
+    this.#wake?.();
+  }
+
+  /** Sleeps `ms` or until woken (a partition added, the fetcher closed). */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: CancelTimer | null = null;
+      const done = (): void => {
+        timer?.();
+        timer = null;
+        if (this.#wake === done) this.#wake = null;
+        resolve();
+      };
+      this.#wake = done;
+      timer = this.#o.clock.schedule(Math.max(1, ms), done);
+    });
+  }
+
+  /** Whether `a` is still this fetcher's assignment of a partition followed under its epoch. */
+  #current(a: Assignment): boolean {
+    const s = a.partition.state;
+    return this.#partitions.get(a.partition.key) === a && s.kind === "follower" && s.leaderId === a.leaderId && s.leaderEpoch === a.leaderEpoch && a.partition.online;
+  }
+
+  async #run(): Promise<void> {
+    const { config, clock, client, log } = this.#o;
+    while (!this.#closed) {
+      if (this.#partitions.size === 0) {
+        await this.#sleep(config.backoffMs * 10);
+        continue;
+      }
+      const now = clock.monotonicMs();
+      const ready: Assignment[] = [];
+      let nextDue = Number.POSITIVE_INFINITY;
+      for (const a of this.#partitions.values()) {
+        if (!this.#current(a)) continue;
+        if (a.delayedUntilMs > now) nextDue = Math.min(nextDue, a.delayedUntilMs);
+        else ready.push(a);
+      }
+      if (ready.length === 0) {
+        await this.#sleep(Number.isFinite(nextDue) ? nextDue - now : config.backoffMs);
+        continue;
+      }
+      const body = defaultFetchRequest();
+      body.replicaState = { replicaId: this.#o.nodeId, replicaEpoch: this.#o.brokerEpoch(), _unknownTaggedFields: undefined };
+      body.maxWaitMs = config.maxWaitMs;
+      body.minBytes = config.minBytes;
+      body.maxBytes = config.responseMaxBytes;
+      body.isolationLevel = 0;
+      body.sessionId = 0;
+      body.sessionEpoch = -1;
+      const byTopic = new Map<string, ReturnType<typeof defaultFetchTopic>>();
+      const sent = new Map<string, Assignment>();
+      for (const a of ready) {
+        const p = a.partition;
+        let t = byTopic.get(p.topicId);
+        if (t === undefined) {
+          t = { ...defaultFetchTopic(), topicId: p.topicId, partitions: [] };
+          byTopic.set(p.topicId, t);
+        }
+        const latest = p.log.leaderEpochCache.latestEpoch();
+        t.partitions.push({
+          ...defaultFetchPartition(),
+          partition: p.partition,
+          currentLeaderEpoch: a.leaderEpoch,
+          fetchOffset: p.log.logEndOffset,
+          lastFetchedEpoch: latest,
+          logStartOffset: p.log.logStartOffset,
+          partitionMaxBytes: config.partitionMaxBytes,
+        });
+        sent.set(`${p.topicId}:${p.partition}`, a);
+      }
+      body.topics = [...byTopic.values()];
+      const result = await client.send(this.leaderId, ApiKeys.Fetch, body, {
+        timeoutMs: config.maxWaitMs + config.requestTimeoutMs,
+        minVersion: replicaFetchVersionMin,
+        // A dead leader fails the fetch at once: the fetcher backs off, and the metadata moves the partition.
+        waitForConnection: false,
+      });
+      if (this.#closed) return;
+      if (!result.ok) {
+        log.debug("replica fetch failed", { fetcher: this.key, error: result.error.message });
+        await this.#sleep(config.backoffMs);
+        continue;
+      }
+      if (result.body.errorCode !== ErrorCode.NONE) {
+        log.debug("replica fetch refused", { fetcher: this.key, error: result.body.errorCode });
+        await this.#sleep(config.backoffMs);
+        continue;
+      }
+      for (const t of result.body.responses) {
+        for (const pd of t.partitions) {
+          const a = sent.get(`${t.topicId}:${pd.partitionIndex}`);
+          if (a === undefined || !this.#current(a)) continue;
+          this.#handle(a, pd);
+        }
+      }
+    }
+    this.#running = false;
+  }
+
+  #handle(a: Assignment, pd: PartitionData): void {
+    const { config, clock, log } = this.#o;
+    const p = a.partition;
+    const backOff = (): void => {
+      a.delayedUntilMs = clock.monotonicMs() + config.backoffMs;
+    };
+    try {
+      switch (pd.errorCode) {
+        case ErrorCode.NONE:
+          break;
+        case ErrorCode.OFFSET_OUT_OF_RANGE: {
+          const leo = p.log.logEndOffset;
+          if (pd.logStartOffset >= 0 && leo < pd.logStartOffset) {
+            log.warn("follower below the leader's log start: starting over there", { partition: p.key, logEndOffset: leo, leaderLogStartOffset: pd.logStartOffset });
+            p.log.truncateFullyAndStartAt(pd.logStartOffset);
+          } else if (pd.highWatermark >= 0 && leo > pd.highWatermark) {
+            log.warn("follower ahead of its leader: truncating to the leader's high watermark", { partition: p.key, logEndOffset: leo, leaderHighWatermark: pd.highWatermark });
+            p.log.truncateTo(pd.highWatermark);
+          } else {
+            backOff();
+          }
+          this.#o.onProgress(p);
+          return;
+        }
+        case ErrorCode.UNKNOWN_LEADER_EPOCH:
+        case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+          // Our image names this node leader at this epoch and its own does not yet: it is
+          // about to (metadata reaches brokers within ms); waiting the whole backoff would
+          // hold the new leader's HW, and every acks=all write, that long.
+          a.delayedUntilMs = clock.monotonicMs() + Math.min(config.backoffMs, metadataLagBackoffMs);
+          return;
+        default:
+          backOff();
+          return;
+      }
+      const div = pd.divergingEpoch;
+      if (div.epoch >= 0 || div.endOffset >= 0) {
+        const mine = p.log.endOffsetForLeaderEpoch(div.epoch);
+        const leaderEnd = div.endOffset < 0 ? p.log.highWatermark : div.endOffset;
+        const target = Math.min(leaderEnd, mine.endOffset < 0 ? p.log.logEndOffset : mine.endOffset);
+        if (target < p.log.logEndOffset) {
+          log.info("truncating to the leader's log (diverging epoch)", {
+            partition: p.key,
+            leaderEpoch: a.leaderEpoch,
+            divergingEpoch: div.epoch,
+            divergingEndOffset: div.endOffset,
+            from: p.log.logEndOffset,
+            to: target,
+          });
+          p.log.truncateTo(target);
+          this.#o.onProgress(p);
+        } else {
+          // Nothing to cut but epochs that start at our end (a leadership of ours that never
+          // appended): drop them, or the next fetch would diverge the same way.
+          const before = p.log.leaderEpochCache.latestEpoch();
+          p.log.leaderEpochCache.truncateFromEnd(target);
+          if (p.log.leaderEpochCache.latestEpoch() === before) backOff();
+        }
+        return;
+      }
+      const records = pd.records;
+      if (records !== null && records.length > 0) {
+        const before = p.log.logEndOffset;
+        const appended = p.log.appendAsFollower(records);
+        if (appended.kind !== "ok") {
+          log.error("follower append failed", { partition: p.key, result: appended.kind, detail: "detail" in appended ? appended.detail : "" });
+          backOff();
+          return;
+        }
+        if (!(appended.firstOffset >= before && p.log.logEndOffset === appended.lastOffset + 1)) {
+          throw new Error(`follower ${p.key}: appended ${appended.firstOffset}..${appended.lastOffset} at log end ${before}, now ${p.log.logEndOffset}`);
+        }
+      }
+      if (pd.highWatermark >= 0) {
+        const hw = Math.min(pd.highWatermark, p.log.logEndOffset);
+        if (hw > p.log.highWatermark) p.log.setHighWatermark(hw);
+      }
+      // DeleteRecords (and retention) on the leader: the follower's log start follows, within its HW.
+      if (pd.logStartOffset > p.log.logStartOffset && pd.logStartOffset <= p.log.highWatermark) p.log.deleteRecordsBefore(pd.logStartOffset);
+      this.#o.onProgress(p);
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      log.error("follower storage error", { partition: p.key, error: e.message });
+      backOff();
+    }
+  }
+}

@@ -56,7 +56,7 @@ export function registerBroker(ctx: ControllerContext, r: BrokerRegistration, un
   };
   // A new life of a known broker: the old one is gone, with whatever it had not flushed.
   const moved = existing === undefined ? [] : removeBrokerFromPartitions(ctx.image, r.brokerId, uncleanPolicy(ctx.image, uncleanDefault));
-  return { records: [record, ...moved], response: { errorCode: ErrorCode.NONE, errorMessage: null, brokerEpoch } };
+  return { records: [record, ...moved], response: { errorCode: ErrorCode.NONE, errorMessage: null, brokerEpoch }, atomic: false };
 }
 
 export interface Heartbeat {
@@ -93,10 +93,10 @@ export function brokerHeartbeat(ctx: ControllerContext, h: Heartbeat, uncleanDef
     return [record, ...moved];
   };
   if (h.wantShutDown) {
-    return { records: fence(true), response: { errorCode: ErrorCode.NONE, isCaughtUp: caughtUp, isFenced: true, shouldShutDown: true } };
+    return { records: fence(true), response: { errorCode: ErrorCode.NONE, isCaughtUp: caughtUp, isFenced: true, shouldShutDown: true }, atomic: false };
   }
   const fenced = h.wantFence || !caughtUp ? b.fenced : false;
-  return { records: fence(fenced), response: { errorCode: ErrorCode.NONE, isCaughtUp: caughtUp, isFenced: fenced, shouldShutDown: false } };
+  return { records: fence(fenced), response: { errorCode: ErrorCode.NONE, isCaughtUp: caughtUp, isFenced: fenced, shouldShutDown: false }, atomic: false };
 }
 
 /** Fences a broker whose session expired (if it is still the same, unfenced registration). */
@@ -104,7 +104,7 @@ export function fenceExpiredBroker(ctx: ControllerContext, brokerId: number, bro
   const b = ctx.image.brokers.get(brokerId);
   if (b === undefined || b.brokerEpoch !== brokerEpoch || b.fenced) return { records: [], response: false };
   const moved = removeBrokerFromPartitions(ctx.image, brokerId, uncleanPolicy(ctx.image, uncleanDefault));
-  return { records: [{ type: "brokerFencing", brokerId, brokerEpoch, fenced: true }, ...moved], response: true };
+  return { records: [{ type: "brokerFencing", brokerId, brokerEpoch, fenced: true }, ...moved], response: true, atomic: false };
 }
 
 export class HeartbeatTracker {

@@ -21,6 +21,11 @@ import { randomUuid, type Uuid } from "./uuid.ts";
 export interface ControllerResult<T> {
   records: MetadataRecord[];
   response: T;
+  /**
+   * False when each record stands alone, so a store may commit them in several batches (a
+   * fenced broker's partitions moving). Default: one batch, all or nothing.
+   */
+  atomic?: boolean;
 }
 
 export interface ItemError {

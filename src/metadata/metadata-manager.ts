@@ -26,7 +26,7 @@ export interface MetadataStore {
    * Appends records durably as one unit; resolves with the offset of the first. A replicated
    * store resolves once they are committed and pushed to its subscriber.
    */
-  append(records: readonly MetadataRecord[]): Promise<number>;
+  append(records: readonly MetadataRecord[], opts?: { atomic?: boolean }): Promise<number>;
   /** Present when the log is replicated by a quorum (raft-store.ts). */
   readonly replicated?: ReplicatedMetadata;
 }
@@ -185,9 +185,9 @@ export class MetadataManager {
   async #submitReplicated<T>(replicated: ReplicatedMetadata, decide: (ctx: ControllerContext) => ControllerResult<T>): Promise<T> {
     await replicated.whenWritable();
     const before = this.#image;
-    const { records, response } = decide({ image: before, prng: this.#prng, defaults: this.#defaults });
+    const { records, response, atomic } = decide({ image: before, prng: this.#prng, defaults: this.#defaults });
     if (records.length === 0) return response;
-    const firstOffset = await this.#store.append(records);
+    const firstOffset = await this.#store.append(records, atomic === false ? { atomic } : {});
     // The store pushed the committed records before resolving: the image holds them, and
     // (decisions being serialized on the only node that decides) nothing else in between.
     const last = firstOffset + records.length - 1;

@@ -156,16 +156,39 @@ export class RaftMetadataStore implements MetadataStore, ReplicatedMetadata {
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
-  append(records: readonly MetadataRecord[]): Promise<number> {
+  /**
+   * Proposes `records` as one batch. A batch larger than a proposal may be (the Raft log's
+   * segment, `METADATA_BATCH_BYTES_MAX`) is refused, unless the decision is not atomic
+   * (`atomic: false`, as Kafka's non-atomic controller results: a broker fenced with the
+   * leadership of its partitions moved, where each record stands alone): then it goes as
+   * consecutive batches, proposed in this same turn, in order. Resolves once the last is
+   * committed; if a later one is lost, earlier ones may still commit (which is why only
+   * non-atomic decisions are split).
+   */
+  append(records: readonly MetadataRecord[], opts: { atomic?: boolean } = {}): Promise<number> {
     if (this.#failed !== null) return Promise.reject(this.#failed);
     const now = this.#clock.nowMs();
-    const batch = buildRecordBatch(records.map((r) => ({ ...encodeMetadataRecord(r), timestamp: now })));
-    if (batch.length > METADATA_BATCH_BYTES_MAX) return Promise.reject(new Error(`metadata batch of ${batch.length} bytes exceeds ${METADATA_BATCH_BYTES_MAX}`));
-    const result = this.#driver.propose(batch);
-    if (result.kind === "notLeader") return Promise.reject(this.#notController());
-    if (result.kind === "rejected") return Promise.reject(new Error(`metadata proposal rejected: ${result.detail}`));
+    const limit = Math.min(METADATA_BATCH_BYTES_MAX, this.#driver.core.appendBytesMax);
+    const encoded = records.map((r) => ({ ...encodeMetadataRecord(r), timestamp: now }));
+    const whole = buildRecordBatch(encoded);
+    const batches = whole.length <= limit || opts.atomic !== false ? [whole] : splitBatches(encoded, limit);
+    if (batches.some((b) => b.length > limit)) {
+      const largest = Math.max(...batches.map((b) => b.length));
+      return Promise.reject(new Error(`metadata proposal rejected: ${largest} bytes, must be 1..${limit}`));
+    }
+    let first: { firstOffset: number; epoch: number } | null = null;
+    let lastOffset = -1;
+    for (const batch of batches) {
+      const result = this.#driver.propose(batch);
+      if (result.kind === "notLeader") return Promise.reject(this.#notController());
+      if (result.kind === "rejected") return Promise.reject(new Error(`metadata proposal rejected: ${result.detail}`));
+      first ??= { firstOffset: result.firstOffset, epoch: result.epoch };
+      if (result.epoch !== first.epoch) return Promise.reject(this.#notController());
+      lastOffset = result.lastOffset;
+    }
+    const { firstOffset, epoch } = first!;
     return new Promise((resolve, reject) => {
-      this.#pending.push({ firstOffset: result.firstOffset, lastOffset: result.lastOffset, epoch: result.epoch, resolve, reject });
+      this.#pending.push({ firstOffset, lastOffset, epoch, resolve, reject });
     });
   }
 
@@ -375,4 +398,26 @@ function appliedBytes(batches: readonly { baseOffset: number; lastOffsetDelta: n
   let n = 0;
   for (const b of batches) if (b.baseOffset + b.lastOffsetDelta + 1 <= end) n += b.sizeInBytes;
   return n;
+}
+
+/** Records as consecutive batches of at most `limit` bytes each (a record too large alone gets a batch of its own). */
+function splitBatches(encoded: readonly Parameters<typeof buildRecordBatch>[0][number][], limit: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let start = 0;
+  while (start < encoded.length) {
+    // Grow by halving the step: the largest prefix from `start` that fits.
+    let end = start + 1;
+    let step = 1;
+    while (end + step <= encoded.length && buildRecordBatch(encoded.slice(start, end + step)).length <= limit) {
+      end += step;
+      step *= 2;
+    }
+    while (step > 1) {
+      step >>= 1;
+      if (end + step <= encoded.length && buildRecordBatch(encoded.slice(start, end + step)).length <= limit) end += step;
+    }
+    out.push(buildRecordBatch(encoded.slice(start, end)));
+    start = end;
+  }
+  return out;
 }

@@ -293,6 +293,11 @@ export class RaftCore {
     return this.#role.epoch;
   }
 
+  /** The largest proposal `propose` takes, in bytes. */
+  get appendBytesMax(): number {
+    return this.#config.appendBytesMax;
+  }
+
   get leaderId(): number {
     return this.#role.leaderId;
   }

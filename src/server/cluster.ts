@@ -381,7 +381,7 @@ export class ControllerDuties {
     try {
       const elected = await this.#metadata.submit((c) => {
         const records = electOfflineLeaders(c.image, uncleanPolicy(c.image, this.uncleanDefault));
-        return { records, response: records.length };
+        return { records, response: records.length, atomic: false };
       });
       if (elected > 0) this.#log.info("elected leaders of offline partitions", { partitions: elected });
     } catch (error) {

@@ -94,8 +94,12 @@ async function committedOffset(): Promise<number> {
 test("a consumer group goes on through SIGKILL of its coordinator's broker: nothing skipped, nothing committed re-delivered, offsets intact", async () => {
   const admin = kafka("coord-failover-setup").admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true });
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: false });
   await admin.disconnect();
+  // Every node knows the topic before a client asks any of them (kafkajs gives up on UNKNOWN_TOPIC_OR_PARTITION at once).
+  for (const n of cluster.nodes) {
+    await pollUntil(`${topic} on ${n.name}`, 20_000, async () => ((await cluster.kcatMetadata(n)).topics.some((t) => t.topic === topic) ? true : undefined), 100);
+  }
   const producer = kafka("coord-failover-producer").producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   const produce = async (from: number, to: number): Promise<void> => {
@@ -116,7 +120,7 @@ test("a consumer group goes on through SIGKILL of its coordinator's broker: noth
     heartbeatInterval: 1000,
     rebalanceTimeout: 10_000,
     maxWaitTimeInMs: 200,
-    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
   });
   consumer.on(consumer.events.CRASH, (e) => {
     if (e.payload.restart) restarts++;

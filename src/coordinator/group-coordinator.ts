@@ -9,7 +9,9 @@
  *
  * Each owned partition is a shard: `loading` (answers COORDINATOR_LOAD_IN_PROGRESS) while its
  * records are replayed from the log, then `loaded`. A group whose partition is not owned gets
- * NOT_COORDINATOR.
+ * NOT_COORDINATOR. On a broker the log's read first waits for the high watermark to cover the
+ * log this node was elected leader with (replica-offsets-log.ts), so a load after a failover
+ * holds every commit the previous coordinator acknowledged.
  *
  * Persistence (Kafka's CoordinatorResult model): an operation decides synchronously and
  * yields records plus a response; the records are appended to the shard's partition as one

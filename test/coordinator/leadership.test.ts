@@ -149,6 +149,32 @@ describe("group coordinator and __consumer_offsets leadership", () => {
     expect((await commit(7))[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NOT_COORDINATOR);
   });
 
+  test("leadership lost and won back within one image change: the partition is loaded again (another leader may have written)", async () => {
+    const { br, groups, topicId } = await setup();
+    await br.metadata.submit(() => ({ records: [{ type: "partitionChange", topicId, partition: 0, leader: 1, isr: [1] }], response: undefined }));
+    await settle();
+    const p = br.replicas.getPartition(OFFSETS_TOPIC_NAME, 0)!;
+    // A record under the shard's back: an image that keeps the leader epoch does not reload.
+    expect(p.log.append(commitBatch(10), p.leaderEpoch).kind).toBe("ok");
+    p.maybeIncrementHighWatermark();
+    await br.metadata.submit(() => ({ records: [{ type: "partitionChange", topicId, partition: 0, isr: [1] }], response: undefined }));
+    await settle();
+    expect(fetched(groups)).toEqual([ErrorCode.NONE, -1]);
+    const epoch = p.leaderEpoch;
+    // What broker 2 wrote as leader of the next epoch, which this node's image skipped.
+    expect(p.log.append(commitBatch(30), epoch + 1).kind).toBe("ok");
+    await br.metadata.submit(() => ({
+      records: [
+        { type: "partitionChange", topicId, partition: 0, leader: 2, isr: [1, 2] },
+        { type: "partitionChange", topicId, partition: 0, leader: 1, isr: [1] },
+      ],
+      response: undefined,
+    }));
+    await settle();
+    expect(p.leaderEpoch).toBe(epoch + 2);
+    expect(fetched(groups)).toEqual([ErrorCode.NONE, 30]);
+  });
+
   test("an acks=all commit that the ISR does not take in time is COORDINATOR_NOT_AVAILABLE (Kafka's mapping of REQUEST_TIMED_OUT)", async () => {
     const { br, groups, topicId } = await setup();
     await br.metadata.submit(() => ({ records: [{ type: "partitionChange", topicId, partition: 0, leader: 1, isr: [1, 2] }], response: undefined }));

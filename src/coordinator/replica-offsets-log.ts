@@ -14,8 +14,9 @@
  * leader holds commits the old leader acknowledged above its own, trailing HW, and a replay
  * that stopped at that HW would lose them. Meanwhile the load is in progress (the coordinator
  * answers COORDINATOR_LOAD_IN_PROGRESS); the wait ends when the ISR has fetched once, or the
- * ISR shrinks to the members that can. The whole read is bound to the leader epoch it started
- * in: a leadership lost and won back meanwhile fails it.
+ * ISR shrinks to the members that can. The same holds for a leader restarted on its disk (its
+ * checkpointed HW trails its log). The whole read is bound to the leader epoch it started in:
+ * a leadership lost and won back meanwhile fails it.
  */
 import type { Compression } from "../platform/compression.ts";
 import { ErrorCode, errorName } from "../protocol/errors.ts";
@@ -29,9 +30,9 @@ export const OFFSETS_COMMIT_TIMEOUT_MS_DEFAULT = 5000;
 /** Kafka's offsets.load.buffer.size. */
 export const OFFSETS_LOAD_BUFFER_BYTES_DEFAULT = 5 * 1024 * 1024;
 /**
- * One round of waiting for a new leader's HW before a load (rounds repeat while this node
- * still leads at the same epoch; the bound is the leadership itself, which the controller
- * takes away from a leader whose ISR cannot advance).
+ * One round of waiting for a new leader's HW before a load. Rounds repeat while this node
+ * still leads at the same epoch: an ISR member that never fetches leaves the ISR after
+ * replica.lag.time.max.ms, and then the HW moves.
  */
 export const LOAD_WAIT_ROUND_MS = 5000;
 

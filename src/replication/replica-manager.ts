@@ -760,6 +760,8 @@ export class ReplicaManager {
    * `leaderEpoch` when given), or REQUEST_TIMED_OUT after `timeoutMs`.
    */
   async awaitLeaderCommitted(topic: string, partition: number, leaderEpoch: number, timeoutMs: number): Promise<number> {
+    if (!(Number.isInteger(leaderEpoch) && leaderEpoch >= noLeaderEpoch)) throw new Error(`awaitLeaderCommitted ${topic}-${partition}: leader epoch ${leaderEpoch}`);
+    if (!(timeoutMs > 0)) throw new Error(`awaitLeaderCommitted ${topic}-${partition}: timeout ${timeoutMs} ms`);
     const check = (): number | null => {
       const lookup = this.lookupLeader(topic, partition, leaderEpoch);
       if (lookup.kind === "error") return lookup.errorCode;

@@ -63,6 +63,8 @@ export async function runLocalCluster(args: readonly string[], fail: (code: numb
         `controller.listener.names=CONTROLLER`,
         `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT`,
         `log.dirs=${join(nodeDir, "data")}`,
+        // Groups survive the loss of their coordinator's node only with replicated offsets (Kafka's default of 3).
+        `offsets.topic.replication.factor=${Math.min(3, nodes)}`,
         ``,
       ].join("\n"),
     );

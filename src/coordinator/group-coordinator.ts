@@ -9,7 +9,9 @@
  *
  * Each owned partition is a shard: `loading` (answers COORDINATOR_LOAD_IN_PROGRESS) while its
  * records are replayed from the log, then `loaded`. A group whose partition is not owned gets
- * NOT_COORDINATOR.
+ * NOT_COORDINATOR. On a broker the log's read first waits for the high watermark to cover the
+ * log this node was elected leader with (replica-offsets-log.ts), so a load after a failover
+ * holds every commit the previous coordinator acknowledged.
  *
  * Persistence (Kafka's CoordinatorResult model): an operation decides synchronously and
  * yields records plus a response; the records are appended to the shard's partition as one
@@ -157,12 +159,12 @@ export class GroupCoordinator {
    * replica manager creating the partition) have run. A failed load answers
    * COORDINATOR_NOT_AVAILABLE and is retried on the clock with a doubling backoff.
    */
-  loadPartition(partition: number): Promise<void> {
+  loadPartition(partition: number, leaderEpoch = -1): Promise<void> {
     if (!(Number.isInteger(partition) && partition >= 0 && partition < this.numPartitions)) {
       throw new RangeError(`loadPartition: ${partition} is not a partition of ${OFFSETS_TOPIC_NAME} (${this.numPartitions})`);
     }
     if (this.#shards.has(partition)) return Promise.resolve();
-    return this.#load(new Shard(partition), LOAD_RETRY_BACKOFF_MS_MIN);
+    return this.#load(new Shard(partition, leaderEpoch), LOAD_RETRY_BACKOFF_MS_MIN);
   }
 
   async #load(shard: Shard, backoffMs: number): Promise<void> {
@@ -184,7 +186,7 @@ export class GroupCoordinator {
       this.#logger?.error("group coordinator: loading failed; will retry", { partition, retryMs: backoffMs, error: e instanceof Error ? e : reason });
       shard.cancelRetry = this.#clock.schedule(backoffMs, () => {
         if (!current()) return;
-        void this.#load(new Shard(partition), Math.min(backoffMs * 2, LOAD_RETRY_BACKOFF_MS_MAX));
+        void this.#load(new Shard(partition, shard.leaderEpoch), Math.min(backoffMs * 2, LOAD_RETRY_BACKOFF_MS_MAX));
       });
       return;
     }
@@ -211,8 +213,10 @@ export class GroupCoordinator {
 
   /**
    * Follows leadership of `__consumer_offsets` in a metadata image: loads the partitions this
-   * node leads, unloads the others. Call it with the current image at startup and from a
-   * metadata listener.
+   * node leads, unloads the others, and loads again a partition whose leader epoch moved on
+   * while this node kept or won back the lead (images can skip the epochs in between, and
+   * another leader may have written then). Call it with the current image at startup and from
+   * a metadata listener.
    */
   onMetadataImage(image: MetadataImage, nodeId: number): void {
     const topic = image.topic(OFFSETS_TOPIC_NAME);
@@ -227,9 +231,11 @@ export class GroupCoordinator {
       this.#numPartitions = topic.partitions.length;
     }
     for (let p = 0; p < this.numPartitions; p++) {
-      const leads = topic?.partitions[p]?.leader === nodeId;
-      if (leads && !this.#shards.has(p)) void this.loadPartition(p);
-      else if (!leads && this.#shards.has(p)) this.unloadPartition(p);
+      const image = topic?.partitions[p];
+      const leads = image !== undefined && image.leader === nodeId;
+      const shard = this.#shards.get(p);
+      if (shard !== undefined && (!leads || shard.leaderEpoch !== image.leaderEpoch)) this.unloadPartition(p);
+      if (leads && !this.#shards.has(p)) void this.loadPartition(p, image.leaderEpoch);
     }
   }
 

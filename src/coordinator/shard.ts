@@ -37,7 +37,15 @@ export class Shard {
   tail: Promise<unknown> = Promise.resolve();
   /** Set while a failed load waits to be retried. */
   cancelRetry: CancelTimer | null = null;
-  constructor(readonly partition: number) {}
+  /**
+   * @param leaderEpoch the leader epoch of the partition this shard was loaded for (-1: not
+   *   known, as with an in-memory log); a later epoch means other leaders may have written
+   *   meanwhile, so the shard is loaded again.
+   */
+  constructor(
+    readonly partition: number,
+    readonly leaderEpoch = -1,
+  ) {}
 }
 
 export const offsetKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;

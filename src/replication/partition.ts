@@ -122,6 +122,15 @@ export class Partition {
     return this.#state.leaderEpoch;
   }
 
+  /**
+   * The log end offset when this node became leader of the current epoch (-1 when not
+   * leading or the log was closed then). Everything an earlier leader may have had
+   * acknowledged lies below it, so a reader that must see all of that waits for the HW here.
+   */
+  get leaderEpochStartOffset(): number {
+    return this.#state.kind === "leader" ? this.#leaderEpochStartOffset : -1;
+  }
+
   /** The leader's id (this node when leading), or -1 when there is none. */
   get leaderId(): number {
     return this.#state.kind === "leader" ? this.#nodeId : this.#state.leaderId;

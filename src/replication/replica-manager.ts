@@ -751,11 +751,40 @@ export class ReplicaManager {
   }
 
   /**
-   * Whole batches of a led partition from `fromOffset` up to the high watermark, at most
-   * `maxBytes` (at least one batch). For the broker's own readers (coordinator loading).
+   * For the broker's own readers of a partition it just came to lead (coordinator loading):
+   * waits until the high watermark reaches the start offset of this leader's epoch, so that
+   * everything an earlier leader had acknowledged is below it. A follower's HW trails the old
+   * leader's (it learns it one fetch later), so a new leader's HW may sit below records acks=all
+   * already confirmed until its ISR fetches once: reading to the HW before that would miss them.
+   * Resolves NONE, the lookup's error (leadership lost, or moved to another epoch than
+   * `leaderEpoch` when given), or REQUEST_TIMED_OUT after `timeoutMs`.
    */
-  readCommitted(topic: string, partition: number, fromOffset: number, maxBytes: number): { errorCode: number; records: Uint8Array; nextOffset: number; highWatermark: number } {
-    const lookup = this.lookupLeader(topic, partition);
+  async awaitLeaderCommitted(topic: string, partition: number, leaderEpoch: number, timeoutMs: number): Promise<number> {
+    if (!(Number.isInteger(leaderEpoch) && leaderEpoch >= noLeaderEpoch)) throw new Error(`awaitLeaderCommitted ${topic}-${partition}: leader epoch ${leaderEpoch}`);
+    if (!(timeoutMs > 0)) throw new Error(`awaitLeaderCommitted ${topic}-${partition}: timeout ${timeoutMs} ms`);
+    const check = (): number | null => {
+      const lookup = this.lookupLeader(topic, partition, leaderEpoch);
+      if (lookup.kind === "error") return lookup.errorCode;
+      const p = lookup.partition;
+      return p.log.highWatermark >= p.leaderEpochStartOffset ? ErrorCode.NONE : null;
+    };
+    await this.produceWaits.wait([partitionKey(topic, partition)], timeoutMs, () => check() !== null);
+    return check() ?? ErrorCode.REQUEST_TIMED_OUT;
+  }
+
+  /**
+   * Whole batches of a led partition from `fromOffset` up to the high watermark, at most
+   * `maxBytes` (at least one batch), while this node leads it (at `leaderEpoch` when given).
+   * For the broker's own readers (coordinator loading).
+   */
+  readCommitted(
+    topic: string,
+    partition: number,
+    fromOffset: number,
+    maxBytes: number,
+    leaderEpoch: number = noLeaderEpoch,
+  ): { errorCode: number; records: Uint8Array; nextOffset: number; highWatermark: number } {
+    const lookup = this.lookupLeader(topic, partition, leaderEpoch);
     if (lookup.kind === "error") return { errorCode: lookup.errorCode, records: emptyRecords, nextOffset: fromOffset, highWatermark: -1 };
     const log = lookup.partition.log;
     const r = log.read(Math.max(fromOffset, log.logStartOffset), Math.min(maxBytes, readBytesMax), log.highWatermark, true);

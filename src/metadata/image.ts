@@ -279,6 +279,8 @@ export class MetadataDelta {
         this.features().set(record.name, record.level);
         break;
       }
+      case "noOp":
+        break;
       case "producerIds": {
         if (record.nextProducerId <= this.#nextProducerId) {
           fail(`producer id block ${record.nextProducerId} does not advance past ${this.#nextProducerId}`);

@@ -55,7 +55,9 @@ export type MetadataRecord =
       operation: number;
       permissionType: number;
     }
-  | { type: "removeAcl"; id: Uuid };
+  | { type: "removeAcl"; id: Uuid }
+  /** Changes nothing: the active controller writes one when the log was idle for metadata.max.idle.interval.ms. */
+  | { type: "noOp" };
 
 export type MetadataRecordType = MetadataRecord["type"];
 
@@ -122,6 +124,7 @@ const schemas = {
     permissionType: z.number().int().min(0).max(127),
   }),
   removeAcl: z.object({ id: uuid }),
+  noOp: z.object({}),
 } satisfies Record<MetadataRecordType, z.ZodTypeAny>;
 
 const encoder = new TextEncoder();

@@ -318,7 +318,19 @@ export class ControllerDuties {
   /** unclean.leader.election.enable of this node's config: elections fall back to it. */
   readonly uncleanDefault: boolean;
 
-  constructor(opts: { metadata: MetadataManager; quorum: Quorum; clock: Clock; log: Logger; sessionTimeoutMs: number; checkIntervalMs: number; uncleanDefault?: boolean }) {
+  #idleTimer: CancelTimer | null = null;
+
+  constructor(opts: {
+    metadata: MetadataManager;
+    quorum: Quorum;
+    clock: Clock;
+    log: Logger;
+    sessionTimeoutMs: number;
+    checkIntervalMs: number;
+    uncleanDefault?: boolean;
+    /** metadata.max.idle.interval.ms: a no-op record when nothing was committed for this long (0: never). */
+    idleIntervalMs?: number;
+  }) {
     this.uncleanDefault = opts.uncleanDefault ?? false;
     this.#metadata = opts.metadata;
     this.#quorum = opts.quorum;
@@ -340,6 +352,23 @@ export class ControllerDuties {
       void this.#check();
     };
     this.#timer = opts.clock.schedule(opts.checkIntervalMs, tick);
+    // An idle metadata log still moves: a voter that came back wiped is proven by a commit
+    // past the point where it caught up (raft-core.ts), and brokers see the log is alive.
+    const idleMs = opts.idleIntervalMs ?? 0;
+    if (idleMs > 0) {
+      let seenOffset = -2;
+      const idle = (): void => {
+        this.#idleTimer = opts.clock.schedule(idleMs, idle);
+        const offset = this.#metadata.image.offset;
+        const quiet = offset === seenOffset;
+        seenOffset = offset;
+        if (!quiet || !this.#quorum.isActiveController()) return;
+        this.#metadata.submit(() => ({ records: [{ type: "noOp" }], response: undefined })).catch((error: unknown) => {
+          if (!(error instanceof NotControllerError)) this.#log.debug("no-op record not written", { error: error instanceof Error ? error.message : String(error) });
+        });
+      };
+      this.#idleTimer = opts.clock.schedule(idleMs, idle);
+    }
   }
 
   /** A heartbeat answered here (from the controller listener or this node's own broker). */
@@ -353,6 +382,8 @@ export class ControllerDuties {
   close(): void {
     this.#timer?.();
     this.#timer = null;
+    this.#idleTimer?.();
+    this.#idleTimer = null;
   }
 
   #noteLeadership(): void {

@@ -242,6 +242,9 @@ export const configDefs = {
   "controller.quorum.election.backoff.max.ms": int(1000, 0, int32Max, { doc: "Longest random wait before a new election after a failed one." }),
   "controller.quorum.request.timeout.ms": int(2000, 1, int32Max, { doc: "An unanswered quorum request is sent again after this." }),
   "controller.quorum.retry.backoff.ms": int(20, 0, int32Max, { doc: "Wait before retrying a failed quorum request." }),
+  "metadata.max.idle.interval.ms": int(500, 0, int32Max, {
+    doc: "The active controller writes a no-op record to the metadata log when nothing was committed for this long; 0: never.",
+  }),
   "metadata.log.max.record.bytes.between.snapshots": long(20 * 1024 * 1024, String(20 * 1024 * 1024), 1, {
     doc: "Metadata log bytes applied since the latest snapshot after which every node snapshots its metadata image.",
   }),

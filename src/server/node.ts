@@ -209,6 +209,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     log: log.child({ component: "controller" }),
     sessionTimeoutMs: config.get("broker.session.timeout.ms"),
     uncleanDefault: config.get("unclean.leader.election.enable"),
+    idleIntervalMs: config.get("metadata.max.idle.interval.ms"),
     checkIntervalMs: Math.max(100, Math.floor(config.get("broker.heartbeat.interval.ms") / 2)),
   });
   broker.addShutdownHook("controller duties", () => duties.close());

@@ -14,27 +14,13 @@
  * command that replays it. Exit code 1 when any seed fails.
  */
 import { mixedShape, replayCommand, runClusterSimulation, type ClusterSimOptions } from "./simulator.ts";
+import { arg, flag, num, seedRange } from "../sim-args.ts";
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
-const flag = (name: string): boolean => process.argv.includes(`--${name}`);
-const num = (name: string, dflt: number): number => {
-  const v = arg(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} ${v}: expected a whole number`);
-  return n;
-};
-
-const single = arg("seed");
-const first = single !== undefined ? num("seed", 1) : num("first", 1);
-const count = single !== undefined ? 1 : num("seeds", 20);
+const { single, first, count } = seedRange(20);
 const steps = num("steps", 3000);
 const mix = flag("mix");
 const diskFaults = flag("disk-faults");
-const trace = flag("trace") && single !== undefined;
+const trace = flag("trace") && single;
 /** Recoveries slower than this are listed (the bound that fails a seed is livenessBoundMs). */
 const slowRecoveryMs = 5_000;
 
@@ -65,7 +51,7 @@ for (let seed = first; seed < first + count; seed++) {
     console.log(`FAIL seed ${seed} [${r.invariant}] ${r.failure}`);
     if (!trace) for (const line of r.recent.slice(-30)) console.log(`    ${line}`);
     console.log(`  replay: ${replayCommand({ seed, steps, ...shape, diskFaults })}`);
-  } else if (single !== undefined) {
+  } else if (single) {
     console.log(`ok seed ${seed}: ${JSON.stringify(r.stats)}`);
   }
 }

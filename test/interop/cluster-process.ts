@@ -125,8 +125,11 @@ export class ClusterProcess {
     return JSON.parse(text(r.stdout));
   }
 
-  async dispose(): Promise<void> {
+  /** Stops and removes every node; resolves with the crash lines their logs held first (see crashLines). */
+  async dispose(): Promise<string[]> {
+    const crashes = this.crashLines();
     for (const n of [...this.observers, ...this.nodes]) await n.dispose();
+    return crashes;
   }
 
   crashLines(): string[] {

@@ -146,9 +146,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (cluster === undefined) return;
-  const crashes = cluster.crashLines();
-  await cluster.dispose();
-  expect(crashes).toEqual([]);
+  expect(await cluster.dispose()).toEqual([]);
 });
 
 const g = (body: () => Promise<void>) => guard(() => (leader > 0 ? cluster.node(leader) : cluster.node(1)), body);

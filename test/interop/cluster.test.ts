@@ -30,9 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (cluster === undefined) return;
-  const crashes = cluster.crashLines();
-  await cluster.dispose();
-  expect(crashes).toEqual([]);
+  expect(await cluster.dispose()).toEqual([]);
 });
 
 function kafka(bootstrap: string): Kafka {

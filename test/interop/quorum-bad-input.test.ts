@@ -55,9 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (cluster === undefined) return;
-  const crashes = cluster.crashLines();
-  await cluster.dispose();
-  expect(crashes).toEqual([]);
+  expect(await cluster.dispose()).toEqual([]);
 });
 
 /** Sends one raft request to node `to`'s controller listener and decodes the answer. */

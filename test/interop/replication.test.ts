@@ -42,9 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (cluster === undefined) return;
-  const crashes = cluster.crashLines();
-  await cluster.dispose();
-  expect(crashes).toEqual([]);
+  expect(await cluster.dispose()).toEqual([]);
 });
 
 function kafka(): Kafka {

@@ -14,26 +14,12 @@
  * one-line command that replays it. Exit code 1 when any seed fails.
  */
 import { mixedShape, replayCommand, runSimulation, type SimOptions } from "./simulator.ts";
+import { arg, flag, num, seedRange } from "../sim-args.ts";
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
-const flag = (name: string): boolean => process.argv.includes(`--${name}`);
-const num = (name: string, dflt: number): number => {
-  const v = arg(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} ${v}: expected a whole number`);
-  return n;
-};
-
-const single = arg("seed");
-const first = single !== undefined ? num("seed", 1) : num("first", 1);
-const count = single !== undefined ? 1 : num("seeds", 100);
+const { single, first, count } = seedRange(100);
 const steps = num("steps", 3000);
 const mix = flag("mix");
-const trace = flag("trace") && single !== undefined;
+const trace = flag("trace") && single;
 
 const timing: "fast" | "kafka" = arg("timing") === "fast" ? "fast" : "kafka";
 const unprovenRule = !flag("no-unproven-rule");
@@ -63,7 +49,7 @@ for (let seed = first; seed < first + count; seed++) {
     console.log(`FAIL seed ${seed} [${r.invariant}] ${r.failure}`);
     if (!trace) for (const line of r.recent.slice(-25)) console.log(`    ${line}`);
     console.log(`  replay: ${replayCommand({ seed, steps, ...shape })}`);
-  } else if (single !== undefined) {
+  } else if (single) {
     console.log(`ok seed ${seed}: ${JSON.stringify(r.stats)}`);
   }
 }

@@ -400,24 +400,29 @@ function appliedBytes(batches: readonly { baseOffset: number; lastOffsetDelta: n
   return n;
 }
 
-/** Records as consecutive batches of at most `limit` bytes each (a record too large alone gets a batch of its own). */
+/** A v2 batch's header, and the most a record adds besides its key and value (its varints and attributes). */
+const batchHeaderBytes = 61;
+const recordOverheadBytesMax = 32;
+
+/**
+ * Records as consecutive batches of at most `limit` bytes each, cut by an upper bound of each
+ * record's size (one pass, one build per batch); a record too large alone gets a batch of its
+ * own, which the caller refuses.
+ */
 function splitBatches(encoded: readonly Parameters<typeof buildRecordBatch>[0][number][], limit: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   let start = 0;
-  while (start < encoded.length) {
-    // Grow by halving the step: the largest prefix from `start` that fits.
-    let end = start + 1;
-    let step = 1;
-    while (end + step <= encoded.length && buildRecordBatch(encoded.slice(start, end + step)).length <= limit) {
-      end += step;
-      step *= 2;
+  let bytes = batchHeaderBytes;
+  for (let i = 0; i < encoded.length; i++) {
+    const r = encoded[i]!;
+    const size = recordOverheadBytesMax + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    if (i > start && bytes + size > limit) {
+      out.push(buildRecordBatch(encoded.slice(start, i)));
+      start = i;
+      bytes = batchHeaderBytes;
     }
-    while (step > 1) {
-      step >>= 1;
-      if (end + step <= encoded.length && buildRecordBatch(encoded.slice(start, end + step)).length <= limit) end += step;
-    }
-    out.push(buildRecordBatch(encoded.slice(start, end)));
-    start = end;
+    bytes += size;
   }
+  out.push(buildRecordBatch(encoded.slice(start)));
   return out;
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages: real Kafka clients from Debian
 # (kcat; confluent-kafka-python and kafka-python for /usr/bin/python3) and bsdutils/jq for
-# kcat's own tests. Idempotent and quiet when everything is present. Needs root or
-# passwordless sudo to install; without them it says what is missing and goes on (the tests
-# that need a missing client then fail, never pass silently). librdkafka's test suite is
-# built on first use by bench/e2e/build-librdkafka.sh.
+# kcat's own tests, and prometheus for promtool (test/metrics checks the endpoint's text with
+# it). Idempotent and quiet when everything is present. Needs root or passwordless sudo to
+# install; without them it says what is missing and goes on (the tests that need a missing
+# client then fail, never pass silently). librdkafka's test suite is built on first use by
+# bench/e2e/build-librdkafka.sh.
 set -uo pipefail
-want=(kcat python3-confluent-kafka python3-kafka jq bsdutils)
+want=(kcat python3-confluent-kafka python3-kafka jq bsdutils prometheus)
 missing=()
 for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -33,6 +33,7 @@ import { runBackupCli } from "./backup/cli.ts";
 import { bunCompression } from "./platform/bun/compression.ts";
 import { nodeAes256Gcm } from "./platform/bun/aead.ts";
 import { readScheduledBackupKey, startScheduledBackups } from "./cli/broker-backups.ts";
+import { startMetricsEndpoint } from "./cli/metrics-endpoint.ts";
 
 const usage = `usage:
   bunka [broker] [--config FILE] [--set key=value ...] start a broker
@@ -190,7 +191,14 @@ async function runBroker(args: readonly string[]): Promise<void> {
     fail(1, `start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
   const { broker } = node;
-  await startScheduledBackups(node, config, backupKey);
+  const backupState = await startScheduledBackups(node, config, backupKey);
+  let metricsUrl: string | null;
+  try {
+    metricsUrl = await startMetricsEndpoint(node, config, backupState);
+  } catch (error) {
+    await broker.stop();
+    fail(1, error instanceof Error ? error.message : String(error));
+  }
 
   // The handler is in place before the ready line: whoever reads that line may signal at once.
   let stopping = false;
@@ -207,6 +215,7 @@ async function runBroker(args: readonly string[]): Promise<void> {
   const where = broker.listeners.map((l) => `${l.name}://${formatHostPort(l.host, l.port)}`).join(", ");
   const dirs = broker.logDirs.join(", ");
   printStdout(`bunka ${version()}: node ${broker.nodeId} of cluster ${broker.clusterId} listening on ${where}; data in ${dirs}`);
+  if (metricsUrl !== null) printStdout(`metrics on ${metricsUrl}`);
   broker.log.info("hot-path core", { core: core.kind, crc32c: crcImplementation });
 }
 

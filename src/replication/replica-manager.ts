@@ -68,6 +68,7 @@ import { Purgatory } from "./purgatory.ts";
 import { type BrokerConfigLookup, resolveTopicConfig } from "./topic-log-config.ts";
 
 export { Partition, partitionKey } from "./partition.ts";
+import { ReplicaProbe } from "./probe.ts";
 
 export interface ReplicaManagerOptions {
   nodeId: number;
@@ -247,6 +248,8 @@ export class ReplicaManager {
   #fetchers: ReplicaFetcherManager | null = null;
   #replication: ReplicationOptions | null = null;
   #isrTimer: (() => void) | null = null;
+  /** ISR change counters for the metrics endpoint. */
+  readonly probe = new ReplicaProbe();
 
   constructor(opts: ReplicaManagerOptions) {
     this.#nodeId = opts.nodeId;
@@ -399,9 +402,11 @@ export class ReplicaManager {
           if (this.#createPartition(topic.name, image)) touched.add(key);
           continue;
         }
+        const stateBefore = current.state;
         if (before?.partitions[image.partition] !== image && current.applyImage(image, this.#clock.monotonicMs())) {
           this.#log.info("partition role changed", { partition: key, role: current.state.kind, leaderEpoch: current.leaderEpoch });
         }
+        this.probe.noteState(stateBefore, current.state);
         if (before?.partitions[image.partition] !== image) touched.add(key);
         if (configsChanged) {
           current.config = this.topicConfig(topic.name);

@@ -185,6 +185,28 @@ const logLevelSchema = z
   .refine(isLogLevel, "not a level")
   .transform((s) => s as LogLevel);
 
+/** Where the metrics endpoint listens (`metrics.listener`). */
+export interface MetricsListener {
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+}
+
+const metricsListenerSchema: z.ZodType<MetricsListener | null, z.ZodTypeDef, string> = z
+  .string()
+  .trim()
+  .transform((s, ctx) => {
+    if (s === "") return null;
+    const m = /^http:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})(\/[A-Za-z0-9._~\/-]*)?$/.exec(s);
+    const port = m === null ? -1 : Number(m[2]);
+    if (m === null || port > 65535) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "not http://HOST:PORT/PATH" });
+      return z.NEVER;
+    }
+    const host = m[1]!.startsWith("[") ? m[1]!.slice(1, -1) : m[1]!;
+    return { host, port, path: m[3] ?? "/metrics" };
+  });
+
 /** A regular expression matched against whole names: refused at start-up unless it compiles. */
 function regexDef(dflt: string, c: Common): ConfigDef<string> {
   const schema = z
@@ -442,6 +464,12 @@ export const configDefs = {
 
   // --- fetch
   "fetch.max.bytes": int(57671680, 1024, int32Max, { doc: "Most bytes one Fetch response carries." }),
+
+  // --- metrics (bunka's own; src/server/metrics/)
+  "metrics.listener": def<MetricsListener | null>("STRING", metricsListenerSchema, "http://HOST:PORT/PATH (port 0: any free port)", null, null, {
+    bunkaOnly: true,
+    doc: "Where the Prometheus metrics endpoint listens, e.g. http://127.0.0.1:9644/metrics; unset (the default) turns it off.",
+  }),
 
   // --- scheduled backups (bunka's own; src/backup/schedule.ts)
   "backup.dir": str("", {

@@ -39,6 +39,7 @@ import type { LogFields, LogLevel } from "../util/log.ts";
 import { ClientFault } from "./connection.ts";
 import type { ApiHandler, ConnectionInfo, RequestContext } from "./handlers/handler.ts";
 import type { BrokerServices } from "./services.ts";
+import type { BrokerProbe } from "./metrics/broker-probe.ts";
 
 /** A request that cannot be served on this connection; the connection is closed (see ClientFault). */
 export class ProtocolViolation extends ClientFault {
@@ -139,10 +140,24 @@ export function createDispatcher(handlers: readonly ApiHandler[], services: Brok
         });
       },
     };
-    const body = await handler.handle(request.body, ctx);
+    const probe = services.probe;
+    const startMs = probe === undefined ? 0 : services.clock.monotonicMs();
+    const body = probe === undefined ? await handler.handle(request.body, ctx) : await measured(probe, name, startMs, services, handler.handle(request.body, ctx));
     if (body === null) return null;
     return encodeResponsePayload(request.apiKey, request.apiVersion, request.header.correlationId, body);
   };
+}
+
+/** Awaits a handler's answer and counts it (with its time) in the request metrics. */
+async function measured<T>(probe: BrokerProbe, api: string, startMs: number, services: BrokerServices, answer: Promise<T> | T): Promise<T> {
+  try {
+    const body = await answer;
+    probe.request(api, services.clock.monotonicMs() - startMs, false);
+    return body;
+  } catch (error) {
+    probe.request(api, services.clock.monotonicMs() - startMs, true);
+    throw error;
+  }
 }
 
 function unsupportedText(name: string, apiVersion: number, served: ApiHandler | undefined): string {

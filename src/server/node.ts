@@ -41,6 +41,7 @@ import { BrokerLifecycle, ControllerDuties, ControllerLink } from "./cluster.ts"
 import { openQuorum, type Quorum } from "./quorum.ts";
 import type { BrokerServices, BrokerSettings } from "./services.ts";
 import { peekRequestHeader } from "../protocol/header.ts";
+import { BrokerProbe } from "./metrics/broker-probe.ts";
 import { ApiKeys } from "../protocol/messages/index.ts";
 
 export interface Node {
@@ -333,6 +334,7 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     groups,
     cluster: { quorum, link, duties, lifecycle },
     ...(authorizer === undefined ? {} : { authorizer }),
+    probe: new BrokerProbe(),
   };
   hooks.controllerReady(createDispatcher(controllerApis, services));
   // Registered and unfenced by the controller before clients are served.

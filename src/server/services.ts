@@ -15,6 +15,7 @@ import type { LogManager } from "../storage/log-manager.ts";
 import type { Logger } from "../util/log.ts";
 import type { BrokerLifecycle, ControllerDuties, ControllerLink } from "./cluster.ts";
 import type { Quorum } from "./quorum.ts";
+import type { BrokerProbe } from "./metrics/broker-probe.ts";
 
 /** This node's part in the cluster: the quorum, the way to the active controller, its own registration. */
 export interface ClusterServices {
@@ -105,4 +106,6 @@ export interface BrokerServices {
    * authorizer, every request is allowed and the ACL APIs answer SECURITY_DISABLED.
    */
   readonly authorizer?: StandardAuthorizer;
+  /** Counters for the metrics endpoint (server/metrics/); absent in tests that do not read them. */
+  readonly probe?: BrokerProbe;
 }

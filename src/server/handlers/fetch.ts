@@ -106,6 +106,9 @@ export const fetchHandler = defineHandler({
       ...(replicaId >= 0 ? { replica: { replicaId, brokerEpoch } } : {}),
     });
 
+    const probe = ctx.services.probe;
+    if (probe !== undefined) for (let i = 0; i < reads.length; i++) probe.fetched(reads[i]!.topic, results[i]!.records.length, replicaId >= 0);
+
     // Leaders named in leadership errors, sent as nodeEndpoints (v16+, KIP-951). The view
     // is built only when there is one to send: the fetch hot path stays without it.
     const namesLeader = version >= FETCH_NODE_ENDPOINTS_MIN && results.some((r) => r.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER || r.errorCode === ErrorCode.FENCED_LEADER_EPOCH);

@@ -112,6 +112,7 @@ export const produceHandler = defineHandler({
           logStartOffset: outcome.logStartOffset,
         };
         partitionResponses.push(response);
+        if (!outcome.duplicate) ctx.services.probe?.produced(topic.name, data.records?.length ?? 0, outcome.lastOffset - outcome.firstOffset + 1);
         if (acks === -1) pending.push({ response, partition: outcome.partition, lastOffset: outcome.lastOffset });
       }
       responses.push({ name: topic.name, partitionResponses });

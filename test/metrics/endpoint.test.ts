@@ -9,9 +9,14 @@ import { Kafka, logLevel } from "kafkajs";
 import { freePorts } from "../interop/cluster-process.ts";
 import { type BrokerProcess, guard, ok, run, startBroker, text } from "../interop/broker-process.ts";
 import { parsePrometheusText, sampleValue } from "./prom-parse.ts";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 let broker: BrokerProcess | undefined;
 let url = "";
+let backupDir = "";
+let lastBody = "";
 
 async function scrape(): Promise<string> {
   const r = await fetch(url);
@@ -23,11 +28,14 @@ async function scrape(): Promise<string> {
 beforeAll(async () => {
   const [port] = freePorts(1);
   url = `http://127.0.0.1:${port}/metrics`;
-  broker = await startBroker({ name: "metrics", sets: { "metrics.listener": url, "log.dir.monitor.interval.ms": "200" } });
+  backupDir = mkdtempSync(join(tmpdir(), "bunka-metrics-backups-"));
+  // Scheduled backups on (an hour apart: none runs here) so their status figures are present.
+  broker = await startBroker({ name: "metrics", sets: { "metrics.listener": url, "log.dir.monitor.interval.ms": "200", "backup.dir": backupDir } });
 }, 60_000);
 
 afterAll(async () => {
   await broker?.dispose();
+  if (backupDir !== "") rmSync(backupDir, { recursive: true, force: true });
 });
 
 describe("metrics endpoint on a real broker", () => {
@@ -51,6 +59,7 @@ describe("metrics endpoint on a real broker", () => {
         ok("kcat consume", await run(["kcat", "-b", broker!.bootstrap, "-C", "-t", "m-topic", "-p", "0", "-o", "beginning", "-c", "5", "-e", "-q"], { timeoutMs: 20_000 }));
 
         const body = await scrape();
+        lastBody = body;
         const m = parsePrometheusText(body);
         expect(sampleValue(m, "kafka_server_brokertopicmetrics_messagesin_total", { topic: "m-topic" })).toBe(10);
         expect(sampleValue(m, "kafka_server_brokertopicmetrics_bytesin_total", { topic: "m-topic" })).toBeGreaterThan(10 * "value-0".length);
@@ -75,6 +84,8 @@ describe("metrics endpoint on a real broker", () => {
         expect(sampleValue(m, "bunka_log_dir_level", { dir: broker!.dataDir, level: "normal" })).toBe(1);
         expect(sampleValue(m, "bunka_log_dir_usage_ratio", { dir: broker!.dataDir })).toBeGreaterThan(0);
         expect(sampleValue(m, "bunka_server_connections_accepted_total")).toBeGreaterThanOrEqual(2);
+        expect(sampleValue(m, "bunka_backup_state", { state: "idle" })).toBe(1);
+        expect(sampleValue(m, "bunka_backup_runs_total")).toBe(0);
 
         // Counters only grow: a second scrape after more records.
         const p2 = kafka.producer();
@@ -93,6 +104,28 @@ describe("metrics endpoint on a real broker", () => {
     ),
     90_000,
   );
+
+  test("the sample Grafana dashboard's queries parse (promtool check rules) and name only metrics the broker exports", async () => {
+    expect(lastBody).not.toBe("");
+    const families = parsePrometheusText(lastBody);
+    const dashboard = JSON.parse(readFileSync(join(import.meta.dir, "../../docs/grafana-bunka.json"), "utf8")) as { panels: { targets: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr.replaceAll("$job", ".*")));
+    expect(exprs.length).toBeGreaterThan(10);
+    const missing: string[] = [];
+    for (const e of exprs) {
+      for (const name of e.match(/\b(?:kafka|bunka)_[a-z0-9_]+/g) ?? []) {
+        const family = name.replace(/_(bucket|sum|count)$/, "");
+        if (!families.has(name) && !families.has(family)) missing.push(name);
+      }
+    }
+    expect(missing).toEqual([]);
+    const rules = join(backupDir, "dashboard-rules.yml");
+    writeFileSync(rules, `groups:\n  - name: dashboard\n    rules:\n${exprs.map((e, i) => `      - record: dashboard:expr${i}\n        expr: ${JSON.stringify(e)}\n`).join("")}`);
+    const promtool = Bun.which("promtool");
+    if (promtool === null) throw new Error("promtool is not installed (apt-get install prometheus; scripts/test-deps.sh does)");
+    const checked = await run([promtool, "check", "rules", rules], { timeoutMs: 20_000 });
+    expect({ code: checked.code, err: checked.stderr }).toEqual({ code: 0, err: "" });
+  });
 
   test("other paths are 404, other methods 405", async () => {
     expect((await fetch(url.replace("/metrics", "/nope"))).status).toBe(404);

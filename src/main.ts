@@ -10,7 +10,7 @@
  * exit 0. Exit codes: 0 stopped cleanly, 1 start-up failed (port taken, data dir unusable),
  * 2 bad command line or configuration (one message on stderr).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { systemClock } from "./platform/bun/clock.ts";
@@ -34,6 +34,9 @@ import { bunCompression } from "./platform/bun/compression.ts";
 import { nodeAes256Gcm } from "./platform/bun/aead.ts";
 import { readScheduledBackupKey, startScheduledBackups } from "./cli/broker-backups.ts";
 import { startMetricsEndpoint } from "./cli/metrics-endpoint.ts";
+import { clusterAdminCommands, runAdminCli } from "./cli/admin/index.ts";
+
+const adminIo = { out: printStdout, err: (line: string) => void writeSync(2, `${line}\n`) };
 
 const usage = `usage:
   bunka [broker] [--config FILE] [--set key=value ...] start a broker
@@ -44,6 +47,11 @@ const usage = `usage:
   bunka cluster [--nodes N] [--dir DIR]                a local cluster of N nodes (default 3, data in ./data/cluster)
   bunka backup create|list|verify|restore ...          back up and restore topics, configs and
                                                        group offsets (bunka backup --help)
+  bunka topics list|describe|create|alter|delete ...   admin a cluster through --bootstrap-server
+  bunka groups list|describe|delete|reset-offsets ...  (default 127.0.0.1:9092); --json for scripts;
+  bunka cluster describe|health                        each command's --help shows its usage
+  bunka log-dirs describe
+  bunka produce TOPIC | bunka consume TOPIC            records from stdin / to stdout (kcat-like)
   bunka --help | --version
 
 With no options the broker listens on PLAINTEXT://127.0.0.1:9092 and keeps data in ./data.
@@ -235,8 +243,15 @@ switch (command) {
     runStorage(rest);
     break;
   case "cluster":
+    if (clusterAdminCommands.has(rest[0] ?? "")) exitProcess(await runAdminCli("cluster", rest, adminIo));
     await runLocalCluster(rest, fail);
     break;
+  case "topics":
+  case "groups":
+  case "log-dirs":
+  case "produce":
+  case "consume":
+    exitProcess(await runAdminCli(command, rest, adminIo));
   case "backup": {
     const code = await runBackupCli(
       {

@@ -47,12 +47,12 @@ async function json<T>(args: readonly string[]): Promise<T> {
 }
 
 /** Sums of a metric over the live nodes' scrapes. */
-async function scrapeSum(names: readonly string[], labels: Record<string, string> = {}): Promise<Record<string, number>> {
-  const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+async function scrapeSum<N extends string>(names: readonly N[], labels: Record<string, string> = {}): Promise<Record<N, number>> {
+  const out = Object.fromEntries(names.map((n) => [n, 0])) as Record<N, number>;
   for (let i = 0; i < cluster.nodes.length; i++) {
     if (!cluster.nodes[i]!.alive()) continue;
     const families = parsePrometheusText(await (await fetch(metricsUrls[i]!)).text());
-    for (const n of names) out[n]! += sampleValue(families, n, labels) ?? Number.NaN;
+    for (const n of names) out[n] += sampleValue(families, n, labels) ?? Number.NaN;
   }
   return out;
 }

@@ -132,6 +132,24 @@ describe("metrics endpoint on a real broker", () => {
     expect((await fetch(url, { method: "POST" })).status).toBe(405);
   });
 
+  test("SIGTERM stops a broker with its metrics endpoint cleanly (exit 0, the port released)", async () => {
+    expect(await broker!.stop()).toBe(0);
+    await expect(fetch(url)).rejects.toThrow();
+  });
+
+  test("a metrics.listener port already taken stops start-up: exit 1, its last line names it", async () => {
+    const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const dir = mkdtempSync(join(tmpdir(), "bunka-metrics-taken-"));
+    try {
+      const r = await run(["bun", "src/main.ts", "broker", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", `log.dirs=${dir}`, "--set", `metrics.listener=http://127.0.0.1:${taken.port}/metrics`], { timeoutMs: 30_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trimEnd().split("\n").at(-1)).toContain(`metrics.listener 127.0.0.1:${taken.port}: cannot listen`);
+    } finally {
+      taken.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a bad metrics.listener refuses start-up with one line and exit 2", async () => {
     const r = await run(["bun", "src/main.ts", "broker", "--set", "metrics.listener=ftp://x"], { timeoutMs: 20_000 });
     expect(r.code).toBe(2);

@@ -11,7 +11,8 @@
  * or of `--partition`, up to `--count` records, or up to the high watermark each partition had
  * when the command started (`--follow` keeps reading). Each record prints as
  * `[key<SEP>]value`, or one JSON object per line with `--json` (partition, offset, timestamp,
- * key, value, headers; bytes as UTF-8 text).
+ * key, value, headers; bytes as UTF-8 text). Long runs write a progress line to stderr every
+ * second.
  */
 import { fetchPartition, produceBatch, completeBatches } from "../../client/partition-io.ts";
 import { bunCompression } from "../../platform/bun/compression.ts";
@@ -136,6 +137,7 @@ export async function runConsume(ctx: CommandContext): Promise<void> {
   const starts = from === "earliest" ? must(`consume ${topic}: start offsets`, await listOffsets(ctx.cluster, refs, -2)) : from === "latest" ? ends : null;
   const position = new Map(partitions.map((p) => [p, starts === null ? Number(from) : starts.get(offsetKey(topic, p))!]));
   let printed = 0;
+  let lastProgress = ctx.nowMs();
   const done = (p: number): boolean => !follow && position.get(p)! >= ends.get(offsetKey(topic, p))!;
   while (count === undefined || printed < count) {
     const active = partitions.filter((p) => !done(p));
@@ -162,6 +164,10 @@ export async function runConsume(ctx: CommandContext): Promise<void> {
       }
       // An empty answer below the end (aborted or compacted records): move on by what was read.
       position.set(partition, Math.max(nextOffset, batches.length === 0 && r.records.length === 0 && !follow ? ends.get(offsetKey(topic, partition))! : fetchOffset));
+    }
+    if (ctx.nowMs() - lastProgress >= progressIntervalMs) {
+      lastProgress = ctx.nowMs();
+      ctx.io.err(`consume: ${printed} records from ${topic}`);
     }
     if (got === 0 && follow) await ctx.sleep(100);
   }

@@ -8,7 +8,8 @@
  * 2. node 3 SIGKILLed: `cluster health` exits 3 naming under-replicated partitions and the
  *    fenced broker, `topics describe --under-replicated` lists the partitions without 3 in
  *    their ISR, and the survivors' metrics move — under-replicated partitions above 0, ISR
- *    shrinks counted, one fenced broker on the active controller;
+ *    shrinks counted, one fenced broker on the active controller; the partitions of a
+ *    replication-factor-1 topic that lived on node 3 are offline, in health and in metrics;
  * 3. node 3 restarted on its data: health comes back (exit 0), under-replicated back to 0 and
  *    ISR expansions counted.
  */
@@ -73,6 +74,8 @@ describe("admin CLI and metrics on a 3-node cluster", () => {
       () => cluster.node(3),
       async () => {
         ok("create", await bunka(["topics", "create", "r3", "--partitions", "6", "--replication-factor", "3"]));
+        // One replica per partition, spread over the nodes: those on node 3 go offline with it.
+        ok("create r1", await bunka(["topics", "create", "r1", "--partitions", "3", "--replication-factor", "1"]));
         await pollUntil("every partition of r3 in sync on three replicas", 60_000, async () => {
           const [t] = await json<{ partitions: { isr: number[] }[] }[]>(["topics", "describe", "r3"]);
           return t!.partitions.length === 6 && t!.partitions.every((p) => p.isr.length === 3) ? true : undefined;
@@ -82,6 +85,9 @@ describe("admin CLI and metrics on a 3-node cluster", () => {
         expect(d.quorum.voters.map((v) => v.id).sort()).toEqual([1, 2, 3]);
         expect(d.quorum.leaderId).toBeGreaterThan(0);
         await pollUntil("cluster health exits 0", 60_000, async () => ((await bunka(["cluster", "health"])).code === 0 ? true : undefined), 500);
+        const [r1] = await json<{ partitions: { partition: number; replicas: number[] }[] }[]>(["topics", "describe", "r1"]);
+        const onNode3 = r1!.partitions.filter((p) => p.replicas[0] === 3).map((p) => p.partition);
+        expect(onNode3.length).toBeGreaterThan(0); // three partitions, one replica each, three brokers
         const before = await scrapeSum(figures);
         expect(before.kafka_server_replicamanager_underreplicatedpartitions).toBe(0);
         expect(before.kafka_controller_kafkacontroller_activecontrollercount).toBe(1);
@@ -103,7 +109,7 @@ describe("admin CLI and metrics on a 3-node cluster", () => {
         await cluster.node(3).kill();
         const unhealthy = await pollUntil("cluster health reports broker 3 and under-replicated partitions", 90_000, async () => {
           const r = await bunka(["cluster", "health"]);
-          return r.code === 3 && r.stderr.includes("broker 3 is fenced or down") && r.stderr.includes("under-replicated partitions: r3") ? r : undefined;
+          return r.code === 3 && r.stderr.includes("broker 3 is fenced or down") && r.stderr.includes("under-replicated partitions: r3") && r.stderr.includes(`offline partitions: r1 ${onNode3.join(",")} `) ? r : undefined;
         }, 1000);
         expect(text(unhealthy.stdout)).toBe("");
         expect(unhealthy.stderr.split("\n").filter((l) => l !== "").every((l) => l.startsWith("unhealthy: "))).toBe(true);
@@ -117,13 +123,13 @@ describe("admin CLI and metrics on a 3-node cluster", () => {
 
         const during = await pollUntil("the survivors' metrics show the loss", 60_000, async () => {
           const s = await scrapeSum(figures);
-          return s.kafka_server_replicamanager_underreplicatedpartitions > 0 && s.kafka_controller_kafkacontroller_fencedbrokercount === 1 ? s : undefined;
+          return s.kafka_server_replicamanager_underreplicatedpartitions > 0 && s.kafka_controller_kafkacontroller_fencedbrokercount === 1 && s.kafka_controller_kafkacontroller_offlinepartitionscount > 0 ? s : undefined;
         }, 500);
         // Every r3 partition led by a survivor lost broker 3 from its ISR (plus __consumer_offsets ones).
         expect(during.kafka_server_replicamanager_underreplicatedpartitions).toBeGreaterThanOrEqual(6);
         expect(during.kafka_server_replicamanager_isrshrinks_total).toBeGreaterThan(0);
         expect(during.kafka_controller_kafkacontroller_activecontrollercount).toBe(1);
-        expect(during.kafka_controller_kafkacontroller_offlinepartitionscount).toBe(0);
+        expect(during.kafka_controller_kafkacontroller_offlinepartitionscount).toBe(onNode3.length);
 
         await cluster.node(3).restart();
         await pollUntil("cluster health exits 0 after the restart", 120_000, async () => ((await bunka(["cluster", "health"])).code === 0 ? true : undefined), 1000);
@@ -133,6 +139,7 @@ describe("admin CLI and metrics on a 3-node cluster", () => {
         }, 500);
         expect(after.kafka_server_replicamanager_isrexpands_total).toBeGreaterThan(0);
         expect(after.kafka_controller_kafkacontroller_fencedbrokercount).toBe(0);
+        expect(after.kafka_controller_kafkacontroller_offlinepartitionscount).toBe(0);
       },
     ),
   );

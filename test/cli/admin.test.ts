@@ -5,7 +5,8 @@
  * cross-checks what produce wrote, reset-offsets committed and where keyed records went.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { type BrokerProcess, guard, ok, run, type RunResult, startBroker, text } from "../interop/broker-process.ts";
+import { Kafka, logLevel } from "kafkajs";
+import { type BrokerProcess, guard, ok, pollUntil, run, type RunResult, startBroker, text } from "../interop/broker-process.ts";
 
 setDefaultTimeout(120_000);
 
@@ -142,6 +143,37 @@ describe("bunka admin CLI on a single node", () => {
 
         expect(text(ok("delete", await bunka(["groups", "delete", "g1"])).stdout)).toBe("deleted group g1\n");
         expect(oneLineFailure(await bunka(["groups", "describe", "g1"]))).toEqual({ code: 1, line: expect.stringContaining("GROUP_ID_NOT_FOUND") });
+      },
+    ),
+  );
+
+  test(
+    "groups describe shows a live kafkajs consumer's member and assignment; an admin reset of an active group is refused",
+    guard(
+      () => broker,
+      async () => {
+        ok("create", await bunka(["topics", "create", "live-topic", "--partitions", "2"]));
+        const kafka = new Kafka({ clientId: "live-consumer", brokers: [broker!.bootstrap], logLevel: logLevel.NOTHING });
+        const consumer = kafka.consumer({ groupId: "live", sessionTimeout: 30_000 });
+        await consumer.connect();
+        try {
+          await consumer.subscribe({ topic: "live-topic", fromBeginning: true });
+          await consumer.run({ eachMessage: async () => {} });
+          const g = await pollUntil("the group is Stable with one member", 60_000, async () => {
+            const d = await json<{ state: string; members: { memberId: string; clientId: string; assignment: { topic: string; partitions: number[] }[] }[] }>(["groups", "describe", "live"]);
+            return d.state === "Stable" && d.members.length === 1 ? d : undefined;
+          }, 500);
+          expect(g.members[0]!.clientId).toBe("live-consumer");
+          expect(g.members[0]!.assignment).toEqual([{ topic: "live-topic", partitions: [0, 1] }]);
+          const human = text(ok("describe", await bunka(["groups", "describe", "live"])).stdout);
+          expect(human).toContain(`${g.members[0]!.memberId}  live-consumer`);
+          expect(human).toContain("live-topic:0,1");
+          const refused = oneLineFailure(await bunka(["groups", "reset-offsets", "live", "--topic", "live-topic", "--to-earliest", "--execute"]));
+          expect(refused.code).toBe(1);
+          expect(refused.line).toMatch(/^bunka: groups reset-offsets live: [A-Z_]+ \(\d+\)/);
+        } finally {
+          await consumer.disconnect();
+        }
       },
     ),
   );

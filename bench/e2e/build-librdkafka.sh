@@ -16,12 +16,24 @@
 #   test_runner=<path>
 #   mock_cluster=<path>
 #   librdkafka_src=<path>
-# Env: BUNKA_CACHE (cache root), BUILD_JOBS (default 2), FORCE=1 (rebuild the tools).
+# Env: BUNKA_CACHE (cache root), BUILD_JOBS (default 2), FORCE=1 (rebuild the tools),
+#      LIBRDKAFKA=debian|2.12.0 (default debian). 2.12.0 is upstream's release as bundled,
+#      with its tests/ tree, in the npm package node-rdkafka 3.6.1 (fetched from the npm
+#      registry, checked against the pinned sha1 below, built beside the Debian one): the
+#      client for tests that hit bugs of 2.0.2 fixed since (test/compat/FINDINGS.md F-4).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${BUNKA_CACHE:-$HOME/.cache/bunka}"
-root="$cache/librdkafka"
+flavour="${LIBRDKAFKA:-debian}"
+case "$flavour" in
+  debian) root="$cache/librdkafka" ;;
+  2.12.0)
+    root="$cache/librdkafka-2.12.0"
+    npm_tarball="https://registry.npmjs.org/node-rdkafka/-/node-rdkafka-3.6.1.tgz"
+    npm_sha1="164357f08ff23a4722e89bfb3b2b09481c1e8cc1" ;;
+  *) printf '[build-librdkafka] error: LIBRDKAFKA=%s: expected debian or 2.12.0\n' "$flavour" >&2; exit 1 ;;
+esac
 jobs="${BUILD_JOBS:-2}"
 stamp="$root/.built-v2"   # bump when the configure options or dependencies change
 
@@ -69,14 +81,14 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 # --- 1. deb-src entries mirroring the binary Debian sources --------------------------------
-bash "$here/enable-deb-src.sh" || die "could not enable deb-src entries"
+[ "$flavour" = debian ] && { bash "$here/enable-deb-src.sh" || die "could not enable deb-src entries"; }
 
 # --- 2. apt: build dependencies and the source package -------------------------------------
 # rapidjson-dev (headers only) lets the test runner check the statistics JSON (0053, 0110).
 deps=(build-essential dpkg-dev pkg-config python3 zlib1g-dev libssl-dev libsasl2-dev libzstd-dev liblz4-dev rapidjson-dev)
 missing=()
 for p in "${deps[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if ! apt-cache showsrc librdkafka 2>/dev/null | grep -q '^Package: librdkafka' || [ ${#missing[@]} -gt 0 ]; then
+if { [ "$flavour" = debian ] && ! apt-cache showsrc librdkafka 2>/dev/null | grep -q '^Package: librdkafka'; } || [ ${#missing[@]} -gt 0 ]; then
   log "apt-get update"
   "${sudo_cmd[@]}" apt-get update -qq
 fi
@@ -87,6 +99,19 @@ fi
 
 mkdir -p "$root/src"
 srcdir="$(find "$root/src" -mindepth 1 -maxdepth 1 -type d -name 'librdkafka-*' | sort | tail -n1)"
+if [ "$flavour" != debian ] && { [ -z "$srcdir" ] || [ ! -f "$srcdir/configure" ]; }; then
+  log "fetching $npm_tarball"
+  command -v curl >/dev/null 2>&1 || { "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends curl ca-certificates >&2; }
+  curl -fsSL -o "$root/src/package.tgz" "$npm_tarball" || die "download failed: $npm_tarball"
+  got="$(sha1sum "$root/src/package.tgz" | cut -d' ' -f1)"
+  [ "$got" = "$npm_sha1" ] || die "sha1 of $npm_tarball is $got, expected $npm_sha1"
+  rm -rf "$root/src/unpack" && mkdir -p "$root/src/unpack"
+  tar xzf "$root/src/package.tgz" -C "$root/src/unpack" package/deps/librdkafka || die "the package holds no deps/librdkafka"
+  mv "$root/src/unpack/package/deps/librdkafka" "$root/src/librdkafka-$flavour"
+  rm -rf "$root/src/unpack" "$root/src/package.tgz"
+  chmod +x "$root/src/librdkafka-$flavour/configure" "$root/src/librdkafka-$flavour/lds-gen.py" 2>/dev/null || true
+  srcdir="$root/src/librdkafka-$flavour"
+fi
 if [ -z "$srcdir" ] || [ ! -f "$srcdir/configure" ]; then
   log "apt-get source librdkafka"
   (cd "$root/src" && apt-get source -qq librdkafka >&2)

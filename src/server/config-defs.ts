@@ -534,6 +534,28 @@ export function isConfigName(name: string): name is ConfigName {
   return Object.hasOwn(configDefs, name);
 }
 
+/**
+ * `BUNKA_` variables that are not config keys: the runtime switches (`BUNKA_WASM`,
+ * `BUNKA_NATIVE_CRC`) and the variables the project's test, benchmark and compat tools read
+ * (prefixes ending in `_`). Loading the config skips them; any other `BUNKA_` variable must
+ * name a key, so a typo stops start-up.
+ */
+export const nonConfigEnvVariables: readonly string[] = [
+  "BUNKA_WASM",
+  "BUNKA_NATIVE_CRC",
+  "BUNKA_CACHE",
+  "BUNKA_BROKER_CMD",
+  "BUNKA_SEED",
+  "BUNKA_SIM_SEED",
+  "BUNKA_TEST_",
+  "BUNKA_FUZZ_",
+  "BUNKA_INTEROP_",
+];
+
+export function isNonConfigEnvVariable(variable: string): boolean {
+  return nonConfigEnvVariables.some((v) => (v.endsWith("_") ? variable.startsWith(v) : variable === v));
+}
+
 /** The environment variable for a key: `BUNKA_` + upper case, dots (and dashes) as underscores. */
 export function envVarName(name: string): string {
   return `BUNKA_${name.toUpperCase().replace(/[.-]/g, "_")}`;

@@ -6,7 +6,7 @@
  * BUNKA_LOG_DIRS) < `--set key=value` (repeatable, later wins). Every key from every source
  * must be known and its value valid; the first problem stops start-up with one message that
  * names the key, where the value came from (file:line, env var, --set) and the accepted form.
- * Environment variables named `BUNKA_TEST_*` are reserved for tests and tools, not config.
+ * The project's own switches and tool variables (`nonConfigEnvVariables`) are not config.
  *
  * Derived settings follow Kafka's precedence rules:
  * - retention: log.retention.ms > log.retention.minutes > log.retention.hours (any negative
@@ -33,6 +33,8 @@ import {
   type ConfigName,
   type ConfigValues,
   type KafkaConfigType,
+  isNonConfigEnvVariable,
+  nonConfigEnvVariables,
 } from "./config-defs.ts";
 import {
   longValueMax,
@@ -249,8 +251,6 @@ interface Derived {
 
 export type LoadResult = { readonly ok: true; readonly config: BrokerConfig } | { readonly ok: false; readonly error: ConfigError };
 
-const envTestPrefix = "BUNKA_TEST_";
-
 /** Loads, merges and validates; never throws for bad input (returns the one error). */
 export function loadConfig(sources: ConfigSources = {}): LoadResult {
   try {
@@ -286,14 +286,14 @@ function load(sources: ConfigSources): BrokerConfig {
     const byEnv = new Map<string, ConfigName>();
     for (const name of configNames) byEnv.set(envVarName(name), name);
     for (const variable of Object.keys(sources.env).sort()) {
-      if (!variable.startsWith("BUNKA_") || variable.startsWith(envTestPrefix)) continue;
+      if (!variable.startsWith("BUNKA_") || isNonConfigEnvVariable(variable)) continue;
       const value = sources.env[variable];
       if (value === undefined) continue;
       const name = byEnv.get(variable);
       const origin: ConfigOrigin = { kind: "env", variable };
       if (name === undefined) {
         throw new ConfigError(
-          `config error: environment variable ${variable} names no bunka config key${suggestEnv(variable, byEnv)} (BUNKA_<KEY>: upper case, dots as underscores; BUNKA_TEST_* is reserved)`,
+          `config error: environment variable ${variable} names no bunka config key${suggestEnv(variable, byEnv)} (BUNKA_<KEY>: upper case, dots as underscores; ${nonConfigEnvVariables.join(", ")} are the project's own switches)`,
           variable,
           origin,
         );

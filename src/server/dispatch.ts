@@ -25,9 +25,14 @@
  * - a second empty tag section after ListGroups v3+ bodies (fixed upstream in PR 4207), and
  * - for OffsetFetch v6+ of all of a group's partitions (topics null), a 4-byte array-count
  *   placeholder it never shrinks to its 1-byte compact form, so 3 bytes follow the body
- *   (Kafka reads the same fields: null topics, requireStable from the placeholder, 0).
- * Without this, ListConsumerGroups and ListConsumerGroupOffsets of a whole group lose their
- * connection.
+ *   (Kafka reads the same fields: null topics, requireStable from the placeholder, 0);
+ * and librdkafka up to at least 2.12 writes
+ * - for Metadata v9+ of all topics (topics null) the same 4-byte placeholder, so 3 bytes follow
+ *   (Kafka reads null topics, allowAutoTopicCreation 0, includeTopicAuthorizedOperations 0,
+ *   no tags, and ignores the rest: the flags mean nothing for an all-topics request).
+ * Without this, ListConsumerGroups and ListConsumerGroupOffsets of a whole group, and every
+ * all-topics metadata refresh of a current librdkafka (regex subscriptions, admin listings,
+ * the consumer's periodic refresh), lose their connection.
  */
 import { DecodeError } from "../protocol/codec/codec-error.ts";
 import { ErrorCode } from "../protocol/errors.ts";
@@ -53,10 +58,11 @@ function apiName(apiKey: number): string {
   return apiSpec(apiKey)?.name ?? `api key ${apiKey}`;
 }
 
-/** APIs whose bodies may be followed by extra bytes, from this version on (their first flexible one, where librdkafka < 2.1 writes them). */
+/** APIs whose bodies may be followed by extra bytes, from this version on (their first flexible one, where librdkafka writes them). */
 const trailingBytesFromVersion: ReadonlyMap<number, number> = new Map([
   [ApiKeys.ListGroups, 3],
   [ApiKeys.OffsetFetch, 6],
+  [ApiKeys.Metadata, 9],
 ]);
 
 /** Whether the request in `payload` (api key and version are its first four bytes) may carry bytes after its body. */

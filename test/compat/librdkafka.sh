@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Conformance: librdkafka's own test suite (tests/test-runner of Debian's librdkafka 2.0.2
-# source package, built by bench/e2e/build-librdkafka.sh) against bunka, one process per test
-# so a crash or hang in one test does not hide the results of the others.
+# source package, or with LIBRDKAFKA=2.12.0 of upstream's 2.12.0 release; both built by
+# bench/e2e/build-librdkafka.sh) against bunka, one process per test so a crash or hang in one
+# test does not hide the results of the others.
 #
 # Usage: test/compat/librdkafka.sh core|all|<NNNN ...>
 #   core  the tests every Kafka-compatible broker must pass first (see CORE below)
@@ -18,6 +19,7 @@
 #                            default 1 for core, 0 for all and explicit test numbers
 #   COMPAT_LOG_DIR           where per-test logs go (default: a fresh temp dir, printed)
 #   BUNKA_CACHE              tool cache (default ~/.cache/bunka)
+#   LIBRDKAFKA=debian|2.12.0 which librdkafka's suite runs (default debian: 2.0.2)
 # Output: one line per test "PASS|FAIL|SKIP|TIMEOUT NNNN <seconds>s [reason]", then
 #   "compat: N passed, N failed" (skips are listed on their own line, never counted as passed).
 # Exit: 0 when nothing failed, 1 on any failure, 2 on a setup error.

@@ -76,6 +76,14 @@ test("an unknown key stops start-up naming the key and its source, with a sugges
   expect(err({ sets: ["novalue"] })).toContain('--set "novalue": expected key=value');
 });
 
+test("the runtime switches and the tools' BUNKA_ variables are not taken for config keys", () => {
+  const env = { BUNKA_WASM: "off", BUNKA_NATIVE_CRC: "off", BUNKA_BROKER_CMD: "bun src/main.ts broker", BUNKA_FUZZ_SEED: "7", BUNKA_NUM_PARTITIONS: "4" };
+  const c = ok({ env });
+  expect(c.get("num.partitions")).toBe(4);
+  // a near miss of a switch is still an error: only the listed names are skipped
+  expect(err({ env: { BUNKA_WASMM: "off" } })).toContain("environment variable BUNKA_WASMM names no bunka config key");
+});
+
 test("a bad value names the key, the source and the accepted form", () => {
   expect(err({ sets: ["num.partitions=abc"] })).toBe(
     'config error: num.partitions = "abc" (from --set (argument 1)) is invalid (not an integer): expected an integer in [1, 2147483647]',

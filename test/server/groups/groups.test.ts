@@ -395,7 +395,22 @@ describe("group APIs through the dispatcher", () => {
   });
 });
 
-describe("requests from librdkafka < 2.1 with bytes after the body", () => {
+describe("requests from librdkafka with bytes after the body", () => {
+  test("Metadata v9+ of all topics with librdkafka 2.12's placeholder is served as Kafka serves it", async () => {
+    const { b } = await start();
+    // The frame librdkafka 2.12.0 sent (captured): header v2 with client id "0113_cooperative_rebalance",
+    // then 00 00 00 00 (the unshrunk topics-count placeholder, read as null topics, false, false,
+    // no tags) and 01 00 00 after the body.
+    const clientId = new TextEncoder().encode("0113_cooperative_rebalance");
+    const frame = new Uint8Array([0, 3, 0, 12, 0, 0, 0, 3, 0, clientId.length, ...clientId, 0, 0, 0, 0, 0, 1, 0, 0]);
+    const decoded = decodeResponse(ApiKeys.Metadata, 12, flattenChunks((await b.dispatch(frame, testConnection))!));
+    expect(decoded.header.correlationId).toBe(3);
+    expect(decoded.body.brokers.length).toBeGreaterThan(0);
+    // with one byte more than the placeholder leaves, and before v9, it is still malformed
+    const v8 = flattenChunks(encodeRequest(ApiKeys.Metadata, 8, 4, "x", { ...defaultMetadataRequest(), topics: null })).subarray(4);
+    await expect(b.dispatch(new Uint8Array([...v8, 0]), testConnection)).rejects.toBeInstanceOf(ProtocolViolation);
+  });
+
   test("ListGroups v3+ and OffsetFetch v6+ are served (Kafka ignores such bytes); other requests with trailing bytes still close", async () => {
     const { b } = await start();
     for (const version of [3, 4]) {

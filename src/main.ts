@@ -33,6 +33,7 @@ import { runBackupCli } from "./backup/cli.ts";
 import { bunCompression } from "./platform/bun/compression.ts";
 import { nodeAes256Gcm } from "./platform/bun/aead.ts";
 import { readScheduledBackupKey, startScheduledBackups } from "./cli/broker-backups.ts";
+import { runMirrorCli } from "./cli/mirror.ts";
 
 const usage = `usage:
   bunka [broker] [--config FILE] [--set key=value ...] start a broker
@@ -43,6 +44,8 @@ const usage = `usage:
   bunka cluster [--nodes N] [--dir DIR]                a local cluster of N nodes (default 3, data in ./data/cluster)
   bunka backup create|list|verify|restore ...          back up and restore topics, configs and
                                                        group offsets (bunka backup --help)
+  bunka mirror [status|translate-offsets] --config FILE mirror topics between clusters
+                                                       (MirrorMaker 2 properties; bunka mirror --help)
   bunka --help | --version
 
 With no options the broker listens on PLAINTEXT://127.0.0.1:9092 and keeps data in ./data.
@@ -246,6 +249,8 @@ switch (command) {
     );
     exitProcess(code);
   }
+  case "mirror":
+    exitProcess(await runMirrorCli(rest));
   case "--version":
   case "-v":
     printStdout(`bunka ${version()}`);

@@ -70,6 +70,12 @@ export const clustersMax = 16;
 export const intervalSecondsMin = 0.01;
 export const intervalSecondsMax = 7 * 24 * 3600;
 export const replicationFactorMax = 32;
+/**
+ * Requests in flight per connection unless `A.max.in.flight.requests.per.connection` says
+ * otherwise: every partition of a flow keeps up to 5 produces in flight on the one connection
+ * to a target broker, so Kafka's client default of 5 would serialise them.
+ */
+export const clientInflightDefault = 64;
 /** Regular expressions in one list at most. */
 export const patternsMax = 1_000;
 
@@ -294,7 +300,7 @@ export function parseMirrorConfig(text: string, file: string): MirrorConfigResul
       const e = byKey.get(`${a}.bootstrap.servers`);
       current = clustersEntry;
       if (e === undefined) throw new ConfigProblem(`${a}.bootstrap.servers is not set`);
-      clusters.set(a, { alias: a, bootstrapServers: e.value, client: { clientId: `bunka-mirror-${a}`, ...(clusterClient.get(a) ?? {}) } as Partial<ClientConfig> });
+      clusters.set(a, { alias: a, bootstrapServers: e.value, client: { clientId: `bunka-mirror-${a}`, inflightRequestsMax: clientInflightDefault, ...(clusterClient.get(a) ?? {}) } as Partial<ClientConfig> });
     }
 
     const flows: FlowSettings[] = [];

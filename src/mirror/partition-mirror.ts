@@ -362,8 +362,14 @@ export class PartitionMirror {
     };
 
     try {
+      // The next Fetch is sent before this one's batches are produced (at most two answers held),
+      // so the source's and the target's round trips overlap.
+      const fetchAt = (offset: number) => ({ offset, answer: fetchPartition(source, this.#sourceRef, { fetchOffset: offset, maxBytes: limits.fetchBytes, maxWaitMs: limits.fetchWaitMs }) });
+      let prefetched: ReturnType<typeof fetchAt> | null = null;
       while (!this.#ctx.stopped()) {
-        const r = await fetchPartition(source, this.#sourceRef, { fetchOffset: s, maxBytes: limits.fetchBytes, maxWaitMs: limits.fetchWaitMs });
+        const current: ReturnType<typeof fetchAt> = prefetched !== null && prefetched.offset === s ? prefetched : fetchAt(s);
+        prefetched = null;
+        const r = await current.answer;
         if (!r.ok) throw new CopyIncident(`source Fetch at ${s}: ${describeFailure(r.error)}`);
         this.status.sourceHighWatermark = r.value.highWatermark;
         if (r.value.logStartOffset > s) {
@@ -377,6 +383,7 @@ export class PartitionMirror {
         if (w.batches.length === 0 && r.value.records.length >= limits.fetchBytes) {
           throw new CopyIncident(`source batch at ${s} is larger than the fetch size ${limits.fetchBytes}`, true);
         }
+        if (w.batches.length > 0) prefetched = fetchAt(w.nextOffset);
         for (const b of w.batches) {
           if (b.isControl) {
             s = b.nextOffset;
@@ -402,7 +409,6 @@ export class PartitionMirror {
           expectedSource = s;
         }
         this.status.sourceNext = s;
-        if (w.batches.length > 0 && w.nextOffset > s) s = w.nextOffset;
         // A periodic sync after acknowledged batches shortens the walk after a crash.
         if (env.clock.monotonicMs() - this.#lastSyncMs >= limits.syncIntervalMs && this.#ackedSource > this.#lastSyncedSource) {
           await drain();

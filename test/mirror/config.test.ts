@@ -73,7 +73,7 @@ tasks.max = 4
   expect([ab?.separator, ab?.replicationFactor, ab?.syncTopicConfigs, ba?.syncTopicConfigs]).toEqual(["_", 3, false, true]);
   expect([ab?.refreshTopicsIntervalMs, ab?.emitCheckpointsIntervalMs, ba?.emitCheckpointsIntervalMs]).toEqual([500, 5_000, 60_000]);
   expect([ab?.syncGroupOffsets, ab?.offsetSyncsLocation, ba?.offsetSyncsLocation]).toEqual([true, "target", "source"]);
-  expect(c.clusters.get("A")?.client).toEqual({ clientId: "from-a", requestTimeoutMs: 5000 });
+  expect(c.clusters.get("A")?.client).toEqual({ clientId: "from-a", inflightRequestsMax: 64, requestTimeoutMs: 5000 });
   expect(c.clusters.get("B")?.client).toEqual({ clientId: "bunka-mirror-B", inflightRequestsMax: 3 });
 });
 

@@ -389,7 +389,12 @@ export class PartitionMirror {
             s = b.nextOffset;
             continue;
           }
-          if (b.baseOffset < s) throw new CopyIncident(`source batch ${b.baseOffset}..${b.lastOffset} straddles the copy position ${s}`, true);
+          if (b.baseOffset < s) {
+            // Only a first copy may start inside a batch (the log start was moved into it, e.g.
+            // by DeleteRecords): the whole batch is copied, as a consumer would read it whole.
+            if (expectedSource !== -1) throw new CopyIncident(`source batch ${b.baseOffset}..${b.lastOffset} straddles the copy position ${s}`, true);
+            s = b.baseOffset;
+          }
           if (b.baseOffset !== expectedSource) {
             // The distance between source and target offsets changes here: record it first.
             await drain();

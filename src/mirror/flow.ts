@@ -33,6 +33,7 @@ import { buildRecordBatch } from "../protocol/records/builder.ts";
 import type { FlowSettings } from "./config.ts";
 import { encodeSyncKey, encodeSyncValue, loadOffsetSyncs, type OffsetSync, OffsetSyncStore } from "./offset-syncs.ts";
 import { type CopyLimits, type MirrorEnv, PartitionMirror } from "./partition-mirror.ts";
+import type { MirrorProducers } from "./producers.ts";
 import { checkpointsTopic, heartbeatsTopic, offsetSyncsTopic, shouldMirrorTopic, targetTopicName } from "./policy.ts";
 
 /** Topic configs that describe one cluster's brokers rather than the data: never copied. */
@@ -125,13 +126,24 @@ export class Flow {
   readonly #target: ClusterClient;
   readonly #aliases: ReadonlySet<string>;
   readonly #limits: CopyLimits;
+  readonly #sourceProducers: MirrorProducers;
+  readonly #targetProducers: MirrorProducers;
   readonly #running: Promise<void>[] = [];
   /** Source topic → target topic, for the topics being mirrored. */
   readonly #topics = new Map<string, string>();
   #syncs = new OffsetSyncStore();
   #stopped = false;
 
-  constructor(env: MirrorEnv, settings: FlowSettings, source: ClusterClient, target: ClusterClient, aliases: ReadonlySet<string>, limits: CopyLimits) {
+  constructor(
+    env: MirrorEnv,
+    settings: FlowSettings,
+    clusters: { source: ClusterClient; target: ClusterClient; sourceProducers: MirrorProducers; targetProducers: MirrorProducers },
+    aliases: ReadonlySet<string>,
+    limits: CopyLimits,
+  ) {
+    const { source, target } = clusters;
+    this.#sourceProducers = clusters.sourceProducers;
+    this.#targetProducers = clusters.targetProducers;
     this.#env = { ...env, log: env.log.child({ flow: `${settings.source}->${settings.target}` }) };
     this.settings = settings;
     this.#source = source;
@@ -294,6 +306,13 @@ export class Flow {
         writeSync: (s) => this.#writeSync(s),
         stopped: () => this.#stopped,
         limits: this.#limits,
+        shared: this.settings.policy === "identity",
+        registerProducer: (id) => this.#targetProducers.register(this.name, id),
+        isMirrorBatch: (id) => this.#sourceProducers.isMirrors(id),
+        ownProducerIds: async () => {
+          const why = await this.#targetProducers.refresh();
+          return why ?? this.#targetProducers.idsOf(this.name);
+        },
       },
       topic,
       targetTopic,

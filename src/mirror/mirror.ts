@@ -12,6 +12,7 @@ import { ClusterClient } from "../client/bootstrap.ts";
 import type { MirrorConfig } from "./config.ts";
 import { Flow } from "./flow.ts";
 import { type CopyLimits, copyLimitsDefault, type MirrorEnv } from "./partition-mirror.ts";
+import { MirrorProducers } from "./producers.ts";
 
 export const statusIntervalMs = 10_000;
 const connectRetryMs = 2_000;
@@ -33,6 +34,8 @@ export class Mirror {
   readonly #config: MirrorConfig;
   readonly #limits: CopyLimits;
   readonly #clients = new Map<string, ClusterClient>();
+  /** One registry of the mirror's producer ids per cluster, shared by the flows in and out of it. */
+  readonly #producers = new Map<string, MirrorProducers>();
   #stopped = false;
 
   constructor(env: MirrorEnv, config: MirrorConfig, limits: CopyLimits = copyLimitsDefault) {
@@ -73,7 +76,15 @@ export class Mirror {
       const source = await this.connect(f.source);
       const target = await this.connect(f.target);
       if (source === null || target === null) return false;
-      this.flows.push(new Flow(this.#env, f, source, target, aliases, this.#limits));
+      const registry = (alias: string, cluster: ClusterClient): MirrorProducers => {
+        let r = this.#producers.get(alias);
+        if (r === undefined) {
+          r = new MirrorProducers(cluster, this.#env.compression, this.#env.clock, f.replicationFactor);
+          this.#producers.set(alias, r);
+        }
+        return r;
+      };
+      this.flows.push(new Flow(this.#env, f, { source, target, sourceProducers: registry(f.source, source), targetProducers: registry(f.target, target) }, aliases, this.#limits));
     }
     return true;
   }

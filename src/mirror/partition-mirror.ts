@@ -85,6 +85,19 @@ export interface PartitionContext {
   readonly writeSync: (sync: OffsetSync) => Promise<string | null>;
   readonly stopped: () => boolean;
   readonly limits: CopyLimits;
+  /**
+   * The target partition may have other writers (identity policy: the topic keeps its name,
+   * so local producers write it too). Then the mirror's batches are told apart by its producer
+   * ids, landing offsets are taken from the acknowledgements instead of being predicted, and an
+   * offset sync follows every acknowledged batch that changes the offset distance.
+   */
+  readonly shared: boolean;
+  /** Records a producer id as this flow's on the target before it is used; why not, or null. */
+  readonly registerProducer: (producerId: number) => Promise<string | null>;
+  /** Whether a mirror wrote a source batch of this producer id (or why that is unknown). */
+  readonly isMirrorBatch: (producerId: number) => Promise<boolean | string>;
+  /** This flow's producer ids on the target, read to the end of their registry. */
+  readonly ownProducerIds: () => Promise<ReadonlySet<number> | string>;
 }
 
 export type PartitionState = "starting" | "walking" | "copying" | "waiting" | "failed" | "stopped";
@@ -249,11 +262,12 @@ export class PartitionMirror {
       if (sync !== null && sync.downstream >= tStart.value) {
         s = sync.upstream;
         t = sync.downstream;
-      } else if (tEnd.value === tStart.value) {
+      } else if (tEnd.value === tStart.value || this.#ctx.shared) {
         const sStart = await listOffset(source, this.#sourceRef, OffsetSpec.earliest);
         if (!sStart.ok) throw new CopyIncident(`source ListOffsets: ${describeFailure(sStart.error)}`);
         s = sStart.value;
-        t = tEnd.value;
+        // A shared target holds others' batches; it holds ours only if this flow ever wrote.
+        t = this.#ctx.shared && (await this.#ownIds()).size > 0 ? tStart.value : tEnd.value;
       } else {
         throw new CopyIncident(
           `target ${this.#targetRef.topic}-${this.#targetRef.partition} holds offsets ${tStart.value}..${tEnd.value} but no offset sync places them; it was not written by this mirror (or its offset-syncs topic was lost)`,
@@ -262,6 +276,7 @@ export class PartitionMirror {
       }
     }
     const walkedFrom = t;
+    const own = this.#ctx.shared ? await this.#ownIds() : null;
     let pending: RecordBatchView[] = [];
     let sourceFetchAt = s;
     while (t < tEnd.value) {
@@ -271,7 +286,11 @@ export class PartitionMirror {
       if (tw.problem !== null) throw new CopyIncident(`target Fetch at ${t}: ${tw.problem}`);
       if (tw.batches.length === 0) break;
       for (const tb of tw.batches) {
-        if (tb.baseOffset !== t) throw new CopyIncident(`target batch at ${tb.baseOffset} does not start at ${t}: not written by this mirror`, true);
+        if (own !== null && !own.has(tb.producerId)) {
+          t = tb.nextOffset; // another writer's batch in a shared target
+          continue;
+        }
+        if (own === null && tb.baseOffset !== t) throw new CopyIncident(`target batch at ${tb.baseOffset} does not start at ${t}: not written by this mirror`, true);
         // The next copyable source batch.
         let sb: RecordBatchView | undefined;
         while (sb === undefined) {
@@ -288,16 +307,16 @@ export class PartitionMirror {
             sourceFetchAt = sw.nextOffset;
             continue;
           }
-          if (head.isControl || head.lastOffset < s) continue;
+          if (head.isControl || head.lastOffset < s || (await this.#mirrorWrote(head))) continue;
           sb = head;
         }
         if (sb.baseOffset < s) throw new CopyIncident(`source batch ${sb.baseOffset}..${sb.lastOffset} straddles ${s}`, true);
         if (!isCopyOf(tb, sb)) {
           throw new CopyIncident(`target batch at ${t} is not the copy of source batch at ${sb.baseOffset}: the target partition has another writer`, true);
         }
-        if (sb.baseOffset - s !== 0 || syncs.latest(this.#sourceRef.topic, this.#sourceRef.partition) === null) {
-          // A gap the crashed run may not have recorded: record it (idempotent if it did).
-          await this.#sync(sb.baseOffset, t);
+        if (!this.#distanceHolds(sb.baseOffset, tb.baseOffset)) {
+          // A change of distance the crashed run may not have recorded: record it (idempotent if it did).
+          await this.#sync(sb.baseOffset, tb.baseOffset);
         }
         s = sb.nextOffset;
         t = tb.nextOffset;
@@ -316,11 +335,36 @@ export class PartitionMirror {
     this.#lastSyncedSource = upstream;
   }
 
+  async #ownIds(): Promise<ReadonlySet<number>> {
+    const own = await this.#ctx.ownProducerIds();
+    if (typeof own === "string") throw new CopyIncident(`reading the mirror's producer ids: ${own}`);
+    return own;
+  }
+
+  /** Whether a mirror wrote this source batch (it is then never copied: a record crosses once). */
+  async #mirrorWrote(b: RecordBatchView): Promise<boolean> {
+    if (b.producerId < 0) return false;
+    const m = await this.#ctx.isMirrorBatch(b.producerId);
+    if (typeof m === "string") throw new CopyIncident(`reading the mirror's producer ids: ${m}`);
+    return m;
+  }
+
+  /** Whether the latest sync's offset distance also places source `s` at target `t`. */
+  #distanceHolds(s: number, t: number): boolean {
+    const sync = this.#ctx.syncs.latest(this.#sourceRef.topic, this.#sourceRef.partition);
+    return sync !== null && sync.upstream <= s && t - sync.downstream === s - sync.upstream;
+  }
+
   async #copy(sourceStart: number, targetStart: number): Promise<void> {
     const { source, target, limits, env } = this.#ctx;
     const pid = await initProducerId(target);
     if (!pid.ok) throw new CopyIncident(`InitProducerId: ${describeFailure(pid.error)}`);
     const { producerId, producerEpoch } = pid.value;
+    const registered = await this.#ctx.registerProducer(producerId);
+    if (registered !== null) throw new CopyIncident(registered);
+    const shared = this.#ctx.shared;
+    /** Acknowledged (source, target) pairs that change the offset distance, to be synced (shared targets). */
+    const syncsDue: { upstream: number; downstream: number }[] = [];
     let sequence = 0;
     let s = sourceStart;
     let t = targetStart;
@@ -338,11 +382,16 @@ export class PartitionMirror {
       inflightBytes -= f.bytes;
       const r = await f.result;
       if (!r.ok) throw new CopyIncident(`Produce at ${f.targetBase}: ${r.message}`);
-      if (r.baseOffset !== f.targetBase) {
+      if (!shared && r.baseOffset !== f.targetBase) {
         throw new CopyIncident(`Produce landed at ${r.baseOffset}, expected ${f.targetBase}: another writer appends to the target partition`, true);
       }
+      if (shared) {
+        const last = syncsDue[syncsDue.length - 1];
+        const holds = last === undefined ? this.#distanceHolds(f.sourceBase, r.baseOffset) : r.baseOffset - last.downstream === f.sourceBase - last.upstream;
+        if (!holds) syncsDue.push({ upstream: f.sourceBase, downstream: r.baseOffset });
+      }
       this.#ackedSource = f.sourceNext;
-      this.#ackedTarget = f.targetBase + (f.sourceNext - f.sourceBase);
+      this.#ackedTarget = r.baseOffset + (f.sourceNext - f.sourceBase);
       this.status.targetNext = this.#ackedTarget;
       this.status.recordsCopied += f.records;
       this.status.bytesCopied += f.bytes;
@@ -385,7 +434,7 @@ export class PartitionMirror {
         }
         if (w.batches.length > 0) prefetched = fetchAt(w.nextOffset);
         for (const b of w.batches) {
-          if (b.isControl) {
+          if (b.isControl || (await this.#mirrorWrote(b))) {
             s = b.nextOffset;
             continue;
           }
@@ -395,8 +444,9 @@ export class PartitionMirror {
             if (expectedSource !== -1) throw new CopyIncident(`source batch ${b.baseOffset}..${b.lastOffset} straddles the copy position ${s}`, true);
             s = b.baseOffset;
           }
-          if (b.baseOffset !== expectedSource) {
-            // The distance between source and target offsets changes here: record it first.
+          if (shared ? this.#ctx.syncs.latest(this.#sourceRef.topic, this.#sourceRef.partition) === null : b.baseOffset !== expectedSource) {
+            // The distance between source and target offsets changes here: record it first (for a
+            // shared target, a lower bound of where the first batch lands, corrected after it does).
             await drain();
             await this.#sync(b.baseOffset, t);
           }
@@ -414,6 +464,13 @@ export class PartitionMirror {
           expectedSource = s;
         }
         this.status.sourceNext = s;
+        while (syncsDue.length > 0) {
+          await drain();
+          for (const due = syncsDue.splice(0); due.length > 0; ) {
+            const d = due.shift() as { upstream: number; downstream: number };
+            await this.#sync(d.upstream, d.downstream);
+          }
+        }
         // A periodic sync after acknowledged batches shortens the walk after a crash.
         if (env.clock.monotonicMs() - this.#lastSyncMs >= limits.syncIntervalMs && this.#ackedSource > this.#lastSyncedSource) {
           await drain();

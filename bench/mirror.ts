@@ -11,7 +11,12 @@
  *    fresh cluster aliases, so into a fresh target topic with its own offset syncs), timed from
  *    spawn until the target's high watermarks reach the source's (process start included), and
  *    from the first copied record on.
- * Ratio = consume time / mirror time (the bar is ≥ 0.7). Medians go to bench/results/mirror.json.
+ * Ratio = consume time / mirror time (the bar is ≥ 0.7). Then end-to-end replication latency:
+ * a producer writes 5,000 records/s (batches of 50 1 KiB zstd records every 10 ms, round
+ * robin over the partitions) for LATENCY_S seconds (--latency-seconds, default 10) while a
+ * mirror copies them and a reader long-polls the target; each batch's latency is the time
+ * it is read on the target minus its max timestamp (its last record's creation time).
+ * Medians and the latency percentiles go to bench/results/mirror.json.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +38,7 @@ const arg = (name: string, fallback: number): number => {
 const mib = arg("--mib", 256);
 const partitions = arg("--partitions", 4);
 const runs = arg("--runs", 3);
+const latencySeconds = arg("--latency-seconds", 10);
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
@@ -130,6 +136,59 @@ try {
       `run ${run}: consume ${consume.toFixed(2)} s (${(rawMiB / consume).toFixed(0)} MiB/s of records, ${(storedBytes / 2 ** 20 / consume).toFixed(0)} MiB/s on the wire); mirror ${mirror.toFixed(2)} s from spawn (${(rawMiB / mirror).toFixed(0)} MiB/s), ${steady.toFixed(2)} s from the first copied record; ratio ${(consume / mirror).toFixed(2)} (steady ${(consume / steady).toFixed(2)})`,
     );
   }
+  // End-to-end latency at 5,000 records/s.
+  await createTopic(source, { name: "live", numPartitions: partitions, replicationFactor: 1, configs: new Map() });
+  await source.refreshMetadata(["live"]);
+  const lconfig = join(work, "mm2-live.properties");
+  writeFileSync(lconfig, `clusters = L, M\nL.bootstrap.servers = ${src.bootstrap}\nM.bootstrap.servers = ${dst.bootstrap}\nL->M.enabled = true\nL->M.topics = live\nrefresh.topics.interval.seconds = 0.2\nemit.checkpoints.enabled = false\n`);
+  const lproc = Bun.spawn(["bun", main, "mirror", "--config", lconfig], { stdout: "ignore", stderr: Bun.file(join(work, "mirror-live.log")) });
+  const latencies: number[] = [];
+  let producing = true;
+  let measuring = false;
+  const producer = (async () => {
+    let i = 0;
+    const next = performance.now();
+    let due = next;
+    while (producing) {
+      const records = Array.from({ length: 50 }, () => ({ key: null, value: value(), timestamp: Date.now() }));
+      const r = await produceBatch(source, { topic: "live", partition: i % partitions }, buildRecordBatch(records, { compression: "zstd", codecs: bunCompression }), { acks: 1 });
+      if (!r.ok) throw new Error(JSON.stringify(r.error));
+      i++;
+      due += 10;
+      const wait = due - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+    }
+    return i;
+  })();
+  const readers = Array.from({ length: partitions }, async (_, p) => {
+    const ref = { topic: "L.live", partition: p };
+    let offset = 0;
+    while (producing) {
+      await target.refreshMetadata(["L.live"]);
+      const r = await fetchPartition(target, ref, { fetchOffset: offset, maxBytes: 1 << 20, maxWaitMs: 100 });
+      if (!r.ok) {
+        await Bun.sleep(50);
+        continue;
+      }
+      const seenMs = Date.now();
+      const w = completeBatches(r.value.records, offset, 1 << 26);
+      for (const b of w.batches) if (measuring) latencies.push(seenMs - b.maxTimestamp);
+      offset = w.nextOffset;
+    }
+  });
+  await Bun.sleep(3_000); // warm-up: the mirror starts and creates L.live
+  measuring = true;
+  await Bun.sleep(latencySeconds * 1000);
+  measuring = false;
+  producing = false;
+  const producedBatches = await producer;
+  await Promise.all(readers);
+  lproc.kill("SIGTERM");
+  await lproc.exited;
+  const sorted = [...latencies].sort((x, y) => x - y);
+  const pct = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? -1;
+  console.log(`latency at 5000 records/s: ${sorted.length} batches measured (${producedBatches} produced), p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${sorted[sorted.length - 1]} ms`);
+
   const result = {
     command: `bun bench/mirror.ts --mib ${mib} --partitions ${partitions} --runs ${runs}`,
     records: totalRecords,
@@ -144,6 +203,11 @@ try {
     ratioMedian: median(consumeS.map((c, i) => c / (mirrorS[i] as number))),
     ratioSteadyMedian: median(consumeS.map((c, i) => c / (mirrorSteadyS[i] as number))),
     bar: 0.7,
+    latencyRecordsPerSecond: 5000,
+    latencyBatchesMeasured: sorted.length,
+    latencyP50Ms: pct(0.5),
+    latencyP99Ms: pct(0.99),
+    latencyMaxMs: sorted[sorted.length - 1] ?? -1,
   };
   console.log(JSON.stringify(result, null, 2));
   writeFileSync(join(import.meta.dir, "results/mirror.json"), `${JSON.stringify(result, null, 2)}\n`);
@@ -151,5 +215,6 @@ try {
   target.close();
 } finally {
   await Promise.all([src.dispose(), dst.dispose()]);
-  rmSync(work, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP === undefined) rmSync(work, { recursive: true, force: true });
+  else console.log(`kept ${work}`);
 }

@@ -24,7 +24,8 @@
  * Control batches (transaction markers) are not copied (a client may not produce them); they
  * leave a gap, which an offset sync records before the next batch is produced.
  *
- * Memory: one Fetch answer (`fetchBytes`) plus at most `inflightBatchesMax` batches /
+ * Memory: two Fetch answers (`fetchBytes`, the next one is asked for while the current one's
+ * batches are produced) plus at most `inflightBatchesMax` batches /
  * `inflightBytesMax` bytes being produced; no fetch is issued while the window is full, so a
  * slow target slows the fetching (backpressure), and a slow source simply idles the window.
  */
@@ -65,7 +66,9 @@ export interface CopyLimits {
 }
 
 export const copyLimitsDefault: CopyLimits = {
-  fetchBytes: 4 << 20,
+  // 1 MiB: a larger answer takes longer to serve and read than the produces it feeds
+  // (measured: 4 MiB fetches halved the copy rate of 1 KiB zstd records).
+  fetchBytes: 1 << 20,
   fetchWaitMs: 500,
   // Kafka keeps the last 5 batches per idempotent producer: more in flight could not be deduplicated.
   inflightBatchesMax: 5,

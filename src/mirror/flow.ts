@@ -199,8 +199,12 @@ export class Flow {
       } catch (e) {
         if (!(e instanceof FlowIncident)) throw e;
         this.status.lastError = e.message;
-        log.warn("flow step failed; retrying", { reason: e.message });
-        nextTopics = Math.min(nextTopics, now + 2_000);
+        // Every step that was due is tried again in 2 s (one line per attempt).
+        log.warn("flow step failed; retrying in 2 s", { reason: e.message });
+        const retryAt = now + 2_000;
+        if (nextTopics <= now) nextTopics = retryAt;
+        if (nextHeartbeat <= now) nextHeartbeat = retryAt;
+        if (nextCheckpoint <= now) nextCheckpoint = retryAt;
       }
       await this.#pause(100);
     }

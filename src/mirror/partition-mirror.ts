@@ -9,7 +9,10 @@
  * keys, values and headers are the source's bytes. The idempotent sequence lets up to
  * `inflightBatchesMax` produces be in flight at once safely: the target refuses a batch that
  * does not follow the previous one (OUT_OF_ORDER_SEQUENCE_NUMBER) and answers a repeated one
- * with its first offsets, so a retry never reorders or doubles data.
+ * with its first offsets, so a retry never reorders or doubles data. (A bunka broker
+ * dispatches one connection's requests concurrently, so pipelined produces can reach the log
+ * out of order — seen with 16 in flight; the refused batch then sends the partition through
+ * the walk below: correct, only slower.)
  *
  * Exactly once across crashes (target partition written only by the mirror): the target log
  * is the checkpoint. At start, and after any failed produce (all in-flight produces drained
@@ -32,10 +35,12 @@
 import { initProducerId } from "../client/admin.ts";
 import type { ClusterClient } from "../client/bootstrap.ts";
 import { completeBatches, describeFailure, fetchPartition, listOffset, OffsetSpec, type PartitionRef, produceBatch } from "../client/partition-io.ts";
+import { ClientError } from "../client/errors.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Compression } from "../platform/compression.ts";
 import type { Network } from "../platform/network.ts";
 import type { Prng } from "../platform/prng.ts";
+import { ErrorCode } from "../protocol/errors.ts";
 import { attributeBits, crcStart, RecordBatchView } from "../protocol/records/record-batch.ts";
 import type { Logger } from "../util/log.ts";
 import { core } from "../wasm/index.ts";
@@ -422,6 +427,15 @@ export class PartitionMirror {
         const current: ReturnType<typeof fetchAt> = prefetched !== null && prefetched.offset === s ? prefetched : fetchAt(s);
         prefetched = null;
         const r = await current.answer;
+        if (!r.ok && !(r.error instanceof ClientError) && r.error.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
+          const start = await listOffset(source, this.#sourceRef, OffsetSpec.earliest);
+          if (start.ok && start.value > s) {
+            // Retention removed what was not copied yet: copy from the log start (a gap, synced below).
+            this.#log.warn("source log start passed the copy position; records lost to retention before copying", { from: s, logStartOffset: start.value });
+            s = start.value;
+            continue;
+          }
+        }
         if (!r.ok) throw new CopyIncident(`source Fetch at ${s}: ${describeFailure(r.error)}`);
         this.status.sourceHighWatermark = r.value.highWatermark;
         if (r.value.logStartOffset > s) {

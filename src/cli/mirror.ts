@@ -10,12 +10,13 @@
  * cluster failed a request (one line naming the cause), 2 bad command line.
  */
 import { readFileSync } from "node:fs";
-import { describeFailure, listOffset, OffsetSpec } from "../client/partition-io.ts";
+import type { ClusterClient } from "../client/bootstrap.ts";
+import { completeBatches, describeFailure, fetchPartition, listOffset, OffsetSpec } from "../client/partition-io.ts";
 import { type MirrorConfig, parseMirrorConfig } from "../mirror/config.ts";
-import { Flow, FlowIncident } from "../mirror/flow.ts";
+import { Flow, FlowIncident, heartbeatRecord } from "../mirror/flow.ts";
 import { Mirror } from "../mirror/mirror.ts";
 import type { MirrorEnv } from "../mirror/partition-mirror.ts";
-import { shouldMirrorTopic, targetTopicName } from "../mirror/policy.ts";
+import { heartbeatsTopic, shouldMirrorTopic, targetTopicName } from "../mirror/policy.ts";
 import { systemClock } from "../platform/bun/clock.ts";
 import { bunCompression } from "../platform/bun/compression.ts";
 import { cryptoPrng } from "../platform/bun/crypto-prng.ts";
@@ -184,6 +185,26 @@ async function translate(config: MirrorConfig, group: string, onlyFlow: string |
   }
 }
 
+/** Time of the newest heartbeat of flow source->target in the target's heartbeats topic, or null. */
+async function lastHeartbeat(target: ClusterClient, source: string, targetAlias: string): Promise<number | null> {
+  await target.refreshMetadata([heartbeatsTopic]);
+  const end = await listOffset(target, { topic: heartbeatsTopic, partition: 0 }, OffsetSpec.latest);
+  if (!end.ok || end.value === 0) return null;
+  // The last few hundred records are enough: every flow into this cluster writes one a second.
+  let newest: number | null = null;
+  const from = Math.max(0, end.value - 500);
+  const r = await fetchPartition(target, { topic: heartbeatsTopic, partition: 0 }, { fetchOffset: from, maxBytes: 1 << 20 });
+  if (!r.ok) return null;
+  const want = heartbeatRecord(source, targetAlias, 0).key;
+  for (const b of completeBatches(r.value.records, from, 1 << 20).batches) {
+    if (b.isControl) continue;
+    for (const rec of b.records({ maxBytes: 1 << 22, compression: bunCompression })) {
+      if (rec.key !== null && rec.key.length === want.length && rec.key.every((x, i) => x === want[i])) newest = Math.max(newest ?? 0, rec.timestamp);
+    }
+  }
+  return newest;
+}
+
 async function status(config: MirrorConfig, err: (l: string) => void): Promise<number> {
   const opened = await openFlows(config, null, err);
   if (opened === null) return 1;
@@ -222,6 +243,8 @@ async function status(config: MirrorConfig, err: (l: string) => void): Promise<n
         }
       }
       printStdout(`  total lag ${totalLag} records`);
+      const beat = await lastHeartbeat(target, f.settings.source, f.settings.target);
+      printStdout(beat === null ? "  no heartbeat on the target (emit.heartbeats.enabled = false, or the mirror never ran)" : `  last heartbeat ${((Date.now() - beat) / 1000).toFixed(1)} s ago`);
     }
     return 0;
   } finally {

@@ -110,6 +110,7 @@ A->B.offset-syncs.topic.location = target
     expect(out).toContain("flow A->B (default policy): 1 topics");
     expect(out).toContain("events-0 -> A.events-0: source end 500, target end 400, copied to source offset 500, lag 0 records");
     expect(out).toContain("total lag 0 records");
+    expect(out).toMatch(/last heartbeat \d+\.\d s ago/);
     expect(await highWatermark(cb, "heartbeats", 0)).toBeGreaterThan(0);
     expect(await highWatermark(cb, "A.checkpoints.internal", 0)).toBeGreaterThan(0);
     expect(await highWatermark(cb, "mm2-offset-syncs.B.internal", 0)).toBeGreaterThan(0);

@@ -4,8 +4,8 @@
  *
  * Layers, lowest first (DESIGN.md): util, platform, wasm, protocol, storage, client (the
  * node-to-node Kafka client), raft (the controller quorum), metadata, replication,
- * coordinator, then server and backup side by side: backup is a Kafka client tool on top of
- * client/, and neither of the two may import the other. `src/main.ts`, its commands in
+ * coordinator, then server, backup and mirror side by side: backup and mirror are Kafka client
+ * tools on top of client/, and none of the three may import another. `src/main.ts`, its commands in
  * `src/cli/` and `bin/` sit above everything.
  * Core layers (protocol … coordinator, and backup) take platform interfaces as parameters,
  * so they may not import `src/platform/bun/` either; `wasm/` may, to read its module bytes.
@@ -18,8 +18,8 @@ import { join, relative, resolve, dirname } from "node:path";
 const root = resolve(import.meta.dir, "..");
 const src = join(root, "src");
 /** Layers by rank, lowest first; names in one entry share a rank and may not import each other. */
-const layers: readonly (readonly string[])[] = [["util"], ["platform"], ["wasm"], ["protocol"], ["storage"], ["client"], ["raft"], ["metadata"], ["replication"], ["coordinator"], ["server", "backup"]];
-const coreLayers = new Set(["protocol", "storage", "client", "raft", "metadata", "replication", "coordinator", "backup"]);
+const layers: readonly (readonly string[])[] = [["util"], ["platform"], ["wasm"], ["protocol"], ["storage"], ["client"], ["raft"], ["metadata"], ["replication"], ["coordinator"], ["server", "backup", "mirror"]];
+const coreLayers = new Set(["protocol", "storage", "client", "raft", "metadata", "replication", "coordinator", "backup", "mirror"]);
 
 function walk(dir: string, out: string[]): string[] {
   for (const name of readdirSync(dir)) {

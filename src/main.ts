@@ -35,6 +35,7 @@ import { nodeAes256Gcm } from "./platform/bun/aead.ts";
 import { readScheduledBackupKey, startScheduledBackups } from "./cli/broker-backups.ts";
 import { startMetricsEndpoint } from "./cli/metrics-endpoint.ts";
 import { clusterAdminCommands, runAdminCli } from "./cli/admin/index.ts";
+import { runMirrorCli } from "./cli/mirror.ts";
 
 const adminIo = { out: printStdout, err: (line: string) => void writeSync(2, `${line}\n`) };
 
@@ -52,6 +53,8 @@ const usage = `usage:
   bunka cluster describe|health                        each command's --help shows its usage
   bunka log-dirs describe
   bunka produce TOPIC | bunka consume TOPIC            records from stdin / to stdout (kcat-like)
+  bunka mirror [status|translate-offsets] --config FILE mirror topics between clusters
+                                                       (MirrorMaker 2 properties; bunka mirror --help)
   bunka --help | --version
 
 With no options the broker listens on PLAINTEXT://127.0.0.1:9092 and keeps data in ./data.
@@ -270,6 +273,8 @@ switch (command) {
     );
     exitProcess(code);
   }
+  case "mirror":
+    exitProcess(await runMirrorCli(rest));
   case "--version":
   case "-v":
     printStdout(`bunka ${version()}`);

@@ -12,7 +12,10 @@
  */
 import type { ClusterClient } from "./bootstrap.ts";
 import { ErrorCode } from "../protocol/errors.ts";
+import { defaultAlterableConfig, defaultAlterConfigsRequest, defaultAlterConfigsResource } from "../protocol/messages/alter-configs-request.ts";
+import { defaultCreatePartitionsRequest, defaultCreatePartitionsTopic } from "../protocol/messages/create-partitions-request.ts";
 import { defaultCreatableTopic, defaultCreatableTopicConfig, defaultCreateTopicsRequest } from "../protocol/messages/create-topics-request.ts";
+import { defaultInitProducerIdRequest } from "../protocol/messages/init-producer-id-request.ts";
 import { defaultDescribeConfigsRequest, defaultDescribeConfigsResource } from "../protocol/messages/describe-configs-request.ts";
 import { defaultFindCoordinatorRequest } from "../protocol/messages/find-coordinator-request.ts";
 import { ApiKeys } from "../protocol/messages/index.ts";
@@ -86,6 +89,50 @@ export async function createTopic(cluster: ClusterClient, topic: NewTopic, timeo
   if (t === undefined) return kafka(ErrorCode.UNKNOWN_SERVER_ERROR, `CreateTopics answer lacks ${topic.name}`);
   if (t.errorCode !== ErrorCode.NONE) return kafka(t.errorCode, t.errorMessage);
   return { ok: true, value: { topicId: t.topicId } };
+}
+
+/** Grows a topic to `count` partitions (CreatePartitions); a count not above the current one is refused by the broker. */
+export async function createPartitions(cluster: ClusterClient, topic: string, count: number, timeoutMs = 30_000): Promise<AdminResult<null>> {
+  const body = { ...defaultCreatePartitionsRequest(), timeoutMs, topics: [{ ...defaultCreatePartitionsTopic(), name: topic, count, assignments: null }] };
+  const r = await cluster.sendToAny(ApiKeys.CreatePartitions, body, { timeoutMs: cluster.nodes.config.requestTimeoutMs + timeoutMs });
+  if (!r.ok) return r;
+  const t = r.body.results.find((x) => x.name === topic);
+  if (t === undefined) return kafka(ErrorCode.UNKNOWN_SERVER_ERROR, `CreatePartitions answer lacks ${topic}`);
+  if (t.errorCode !== ErrorCode.NONE) return kafka(t.errorCode, t.errorMessage);
+  return { ok: true, value: null };
+}
+
+/**
+ * Replaces a topic's own configs with `configs` (AlterConfigs: every dynamic topic config not
+ * named returns to its default), as a tool that keeps one topic's configs equal to another's wants.
+ */
+export async function replaceTopicConfigs(cluster: ClusterClient, topic: string, configs: ReadonlyMap<string, string | null>): Promise<AdminResult<null>> {
+  const body = {
+    ...defaultAlterConfigsRequest(),
+    resources: [
+      {
+        ...defaultAlterConfigsResource(),
+        resourceType: topicResourceType,
+        resourceName: topic,
+        configs: [...configs].map(([name, value]) => ({ ...defaultAlterableConfig(), name, value })),
+      },
+    ],
+  };
+  const r = await cluster.sendToAny(ApiKeys.AlterConfigs, body);
+  if (!r.ok) return r;
+  const result = r.body.responses[0];
+  if (result === undefined) return kafka(ErrorCode.UNKNOWN_SERVER_ERROR, "AlterConfigs answered no resource");
+  if (result.errorCode !== ErrorCode.NONE) return kafka(result.errorCode, result.errorMessage);
+  return { ok: true, value: null };
+}
+
+/** A new idempotent producer id and epoch (InitProducerId without a transactional id). */
+export async function initProducerId(cluster: ClusterClient): Promise<AdminResult<{ producerId: number; producerEpoch: number }>> {
+  const body = { ...defaultInitProducerIdRequest(), transactionalId: null, transactionTimeoutMs: 60_000 };
+  const r = await cluster.sendToAny(ApiKeys.InitProducerId, body);
+  if (!r.ok) return r;
+  if (r.body.errorCode !== ErrorCode.NONE) return kafka(r.body.errorCode, "InitProducerId");
+  return { ok: true, value: { producerId: r.body.producerId, producerEpoch: r.body.producerEpoch } };
 }
 
 export interface ListedGroup {

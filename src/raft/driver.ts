@@ -44,6 +44,8 @@ export interface RaftDriverOptions {
   readonly requestTimeoutMs: number;
   /** Told once when the core threw on an input (the driver is closed by then). */
   readonly onFatal?: (error: unknown) => void;
+  /** Told the leader's endpoint a Fetch answer names (a dynamic quorum: how an observer reaches a leader it learned of), before the core sees the answer. */
+  readonly onLeaderEndpoint?: (leaderId: number, endpoint: { readonly host: string; readonly port: number }) => void;
 }
 
 interface Inbound {
@@ -62,6 +64,7 @@ export class RaftDriver {
   readonly #log: Logger;
   readonly #requestTimeoutMs: number;
   readonly #onFatal: (error: unknown) => void;
+  readonly #onLeaderEndpoint: RaftDriverOptions["onLeaderEndpoint"];
   readonly #listeners: ((e: RaftEvent) => void)[] = [];
   readonly #inbound = new Map<number, Inbound>();
   #nextInboundId = 1;
@@ -78,6 +81,7 @@ export class RaftDriver {
     this.#log = opts.log;
     this.#requestTimeoutMs = opts.requestTimeoutMs;
     this.#onFatal = opts.onFatal ?? (() => {});
+    this.#onLeaderEndpoint = opts.onLeaderEndpoint;
   }
 
   /** Listeners see every non-message output in order (the first ones, from open, on `start`). */
@@ -227,9 +231,13 @@ export class RaftDriver {
           this.#log.warn("malformed quorum response", { from: to, request: message.type, reason: decoded.reason });
           return;
         }
+        const answer = decoded.value;
+        if (answer.type === "FetchResponse" && answer.leaderEndpoint != null && answer.currentLeader.leaderId >= 0) {
+          this.#onLeaderEndpoint?.(answer.currentLeader.leaderId, answer.leaderEndpoint);
+        }
         this.#input(() => {
           this.core.tick(this.#clock.monotonicMs());
-          this.core.receive(to, decoded.value);
+          this.core.receive(to, answer);
         });
       });
   }

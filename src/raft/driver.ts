@@ -29,7 +29,9 @@ import { ErrorCode } from "../protocol/errors.ts";
 import type { Logger } from "../util/log.ts";
 import type { FetchRequest, QuorumDescription, RaftRequest, RaftResponse } from "./messages.ts";
 import { isRequest } from "./messages.ts";
-import type { CreateSnapshotResult, ProposeResult, RaftCore, RaftOutput } from "./raft-core.ts";
+import type { CreateSnapshotResult, ProposeResult, RaftCore, RaftOutput, VoterChangeResult } from "./raft-core.ts";
+import type { ReplicaKey } from "./messages.ts";
+import type { Voter } from "./voter-set.ts";
 import { raftRequestToWire, raftRequestVersions, raftResponseFromWire } from "./wire.ts";
 
 export type RaftEvent = Exclude<RaftOutput, { kind: "send" }>;
@@ -111,6 +113,13 @@ export class RaftDriver {
       this.core.receive(from, request);
     });
     return answer;
+  }
+
+  /** AddRaftVoter / RemoveRaftVoter on the core (raft-core.ts has the rules). */
+  changeVoters(change: { readonly kind: "add"; readonly voter: Voter } | { readonly kind: "remove"; readonly key: ReplicaKey }): VoterChangeResult {
+    let result: VoterChangeResult = { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: "the controller quorum is closed" };
+    if (this.#input(() => (result = change.kind === "add" ? this.core.addVoter(change.voter) : this.core.removeVoter(change.key)))) this.#arm(this.#clock.monotonicMs());
+    return result;
   }
 
   propose(batches: Uint8Array): ProposeResult {

@@ -223,10 +223,15 @@ export function runMembershipSimulation(opts: MembershipSimOptions): MembershipS
         const want = committed.get(b.base);
         if (want !== undefined && want !== b.id) fail("committed never lost", `n${n.id} has ${b.id} at ${b.base}, committed was ${want}`);
       }
-      // Voter sets in the log change by one voter at a time.
+      // Voter sets in the log change by one voter at a time, and at most one is uncommitted.
       let prev: readonly Voter[] | null = null;
+      let uncommitted = 0;
       for (const b of batchesOf(log, log.logStartOffset, log.logEndOffset)) {
         for (const f of votersInBatches(b.bytes, b.bytes.length)) {
+          // Above what any leader has committed (a node's own high watermark may trail it).
+          if (f.offset >= committedEnd && ++uncommitted > 1) {
+            fail("one voter change in flight", `n${n.id} (${core.role.kind}): a second uncommitted voter set at ${f.offset} (committed end ${committedEnd})`);
+          }
           if (prev !== null && voterSetChange(prev, f.voters).kind === "other") {
             fail("one voter change at a time", `n${n.id}: voters ${prev.map((v) => v.id).join(",")} then ${f.voters.map((v) => v.id).join(",")} at ${f.offset}`);
           }

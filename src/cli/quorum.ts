@@ -21,7 +21,7 @@ import { systemClock } from "../platform/bun/clock.ts";
 import { cryptoPrng } from "../platform/bun/crypto-prng.ts";
 import { bunNetwork } from "../platform/bun/network.ts";
 import { exitProcess, printStdout, stderrSink } from "../platform/bun/process.ts";
-import { errorName } from "../protocol/errors.ts";
+import { ErrorCode, errorName } from "../protocol/errors.ts";
 import { ApiKeys } from "../protocol/messages/index.ts";
 import { metadataPartition, metadataTopic } from "../raft/raft-log.ts";
 import { parseInitialController } from "../raft/voter-set.ts";
@@ -149,9 +149,20 @@ export async function runQuorumCli(argv: readonly string[]): Promise<void> {
 
 async function runCommand(client: NodeClient, command: "describe" | "add-controller" | "remove-controller", args: Args): Promise<void> {
   if (command === "describe") {
-    const r = await client.send(0, ApiKeys.DescribeQuorum, { topics: [{ topicName: metadataTopic, partitions: [{ partitionIndex: metadataPartition, _unknownTaggedFields: undefined }], _unknownTaggedFields: undefined }], _unknownTaggedFields: undefined }, { timeoutMs: 10_000 });
-    if (!r.ok) fail(1, `DescribeQuorum failed: ${r.error.message}`);
-    const body = r.body;
+    const describe = async (nodeId: number) => {
+      const r = await client.send(nodeId, ApiKeys.DescribeQuorum, { topics: [{ topicName: metadataTopic, partitions: [{ partitionIndex: metadataPartition, _unknownTaggedFields: undefined }], _unknownTaggedFields: undefined }], _unknownTaggedFields: undefined }, { timeoutMs: 10_000 });
+      if (!r.ok) fail(1, `DescribeQuorum failed: ${r.error.message}`);
+      return r.body;
+    };
+    let body = await describe(0);
+    // A controller that does not lead answers NOT_LEADER_OR_FOLLOWER, naming the leader and the voters' endpoints: ask the leader.
+    const first = body.topics[0]?.partitions[0];
+    const leaderNode = body.nodes.find((n) => n.nodeId === first?.leaderId);
+    const leaderListener = leaderNode?.listeners[0];
+    if (first?.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER && leaderListener !== undefined && leaderNode !== undefined) {
+      client.setEndpoint(leaderNode.nodeId + 1, { host: leaderListener.host, port: leaderListener.port, listenerName: leaderListener.name });
+      body = await describe(leaderNode.nodeId + 1);
+    }
     const p = body.topics[0]?.partitions[0];
     if (body.errorCode !== 0 || p === undefined || p.errorCode !== 0) fail(1, `DescribeQuorum: ${errorName(body.errorCode !== 0 ? body.errorCode : (p?.errorCode ?? -1))} ${body.errorMessage ?? ""}`.trim());
     const endpoints = new Map(body.nodes.map((n) => [n.nodeId, n.listeners.map((l) => `${l.name}://${l.host}:${l.port}`).join(",")]));

@@ -324,6 +324,22 @@ export class RaftCore {
     }
   }
 
+  /**
+   * Whether this node may stand for election: a voter, or (dynamic quorum) one whose removal
+   * is the last voter change and is not committed yet. A leader that removed itself and lost
+   * its leadership before the change committed is the other voters' only way to a majority
+   * of the set in force before it (their logs may lack the change); it stands, counting the
+   * new set's majority without its own vote, leads until the change commits, then steps down
+   * (as Raft's single-server changes have it). Without this the quorum could stop for good.
+   */
+  #mayStand(): boolean {
+    if (this.#isVoter) return true;
+    if (this.#dynamic === null) return false;
+    const last = this.#votersHistory.at(-1);
+    if (last === undefined || last.offset < this.#highWatermark) return false;
+    return (this.#votersBefore(last.offset) ?? []).some((v) => sameReplica(v, this.local));
+  }
+
   /** Records KRAFT_VOTERS records of batches just appended (dynamic quorum). */
   #noteAppended(batches: Uint8Array, reason: string): void {
     if (this.#dynamic === null) return;
@@ -485,7 +501,7 @@ export class RaftCore {
     switch (role.kind) {
       case "unattached":
         t = Math.min(t, role.electionDeadlineMs);
-        if (!this.#isVoter) t = Math.min(t, role.discovery?.retryAtMs ?? this.#nowMs);
+        if (!this.#mayStand()) t = Math.min(t, role.discovery?.retryAtMs ?? this.#nowMs);
         break;
       case "prospective":
         if (role.round === null) t = Math.min(t, role.backoffUntilMs);
@@ -518,7 +534,8 @@ export class RaftCore {
   describeQuorum(): QuorumDescription {
     const role = this.#role;
     if (role.kind !== "leader") {
-      return { errorCode: E.NOT_LEADER_OR_FOLLOWER, leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch, highWatermark: -1, currentVoters: [], observers: [] };
+      // The voters' endpoints still: a tool that asked a controller can go to the leader.
+      return { errorCode: E.NOT_LEADER_OR_FOLLOWER, leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch, highWatermark: -1, currentVoters: [], observers: [], nodes: this.#describedNodes() };
     }
     const describe = (p: ReplicaProgress): ReplicaDescription => ({
       replicaId: p.key.id,
@@ -541,8 +558,12 @@ export class RaftCore {
       highWatermark: this.#highWatermark,
       currentVoters: [...(this.#isVoter ? [self] : []), ...[...role.voters.values()].map(describe)],
       observers: [...(this.#isVoter ? [] : [self]), ...[...role.observers.values()].map(describe)],
-      nodes: this.#voterSet.filter((v) => v.endpoints.length > 0).map((v) => ({ nodeId: v.id, listeners: v.endpoints })),
+      nodes: this.#describedNodes(),
     };
+  }
+
+  #describedNodes(): { nodeId: number; listeners: readonly VoterEndpoint[] }[] {
+    return this.#voterSet.filter((v) => v.endpoints.length > 0).map((v) => ({ nodeId: v.id, listeners: v.endpoints }));
   }
 
   // ---- inputs -----------------------------------------------------------------------------
@@ -740,7 +761,7 @@ export class RaftCore {
    */
   #transition(next: Role, reason: string): void {
     const prev = this.#role;
-    const problem = transitionProblem(prev, next, this.#ctx);
+    const problem = transitionProblem(prev, next, { ...this.#ctx, isVoter: this.#mayStand() });
     assert(problem === null, () => `node ${this.local.id}: ${reason}: ${problem}`);
     const durable = durableStateOf(next);
     if (!sameQuorumState(durable, this.#durable)) {
@@ -810,7 +831,7 @@ export class RaftCore {
   #newUnattached(epoch: number, votedKey: ReplicaKey | null): Unattached {
     // The only voter has nobody to wait for: it stands at once (a single node starts in ms).
     const wait = this.#voters.length === 1 ? 0 : this.#randomElectionTimeoutMs();
-    const deadline = this.#isVoter ? this.#nowMs + wait : Number.POSITIVE_INFINITY;
+    const deadline = this.#mayStand() ? this.#nowMs + wait : Number.POSITIVE_INFINITY;
     return { kind: "unattached", epoch, leaderId: -1, votedKey, electionDeadlineMs: deadline, discovery: null };
   }
 
@@ -945,7 +966,7 @@ export class RaftCore {
     const now = this.#nowMs;
     switch (role.kind) {
       case "unattached":
-        if (this.#isVoter) {
+        if (this.#mayStand()) {
           if (now >= role.electionDeadlineMs) this.#startProspective("election timeout", false);
         } else this.#discoverLeader(role);
         return;
@@ -959,7 +980,7 @@ export class RaftCore {
         return this.#driveFollower(role);
       case "resigned":
         if (now >= role.electionDeadlineMs) {
-          if (this.#isVoter) this.#startProspective("resigned leader's election timeout", false);
+          if (this.#mayStand()) this.#startProspective("resigned leader's election timeout", false);
           else this.#transition(this.#newUnattached(role.epoch, role.votedKey), "removed from the voter set: an observer from now on");
           return;
         }
@@ -983,12 +1004,13 @@ export class RaftCore {
   #grantsNeeded(): number {
     // Empty: no record and no snapshot (a log cut at its snapshot is not empty).
     if (this.#staticVoter && this.#log.logEndOffset === 0) return this.#voters.length - 1;
-    return this.#unproven !== null ? this.#majority : this.#majority - 1;
+    // Unproven, or standing while removed by an uncommitted change: its own vote does not count.
+    return this.#unproven !== null || !this.#isVoter ? this.#majority : this.#majority - 1;
   }
 
   /** Whether `round` can no longer win. */
   #roundLost(round: VoteRound): boolean {
-    const others = this.#voters.length - 1;
+    const others = this.#voters.length - (this.#isVoter ? 1 : 0);
     return others - round.rejected.size < this.#grantsNeeded();
   }
 
@@ -1026,7 +1048,7 @@ export class RaftCore {
         leaderId: this.local.id,
         votedKey: this.local,
         epochStartOffset: this.#log.logEndOffset,
-        grantingVoters: [this.local.id, ...round.granted].sort((a, b) => a - b),
+        grantingVoters: [this.local.id, ...round.granted].filter((id) => this.#voterIds.has(id)).sort((a, b) => a - b),
         voters: new Map(
           this.#voters
             .filter((v) => v.id !== this.local.id)
@@ -1112,7 +1134,7 @@ export class RaftCore {
   #driveFollower(role: Follower): void {
     const now = this.#nowMs;
     if (now >= role.fetchDeadlineMs) {
-      if (this.#isVoter) this.#startProspective(`no fetch from leader ${role.leaderId} within ${this.#config.fetchTimeoutMs} ms`, false);
+      if (this.#mayStand()) this.#startProspective(`no fetch from leader ${role.leaderId} within ${this.#config.fetchTimeoutMs} ms`, false);
       else this.#transition(this.#newUnattached(role.epoch, role.votedKey), `observer lost leader ${role.leaderId}`);
       return;
     }

@@ -141,6 +141,10 @@ describe("a dynamic controller quorum on real processes", () => {
         const described = await bunka(["quorum", "describe", "--bootstrap-server", nodes[2]!.bootstrap]);
         expect(described.code, described.err).toBe(0);
         expect(described.out).toContain(`3@${directoryIds[2]}`);
+        // Through a controller that does not lead: the tool goes on to the leader it names.
+        const viaController = await bunka(["quorum", "describe", "--bootstrap-controller", `127.0.0.1:${controllerPorts[2]}`]);
+        expect(viaController.code, viaController.err).toBe(0);
+        expect(viaController.out).toMatch(/LeaderId:\s+1\n/);
         await createTopic(nodes[2]!, "dq-before");
       },
     ),

@@ -22,6 +22,7 @@ import { SeededPrng } from "./platform/prng.ts";
 import { startNode } from "./server/node.ts";
 import { formatLogDirs } from "./server/storage-format.ts";
 import { runLocalCluster } from "./cli/local-cluster.ts";
+import { formatInitialControllers, runQuorumCli } from "./cli/quorum.ts";
 import { cryptoPrng } from "./platform/bun/crypto-prng.ts";
 import { parseUuid, randomUuid } from "./metadata/uuid.ts";
 import { loadConfig, type BrokerConfig } from "./server/config.ts";
@@ -44,6 +45,8 @@ const usage = `usage:
   bunka configs                                        list config keys, defaults and docs
   bunka storage random-uuid                            print a new cluster id
   bunka storage format --cluster-id ID [--config FILE] [--set key=value ...] [--ignore-formatted]
+                       [--standalone | --initial-controllers id@host:port:dirId,... | --no-initial-controllers]
+  bunka quorum describe|add-controller|remove-controller ...   (bunka quorum --help)
                                                        write meta.properties in each log dir
   bunka cluster [--nodes N] [--dir DIR]                a local cluster of N nodes (default 3, data in ./data/cluster)
   bunka backup create|list|verify|restore ...          back up and restore topics, configs and
@@ -83,10 +86,12 @@ interface BrokerArgs {
   /** `storage format` only. */
   clusterId: string | null;
   ignoreFormatted: boolean;
+  /** `storage format` only: --standalone, --initial-controllers LIST, --no-initial-controllers. */
+  initial: { kind: "standalone" } | { kind: "list"; text: string } | { kind: "none" } | null;
 }
 
 function parseBrokerArgs(args: readonly string[], command: "broker" | "storage format" = "broker"): BrokerArgs {
-  const out: BrokerArgs = { configFile: null, sets: [], clusterId: null, ignoreFormatted: false };
+  const out: BrokerArgs = { configFile: null, sets: [], clusterId: null, ignoreFormatted: false, initial: null };
   for (let i = 0; i < args.length; i++) {
     const a = args[i] ?? "";
     const takeValue = (flag: string): string => {
@@ -101,6 +106,11 @@ function parseBrokerArgs(args: readonly string[], command: "broker" | "storage f
       out.clusterId = takeValue(a === "-t" ? "-t" : "--cluster-id");
     } else if (command === "storage format" && (a === "--ignore-formatted" || a === "-g")) {
       out.ignoreFormatted = true;
+    } else if (command === "storage format" && (a === "--standalone" || a === "-s" || a === "--no-initial-controllers" || a === "-N" || a === "--initial-controllers" || a.startsWith("--initial-controllers=") || a === "-I")) {
+      if (out.initial !== null) fail(2, "give one of --standalone, --initial-controllers, --no-initial-controllers");
+      if (a === "--standalone" || a === "-s") out.initial = { kind: "standalone" };
+      else if (a === "--no-initial-controllers" || a === "-N") out.initial = { kind: "none" };
+      else out.initial = { kind: "list", text: takeValue(a === "-I" ? "-I" : "--initial-controllers") };
     } else if (a === "--config" || a.startsWith("--config=") || (command === "storage format" && a === "-c")) {
       if (out.configFile !== null) fail(2, "--config given twice");
       out.configFile = takeValue(a === "-c" ? "-c" : "--config");
@@ -153,6 +163,7 @@ function runStorage(args: readonly string[]): void {
   const config = loadBrokerConfig(parsed);
   const configured = config.get("cluster.id");
   if (configured !== null && configured !== parsed.clusterId) fail(2, `--cluster-id ${parsed.clusterId} differs from the configured cluster.id ${configured}`);
+  const initialControllers = formatInitialControllers(parsed.initial, config);
   try {
     const outcomes = formatLogDirs(new BunFileSystem(), config.logDirs.map((d) => resolve(d)), {
       clusterId: parsed.clusterId,
@@ -160,6 +171,7 @@ function runStorage(args: readonly string[]): void {
       ignoreFormatted: parsed.ignoreFormatted,
       prng: cryptoPrng,
       nowMs: systemClock.nowMs(),
+      initialControllers,
     });
     for (const o of outcomes) printStdout(`${o.kind}: ${o.dir} (cluster ${o.clusterId}, node ${config.nodeId})`);
   } catch (error) {
@@ -241,6 +253,9 @@ switch (command) {
     break;
   case "configs":
     listConfigs();
+    break;
+  case "quorum":
+    await runQuorumCli(rest);
     break;
   case "storage":
     runStorage(rest);

@@ -29,7 +29,9 @@ import { ErrorCode } from "../protocol/errors.ts";
 import type { Logger } from "../util/log.ts";
 import type { FetchRequest, QuorumDescription, RaftRequest, RaftResponse } from "./messages.ts";
 import { isRequest } from "./messages.ts";
-import type { CreateSnapshotResult, ProposeResult, RaftCore, RaftOutput } from "./raft-core.ts";
+import type { CreateSnapshotResult, ProposeResult, RaftCore, RaftOutput, VoterChangeResult } from "./raft-core.ts";
+import type { ReplicaKey } from "./messages.ts";
+import type { Voter } from "./voter-set.ts";
 import { raftRequestToWire, raftRequestVersions, raftResponseFromWire } from "./wire.ts";
 
 export type RaftEvent = Exclude<RaftOutput, { kind: "send" }>;
@@ -44,6 +46,8 @@ export interface RaftDriverOptions {
   readonly requestTimeoutMs: number;
   /** Told once when the core threw on an input (the driver is closed by then). */
   readonly onFatal?: (error: unknown) => void;
+  /** Told the leader's endpoint a Fetch answer names (a dynamic quorum: how an observer reaches a leader it learned of), before the core sees the answer. */
+  readonly onLeaderEndpoint?: (leaderId: number, endpoint: { readonly host: string; readonly port: number }) => void;
 }
 
 interface Inbound {
@@ -62,6 +66,7 @@ export class RaftDriver {
   readonly #log: Logger;
   readonly #requestTimeoutMs: number;
   readonly #onFatal: (error: unknown) => void;
+  readonly #onLeaderEndpoint: RaftDriverOptions["onLeaderEndpoint"];
   readonly #listeners: ((e: RaftEvent) => void)[] = [];
   readonly #inbound = new Map<number, Inbound>();
   #nextInboundId = 1;
@@ -78,6 +83,7 @@ export class RaftDriver {
     this.#log = opts.log;
     this.#requestTimeoutMs = opts.requestTimeoutMs;
     this.#onFatal = opts.onFatal ?? (() => {});
+    this.#onLeaderEndpoint = opts.onLeaderEndpoint;
   }
 
   /** Listeners see every non-message output in order (the first ones, from open, on `start`). */
@@ -107,6 +113,13 @@ export class RaftDriver {
       this.core.receive(from, request);
     });
     return answer;
+  }
+
+  /** AddRaftVoter / RemoveRaftVoter on the core (raft-core.ts has the rules). */
+  changeVoters(change: { readonly kind: "add"; readonly voter: Voter } | { readonly kind: "remove"; readonly key: ReplicaKey }): VoterChangeResult {
+    let result: VoterChangeResult = { kind: "error", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: "the controller quorum is closed" };
+    if (this.#input(() => (result = change.kind === "add" ? this.core.addVoter(change.voter) : this.core.removeVoter(change.key)))) this.#arm(this.#clock.monotonicMs());
+    return result;
   }
 
   propose(batches: Uint8Array): ProposeResult {
@@ -227,9 +240,13 @@ export class RaftDriver {
           this.#log.warn("malformed quorum response", { from: to, request: message.type, reason: decoded.reason });
           return;
         }
+        const answer = decoded.value;
+        if (answer.type === "FetchResponse" && answer.leaderEndpoint != null && answer.currentLeader.leaderId >= 0) {
+          this.#onLeaderEndpoint?.(answer.currentLeader.leaderId, answer.leaderEndpoint);
+        }
         this.#input(() => {
           this.core.tick(this.#clock.monotonicMs());
-          this.core.receive(to, decoded.value);
+          this.core.receive(to, answer);
         });
       });
   }

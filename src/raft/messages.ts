@@ -127,6 +127,12 @@ export interface FetchResponse {
   /** Whole record batches in wire form, starting at the fetch offset (empty when none). */
   readonly records: Uint8Array;
   /**
+   * Where the leader named in `currentLeader` listens for the quorum (Fetch v16+ NodeEndpoints),
+   * when the responder knows it: how an observer of a dynamic quorum that found the leader
+   * through a bootstrap server reaches it. Absent or null: not given.
+   */
+  readonly leaderEndpoint?: { readonly host: string; readonly port: number } | null;
+  /**
    * Kafka's SnapshotId (Fetch v12+, tagged): set when the fetch offset is below the leader's
    * log start (or its log cannot be checked against the leader's there): fetch this snapshot
    * with FetchSnapshot, then fetch the log from its end offset. Absent or null: none (the
@@ -185,6 +191,8 @@ export interface QuorumDescription {
   readonly highWatermark: number;
   readonly currentVoters: readonly ReplicaDescription[];
   readonly observers: readonly ReplicaDescription[];
+  /** DescribeQuorum v2 Nodes: the voters' endpoints (a dynamic quorum's; empty otherwise). */
+  readonly nodes?: readonly { readonly nodeId: number; readonly listeners: readonly { readonly name: string; readonly host: string; readonly port: number }[] }[];
 }
 
 export function isRequest(m: RaftMessage): m is RaftRequest {

@@ -53,8 +53,19 @@
  *   the content. A change of role drops a download in progress. At open the high watermark
  *   starts at the latest snapshot's end (a snapshot holds committed records only).
  *
- * Not here yet: voter set changes (AddRaftVoter/RemoveRaftVoter), and the driver that maps
- * messages onto the wire.
+ * - Dynamic quorum (KIP-853, `dynamic` option): the voter set is not configuration but the
+ *   metadata log's (voter-set.ts): the last KRAFT_VOTERS record appended — committed or not
+ *   (a change takes effect when appended; a truncation takes it back) —, else the one the
+ *   latest snapshot carries, else the local bootstrap checkpoint's. The first leader of a
+ *   log without one appends the bootstrap voters after its LEADER_CHANGE record. The leader
+ *   adds or removes one voter at a time (`addVoter`, `removeVoter`): only once it has
+ *   committed in its epoch, with no other change uncommitted, and a new voter only once it
+ *   fetches as an observer with its directory id and has caught up with the high
+ *   watermark. So two voter sets in force at once always share a majority. A leader that
+ *   removed itself leads (without counting itself) until that change commits, then resigns
+ *   and stays an observer. Observers that know no voter find the leader through the
+ *   bootstrap servers (`controller.quorum.bootstrap.servers`), and a Fetch answer names the
+ *   leader's endpoint so they can reach it.
  */
 import type { Clock } from "../platform/clock.ts";
 import { type FileSystem, StorageError } from "../platform/fs.ts";
@@ -62,6 +73,7 @@ import type { Prng } from "../platform/prng.ts";
 import { ZERO_UUID_TEXT } from "../protocol/codec/uuid.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { RecordsError } from "../protocol/records/records-error.ts";
+import { walkBatches } from "../protocol/records/record-batch.ts";
 import { assert } from "./assert.ts";
 import { fetchSnapshotBytesMax, observerSessionMs, observersMax, type RaftConfig, raftConfigProblem, snapshotBytesMax, votersMax } from "./config.ts";
 import { leaderChangeBatch } from "./leader-change.ts";
@@ -103,14 +115,17 @@ import {
   type Unattached,
   type VoteRound,
 } from "./roles.ts";
+import { kraftVersionBatch, kraftVersionDynamic, type Voter, type VoterEndpoint, type VotersAt, votersBatch, votersInBatches, voterSetProblem } from "./voter-set.ts";
 import { newUnprovenMarker, readUnprovenMarker, removeUnprovenMarker, type UnprovenMarker, unprovenPath, withUnprovenVote, writeUnprovenMarker } from "./unproven.ts";
 
 export interface RaftCoreOptions {
   clusterId: string;
   /** This node: its id and the directory id of its metadata log dir. */
   local: ReplicaKey;
-  /** The voter set (static in this version: the bootstrap voters with their directory ids). */
+  /** The voter set of a static quorum (ignored when `dynamic` is given). */
   voters: readonly ReplicaKey[];
+  /** A dynamic quorum (KIP-853): the voter set comes from the log (see the module doc). */
+  dynamic?: DynamicQuorumOptions;
   config: RaftConfig;
   fs: FileSystem;
   /** `<log dir>/__cluster_metadata-0`: holds `quorum-state`. */
@@ -128,6 +143,20 @@ export interface RaftCoreOptions {
   testOnlyDisableUnprovenRule?: boolean;
 }
 
+export interface DynamicQuorumOptions {
+  /** The voters of the bootstrap checkpoint (`storage format --standalone | --initial-controllers`), null when none (a node that joins later). */
+  readonly bootstrapVoters: readonly Voter[] | null;
+  /** Node ids (negative, -2 down) standing for `controller.quorum.bootstrap.servers`: an observer asks them who leads. */
+  readonly bootstrapServerIds: readonly number[];
+  /** The listener whose endpoint a Fetch answer names for the leader. */
+  readonly listenerName: string;
+}
+
+/** What `addVoter` / `removeVoter` did: appended the change (committed once the high watermark passes `offset` in `epoch`), or refused it. */
+export type VoterChangeResult =
+  | { readonly kind: "appended"; readonly offset: number; readonly epoch: number }
+  | { readonly kind: "error"; readonly errorCode: number; readonly message: string };
+
 export type RaftOutput =
   | { readonly kind: "send"; readonly to: number; readonly message: RaftMessage }
   /** The high watermark moved to `highWatermark` (everything below is committed). */
@@ -140,7 +169,9 @@ export type RaftOutput =
    * `snapshotId.endOffset`. The state machine replaces its state with `content` (the batches
    * the leader's state machine gave) and goes on applying from there.
    */
-  | { readonly kind: "snapshotLoaded"; readonly snapshotId: SnapshotId; readonly content: Uint8Array };
+  | { readonly kind: "snapshotLoaded"; readonly snapshotId: SnapshotId; readonly content: Uint8Array }
+  /** The voter set in force changed (a dynamic quorum: a KRAFT_VOTERS record appended or truncated, a snapshot loaded). */
+  | { readonly kind: "votersChanged"; readonly voters: readonly Voter[]; readonly reason: string };
 
 export type CreateSnapshotResult = { readonly kind: "ok"; readonly snapshotId: SnapshotId; readonly logStartOffset: number } | { readonly kind: "rejected"; readonly detail: string };
 
@@ -170,17 +201,25 @@ const roleChangesPerInputMax = 8;
 export class RaftCore {
   readonly local: ReplicaKey;
   readonly clusterId: string;
-  readonly #voters: readonly ReplicaKey[];
-  readonly #voterIds: ReadonlySet<number>;
-  readonly #isVoter: boolean;
-  readonly #majority: number;
+  #voters: readonly ReplicaKey[];
+  #voterSet: readonly Voter[];
+  #voterIds: ReadonlySet<number>;
+  #isVoter: boolean;
+  #majority: number;
+  /** Null for a static quorum. */
+  readonly #dynamic: DynamicQuorumOptions | null;
+  /** Dynamic: the voter set before the log's KRAFT_VOTERS records (the snapshot's, else the bootstrap's), and whether it came from the bootstrap checkpoint. */
+  #baseVoters: readonly Voter[] | null = null;
+  #baseFromBootstrap = false;
+  /** Dynamic: the log's KRAFT_VOTERS records, ascending offsets (kept from the log start). */
+  #votersHistory: VotersAt[] = [];
   readonly #config: RaftConfig;
   readonly #fs: FileSystem;
   readonly #statePath: string;
   readonly #log: RaftLog;
   readonly #prng: Prng;
   readonly #clock: Clock;
-  readonly #ctx: TransitionContext;
+  #ctx: TransitionContext;
   /** The unproven-voter rule applies: a voter of a multi-voter quorum keyed with the zero directory id. */
   readonly #staticVoter: boolean;
   readonly #unprovenPath: string;
@@ -198,7 +237,9 @@ export class RaftCore {
   private constructor(opts: RaftCoreOptions, durable: QuorumStateData, staticVoter: boolean, unproven: UnprovenMarker | null) {
     this.local = opts.local;
     this.clusterId = opts.clusterId;
+    this.#dynamic = opts.dynamic ?? null;
     this.#voters = opts.voters;
+    this.#voterSet = opts.voters.map((v) => ({ ...v, endpoints: [] }));
     this.#voterIds = new Set(opts.voters.map((v) => v.id));
     this.#isVoter = opts.voters.some((v) => sameReplica(v, opts.local));
     this.#majority = Math.floor(opts.voters.length / 2) + 1;
@@ -220,7 +261,111 @@ export class RaftCore {
     opts.log.setHighWatermark(this.#highWatermark);
     // Ids from an earlier life of this node must not match: a random base per life.
     this.#requestIdBase = opts.prng.int(1 << 20) * requestsPerLifeMax;
+    if (this.#dynamic !== null) this.#loadDynamicVoters(this.#dynamic);
     this.#role = this.#initialRole(durable);
+  }
+
+  /** Dynamic quorum at open: the voter set of the latest snapshot (else the bootstrap's), then the log's KRAFT_VOTERS records. */
+  #loadDynamicVoters(dynamic: DynamicQuorumOptions): void {
+    const latest = this.#log.latestSnapshot();
+    const fromSnapshot = latest === null ? null : this.#log.readSnapshotVoters(latest);
+    this.#baseVoters = fromSnapshot ?? dynamic.bootstrapVoters;
+    this.#baseFromBootstrap = fromSnapshot === null && dynamic.bootstrapVoters !== null;
+    const history: VotersAt[] = [];
+    for (let offset = this.#log.logStartOffset; offset < this.#log.logEndOffset; ) {
+      const read = this.#log.read(offset, this.#config.fetchBytesMax);
+      if (read.kind !== "ok") throw new Error(`reading the metadata log at ${offset} for its voter set: ${read.detail}`);
+      const batches = read.records;
+      if (batches.length === 0) break;
+      for (const found of votersInBatches(batches, Math.max(batches.length, 1))) if (found.offset >= offset) history.push(found);
+      const next = lastOffsetAfter(batches);
+      assert(next > offset, () => `metadata log read at ${offset} did not advance`);
+      offset = next;
+    }
+    this.#votersHistory = history;
+    this.#applyVoterSet("opened", false);
+  }
+
+  /** Makes the voter set in force (dynamic: from the history) the one every check uses; tells the state machine when it changed. */
+  #applyVoterSet(reason: string, announce = true): void {
+    assert(this.#dynamic !== null, "static voter sets do not change");
+    const next = this.#votersHistory.at(-1)?.voters ?? this.#baseVoters ?? [];
+    const same = next.length === this.#voterSet.length && next.every((v, i) => {
+      const w = this.#voterSet[i]!;
+      return v.id === w.id && v.directoryId === w.directoryId && JSON.stringify(v.endpoints) === JSON.stringify(w.endpoints);
+    });
+    if (same && announce) return;
+    const problem = next.length === 0 ? null : voterSetProblem(next);
+    assert(problem === null, () => `node ${this.local.id}: voter set in force is not one: ${problem}`);
+    this.#voterSet = next;
+    this.#voters = next.map((v) => ({ id: v.id, directoryId: v.directoryId }));
+    this.#voterIds = new Set(next.map((v) => v.id));
+    this.#isVoter = this.#voters.some((v) => sameReplica(v, this.local));
+    this.#majority = Math.floor(next.length / 2) + 1;
+    this.#ctx = { local: this.local, isVoter: this.#isVoter, voterIds: this.#voterIds, dynamic: true };
+    const role = this.#role as Role | undefined;
+    if (role?.kind === "leader") this.#syncLeaderVoters(role);
+    this.#outputs.push({ kind: "votersChanged", voters: next, reason });
+  }
+
+  /** The leader's per-voter progress follows the voter set: a new voter keeps what it had as an observer. */
+  #syncLeaderVoters(role: Leader): void {
+    for (const [id, p] of [...role.voters]) {
+      if (!this.#voters.some((v) => sameReplica(v, p.key))) {
+        role.voters.delete(id);
+        role.fetchedInWindow.delete(id);
+      }
+    }
+    for (const v of this.#voters) {
+      if (v.id === this.local.id || role.voters.has(v.id)) continue;
+      const seen = role.observers.get(replicaKeyText(v));
+      role.observers.delete(replicaKeyText(v));
+      role.voters.set(v.id, seen ?? { key: v, matchOffset: -1, lastFetchMs: -1, lastCaughtUpMs: -1 });
+    }
+  }
+
+  /**
+   * Whether this node may stand for election: a voter, or (dynamic quorum) one whose removal
+   * is the last voter change and is not committed yet. A leader that removed itself and lost
+   * its leadership before the change committed is the other voters' only way to a majority
+   * of the set in force before it (their logs may lack the change); it stands, counting the
+   * new set's majority without its own vote, leads until the change commits, then steps down
+   * (as Raft's single-server changes have it). Without this the quorum could stop for good.
+   */
+  #mayStand(): boolean {
+    if (this.#isVoter) return true;
+    if (this.#dynamic === null) return false;
+    const last = this.#votersHistory.at(-1);
+    if (last === undefined || last.offset < this.#highWatermark) return false;
+    return (this.#votersBefore(last.offset) ?? []).some((v) => sameReplica(v, this.local));
+  }
+
+  /** Records KRAFT_VOTERS records of batches just appended (dynamic quorum). */
+  #noteAppended(batches: Uint8Array, reason: string): void {
+    if (this.#dynamic === null) return;
+    const found = votersInBatches(batches, Math.max(batches.length, 1));
+    if (found.length === 0) return;
+    const last = this.#votersHistory.at(-1)?.offset ?? -1;
+    for (const f of found) {
+      assert(f.offset > last, () => `voters record at ${f.offset} not after ${last}`);
+      this.#votersHistory.push(f);
+    }
+    this.#applyVoterSet(reason);
+  }
+
+  /** The log lost offsets >= `offset`: so did the voter sets appended there. */
+  #noteTruncated(offset: number): void {
+    if (this.#dynamic === null) return;
+    const before = this.#votersHistory.length;
+    this.#votersHistory = this.#votersHistory.filter((h) => h.offset < offset);
+    if (this.#votersHistory.length !== before) this.#applyVoterSet(`log truncated to ${offset}`);
+  }
+
+  /** The voter set in force just below `endOffset`. */
+  #votersBefore(endOffset: number): readonly Voter[] | null {
+    let voters = this.#baseVoters;
+    for (const h of this.#votersHistory) if (h.offset < endOffset) voters = h.voters;
+    return voters;
   }
 
   /**
@@ -234,8 +379,13 @@ export class RaftCore {
   static open(opts: RaftCoreOptions): RaftCore {
     const configProblem = raftConfigProblem(opts.config);
     if (configProblem !== null) throw new Error(`raft config: ${configProblem}`);
-    assert(opts.voters.length > 0 && opts.voters.length <= votersMax, () => `voter set of ${opts.voters.length}, must be 1..${votersMax}`);
-    assert(new Set(opts.voters.map((v) => v.id)).size === opts.voters.length, "voter ids must be distinct");
+    if (opts.dynamic === undefined) {
+      assert(opts.voters.length > 0 && opts.voters.length <= votersMax, () => `voter set of ${opts.voters.length}, must be 1..${votersMax}`);
+      assert(new Set(opts.voters.map((v) => v.id)).size === opts.voters.length, "voter ids must be distinct");
+    } else {
+      assert(opts.voters.length === 0, "a dynamic quorum takes its voters from the log, not the options");
+      assert(opts.dynamic.bootstrapServerIds.every((id) => id <= -2), "bootstrap server ids are negative (-2 down)");
+    }
     const path = quorumStatePath(opts.metadataDir);
     const stored = readQuorumState(opts.fs, path);
     const log = opts.log;
@@ -277,9 +427,9 @@ export class RaftCore {
       return this.#newResigned(s.leaderEpoch, []);
     }
     if (s.leaderId >= 0 && s.leaderId !== this.local.id && this.#voterIds.has(s.leaderId)) {
-      return this.#newFollower(s.leaderEpoch, s.leaderId, this.#isVoter ? votedKey : null);
+      return this.#newFollower(s.leaderEpoch, s.leaderId, this.#isVoter || this.#dynamic !== null ? votedKey : null);
     }
-    return this.#newUnattached(s.leaderEpoch, this.#isVoter ? votedKey : null);
+    return this.#newUnattached(s.leaderEpoch, this.#isVoter || this.#dynamic !== null ? votedKey : null);
   }
 
   // ---- views ------------------------------------------------------------------------------
@@ -351,7 +501,7 @@ export class RaftCore {
     switch (role.kind) {
       case "unattached":
         t = Math.min(t, role.electionDeadlineMs);
-        if (!this.#isVoter) t = Math.min(t, role.discovery?.retryAtMs ?? this.#nowMs);
+        if (!this.#mayStand()) t = Math.min(t, role.discovery?.retryAtMs ?? this.#nowMs);
         break;
       case "prospective":
         if (role.round === null) t = Math.min(t, role.backoffUntilMs);
@@ -384,7 +534,8 @@ export class RaftCore {
   describeQuorum(): QuorumDescription {
     const role = this.#role;
     if (role.kind !== "leader") {
-      return { errorCode: E.NOT_LEADER_OR_FOLLOWER, leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch, highWatermark: -1, currentVoters: [], observers: [] };
+      // The voters' endpoints still: a tool that asked a controller can go to the leader.
+      return { errorCode: E.NOT_LEADER_OR_FOLLOWER, leaderId: this.#advertisedLeaderId(), leaderEpoch: role.epoch, highWatermark: -1, currentVoters: [], observers: [], nodes: this.#describedNodes() };
     }
     const describe = (p: ReplicaProgress): ReplicaDescription => ({
       replicaId: p.key.id,
@@ -405,9 +556,14 @@ export class RaftCore {
       leaderId: this.local.id,
       leaderEpoch: role.epoch,
       highWatermark: this.#highWatermark,
-      currentVoters: [self, ...[...role.voters.values()].map(describe)],
-      observers: [...role.observers.values()].map(describe),
+      currentVoters: [...(this.#isVoter ? [self] : []), ...[...role.voters.values()].map(describe)],
+      observers: [...(this.#isVoter ? [] : [self]), ...[...role.observers.values()].map(describe)],
+      nodes: this.#describedNodes(),
     };
+  }
+
+  #describedNodes(): { nodeId: number; listeners: readonly VoterEndpoint[] }[] {
+    return this.#voterSet.filter((v) => v.endpoints.length > 0).map((v) => ({ nodeId: v.id, listeners: v.endpoints }));
   }
 
   // ---- inputs -----------------------------------------------------------------------------
@@ -491,14 +647,103 @@ export class RaftCore {
     const at = this.#log.snapshotEpochAt(endOffset);
     if (at.kind !== "ok") return { kind: "rejected", detail: at.detail };
     const snapshotId: SnapshotId = { endOffset, epoch: at.epoch };
+    // A dynamic quorum's snapshot carries the voter set in force at its end (before the state machine's content).
+    const voters = this.#dynamic === null ? null : this.#votersBefore(endOffset);
+    let full = content;
+    if (voters !== null && voters.length > 0) {
+      const now = this.#clock.nowMs();
+      const version = kraftVersionBatch(kraftVersionDynamic, now);
+      const set = votersBatch(voters, now);
+      full = new Uint8Array(version.length + set.length + content.length);
+      full.set(version, 0);
+      full.set(set, version.length);
+      full.set(content, version.length + set.length);
+    }
     try {
-      this.#log.createSnapshot(snapshotId, content, this.#clock.nowMs());
+      this.#log.createSnapshot(snapshotId, full, this.#clock.nowMs());
       this.#log.maybeDeleteBeforeSnapshots({ retentionBytes: this.#config.retentionBytes, retentionMs: this.#config.retentionMs, nowMs: this.#clock.nowMs() });
     } catch (e) {
       if (e instanceof StorageError || e instanceof RecordsError) return { kind: "rejected", detail: e.message };
       throw e;
     }
+    if (this.#dynamic !== null) {
+      // Records before the log start are gone: the last of them becomes the base.
+      const start = this.#log.logStartOffset;
+      while (this.#votersHistory.length > 0 && this.#votersHistory[0]!.offset < start) {
+        this.#baseVoters = this.#votersHistory.shift()!.voters;
+        this.#baseFromBootstrap = false;
+      }
+    }
     return { kind: "ok", snapshotId, logStartOffset: this.#log.logStartOffset };
+  }
+
+  // ---- voter changes (dynamic quorum) --------------------------------------------------------
+
+  /** The voter set in force, with endpoints (a static quorum's carry none). */
+  get voterSet(): readonly Voter[] {
+    return this.#voterSet;
+  }
+
+  /** Whether the voter set lives in the log (KIP-853, kraft.version 1). */
+  get isDynamic(): boolean {
+    return this.#dynamic !== null;
+  }
+
+  /** Why the leader cannot change the voter set now (the error code and why), or null. */
+  #voterChangeRefusal(): { errorCode: number; message: string } | null {
+    const role = this.#role;
+    if (this.#dynamic === null) return { errorCode: E.UNSUPPORTED_VERSION, message: "a static quorum (controller.quorum.voters): its voter set is configuration, not in the log (kraft.version 0)" };
+    if (role.kind !== "leader") return { errorCode: E.NOT_LEADER_OR_FOLLOWER, message: `not the leader (leader ${this.#advertisedLeaderId()}, epoch ${role.epoch})` };
+    if (this.#highWatermark <= role.epochStartOffset) return { errorCode: E.REQUEST_TIMED_OUT, message: `the leader has not committed in its epoch ${role.epoch} yet` };
+    const last = this.#votersHistory.at(-1);
+    if (last !== undefined && last.offset >= this.#highWatermark) return { errorCode: E.REQUEST_TIMED_OUT, message: `a voter change at offset ${last.offset} is not committed yet (one change at a time)` };
+    return null;
+  }
+
+  /**
+   * AddRaftVoter, on the leader: appends the voter set with `voter` added. Refused unless no
+   * change is in flight, the leader committed in its epoch, `voter`'s id is no voter's, and
+   * `voter` (id and directory id) fetches as an observer and has caught up with the high
+   * watermark within the fetch timeout (REQUEST_TIMED_OUT meanwhile: the caller may retry).
+   */
+  addVoter(voter: Voter): VoterChangeResult {
+    const refused = this.#voterChangeRefusal();
+    if (refused !== null) return { kind: "error", ...refused };
+    const role = this.#role;
+    assert(role.kind === "leader", "voter change refusal checks the role");
+    if (this.#voterIds.has(voter.id)) return { kind: "error", errorCode: E.DUPLICATE_VOTER, message: `node ${voter.id} is a voter already` };
+    const next = [...this.#voterSet, voter].sort((a, b) => a.id - b.id);
+    const problem = voterSetProblem(next);
+    if (problem !== null) return { kind: "error", errorCode: E.INVALID_REQUEST, message: problem };
+    const seen = role.observers.get(replicaKeyText(voter));
+    if (seen === undefined || this.#nowMs - seen.lastFetchMs > this.#config.fetchTimeoutMs) {
+      return { kind: "error", errorCode: E.REQUEST_TIMED_OUT, message: `node ${voter.id} (directory ${voter.directoryId}) is not fetching from the leader as an observer` };
+    }
+    if (seen.matchOffset < this.#highWatermark) {
+      return { kind: "error", errorCode: E.REQUEST_TIMED_OUT, message: `node ${voter.id} has not caught up (at ${seen.matchOffset}, high watermark ${this.#highWatermark})` };
+    }
+    return this.#appendVoters(role, next, `voter ${voter.id} added`);
+  }
+
+  /** RemoveRaftVoter, on the leader: appends the voter set without `key` (VOTER_NOT_FOUND when it is not one). */
+  removeVoter(key: ReplicaKey): VoterChangeResult {
+    const refused = this.#voterChangeRefusal();
+    if (refused !== null) return { kind: "error", ...refused };
+    const role = this.#role;
+    assert(role.kind === "leader", "voter change refusal checks the role");
+    if (!this.#isVoterKey(key.id, key.directoryId)) return { kind: "error", errorCode: E.VOTER_NOT_FOUND, message: `no voter ${key.id} with directory id ${key.directoryId}` };
+    const next = this.#voterSet.filter((v) => !(v.id === key.id && v.directoryId === key.directoryId));
+    if (next.length === 0) return { kind: "error", errorCode: E.INVALID_REQUEST, message: "the last voter cannot be removed" };
+    return this.#appendVoters(role, next, `voter ${key.id} removed`);
+  }
+
+  #appendVoters(role: Leader, next: readonly Voter[], reason: string): VoterChangeResult {
+    const r = this.#log.appendAsLeader(votersBatch(next, this.#clock.nowMs()), role.epoch);
+    if (r.kind !== "ok") return { kind: "error", errorCode: E.KAFKA_STORAGE_ERROR, message: r.detail };
+    this.#votersHistory.push({ offset: r.firstOffset, voters: next });
+    this.#applyVoterSet(reason);
+    this.#answerParked(role);
+    return { kind: "appended", offset: r.firstOffset, epoch: role.epoch };
   }
 
   /** Graceful shutdown of a leader: resign now and tell the voters (EndQuorumEpoch). */
@@ -516,7 +761,7 @@ export class RaftCore {
    */
   #transition(next: Role, reason: string): void {
     const prev = this.#role;
-    const problem = transitionProblem(prev, next, this.#ctx);
+    const problem = transitionProblem(prev, next, { ...this.#ctx, isVoter: this.#mayStand() });
     assert(problem === null, () => `node ${this.local.id}: ${reason}: ${problem}`);
     const durable = durableStateOf(next);
     if (!sameQuorumState(durable, this.#durable)) {
@@ -586,7 +831,7 @@ export class RaftCore {
   #newUnattached(epoch: number, votedKey: ReplicaKey | null): Unattached {
     // The only voter has nobody to wait for: it stands at once (a single node starts in ms).
     const wait = this.#voters.length === 1 ? 0 : this.#randomElectionTimeoutMs();
-    const deadline = this.#isVoter ? this.#nowMs + wait : Number.POSITIVE_INFINITY;
+    const deadline = this.#mayStand() ? this.#nowMs + wait : Number.POSITIVE_INFINITY;
     return { kind: "unattached", epoch, leaderId: -1, votedKey, electionDeadlineMs: deadline, discovery: null };
   }
 
@@ -630,8 +875,14 @@ export class RaftCore {
     else this.#transition(this.#newUnattached(epoch, null), reason);
   }
 
+  /**
+   * A leader this node may follow: a voter other than itself. In a dynamic quorum any other
+   * node: its own voter set may lag the leader's (a change not replicated to it yet), and it
+   * learns the leader's from the leader's log.
+   */
   #usableLeader(leaderId: number): boolean {
-    return leaderId >= 0 && leaderId !== this.local.id && this.#voterIds.has(leaderId);
+    if (leaderId < 0 || leaderId === this.local.id) return false;
+    return this.#voterIds.has(leaderId) || this.#dynamic !== null;
   }
 
   /**
@@ -685,6 +936,18 @@ export class RaftCore {
       return;
     }
     assert(r.firstOffset === role.epochStartOffset, () => `leader-change record at ${r.firstOffset}, epoch starts at ${role.epochStartOffset}`);
+    // The first leader of a dynamic quorum puts the bootstrap voters into the log, from where every node learns them.
+    if (this.#dynamic !== null && this.#votersHistory.length === 0 && this.#baseFromBootstrap && this.#baseVoters !== null) {
+      const now = this.#clock.nowMs();
+      const version = this.#log.appendAsLeader(kraftVersionBatch(kraftVersionDynamic, now), role.epoch);
+      const voters = version.kind === "ok" ? this.#log.appendAsLeader(votersBatch(this.#baseVoters, now), role.epoch) : version;
+      if (voters.kind !== "ok") {
+        this.#resign(`cannot append the bootstrap voter set: ${voters.detail}`);
+        return;
+      }
+      this.#votersHistory.push({ offset: voters.firstOffset, voters: this.#baseVoters });
+      this.#baseFromBootstrap = false;
+    }
   }
 
   // ---- driving: what each role does as time passes ----------------------------------------
@@ -703,7 +966,7 @@ export class RaftCore {
     const now = this.#nowMs;
     switch (role.kind) {
       case "unattached":
-        if (this.#isVoter) {
+        if (this.#mayStand()) {
           if (now >= role.electionDeadlineMs) this.#startProspective("election timeout", false);
         } else this.#discoverLeader(role);
         return;
@@ -717,7 +980,8 @@ export class RaftCore {
         return this.#driveFollower(role);
       case "resigned":
         if (now >= role.electionDeadlineMs) {
-          this.#startProspective("resigned leader's election timeout", false);
+          if (this.#mayStand()) this.#startProspective("resigned leader's election timeout", false);
+          else this.#transition(this.#newUnattached(role.epoch, role.votedKey), "removed from the voter set: an observer from now on");
           return;
         }
         this.#sendToVoters(role.endRequests, role.acknowledged, (v, requestId) => ({
@@ -740,12 +1004,13 @@ export class RaftCore {
   #grantsNeeded(): number {
     // Empty: no record and no snapshot (a log cut at its snapshot is not empty).
     if (this.#staticVoter && this.#log.logEndOffset === 0) return this.#voters.length - 1;
-    return this.#unproven !== null ? this.#majority : this.#majority - 1;
+    // Unproven, or standing while removed by an uncommitted change: its own vote does not count.
+    return this.#unproven !== null || !this.#isVoter ? this.#majority : this.#majority - 1;
   }
 
   /** Whether `round` can no longer win. */
   #roundLost(round: VoteRound): boolean {
-    const others = this.#voters.length - 1;
+    const others = this.#voters.length - (this.#isVoter ? 1 : 0);
     return others - round.rejected.size < this.#grantsNeeded();
   }
 
@@ -783,7 +1048,7 @@ export class RaftCore {
         leaderId: this.local.id,
         votedKey: this.local,
         epochStartOffset: this.#log.logEndOffset,
-        grantingVoters: [this.local.id, ...round.granted].sort((a, b) => a - b),
+        grantingVoters: [this.local.id, ...round.granted].filter((id) => this.#voterIds.has(id)).sort((a, b) => a - b),
         voters: new Map(
           this.#voters
             .filter((v) => v.id !== this.local.id)
@@ -861,7 +1126,7 @@ export class RaftCore {
   }
 
   #maybeRenewCheckQuorum(role: Leader): void {
-    if (role.fetchedInWindow.size + 1 < this.#majority) return;
+    if (role.fetchedInWindow.size + (this.#isVoter ? 1 : 0) < this.#majority) return;
     role.checkQuorumStartMs = this.#nowMs;
     role.fetchedInWindow.clear();
   }
@@ -869,8 +1134,8 @@ export class RaftCore {
   #driveFollower(role: Follower): void {
     const now = this.#nowMs;
     if (now >= role.fetchDeadlineMs) {
-      if (this.#isVoter) this.#startProspective(`no fetch from leader ${role.leaderId} within ${this.#config.fetchTimeoutMs} ms`, false);
-      else this.#transition(this.#newUnattached(role.epoch, null), `observer lost leader ${role.leaderId}`);
+      if (this.#mayStand()) this.#startProspective(`no fetch from leader ${role.leaderId} within ${this.#config.fetchTimeoutMs} ms`, false);
+      else this.#transition(this.#newUnattached(role.epoch, role.votedKey), `observer lost leader ${role.leaderId}`);
       return;
     }
     if (role.fetch !== null && now < role.fetch.retryAtMs) return;
@@ -900,12 +1165,14 @@ export class RaftCore {
   #discoverLeader(role: Unattached): void {
     const now = this.#nowMs;
     if (role.discovery !== null && now < role.discovery.retryAtMs) return;
-    const others = this.#voters.filter((v) => v.id !== this.local.id);
+    // Through the bootstrap servers when given (a dynamic quorum), else a random voter.
+    const bootstrap = this.#dynamic?.bootstrapServerIds ?? [];
+    const others = bootstrap.length > 0 ? bootstrap : this.#voters.filter((v) => v.id !== this.local.id).map((v) => v.id);
     const target = others[this.#prng.int(others.length)];
     if (target === undefined) return;
     const requestId = this.#nextRequestId();
-    role.discovery = { to: target.id, requestId, sentMs: now, retryAtMs: now + this.#config.requestTimeoutMs };
-    this.#send(target.id, this.#fetchRequest(requestId, role.epoch, 0));
+    role.discovery = { to: target, requestId, sentMs: now, retryAtMs: now + this.#config.requestTimeoutMs };
+    this.#send(target, this.#fetchRequest(requestId, role.epoch, 0));
   }
 
   #fetchRequest(requestId: number, epoch: number, maxWaitMs: number): FetchRequest {
@@ -934,10 +1201,11 @@ export class RaftCore {
   // ---- high watermark ---------------------------------------------------------------------
 
   #maybeAdvanceHighWatermark(role: Leader): void {
-    const offsets = [this.#log.flushedOffset];
+    // A leader that removed itself (dynamic quorum) no longer counts its own log.
+    const offsets = this.#isVoter ? [this.#log.flushedOffset] : [];
     for (const p of role.voters.values()) offsets.push(p.matchOffset);
     offsets.sort((a, b) => b - a);
-    const majorityOffset = offsets[this.#majority - 1]!;
+    const majorityOffset = offsets[this.#majority - 1] ?? -1;
     if (majorityOffset <= role.epochStartOffset || majorityOffset <= this.#highWatermark) return;
     assert(majorityOffset <= this.#log.logEndOffset, () => `majority offset ${majorityOffset} past the leader's end ${this.#log.logEndOffset}`);
     this.#setHighWatermark(majorityOffset, true);
@@ -949,6 +1217,11 @@ export class RaftCore {
     this.#highWatermark = offset;
     this.#log.setHighWatermark(offset);
     this.#outputs.push({ kind: "committed", highWatermark: offset, epoch: this.#role.epoch, byLeader });
+    const role = this.#role;
+    // A leader that removed itself leads until that change is committed, then steps down.
+    if (role.kind === "leader" && !this.#isVoter && (this.#votersHistory.at(-1)?.offset ?? -1) < offset) {
+      this.#resign(`removed from the voter set, and the change is committed (high watermark ${offset})`);
+    }
   }
 
   // ---- Vote -------------------------------------------------------------------------------
@@ -959,6 +1232,12 @@ export class RaftCore {
 
   #isVoterKey(id: number, directoryId: string): boolean {
     return this.#voters.some((v) => v.id === id && v.directoryId === directoryId);
+  }
+
+  /** A request addressed to this replica as a voter: its key; and in a static quorum it must be a voter. */
+  #addressedVoter(voterId: number, voterDirectoryId: string): boolean {
+    if (voterId !== this.local.id || voterDirectoryId !== this.local.directoryId) return false;
+    return this.#isVoter || this.#dynamic !== null;
   }
 
   /** The leader this node names to others: none while resigned (it is stepping down). */
@@ -1083,8 +1362,11 @@ export class RaftCore {
       preVote: r.preVote,
     });
     if (!this.#clusterIdOk(r.clusterId)) return answer(E.INCONSISTENT_CLUSTER_ID, false);
-    if (!this.#isVoter || r.voterId !== this.local.id || r.voterDirectoryId !== this.local.directoryId) return answer(E.INVALID_VOTER_KEY, false);
-    if (r.candidateId === this.local.id || !this.#isVoterKey(r.candidateId, r.candidateDirectoryId)) return answer(E.INCONSISTENT_VOTER_SET, false);
+    // A dynamic quorum's replica answers a vote addressed to its key even when its own voter
+    // set (behind the candidate's: a change not replicated yet) does not list it or the
+    // candidate — else a voter added by an uncommitted change could never be elected with.
+    if (!this.#addressedVoter(r.voterId, r.voterDirectoryId)) return answer(E.INVALID_VOTER_KEY, false);
+    if (r.candidateId === this.local.id || (this.#dynamic === null && !this.#isVoterKey(r.candidateId, r.candidateDirectoryId))) return answer(E.INCONSISTENT_VOTER_SET, false);
     const candidate: ReplicaKey = { id: r.candidateId, directoryId: r.candidateDirectoryId };
     // P4: a log of one record, of an epoch in which this node voted, is the record of the
     // election among empty logs it voted in, won.
@@ -1137,7 +1419,7 @@ export class RaftCore {
       leaderEpoch: this.#role.epoch,
     });
     if (!this.#clusterIdOk(r.clusterId)) return answer(E.INCONSISTENT_CLUSTER_ID);
-    if (!this.#isVoter || r.voterId !== this.local.id || r.voterDirectoryId !== this.local.directoryId) return answer(E.INVALID_VOTER_KEY);
+    if (!this.#addressedVoter(r.voterId, r.voterDirectoryId)) return answer(E.INVALID_VOTER_KEY);
     if (!this.#usableLeader(r.leaderId)) return answer(E.INCONSISTENT_VOTER_SET);
     if (r.leaderEpoch < this.#role.epoch) return answer(E.FENCED_LEADER_EPOCH);
     const role = this.#role;
@@ -1195,7 +1477,16 @@ export class RaftCore {
       divergingEpoch: null,
       currentLeader: { leaderId: this.#advertisedLeaderId(), leaderEpoch: this.#role.epoch },
       records: noRecords,
+      leaderEndpoint: this.#endpointOf(this.#advertisedLeaderId()),
     };
+  }
+
+  /** Where voter `id` listens for the quorum (dynamic quorum), or null. */
+  #endpointOf(id: number): { host: string; port: number } | null {
+    if (this.#dynamic === null || id < 0) return null;
+    const v = this.#voterSet.find((w) => w.id === id);
+    const e = v?.endpoints.find((x) => x.name === this.#dynamic?.listenerName) ?? v?.endpoints[0];
+    return e === undefined ? null : { host: e.host, port: e.port };
   }
 
   #onFetchRequest(from: number, r: FetchRequest): FetchResponse | null {
@@ -1225,6 +1516,8 @@ export class RaftCore {
     }
     const highWatermarkBefore = this.#highWatermark;
     if (isVoter) this.#maybeAdvanceHighWatermark(role);
+    // Committing its own removal ends this leadership.
+    if (this.#role !== role) return this.#fetchAnswer(r.requestId, E.NOT_LEADER_OR_FOLLOWER);
     // Answer now when there are records, when the high watermark just moved (the fetcher learns
     // it at once), or when the fetcher does not wait; otherwise hold the Fetch.
     if (r.fetchOffset < this.#log.logEndOffset || this.#highWatermark > highWatermarkBefore || r.maxWaitMs <= 0) {
@@ -1301,6 +1594,7 @@ export class RaftCore {
       divergingEpoch: null,
       currentLeader: { leaderId: this.local.id, leaderEpoch: role.epoch },
       records,
+      leaderEndpoint: this.#endpointOf(this.local.id),
     };
   }
 
@@ -1360,7 +1654,10 @@ export class RaftCore {
       const ours = log.endOffsetForEpoch(r.divergingEpoch.epoch);
       const target = Math.min(ours.endOffset, r.divergingEpoch.endOffset);
       assert(target >= this.#highWatermark, () => `node ${this.local.id}: diverging epoch ${JSON.stringify(r.divergingEpoch)} would truncate to ${target}, below the high watermark ${this.#highWatermark}`);
-      if (target < log.logEndOffset) log.truncateTo(target);
+      if (target < log.logEndOffset) {
+        log.truncateTo(target);
+        this.#noteTruncated(target);
+      }
       return;
     }
     if (r.records.length > 0) {
@@ -1372,6 +1669,7 @@ export class RaftCore {
       // Durable before the next Fetch reports it: the fetch offset is what counts toward the
       // high watermark. A failure throws MetadataLogFailure: the node stops (raft-log.ts).
       log.flush();
+      this.#noteAppended(r.records, `voter set appended from leader ${role.leaderId}`);
     }
     const hw = Math.min(r.highWatermark, log.flushedOffset);
     if (hw > this.#highWatermark) this.#setHighWatermark(hw, false);
@@ -1488,6 +1786,14 @@ export class RaftCore {
       }
       assert(done.id.endOffset >= this.#highWatermark, () => `node ${this.local.id} installed snapshot ${snapshotIdText(done.id)} below its high watermark ${this.#highWatermark}`);
       this.#outputs.push({ kind: "snapshotLoaded", snapshotId: done.id, content: done.content });
+      if (this.#dynamic !== null) {
+        this.#votersHistory = [];
+        if (done.voters !== null) {
+          this.#baseVoters = done.voters;
+          this.#baseFromBootstrap = false;
+        }
+        this.#applyVoterSet(`snapshot ${snapshotIdText(done.id)} loaded`);
+      }
       if (done.id.endOffset > this.#highWatermark) this.#setHighWatermark(done.id.endOffset, false);
     } catch (e) {
       if (!(e instanceof StorageError || e instanceof SnapshotError)) throw e;
@@ -1505,4 +1811,12 @@ export class RaftCore {
     assert(this.#requestCount < requestsPerLifeMax, "request ids exhausted");
     return this.#requestIdBase + this.#requestCount++;
   }
+}
+
+/** The offset after the last batch of `batches` (whole v2 batches with their log offsets). */
+function lastOffsetAfter(batches: Uint8Array): number {
+  const walk = walkBatches(batches, { verifyCrc: false, requireDenseOffsets: false, maxBatchBytes: Math.max(batches.length, 1) });
+  const last = walk.batches.at(-1);
+  assert(last !== undefined, "a log read returned no whole batch");
+  return last.baseOffset + last.lastOffsetDelta + 1;
 }

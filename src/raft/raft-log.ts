@@ -46,7 +46,9 @@ import type { LogDirSpace } from "../storage/disk-monitor.ts";
 import { FileCache } from "../storage/file-cache.ts";
 import { LogDirHealth, PartitionLog } from "../storage/partition-log.ts";
 import { assert } from "./assert.ts";
-import { snapshotsRetainedMax } from "./config.ts";
+import { snapshotBytesMax, snapshotsRetainedMax } from "./config.ts";
+import { RecordsError } from "../protocol/records/records-error.ts";
+import { splitSnapshotContent, type Voter, votersOfSnapshotContent } from "./voter-set.ts";
 import type { EpochEndOffset } from "./messages.ts";
 import { type SnapshotId, snapshotIdText, SnapshotError, SnapshotStore } from "./snapshot.ts";
 
@@ -87,8 +89,10 @@ export interface RaftLog {
   snapshotSize(id: SnapshotId): number | null;
   /** File bytes of snapshot `id` from `position` (< its size), at most `maxBytes`. Throws StorageError. */
   readSnapshotChunk(id: SnapshotId, position: number, maxBytes: number): Uint8Array;
-  /** The state machine's content of snapshot `id`. Throws SnapshotError or StorageError. */
+  /** The state machine's content of snapshot `id` (the raft control batches before it left out). Throws SnapshotError or StorageError. */
   readSnapshotContent(id: SnapshotId): Uint8Array;
+  /** The voter set snapshot `id` carries (its KRAFT_VOTERS batch), or null (a static quorum's). Throws SnapshotError, StorageError or RecordsError. */
+  readSnapshotVoters(id: SnapshotId): readonly Voter[] | null;
   /**
    * The epoch of the record at `endOffset - 1`, when `endOffset` can end a snapshot: within
    * (log start, log end], on a batch boundary. Else why not.
@@ -107,7 +111,7 @@ export interface RaftLog {
    * is dropped and starts (empty) at its end offset, and the other snapshots are deleted.
    * Throws StorageError.
    */
-  finishSnapshotDownload(): { kind: "ok"; id: SnapshotId; content: Uint8Array } | { kind: "corrupt"; detail: string };
+  finishSnapshotDownload(): { kind: "ok"; id: SnapshotId; content: Uint8Array; voters: readonly Voter[] | null } | { kind: "corrupt"; detail: string };
   abortSnapshotDownload(): void;
 }
 
@@ -363,7 +367,11 @@ export class PartitionRaftLog implements RaftLog {
   }
 
   readSnapshotContent(id: SnapshotId): Uint8Array {
-    return this.snapshotStore.readContent(id);
+    return splitSnapshotContent(this.snapshotStore.readContent(id), snapshotBytesMax).state;
+  }
+
+  readSnapshotVoters(id: SnapshotId): readonly Voter[] | null {
+    return votersOfSnapshotContent(this.snapshotStore.readContent(id));
   }
 
   snapshotEpochAt(endOffset: number): { kind: "ok"; epoch: number } | { kind: "error"; detail: string } {
@@ -431,9 +439,17 @@ export class PartitionRaftLog implements RaftLog {
     this.snapshotStore.appendDownload(bytes);
   }
 
-  finishSnapshotDownload(): { kind: "ok"; id: SnapshotId; content: Uint8Array } | { kind: "corrupt"; detail: string } {
-    const r = this.snapshotStore.finishDownload();
-    if (r.kind !== "ok") return r;
+  finishSnapshotDownload(): { kind: "ok"; id: SnapshotId; content: Uint8Array; voters: readonly Voter[] | null } | { kind: "corrupt"; detail: string } {
+    const done = this.snapshotStore.finishDownload();
+    if (done.kind !== "ok") return done;
+    let voters: readonly Voter[] | null;
+    try {
+      voters = votersOfSnapshotContent(done.content);
+    } catch (e) {
+      if (!(e instanceof RecordsError)) throw e;
+      return { kind: "corrupt", detail: e.message };
+    }
+    const r = { kind: "ok" as const, id: done.id, content: splitSnapshotContent(done.content, snapshotBytesMax).state, voters };
     // Durable first (finishDownload renamed it and fsynced the dir), then the log goes.
     this.partitionLog.truncateFullyAndStartAt(r.id.endOffset);
     this.partitionLog.setHighWatermark(r.id.endOffset);

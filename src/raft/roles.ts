@@ -142,6 +142,8 @@ export interface TransitionContext {
   /** Whether this node (its id and directory id) is in the voter set. */
   readonly isVoter: boolean;
   readonly voterIds: ReadonlySet<number>;
+  /** A dynamic quorum: a replica follows a leader its (possibly stale) voter set does not list. */
+  readonly dynamic?: boolean;
 }
 
 function sameKey(a: ReplicaKey | null, b: ReplicaKey | null): boolean {
@@ -171,7 +173,10 @@ function sameKey(a: ReplicaKey | null, b: ReplicaKey | null): boolean {
  *              │                   │ timeout           │                 │               │                  │
  *
  * And, whatever the row and column:
- * - Observers (not in the voter set) are only ever unattached or followers.
+ * - Observers (not in the voter set) are only ever unattached or followers — but a leader
+ *   that removed itself from a dynamic quorum's voter set resigns once that is committed
+ *   (leader → resigned, E' = E), and then stays an observer (resigned → unattached, E' = E,
+ *   keeping its vote).
  * - Within an epoch a vote, once cast, is never changed or dropped, and a known leader is
  *   never replaced (an observer may forget it when it stops hearing from it).
  * - A follower follows a voter other than itself; a candidate, leader or resigned node has
@@ -181,7 +186,8 @@ export function transitionProblem(from: RoleSummary, to: RoleSummary, ctx: Trans
   const E = from.epoch;
   const E2 = to.epoch;
   if (E2 < E) return `epoch ${E2} is below the current ${E}`;
-  if (!ctx.isVoter && to.kind !== "unattached" && to.kind !== "follower") return `an observer cannot become ${to.kind}`;
+  const removedLeaderResigns = to.kind === "resigned" && from.kind === "leader";
+  if (!ctx.isVoter && to.kind !== "unattached" && to.kind !== "follower" && !removedLeaderResigns) return `an observer cannot become ${to.kind}`;
   const self = ctx.local;
   switch (to.kind) {
     case "unattached":
@@ -198,7 +204,8 @@ export function transitionProblem(from: RoleSummary, to: RoleSummary, ctx: Trans
       break;
     case "follower":
       if (to.leaderId === self.id) return "a node cannot follow itself";
-      if (!ctx.voterIds.has(to.leaderId)) return `leader ${to.leaderId} is not a voter`;
+      // A replica of a dynamic quorum may learn of a leader before its voter set lists it.
+      if (ctx.dynamic !== true && !ctx.voterIds.has(to.leaderId)) return `leader ${to.leaderId} is not a voter`;
       break;
   }
   if ((to.kind === "candidate" || to.kind === "leader" || to.kind === "resigned") && !sameKey(to.votedKey, self)) {
@@ -217,7 +224,7 @@ export function transitionProblem(from: RoleSummary, to: RoleSummary, ctx: Trans
       case "unattached":
         if (!same) return true;
         if (from.kind === "unattached" || from.kind === "prospective") return from.votedKey === null && to.votedKey !== null;
-        return from.kind === "follower" && !ctx.isVoter;
+        return (from.kind === "follower" || from.kind === "resigned") && !ctx.isVoter;
       case "prospective":
         return same && (from.kind === "unattached" || from.kind === "candidate" || from.kind === "follower" || from.kind === "resigned");
       case "candidate":

@@ -324,6 +324,8 @@ export function raftFetchResponseToWire(m: FetchResponse): WireFetchResponse {
       ],
     },
   ];
+  const e = m.leaderEndpoint ?? null;
+  if (e !== null && m.currentLeader.leaderId >= 0) body.nodeEndpoints = [{ nodeId: m.currentLeader.leaderId, host: e.host, port: e.port, rack: null }];
   return body;
 }
 
@@ -372,6 +374,7 @@ export function raftResponseFromWire(sent: RaftRequest, body: unknown): Decoded<
           currentLeader: { leaderId: v?.currentLeader.leaderId ?? -1, leaderEpoch: v?.currentLeader.leaderEpoch ?? -1 },
           records: v?.records ?? new Uint8Array(0),
           snapshotId: v === null ? null : snapshotIdFromWire(v.snapshotId),
+          leaderEndpoint: leaderEndpointFromWire(b.nodeEndpoints, v?.currentLeader.leaderId ?? -1),
         },
       };
     }
@@ -380,6 +383,13 @@ export function raftResponseFromWire(sent: RaftRequest, body: unknown): Decoded<
       return decoded.ok ? decoded : bad(decoded.detail);
     }
   }
+}
+
+/** The leader's endpoint among a Fetch response's NodeEndpoints, or null. */
+function leaderEndpointFromWire(endpoints: readonly { nodeId: number; host: string; port: number }[], leaderId: number): { host: string; port: number } | null {
+  if (leaderId < 0) return null;
+  const e = endpoints.find((n) => n.nodeId === leaderId);
+  return e === undefined || e.host === "" || !(e.port > 0 && e.port <= 0xffff) ? null : { host: e.host, port: e.port };
 }
 
 /** A Fetch response's SnapshotId: -1/-1 (Kafka's default) is none; a half-set id is none too (the core refuses bad ids anyway). */

@@ -120,8 +120,10 @@ export class BrokerConfig {
   readonly #entries: ReadonlyMap<ConfigName, Entry>;
   readonly nodeId: number;
   readonly processRoles: readonly ("broker" | "controller")[];
-  /** `controller.quorum.voters`; empty: this node alone is the quorum. */
+  /** `controller.quorum.voters`; empty: this node alone is the quorum, or a dynamic one (`bootstrapServers`). */
   readonly voters: readonly QuorumVoter[];
+  /** `controller.quorum.bootstrap.servers` (a dynamic quorum, KIP-853, when no voters are set). */
+  readonly bootstrapServers: readonly { readonly host: string; readonly port: number }[];
   /** `controller.listener.names`, upper-cased. */
   readonly controllerListenerNames: readonly string[];
   readonly listeners: readonly ListenerAddress[];
@@ -142,6 +144,7 @@ export class BrokerConfig {
     this.nodeId = derived.nodeId;
     this.processRoles = this.get("process.roles");
     this.voters = derived.voters;
+    this.bootstrapServers = derived.bootstrapServers;
     this.controllerListenerNames = derived.controllerListenerNames;
     this.listeners = derived.listeners;
     this.advertisedListeners = derived.advertisedListeners;
@@ -238,6 +241,7 @@ export class BrokerConfig {
 interface Derived {
   nodeId: number;
   voters: QuorumVoter[];
+  bootstrapServers: { host: string; port: number }[];
   controllerListenerNames: string[];
   listeners: ListenerAddress[];
   advertisedListeners: ListenerAddress[] | null;
@@ -354,9 +358,17 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
     throw invalid(entries, "process.roles", "bunka runs nodes with the broker role", "broker or broker,controller");
   }
   const voters = parseQuorumVoters(entries, get("controller.quorum.voters"));
+  const bootstrapServers: { host: string; port: number }[] = [];
+  for (const item of get("controller.quorum.bootstrap.servers")) {
+    if (item.trim() === "") continue;
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/]+):(\d{1,5})$/.exec(item.trim());
+    if (m === null || m[1] === undefined || Number(m[2]) > 65535) throw invalid(entries, "controller.quorum.bootstrap.servers", `bad server "${item.trim()}"`, "host:port, ...");
+    bootstrapServers.push({ host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) });
+  }
+  // With voters set too, the static voters rule, as in Kafka (the bootstrap servers go unused).
   const isController = roles.includes("controller");
-  if (!isController && voters.length === 0) {
-    throw invalid(entries, "process.roles", "a broker-only node needs controller.quorum.voters naming the controllers", "broker,controller, or set controller.quorum.voters");
+  if (!isController && voters.length === 0 && bootstrapServers.length === 0) {
+    throw invalid(entries, "process.roles", "a broker-only node needs controller.quorum.voters or controller.quorum.bootstrap.servers naming the controllers", "broker,controller, or set controller.quorum.voters");
   }
   if (!isController && voters.some((v) => v.id === nodeId)) {
     throw invalid(entries, "controller.quorum.voters", `names this node (${nodeId}), whose process.roles has no controller`, "add controller to process.roles, or remove this node from the voters");
@@ -364,34 +376,26 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
   if (isController && voters.length > 0 && !voters.some((v) => v.id === nodeId)) {
     throw invalid(entries, "controller.quorum.voters", `does not name this node (${nodeId}), whose process.roles has controller`, `this node among the voters (${nodeId}@host:port)`);
   }
-  const multiNode = voters.length > 1 || voters.some((v) => v.id !== nodeId);
+  const multiNode = voters.length > 1 || voters.some((v) => v.id !== nodeId) || (voters.length === 0 && bootstrapServers.length > 0);
 
   // listeners
   const protocolMap = parseProtocolMap(entries, get("listener.security.protocol.map"));
   const listeners = parseListeners(entries, "listeners", get("listeners"), protocolMap, true);
   if (listeners.length === 0) throw invalid(entries, "listeners", "no listener", "at least one NAME://host:port");
-  // Kafka's sample single-node server.properties points the bootstrap at the node itself;
-  // a dynamic quorum (bootstrap servers on other nodes, KIP-853) is not served yet.
-  for (const item of get("controller.quorum.bootstrap.servers")) {
-    if (item.trim() !== "" && !isOwnListener(item.trim(), listeners)) {
-      throw invalid(
-        entries,
-        "controller.quorum.bootstrap.servers",
-        `${item.trim()} is not one of this node's listeners; bunka forms a multi-node quorum from controller.quorum.voters only (a dynamic quorum is not served yet)`,
-        "unset (with controller.quorum.voters naming the voters), or this node's own controller listener",
-      );
-    }
-  }
+  // Kafka's sample single-node server.properties points the bootstrap at the node itself: with
+  // no voters and only this node's own listeners as bootstrap servers it stays a one-voter
+  // quorum unless its storage was formatted for a dynamic one (quorum.ts decides).
+  const ownBootstrapOnly = bootstrapServers.every((b) => isOwnListener(`${b.host.includes(":") ? `[${b.host}]` : b.host}:${b.port}`, listeners));
   const controllerNames = (get("controller.listener.names") ?? []).map((n) => n.trim().toUpperCase()).filter((n) => n !== "");
   for (const name of controllerNames) {
     if (isController && !listeners.some((l) => l.name === name)) {
       throw invalid(entries, "controller.listener.names", `listener ${name} is not in listeners`, "names of listeners this node binds");
     }
   }
-  if (multiNode && isController && controllerNames.length === 0) {
+  if (multiNode && isController && controllerNames.length === 0 && !(voters.length === 0 && ownBootstrapOnly)) {
     throw invalid(entries, "controller.listener.names", "unset on a controller of a multi-node quorum", "the listener the other voters reach this node on (e.g. CONTROLLER)");
   }
-  if (multiNode && !isController && controllerNames.length === 0) {
+  if (multiNode && !isController && controllerNames.length === 0 && !(voters.length === 0 && ownBootstrapOnly)) {
     throw invalid(entries, "controller.listener.names", "unset: a broker-only node must know which listener name the controllers serve on", "the controllers' listener name (e.g. CONTROLLER)");
   }
   if (controllerNames.length > 0 && controllerNames.length === listeners.filter((l) => controllerNames.includes(l.name)).length && listeners.every((l) => controllerNames.includes(l.name))) {
@@ -476,6 +480,7 @@ function derive(entries: ReadonlyMap<ConfigName, Entry>): Derived {
   return {
     nodeId,
     voters,
+    bootstrapServers: voters.length > 0 ? [] : bootstrapServers,
     controllerListenerNames: controllerNames,
     listeners,
     advertisedListeners,

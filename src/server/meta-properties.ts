@@ -79,6 +79,8 @@ export interface EnsureMetaOptions {
   readonly prng: Prng;
   /** Wall-clock ms, for the comment line. */
   readonly nowMs: number;
+  /** The directory id to write for a new file (`storage format --initial-controllers` names it); a new random one when absent. */
+  readonly directoryId?: Uuid;
 }
 
 /**
@@ -112,7 +114,7 @@ export function ensureMetaProperties(fs: FileSystem, dir: string, options: Ensur
     if (parsed === null) throw new MetaPropertiesError(path, `configured cluster.id "${options.clusterId}" is not a Kafka UUID`);
     clusterId = parsed;
   }
-  const meta: MetaProperties = { clusterId, nodeId: options.nodeId, directoryId: randomUuid(options.prng), version: 1 };
+  const meta: MetaProperties = { clusterId, nodeId: options.nodeId, directoryId: options.directoryId ?? randomUuid(options.prng), version: 1 };
   const comment = `Written by bunka at ${new Date(options.nowMs).toISOString()}`;
   writeFileAtomic(fs, path, new TextEncoder().encode(formatMetaProperties(meta, comment)));
   return { meta, created: true };

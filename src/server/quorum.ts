@@ -12,6 +12,12 @@
  *   wiped and re-formatted dir is another replica. A static multi-voter quorum names no
  *   directory ids (as Kafka's `controller.quorum.voters`), so every voter is keyed with the
  *   zero id there; that start-up logs a warning.
+ * - Dynamic quorum (KIP-853): no voters but `controller.quorum.bootstrap.servers` naming other
+ *   nodes, or a `bootstrap.checkpoint` written by `storage format --standalone |
+ *   --initial-controllers`. The voter set is the log's (raft-core.ts); this node is keyed by
+ *   its metadata dir's directory id; the bootstrap servers get node ids -2, -3, ... in the
+ *   clients; every voter set the core announces, and the leader endpoint a Fetch answer
+ *   names, become the clients' endpoints.
  * - A metadata log written before the quorum existed (no quorum-state file) is adopted once,
  *   for a single voter only: its epoch is taken from the log.
  * - Snapshots: every node snapshots its metadata image (raft-store.ts) per
@@ -28,7 +34,9 @@ import { raftConfigFromProperties } from "../raft/config.ts";
 import { RaftDriver } from "../raft/driver.ts";
 import type { ReplicaKey } from "../raft/messages.ts";
 import { emptyQuorumState, quorumStatePath, readQuorumState, writeQuorumState } from "../raft/quorum-state.ts";
-import { RaftCore } from "../raft/raft-core.ts";
+import { type DynamicQuorumOptions, RaftCore } from "../raft/raft-core.ts";
+import type { Voter } from "../raft/voter-set.ts";
+import { readBootstrapCheckpoint } from "./storage-format.ts";
 import { MetadataLogFailure, metadataPartition, metadataTopic, PartitionRaftLog, raftLogConfig } from "../raft/raft-log.ts";
 import type { Logger } from "../util/log.ts";
 import type { BrokerPlatform } from "./broker.ts";
@@ -92,11 +100,27 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     space: opts.metadataLogSpace ?? null,
   });
 
-  const single = config.voters.length === 0;
+  const bootstrapVoters = readBootstrapCheckpoint(platform.fs, dir);
+  const ownListener = (b: { host: string; port: number }): boolean =>
+    config.listeners.some((l) => l.port === b.port && (l.host === b.host || ["", "0.0.0.0", "::", "localhost", "127.0.0.1", "::1"].includes(l.host)) && ["localhost", "127.0.0.1", "::1", l.host].includes(b.host));
+  const dynamicQuorum = config.voters.length === 0 && (bootstrapVoters !== null || (config.bootstrapServers.length > 0 && !config.bootstrapServers.every(ownListener)));
+  const single = config.voters.length === 0 && !dynamicQuorum;
   const ownDirectoryId = opts.directoryId ?? ZERO_UUID;
+  const controllerListener = config.controllerListenerNames[0] ?? "";
   let local: ReplicaKey;
   let voters: ReplicaKey[];
-  if (single) {
+  let dynamic: DynamicQuorumOptions | undefined;
+  if (dynamicQuorum) {
+    if (opts.directoryId === null) throw new StartupError(`a dynamic controller quorum needs a directory.id in ${opts.metadataLogDir}/meta.properties (format it with bunka storage format)`);
+    local = { id: nodeId, directoryId: ownDirectoryId };
+    voters = [];
+    dynamic = { bootstrapVoters, bootstrapServerIds: config.bootstrapServers.map((_, i) => -2 - i), listenerName: controllerListener };
+    log.info("dynamic controller quorum: the voter set is in the metadata log", {
+      directoryId: ownDirectoryId,
+      bootstrapVoters: bootstrapVoters === null ? "none (joins as an observer)" : bootstrapVoters.map((v) => `${v.id}@${v.directoryId}`).join(","),
+      bootstrapServers: config.bootstrapServers.map((b) => `${b.host}:${b.port}`).join(","),
+    });
+  } else if (single) {
     local = { id: nodeId, directoryId: ownDirectoryId };
     voters = [local];
   } else {
@@ -110,7 +134,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
   // A single node's metadata log from before the quorum: adopt it once.
   const statePath = quorumStatePath(dir);
   if (readQuorumState(platform.fs, statePath) === null && raftLog.logEndOffset > raftLog.logStartOffset) {
-    if (!single) throw new StartupError(`metadata log in ${dir} has records but no quorum-state file: the directory was damaged, or belongs to a single-node broker`);
+    if (!single && !(dynamicQuorum && bootstrapVoters !== null && bootstrapVoters.length === 1 && bootstrapVoters[0]!.id === nodeId)) throw new StartupError(`metadata log in ${dir} has records but no quorum-state file: the directory was damaged, or belongs to a single-node broker`);
     writeQuorumState(platform.fs, statePath, { ...emptyQuorumState, leaderEpoch: Math.max(0, raftLog.lastFetchedEpoch()) });
     log.info("adopted a metadata log written before the controller quorum", { dir, endOffset: raftLog.logEndOffset });
   }
@@ -142,6 +166,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     clusterId: opts.clusterId,
     local,
     voters,
+    ...(dynamic === undefined ? {} : { dynamic }),
     config: raftConfig.config,
     fs: platform.fs,
     metadataDir: dir,
@@ -151,7 +176,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     nowMs: platform.clock.monotonicMs(),
   });
 
-  const listenerName = config.controllerListenerNames[0] ?? "";
+  const listenerName = controllerListener;
   const client = new NodeClient({
     network: platform.network,
     clock: platform.clock,
@@ -171,6 +196,19 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     client.setEndpoint(v.id, { host: v.host, port: v.port, listenerName });
     channel.setEndpoint(v.id, { host: v.host, port: v.port, listenerName });
   }
+  const setEndpoint = (id: number, host: string, port: number): void => {
+    if (id === nodeId) return;
+    client.setEndpoint(id, { host, port, listenerName });
+    channel.setEndpoint(id, { host, port, listenerName });
+  };
+  if (dynamic !== undefined) config.bootstrapServers.forEach((b, i) => setEndpoint(-2 - i, b.host, b.port));
+  const learnVoters = (set: readonly Voter[]): void => {
+    for (const v of set) {
+      const e = v.endpoints.find((x) => x.name === listenerName) ?? v.endpoints[0];
+      if (e !== undefined) setEndpoint(v.id, e.host, e.port);
+    }
+  };
+  learnVoters(core.voterSet);
   const rlog = log.child({ component: "raft" });
   const driver = new RaftDriver({
     core,
@@ -178,6 +216,7 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
     client,
     log: rlog,
     requestTimeoutMs: raftConfig.config.requestTimeoutMs,
+    onLeaderEndpoint: (id, e) => setEndpoint(id, e.host, e.port),
     onFatal: (error) => {
       rlog.error("the controller quorum stopped: a node cannot go on without its metadata log", {
         dir,
@@ -190,7 +229,10 @@ export function openQuorum(opts: OpenQuorumOptions): Quorum {
   });
   const store = new RaftMetadataStore(driver, raftLog, platform.clock, { snapshot: raftConfig.config, log: rlog });
   driver.onEvent((e) => {
-    if (e.kind === "roleChanged") rlog.info("quorum role changed", { role: e.role, epoch: e.epoch, leader: e.leaderId, reason: e.reason });
+    if (e.kind === "votersChanged") {
+      learnVoters(e.voters);
+      rlog.info("quorum voter set", { voters: e.voters.map((v) => `${v.id}@${v.directoryId}`).join(","), reason: e.reason });
+    } else if (e.kind === "roleChanged") rlog.info("quorum role changed", { role: e.role, epoch: e.epoch, leader: e.leaderId, reason: e.reason });
     else if (e.kind === "provenChanged") {
       if (e.proven) rlog.info("quorum voter proven: quorum-unproven removed", { dir, reason: e.reason });
       else rlog.warn("quorum voter unproven: quorum-unproven written; it votes and counts only once caught up with a leader", { dir, reason: e.reason });

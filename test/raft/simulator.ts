@@ -61,6 +61,7 @@ import { RaftCore, type RaftOutput } from "../../src/raft/raft-core.ts";
 import { unprovenPath } from "../../src/raft/unproven.ts";
 import { PartitionRaftLog, type RaftAppendResult, type RaftLog, raftLogConfig, type RaftReadResult, type RetentionPolicy } from "../../src/raft/raft-log.ts";
 import type { SnapshotId } from "../../src/raft/snapshot.ts";
+import type { Voter } from "../../src/raft/voter-set.ts";
 import { FileCache } from "../../src/storage/file-cache.ts";
 import { LogDirHealth } from "../../src/storage/partition-log.ts";
 import type { StorageError } from "../../src/platform/fs.ts";
@@ -193,6 +194,9 @@ class ObservedLog implements RaftLog {
   readSnapshotContent(id: SnapshotId): Uint8Array {
     return this.inner.readSnapshotContent(id);
   }
+  readSnapshotVoters(id: SnapshotId): readonly Voter[] | null {
+    return this.inner.readSnapshotVoters(id);
+  }
   snapshotEpochAt(endOffset: number): { kind: "ok"; epoch: number } | { kind: "error"; detail: string } {
     return this.inner.snapshotEpochAt(endOffset);
   }
@@ -211,7 +215,7 @@ class ObservedLog implements RaftLog {
   appendSnapshotDownload(bytes: Uint8Array): void {
     this.inner.appendSnapshotDownload(bytes);
   }
-  finishSnapshotDownload(): { kind: "ok"; id: SnapshotId; content: Uint8Array } | { kind: "corrupt"; detail: string } {
+  finishSnapshotDownload(): { kind: "ok"; id: SnapshotId; content: Uint8Array; voters: readonly Voter[] | null } | { kind: "corrupt"; detail: string } {
     const r = this.inner.finishSnapshotDownload();
     this.lowestEndSinceCheck = Math.min(this.lowestEndSinceCheck, this.inner.logEndOffset);
     return r;

@@ -194,8 +194,10 @@ test("multi-node quorum configurations: what is accepted and what is refused", (
   expect(err({ sets: ["process.roles=broker", "node.id=4", "controller.quorum.voters=1@h:9093"] })).toContain("a broker-only node must know which listener name");
   const observer = ok({ sets: ["process.roles=broker", "node.id=4", "controller.quorum.voters=1@h:9093", "controller.listener.names=CONTROLLER"] });
   expect(observer.nodeId).toBe(4);
-  // A dynamic quorum (bootstrap servers on other nodes) is not served.
-  expect(err({ sets: ["controller.quorum.bootstrap.servers=other:9093", ...lst] })).toContain("other:9093 is not one of this node's listeners");
+  // A dynamic quorum (bootstrap servers on other nodes, KIP-853) needs the controller listener name.
+  expect(err({ sets: ["controller.quorum.bootstrap.servers=other:9093", ...lst] })).toContain("unset on a controller of a multi-node quorum");
+  expect(ok({ sets: ["controller.quorum.bootstrap.servers=other:9093", ...lst, "controller.listener.names=CONTROLLER"] }).bootstrapServers).toEqual([{ host: "other", port: 9093 }]);
+  expect(err({ sets: ["controller.quorum.bootstrap.servers=other", ...lst, "controller.listener.names=CONTROLLER"] })).toContain('bad server "other"');
   // A quorum of this node alone, named either way, is a single node.
   expect(ok({ sets: ["node.id=4", "controller.quorum.voters=4@localhost:9093"] }).nodeId).toBe(4);
   expect(ok({ sets: ["controller.quorum.bootstrap.servers=localhost:9093", ...lst] }).nodeId).toBe(1);

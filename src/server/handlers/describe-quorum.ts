@@ -21,11 +21,15 @@ export const describeQuorumHandler = defineHandler({
       return { errorCode: asked ? ErrorCode.BROKER_NOT_AVAILABLE : ErrorCode.INVALID_REQUEST, errorMessage: asked ? "no controller quorum here" : `only ${metadataTopic}-${metadataPartition} has a quorum`, topics: [], nodes: [] };
     }
     const image = ctx.services.metadata.image;
-    const nodes = quorum.voters.map((v) => ({ nodeId: v.id, listeners: [{ name: quorum.listenerName, host: v.host, port: v.port }] }));
-    if (quorum.voters.length === 0) {
+    const description = quorum.driver.describeQuorum();
+    // A dynamic quorum's voters carry their endpoints in the log (DescribeQuorum v2 Nodes).
+    const nodes = quorum.core.isDynamic
+      ? (description.nodes ?? []).map((n) => ({ nodeId: n.nodeId, listeners: n.listeners.map((l) => ({ ...l })) }))
+      : quorum.voters.map((v) => ({ nodeId: v.id, listeners: [{ name: quorum.listenerName, host: v.host, port: v.port }] }));
+    if (quorum.voters.length === 0 && !quorum.core.isDynamic) {
       const self = image.brokers.get(ctx.services.settings.nodeId);
       nodes.push({ nodeId: ctx.services.settings.nodeId, listeners: (self?.endpoints ?? []).map((e) => ({ name: e.name, host: e.host, port: e.port })) });
     }
-    return describeQuorumToWire(quorum.driver.describeQuorum(), nodes, ctx.apiVersion);
+    return describeQuorumToWire(description, nodes, ctx.apiVersion);
   },
 });

@@ -32,6 +32,7 @@ import type { ApiHandler } from "./handler.ts";
 import { forwardedToController } from "../cluster.ts";
 import { allocateProducerIdsHandler, alterPartitionHandler, brokerHeartbeatHandler, brokerRegistrationHandler } from "./controller-apis.ts";
 import { describeQuorumHandler } from "./describe-quorum.ts";
+import { addRaftVoterHandler, removeRaftVoterHandler } from "./raft-voters.ts";
 import { createAclsHandler } from "./create-acls.ts";
 import { describeAclsHandler } from "./describe-acls.ts";
 import { deleteAclsHandler } from "./delete-acls.ts";
@@ -83,6 +84,8 @@ served.push(offsetCommitHandler as ApiHandler);
 served.push(offsetFetchHandler as ApiHandler);
 served.push(offsetDeleteHandler as ApiHandler);
 served.push(forwardedToController(describeQuorumHandler) as ApiHandler);
+served.push(forwardedToController(addRaftVoterHandler) as ApiHandler);
+served.push(forwardedToController(removeRaftVoterHandler) as ApiHandler);
 served.push(describeAclsHandler as ApiHandler);
 served.push(forwardedToController(createAclsHandler) as ApiHandler);
 served.push(forwardedToController(deleteAclsHandler) as ApiHandler);
@@ -102,6 +105,8 @@ controllerServed.push(
   alterConfigsHandler as ApiHandler,
   incrementalAlterConfigsHandler as ApiHandler,
   describeQuorumHandler as ApiHandler,
+  addRaftVoterHandler as ApiHandler,
+  removeRaftVoterHandler as ApiHandler,
   brokerRegistrationHandler as ApiHandler,
   brokerHeartbeatHandler as ApiHandler,
   allocateProducerIdsHandler as ApiHandler,

@@ -202,6 +202,8 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   });
   const link = new ControllerLink(quorum, nodeId, platform.clock, Math.max(config.get("controller.quorum.request.timeout.ms") * 5, 10_000), config.get("controller.quorum.request.timeout.ms"));
   metadata.setRemoteController(link.remote);
+  // A longer interval than a year is as good as never, and the milliseconds stay a safe timer value.
+  const rebalanceIntervalSecondsMax = 365 * 86_400;
   const duties = new ControllerDuties({
     metadata,
     quorum,
@@ -210,6 +212,9 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     sessionTimeoutMs: config.get("broker.session.timeout.ms"),
     uncleanDefault: config.get("unclean.leader.election.enable"),
     idleIntervalMs: config.get("metadata.max.idle.interval.ms"),
+    ...(config.get("auto.leader.rebalance.enable")
+      ? { leaderRebalance: { intervalMs: Math.min(config.get("leader.imbalance.check.interval.seconds"), rebalanceIntervalSecondsMax) * 1000, imbalancePercentage: config.get("leader.imbalance.per.broker.percentage") } }
+      : {}),
     checkIntervalMs: Math.max(100, Math.floor(config.get("broker.heartbeat.interval.ms") / 2)),
   });
   broker.addShutdownHook("controller duties", () => duties.close());

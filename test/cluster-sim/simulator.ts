@@ -120,6 +120,8 @@ export interface ClusterSimOptions {
   snapshots?: "kafka" | "small";
   /** False: no random faults (scenario tests drive their own). */
   randomFaults?: boolean;
+  /** More `key=value` settings for every node (scenario tests: e.g. a short leader.imbalance.check.interval.seconds). */
+  extraConfigs?: readonly string[];
   /** Simulated time after the faults stop within which the cluster must serve again. */
   livenessBoundMs?: number;
   /** Every event as a line (replays). */
@@ -369,6 +371,7 @@ export class ClusterSimulation {
           `log.dirs=${dataDir}`,
           ...(options.timing === "fast" ? fastTiming : []),
           ...(options.snapshots === "small" ? smallSnapshots : []),
+          ...(options.extraConfigs ?? []),
         ],
       });
       if (!loaded.ok) throw loaded.error;

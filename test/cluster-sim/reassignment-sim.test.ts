@@ -15,8 +15,9 @@
  * (producers stopped, every ISR whole): every partition's replicas are the target and no
  * reassignment is listed; every acknowledged record is in the leader's log at the offset it
  * was acknowledged at; the three target replicas hold identical bytes below the high
- * watermark; broker 1 hosts none of the partitions, and when it stayed up through the
- * reassignment its partition directories are gone from its disk; a preferred election leaves
+ * watermark; broker 1 hosts none of the partitions and its partition directories are gone
+ * from its disk (deleted as the reassignment completed, or at its restart when it was down
+ * then); a preferred election leaves
  * every partition led by its first replica. A failing seed replays with
  * `bun test test/cluster-sim/reassignment-sim.test.ts -t "seed N"`.
  */
@@ -280,7 +281,7 @@ class ReassignmentScenario {
  * `crashes`: how many nodes the seed crashes while the reassignment runs (at random moments,
  * random nodes, killed or powered off for 2-12 s: some past the session timeout).
  */
-async function runReassignment(seed: number, crashes: number): Promise<void> {
+async function runReassignment(seed: number, crashes: number, node1DownMs = 0): Promise<void> {
   // Odd seeds: the controller's balancing duty runs too; even seeds: only ElectLeaders moves leaders back.
   const s = new ReassignmentScenario(seed, seed % 2 === 1);
   const sim = s.sim;
@@ -295,6 +296,7 @@ async function runReassignment(seed: number, crashes: number): Promise<void> {
   expect(s.acked.every((a) => a.length > 0)).toBe(true);
 
   const node1Life = sim.nodes[0]!.life;
+  let node1Restarted = false;
   // The first crash early (the added replicas still catching up), the others anywhere in 12 s.
   const crashTimes = Array.from({ length: crashes }, (_, k) => (k === 0 ? 20 + (s.prng.nextU32() % 600) : 500 + (s.prng.nextU32() % 12_000))).sort((a, b) => a - b);
   const started = sim.clock.monotonicMs();
@@ -302,10 +304,13 @@ async function runReassignment(seed: number, crashes: number): Promise<void> {
   let lastElection = started;
   let reassigned = false;
   void s.reassign().then((ok) => (reassigned = ok));
+  // Broker 1 powered off as the reassignment starts: it completes without it, and broker 1
+  // finds its logs reassigned away when it comes back.
+  if (node1DownMs > 0) sim.crashNode(1, "power", node1DownMs);
   const ok = await s.runUntil(() => {
     const t = sim.clock.monotonicMs() - started;
     const nextCrash = crashTimes[crashed];
-    if (nextCrash !== undefined && t >= nextCrash) {
+    if (nextCrash !== undefined && t >= nextCrash && t > node1DownMs) {
       crashed++;
       // One node down at a time, so min.insync.replicas=2 can still be met.
       if (sim.nodes.every((n) => n.handle !== null && n.proc?.state !== "dead")) {
@@ -361,13 +366,14 @@ async function runReassignment(seed: number, crashes: number): Promise<void> {
       expect(s.replicas.get(id)!.replicas.getPartition(topic, i)!.log.logEndOffset).toBe(hw);
       expect(Buffer.from(s.logOf(id, i, hw).bytes).equals(Buffer.from(reference.bytes))).toBe(true);
     }
-    // Broker 1 is no replica any more: it hosts nothing of the topic, and when it was up the
-    // whole time its directories went with the reassignment.
+    // Broker 1 is no replica any more: it hosts nothing of the topic, and its directories went
+    // with the reassignment (or, down when it completed, at its restart).
     expect(s.replicas.get(1)!.replicas.getPartition(topic, i)).toBeUndefined();
-    if (sim.nodes[0]!.life === node1Life) expect(sim.nodes[0]!.fs.exists(`/data/${topic}-${i}`)).toBe(false);
+    expect(sim.nodes[0]!.fs.exists(`/data/${topic}-${i}`)).toBe(false);
   }
+  node1Restarted = sim.nodes[0]!.life !== node1Life;
   console.log(
-    `seed ${seed}: ${s.acked.map((a) => a.length).join("+")} records acknowledged of ${s.sent * recordsPerBatch} sent, ${crashed} crash(es), ${s.crashesDuring} during the reassignment, ` +
+    `seed ${seed}${node1Restarted ? " (broker 1 restarted)" : ""}: ${s.acked.map((a) => a.length).join("+")} records acknowledged of ${s.sent * recordsPerBatch} sent, ${crashed} crash(es), ${s.crashesDuring} during the reassignment, ` +
       `${s.elections} preferred elections by ElectLeaders, leader epochs ${[...s.leaders].map(([e, n]) => `${e}:n${n}`).join(" ")}, errors ${JSON.stringify(Object.fromEntries(s.errors))}`,
   );
   sim.end();
@@ -376,6 +382,9 @@ async function runReassignment(seed: number, crashes: number): Promise<void> {
 
 describe("reassignment in the cluster simulator", () => {
   test("seed 1: {1,2,3} → {2,3,4} under acks=all load, no faults: nothing acknowledged lost, replicas identical, broker 1's logs deleted", () => runReassignment(1, 0), 180_000);
+  for (const seed of [10, 11]) {
+    test(`seed ${seed}: broker 1 down through the whole reassignment: it deletes the partitions moved away at its restart`, () => runReassignment(seed, 0, 15_000), 180_000);
+  }
   for (const seed of [2, 3, 4, 5, 6, 7, 8, 9]) {
     test(`seed ${seed}: {1,2,3} → {2,3,4} under acks=all load with crashes: nothing acknowledged lost, replicas identical`, () => runReassignment(seed, 2), 180_000);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { brokerHeartbeat, fenceExpiredBroker, registerBroker } from "../../src/metadata/broker-lifecycle.ts";
-import { applyRecords, type ControllerContext } from "../../src/metadata/controller.ts";
+import { applyRecords, type ControllerContext, createPartitions } from "../../src/metadata/controller.ts";
 import type { MetadataImage } from "../../src/metadata/image.ts";
 import type { MetadataRecord } from "../../src/metadata/records.ts";
 import {
@@ -301,6 +301,20 @@ describe("partition reassignment (KIP-455)", () => {
     // Where 4 is in the ISR already, the replacement {1,4} is complete at once.
     const finished = reassign(withFour, [1, 4]);
     expect(finished.records).toEqual([{ type: "partitionChange", topicId, partition: 0, replicas: [1, 4], isr: [1, 4], addingReplicas: [], removingReplicas: [] }]);
+  });
+
+  test("CreatePartitions on a topic being reassigned takes the target's replication factor, with replicas for the new partitions", () => {
+    const img = image([{ replicas: [1, 2], isr: [1, 2], leader: 1 }]);
+    const moving = applyRecords(img, reassign(img, [2, 3, 4]).records);
+    expect(at(moving).replicas.length).toBe(4);
+    const grown = createPartitions(ctx(moving), [{ name: "t", count: 3, assignments: null }], false);
+    expect(grown.response[0]!.errorCode).toBe(ErrorCode.NONE);
+    const next = applyRecords(moving, grown.records);
+    for (const p of next.topic("t")!.partitions.slice(1)) {
+      expect(p.replicas.length).toBe(3);
+      expect(p.isr).toEqual(p.replicas);
+      expect(p.leader).toBe(p.replicas[0]!);
+    }
   });
 
   test("bad targets are refused per partition without records", () => {

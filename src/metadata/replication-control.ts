@@ -10,7 +10,8 @@
  *   With no such replica the partition goes offline (leader -1) and keeps the removed broker
  *   as its only ISR member, so that broker can lead again once it is back (its log holds
  *   everything committed); unless unclean election is allowed for the topic, then the first
- *   live replica leads with ISR = [itself] (data may be lost: that is what unclean means).
+ *   live replica leads with ISR = [itself] (data may be lost: that is what unclean means) —
+ *   replicas a reassignment is adding come last, as they may hold little.
  * - `electOfflineLeaders`: partitions without a leader get one once an ISR member is live
  *   again (or, unclean, any live replica).
  * - `alterPartition`: a leader's ISR change (KIP-497), validated against the image: the
@@ -65,6 +66,16 @@ function isLive(image: MetadataImage, brokerId: number, removed: ReadonlySet<num
 }
 
 /**
+ * Candidates for an unclean election, in order: the replicas a reassignment is not adding
+ * first (an added replica may hold next to nothing yet), then the added ones.
+ */
+function uncleanOrder(p: PartitionImage): readonly number[] {
+  const adding = p.addingReplicas;
+  if (adding === undefined) return p.replicas;
+  return [...p.replicas.filter((b) => !adding.includes(b)), ...adding];
+}
+
+/**
  * The leader and ISR a partition gets when the brokers in `removed` go away (and every fenced
  * broker is not eligible), or null when nothing changes.
  */
@@ -85,7 +96,7 @@ export function partitionAfterRemoval(
     if (clean !== undefined) {
       leader = clean;
     } else {
-      const dirty = unclean ? p.replicas.find((b) => isLive(image, b, removed)) : undefined;
+      const dirty = unclean ? uncleanOrder(p).find((b) => isLive(image, b, removed)) : undefined;
       if (dirty !== undefined) {
         leader = dirty;
         isr = [dirty];
@@ -138,7 +149,7 @@ export function electOfflineLeaders(image: MetadataImage, unclean: UncleanPolicy
         continue;
       }
       if (!unclean(topic)) continue;
-      const dirty = p.replicas.find((b) => isLive(image, b, none, unfenced));
+      const dirty = uncleanOrder(p).find((b) => isLive(image, b, none, unfenced));
       if (dirty !== undefined) out.push(change(p, { leader: dirty, isr: [dirty] }));
     }
   }
@@ -259,7 +270,7 @@ export function electionFor(image: MetadataImage, p: PartitionImage, type: numbe
   if (p.leader !== NO_LEADER) return { errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: "the partition has a leader" };
   const clean = p.replicas.find((b) => p.isr.includes(b) && isLive(image, b, noBrokers));
   if (clean !== undefined) return { leader: clean, isr: p.isr.slice() };
-  const dirty = p.replicas.find((b) => isLive(image, b, noBrokers));
+  const dirty = uncleanOrder(p).find((b) => isLive(image, b, noBrokers));
   if (dirty !== undefined) return { leader: dirty, isr: [dirty] };
   return { errorCode: ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE, errorMessage: "no replica is live" };
 }

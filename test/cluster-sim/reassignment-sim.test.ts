@@ -18,7 +18,9 @@
  * watermark; broker 1 hosts none of the partitions and its partition directories are gone
  * from its disk (deleted as the reassignment completed, or at its restart when it was down
  * then); a preferred election leaves
- * every partition led by its first replica. A failing seed replays with
+ * every partition led by its first replica. Besides, the balancing duty alone: a preferred
+ * leader killed and back gets its leadership back with auto.leader.rebalance.enable, and not
+ * without. A failing seed replays with
  * `bun test test/cluster-sim/reassignment-sim.test.ts -t "seed N"`.
  */
 import { describe, expect, test } from "bun:test";
@@ -379,6 +381,44 @@ async function runReassignment(seed: number, crashes: number, node1DownMs = 0): 
   sim.end();
   s.client.close();
 }
+
+/**
+ * The controller's preferred-leader balancing alone (no ElectLeaders): partition 0's preferred
+ * leader (broker 1) is killed, the leadership moves, broker 1 comes back and rejoins the ISR;
+ * with auto.leader.rebalance.enable the leadership returns to it within a few check intervals
+ * (3 s here), without it, it stays where it went.
+ */
+async function runBalancing(seed: number, autoRebalance: boolean): Promise<void> {
+  const s = new ReassignmentScenario(seed, autoRebalance);
+  const sim = s.sim;
+  sim.begin();
+  sim.stopWorkload();
+  expect(await s.runUntil(() => all.every((id) => sim.imageOf(id)?.liveBrokers().length === 4), 30_000)).toBe(true);
+  expect(await s.createTopic()).toBe(true);
+  expect(await s.runUntil(() => [0, 1, 2].every((i) => s.partitionImage(i)?.isr.length === 3 && s.leaderOf(i) === source[i]![0]), 15_000)).toBe(true);
+  s.producing = true;
+  const producers = Array.from({ length: partitions }, (_, i) => s.produce(i));
+  await s.runFor(2_000);
+  sim.crashNode(1, "kill", 3_000);
+  expect(await s.runUntil(() => s.leaderOf(0) !== 1 && s.leaderOf(0) > 0, 15_000)).toBe(true);
+  const moved = s.leaderOf(0);
+  expect(await s.runUntil(() => s.partitionImage(0)?.isr.includes(1) === true, 30_000)).toBe(true);
+  const back = await s.runUntil(() => s.leaderOf(0) === 1, 12_000);
+  s.producing = false;
+  await s.runFor(2_000);
+  await Promise.all(producers);
+  expect(s.failure).toBeNull();
+  expect(sim.failure).toBeNull();
+  expect(back).toBe(autoRebalance);
+  if (!autoRebalance) expect(s.leaderOf(0)).toBe(moved);
+  sim.end();
+  s.client.close();
+}
+
+describe("preferred-leader balancing in the cluster simulator", () => {
+  test("seed 21: auto.leader.rebalance.enable moves partition 0's leadership back to broker 1 once it is in the ISR again", () => runBalancing(21, true), 120_000);
+  test("seed 22: without auto.leader.rebalance.enable it stays where it moved", () => runBalancing(22, false), 120_000);
+});
 
 describe("reassignment in the cluster simulator", () => {
   test("seed 1: {1,2,3} → {2,3,4} under acks=all load, no faults: nothing acknowledged lost, replicas identical, broker 1's logs deleted", () => runReassignment(1, 0), 180_000);

@@ -317,6 +317,17 @@ describe("partition reassignment (KIP-455)", () => {
     }
   });
 
+  test("an unclean election prefers a replica the reassignment is not adding", () => {
+    const img = image([{ replicas: [1, 2], isr: [1], leader: 1 }]);
+    // [3, 2] with 3 added: replicas [3, 2, 1]; 1 (the only ISR member) goes away.
+    const moving = applyRecords(img, reassign(img, [3, 2]).records);
+    expect(at(moving)).toMatchObject({ replicas: [3, 2, 1], addingReplicas: [3], removingReplicas: [1] });
+    const on = uncleanPolicy(moving, true);
+    expect(removeBrokerFromPartitions(moving, 1, on)).toEqual([{ type: "partitionChange", topicId, partition: 0, isr: [2], leader: 2 }]);
+    const fenced2 = applyRecords(moving, [{ type: "brokerFencing", brokerId: 2, brokerEpoch: 1, fenced: true }]);
+    expect(removeBrokerFromPartitions(fenced2, 1, on)).toEqual([{ type: "partitionChange", topicId, partition: 0, isr: [3], leader: 3 }]);
+  });
+
   test("bad targets are refused per partition without records", () => {
     const img = image([{ replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1 }]);
     const r = alterPartitionReassignments(ctx(img), [

@@ -12,7 +12,7 @@
 import { ErrorCode } from "../protocol/errors.ts";
 import type { Prng } from "../platform/prng.ts";
 import { addLoad, assignReplicas, emptyLoad, type PlacementBroker, type ReplicaLoad } from "./assignment.ts";
-import { configKey, MetadataDelta, type MetadataImage } from "./image.ts";
+import { configKey, MetadataDelta, type MetadataImage, targetReplicas } from "./image.ts";
 import type { MetadataRecord } from "./records.ts";
 import { TOPIC_CONFIGS, topicConfigSetProblem, validateTopicConfig } from "./topic-config.ts";
 import { collisionKey, INTERNAL_TOPICS, METADATA_TOPIC, topicNameProblem } from "./topic-name.ts";
@@ -322,7 +322,8 @@ export function createPartitions(
       return fail(err(ErrorCode.INVALID_PARTITIONS, `topic ${inc.name} has ${current} partitions; the new count ${inc.count} must be larger`));
     }
     if (inc.count > PARTITIONS_PER_TOPIC_MAX) return fail(err(ErrorCode.INVALID_PARTITIONS, `more than ${PARTITIONS_PER_TOPIC_MAX} partitions`));
-    const rf = topic.partitions[0]?.replicas.length ?? 1;
+    // A reassignment in progress lists its removed replicas too: the factor is its target's.
+    const rf = topic.partitions[0] === undefined ? 1 : targetReplicas(topic.partitions[0]).length;
     let added: NewPartition[];
     if (inc.assignments !== null) {
       if (inc.assignments.length !== inc.count - current) {

@@ -8,7 +8,8 @@
  * `snapshotBatchBytesMax` bytes per batch. The records re-express the image, not its history:
  *   - one `registerBroker` per broker, with its fencing state (no `brokerFencing`);
  *   - per topic, a `topic` record then one `partition` record per partition, in partition
- *     order, carrying the partition's leader epoch and partition epoch as they are;
+ *     order, carrying the partition's leader epoch and partition epoch as they are, and its
+ *     ongoing reassignment's adding and removing replicas;
  *   - one `config` record per explicitly set value;
  *   - one `featureLevel` per finalized feature;
  *   - one `acl` per ACL binding, with its id;
@@ -60,6 +61,8 @@ export function imageRecords(image: MetadataImage): MetadataRecord[] {
         leader: p.leader,
         leaderEpoch: p.leaderEpoch,
         partitionEpoch: p.partitionEpoch,
+        ...(p.addingReplicas === undefined ? {} : { addingReplicas: p.addingReplicas.slice() }),
+        ...(p.removingReplicas === undefined ? {} : { removingReplicas: p.removingReplicas.slice() }),
       });
     }
   }

@@ -7,6 +7,7 @@
  * - topic names and ids are unique; a partition record names an existing topic;
  * - a topic's partitions are numbered 0..n-1 without gaps;
  * - isr ⊆ replicas, and the leader is -1 or a member of the isr;
+ * - a reassignment's adding and removing replicas are disjoint replicas, and it keeps one;
  * - a leader change increments leaderEpoch; every partition change increments partitionEpoch;
  * - the applied offset only grows;
  * - ACL ids are unique and every stored binding is valid (acl.ts `aclBindingProblem`).
@@ -27,6 +28,35 @@ export interface PartitionImage {
   readonly leader: number;
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
+  /**
+   * An ongoing reassignment (KIP-455): `replicas` is then the target replicas followed by the
+   * ones being removed; `addingReplicas` ⊆ target, `removingReplicas` = replicas − target.
+   * Absent (never empty) when no reassignment is in progress.
+   */
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
+}
+
+/** The replicas a partition's ongoing reassignment ends with (its replicas when none is ongoing). */
+export function targetReplicas(p: PartitionImage): readonly number[] {
+  const removing = p.removingReplicas;
+  return removing === undefined ? p.replicas : p.replicas.filter((b) => !removing.includes(b));
+}
+
+/** Whether a reassignment of the partition is in progress. */
+export function isReassigning(p: PartitionImage): boolean {
+  return p.addingReplicas !== undefined || p.removingReplicas !== undefined;
+}
+
+/** `addingReplicas`/`removingReplicas` as an image holds them: absent when empty. */
+function withReassignment(p: PartitionImage, adding: readonly number[] | undefined, removing: readonly number[] | undefined): PartitionImage {
+  // The common case (no reassignment before or after) costs no copy.
+  if (adding === undefined && removing === undefined && p.addingReplicas === undefined && p.removingReplicas === undefined) return p;
+  const { addingReplicas: _a, removingReplicas: _r, ...rest } = p;
+  const out: { -readonly [K in keyof PartitionImage]: PartitionImage[K] } = rest;
+  if (adding !== undefined && adding.length > 0) out.addingReplicas = adding;
+  if (removing !== undefined && removing.length > 0) out.removingReplicas = removing;
+  return out;
 }
 
 export interface TopicImage {
@@ -235,15 +265,19 @@ export class MetadataDelta {
         if (record.partition !== topic.partitions.length) {
           fail(`partition ${record.partition} of ${topic.name} is not the next one (${topic.partitions.length})`);
         }
-        const partition: PartitionImage = {
-          topicId: record.topicId,
-          partition: record.partition,
-          replicas: record.replicas,
-          isr: record.isr,
-          leader: record.leader,
-          leaderEpoch: record.leaderEpoch,
-          partitionEpoch: record.partitionEpoch,
-        };
+        const partition = withReassignment(
+          {
+            topicId: record.topicId,
+            partition: record.partition,
+            replicas: record.replicas,
+            isr: record.isr,
+            leader: record.leader,
+            leaderEpoch: record.leaderEpoch,
+            partitionEpoch: record.partitionEpoch,
+          },
+          record.addingReplicas,
+          record.removingReplicas,
+        );
         checkPartition(partition, fail);
         this.putTopic({ ...topic, partitions: [...topic.partitions, partition] });
         break;
@@ -252,14 +286,18 @@ export class MetadataDelta {
         const topic = this.topicById(record.topicId) ?? fail(`change of unknown topic id ${record.topicId}`);
         const current = topic.partitions[record.partition] ?? fail(`change of unknown partition ${topic.name}-${record.partition}`);
         const leader = record.leader ?? current.leader;
-        const next: PartitionImage = {
-          ...current,
-          replicas: record.replicas ?? current.replicas,
-          isr: record.isr ?? current.isr,
-          leader,
-          leaderEpoch: leader !== current.leader ? current.leaderEpoch + 1 : current.leaderEpoch,
-          partitionEpoch: current.partitionEpoch + 1,
-        };
+        const next = withReassignment(
+          {
+            ...current,
+            replicas: record.replicas ?? current.replicas,
+            isr: record.isr ?? current.isr,
+            leader,
+            leaderEpoch: leader !== current.leader ? current.leaderEpoch + 1 : current.leaderEpoch,
+            partitionEpoch: current.partitionEpoch + 1,
+          },
+          record.addingReplicas ?? current.addingReplicas,
+          record.removingReplicas ?? current.removingReplicas,
+        );
         checkPartition(next, fail);
         const partitions = topic.partitions.slice();
         partitions[record.partition] = next;
@@ -329,4 +367,12 @@ function checkPartition(p: PartitionImage, fail: (message: string) => never): vo
   if (new Set(p.replicas).size !== p.replicas.length) fail(`partition ${name} repeats a replica`);
   for (const b of p.isr) if (!p.replicas.includes(b)) fail(`partition ${name}: isr member ${b} is not a replica`);
   if (p.leader !== NO_LEADER && !p.isr.includes(p.leader)) fail(`partition ${name}: leader ${p.leader} is not in the isr`);
+  const adding = p.addingReplicas ?? [];
+  const removing = p.removingReplicas ?? [];
+  for (const b of adding) if (!p.replicas.includes(b)) fail(`partition ${name}: adding replica ${b} is not a replica`);
+  for (const b of removing) {
+    if (!p.replicas.includes(b)) fail(`partition ${name}: removing replica ${b} is not a replica`);
+    if (adding.includes(b)) fail(`partition ${name}: replica ${b} is both added and removed`);
+  }
+  if (removing.length >= p.replicas.length) fail(`partition ${name}: a reassignment removes every replica`);
 }

@@ -30,6 +30,9 @@ export type MetadataRecord =
       leader: number;
       leaderEpoch: number;
       partitionEpoch: number;
+      /** An ongoing reassignment (KIP-455), absent when none: replicas being added / removed. */
+      addingReplicas?: number[];
+      removingReplicas?: number[];
     }
   | {
       /** A change to an existing partition; absent fields keep their value. */
@@ -39,6 +42,9 @@ export type MetadataRecord =
       isr?: number[];
       leader?: number;
       replicas?: number[];
+      /** The reassignment's replicas being added / removed ([] ends it). */
+      addingReplicas?: number[];
+      removingReplicas?: number[];
     }
   | { type: "config"; resourceType: "topic" | "broker"; resourceName: string; name: string; value: string | null }
   | { type: "featureLevel"; name: string; level: number }
@@ -97,6 +103,8 @@ const schemas = {
     leader: int32,
     leaderEpoch: int32,
     partitionEpoch: int32,
+    addingReplicas: brokerIds.optional(),
+    removingReplicas: brokerIds.optional(),
   }),
   partitionChange: z.object({
     topicId: uuid,
@@ -104,6 +112,8 @@ const schemas = {
     isr: brokerIds.optional(),
     leader: int32.optional(),
     replicas: brokerIds.optional(),
+    addingReplicas: brokerIds.optional(),
+    removingReplicas: brokerIds.optional(),
   }),
   config: z.object({
     resourceType: z.enum(["topic", "broker"]),

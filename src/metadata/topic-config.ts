@@ -273,7 +273,8 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
     type: "boolean",
     brokerKey: "unclean.leader.election.enable",
     defaultValue: "false",
-    effect: ignored("bunka's controller does not re-elect leaders after failures yet, so there is no unclean election to allow"),
+    // Read by the controller's elections (replication-control.ts `uncleanPolicy`).
+    effect: honoured,
   },
 ];
 
@@ -343,7 +344,7 @@ export interface TopicConfig {
   minCompactionLagMs: number;
   minCleanableDirtyRatio: number;
   maxCompactionLagMs: number;
-  /** Parsed for the controller's elections; no effect yet (see the def's `effect`). */
+  /** Parsed for completeness: the controller reads the topic's value from the image (replication-control.ts `uncleanPolicy`). */
   uncleanLeaderElectionEnable: boolean;
   /** `producer`: batches are stored in the codec they came in; otherwise recompressed to this. */
   compressionType: TopicCompressionType;

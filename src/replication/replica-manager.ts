@@ -472,6 +472,9 @@ export class ReplicaManager {
    * down, or metadata that lost records). Like Kafka's stray logs they are kept, not
    * deleted: a wrong or truncated metadata log must not cost data. They are not served; an
    * operator removes them, and re-creating a topic of that name replaces them.
+   * One exception: the image holds the same topic (same id) with that partition, on other
+   * brokers — it was reassigned away while this broker was down, and is deleted as it would
+   * have been had the broker been up.
    */
   #reportStrayLogs(): void {
     for (const log of this.#logs.allLogs()) {
@@ -479,6 +482,18 @@ export class ReplicaManager {
       const key = partitionKey(tp.topic, tp.partition);
       // The metadata log is the broker's own, not a partition of the image.
       if (this.#partitions.has(key) || tp.topic === METADATA_TOPIC) continue;
+      const placed = this.#image.partition(tp.topic, tp.partition);
+      const onDisk = this.#logs.topicId(tp);
+      if (placed !== undefined && onDisk === placed.topicId && !placed.replicas.includes(this.#nodeId)) {
+        try {
+          this.#logs.deleteLog(tp);
+          this.#log.info("deleted the log of a partition reassigned away while this broker was down", { partition: key, topicId: onDisk, replicas: placed.replicas.join(",") });
+        } catch (e) {
+          if (!(e instanceof StorageError)) throw e;
+          this.#log.error("cannot delete partition log", { partition: key, error: e });
+        }
+        continue;
+      }
       this.#log.warn("stray partition log: not in the metadata for this broker, kept and not served", {
         partition: key,
         topicId: this.#logs.topicId(tp) ?? "none",

@@ -15,8 +15,10 @@
  * - `ControllerDuties`: on the active controller only, fences brokers whose heartbeats
  *   stopped for `broker.session.timeout.ms` (a metadata record, like every change), which
  *   moves the leadership of their partitions in the same batch (replication-control.ts);
- *   and elects leaders of offline partitions that can have one (unclean election enabled
- *   since they went offline).
+ *   elects leaders of offline partitions that can have one (unclean election enabled since
+ *   they went offline); and, every `leader.imbalance.check.interval.seconds` with
+ *   `auto.leader.rebalance.enable`, moves leadership back to preferred replicas of brokers
+ *   whose imbalance passes `leader.imbalance.per.broker.percentage`.
  *
  * On the active controller, every one of these runs locally (a decision submitted to the
  * metadata manager), so a single node never talks to itself over the network.
@@ -24,7 +26,7 @@
 import type { RequestResult } from "../client/errors.ts";
 import { brokerHeartbeat, type BrokerRegistration, fenceExpiredBroker, type HeartbeatReply, HeartbeatTracker, registerBroker, type RegistrationReply } from "../metadata/broker-lifecycle.ts";
 import type { CreatedTopic } from "../metadata/controller.ts";
-import { electOfflineLeaders, uncleanPolicy } from "../metadata/replication-control.ts";
+import { electOfflineLeaders, rebalanceLeaders, uncleanPolicy } from "../metadata/replication-control.ts";
 import { type ControllerCommand, type ControllerCommandResult, type MetadataManager, NotControllerError } from "../metadata/metadata-manager.ts";
 import { randomUuid } from "../metadata/uuid.ts";
 import type { CancelTimer, Clock } from "../platform/clock.ts";
@@ -319,6 +321,7 @@ export class ControllerDuties {
   readonly uncleanDefault: boolean;
 
   #idleTimer: CancelTimer | null = null;
+  #rebalanceTimer: CancelTimer | null = null;
 
   constructor(opts: {
     metadata: MetadataManager;
@@ -330,6 +333,8 @@ export class ControllerDuties {
     uncleanDefault?: boolean;
     /** metadata.max.idle.interval.ms: a no-op record when nothing was committed for this long (0: never). */
     idleIntervalMs?: number;
+    /** auto.leader.rebalance.enable with its interval and leader.imbalance.per.broker.percentage; absent: off. */
+    leaderRebalance?: { intervalMs: number; imbalancePercentage: number };
   }) {
     this.uncleanDefault = opts.uncleanDefault ?? false;
     this.#metadata = opts.metadata;
@@ -369,6 +374,30 @@ export class ControllerDuties {
       };
       this.#idleTimer = opts.clock.schedule(idleMs, idle);
     }
+    const rebalance = opts.leaderRebalance;
+    if (rebalance !== undefined) {
+      if (!(rebalance.intervalMs > 0)) throw new Error(`leader rebalance interval ${rebalance.intervalMs}`);
+      const check = (): void => {
+        this.#rebalanceTimer = opts.clock.schedule(rebalance.intervalMs, check);
+        void this.#rebalanceLeaders(rebalance.imbalancePercentage);
+      };
+      this.#rebalanceTimer = opts.clock.schedule(rebalance.intervalMs, check);
+    }
+  }
+
+  /** Preferred-leader balancing: decided on the image, submitted only when there is something to move. */
+  async #rebalanceLeaders(percentage: number): Promise<void> {
+    this.#noteLeadership();
+    if (!this.#wasLeader || rebalanceLeaders(this.#metadata.image, percentage).length === 0) return;
+    try {
+      const moved = await this.#metadata.submit((c) => {
+        const records = rebalanceLeaders(c.image, percentage);
+        return { records, response: records.length, atomic: false };
+      });
+      if (moved > 0) this.#log.info("moved leadership back to preferred replicas", { partitions: moved });
+    } catch (error) {
+      if (!(error instanceof NotControllerError)) this.#log.error("preferred leader balancing failed", { error: error instanceof Error ? error.message : String(error) });
+    }
   }
 
   /** A heartbeat answered here (from the controller listener or this node's own broker). */
@@ -384,6 +413,8 @@ export class ControllerDuties {
     this.#timer = null;
     this.#idleTimer?.();
     this.#idleTimer = null;
+    this.#rebalanceTimer?.();
+    this.#rebalanceTimer = null;
   }
 
   #noteLeadership(): void {

@@ -18,7 +18,7 @@ import { bunCompression } from "../platform/bun/compression.ts";
 import { METADATA_TOPIC } from "../metadata/log-store.ts";
 import { StandardAuthorizer } from "../metadata/authorizer.ts";
 import { MetadataManager } from "../metadata/metadata-manager.ts";
-import { type AlterPartitionSender, ReplicaManager } from "../replication/replica-manager.ts";
+import { ReplicaManager } from "../replication/replica-manager.ts";
 import { NodeClient } from "../client/node-client.ts";
 import { alterPartition as alterPartitionDecision } from "../metadata/replication-control.ts";
 import type { Uuid } from "../metadata/uuid.ts";
@@ -38,6 +38,8 @@ import type { ApiHandler } from "./handlers/handler.ts";
 import { controllerHandlers, handlers } from "./handlers/index.ts";
 import { quorumHandlers } from "./handlers/quorum-apis.ts";
 import { BrokerLifecycle, ControllerDuties, ControllerLink } from "./cluster.ts";
+import { AlterPartitionBatcher, type AlterPartitionTransport } from "./alter-partition-batcher.ts";
+import type { TopicData as AlterPartitionTopic } from "../protocol/messages/alter-partition-request.ts";
 import { openQuorum, type Quorum } from "./quorum.ts";
 import type { BrokerServices, BrokerSettings } from "./services.ts";
 import { peekRequestHeader } from "../protocol/header.ts";
@@ -203,6 +205,8 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
   });
   const link = new ControllerLink(quorum, nodeId, platform.clock, Math.max(config.get("controller.quorum.request.timeout.ms") * 5, 10_000), config.get("controller.quorum.request.timeout.ms"));
   metadata.setRemoteController(link.remote);
+  // A longer interval than a year is as good as never, and the milliseconds stay a safe timer value.
+  const rebalanceIntervalSecondsMax = 365 * 86_400;
   const duties = new ControllerDuties({
     metadata,
     quorum,
@@ -211,6 +215,9 @@ async function assemble(broker: Broker, ctx: BrokerContext, platform: BrokerPlat
     sessionTimeoutMs: config.get("broker.session.timeout.ms"),
     uncleanDefault: config.get("unclean.leader.election.enable"),
     idleIntervalMs: config.get("metadata.max.idle.interval.ms"),
+    ...(config.get("auto.leader.rebalance.enable")
+      ? { leaderRebalance: { intervalMs: Math.min(config.get("leader.imbalance.check.interval.seconds"), rebalanceIntervalSecondsMax) * 1000, imbalancePercentage: config.get("leader.imbalance.per.broker.percentage") } }
+      : {}),
     checkIntervalMs: Math.max(100, Math.floor(config.get("broker.heartbeat.interval.ms") / 2)),
   });
   broker.addShutdownHook("controller duties", () => duties.close());
@@ -368,37 +375,35 @@ function startReplication(
     config: { clientId: `broker-${nodeId}-fetcher`, requestTimeoutMs: socketTimeoutMs },
     log: log.child({ component: "replica-client" }),
   });
-  const alterPartition: AlterPartitionSender = async (item) => {
+  // ISR changes go to the controller batched: one AlterPartition for every partition that
+  // changed in the same turn, or while the previous request was in flight.
+  const alterPartitions: AlterPartitionTransport = async (items) => {
     const epoch = brokerEpoch();
     if (link.isLocal()) {
-      const r = await metadata.submit((c) => alterPartitionDecision(c, nodeId, epoch, [{ ...item, topicId: item.topicId as Uuid, topicName: null }]));
-      return r.errorCode !== ErrorCode.NONE ? r.errorCode : (r.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR);
+      const r = await metadata.submit((c) => alterPartitionDecision(c, nodeId, epoch, items.map((item) => ({ ...item, topicId: item.topicId as Uuid, topicName: null }))));
+      return items.map((_, i) => (r.errorCode !== ErrorCode.NONE ? r.errorCode : (r.partitions[i]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR)));
     }
-    const answer = await link.send(ApiKeys.AlterPartition, {
-      brokerId: nodeId,
-      brokerEpoch: epoch,
-      topics: [
-        {
-          topicName: "",
-          topicId: item.topicId,
-          partitions: [
-            {
-              partitionIndex: item.partition,
-              leaderEpoch: item.leaderEpoch,
-              newIsr: [],
-              newIsrWithEpochs: item.newIsr.map((m) => ({ brokerId: m.brokerId, brokerEpoch: m.brokerEpoch, _unknownTaggedFields: undefined })),
-              leaderRecoveryState: 0,
-              partitionEpoch: item.partitionEpoch,
-              _unknownTaggedFields: undefined,
-            },
-          ],
-          _unknownTaggedFields: undefined,
-        },
-      ],
-    }, 3);
-    const body = answer.body;
-    return body.errorCode !== ErrorCode.NONE ? body.errorCode : (body.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR);
+    const byTopic = new Map<string, AlterPartitionTopic>();
+    for (const item of items) {
+      let t = byTopic.get(item.topicId);
+      if (t === undefined) byTopic.set(item.topicId, (t = { topicName: "", topicId: item.topicId, partitions: [], _unknownTaggedFields: undefined }));
+      t.partitions.push({
+        partitionIndex: item.partition,
+        leaderEpoch: item.leaderEpoch,
+        newIsr: [],
+        newIsrWithEpochs: item.newIsr.map((m) => ({ brokerId: m.brokerId, brokerEpoch: m.brokerEpoch, _unknownTaggedFields: undefined })),
+        leaderRecoveryState: 0,
+        partitionEpoch: item.partitionEpoch,
+        _unknownTaggedFields: undefined,
+      });
+    }
+    const body = (await link.send(ApiKeys.AlterPartition, { brokerId: nodeId, brokerEpoch: epoch, topics: [...byTopic.values()] }, 3)).body;
+    const codes = new Map<string, number>();
+    for (const t of body.topics) for (const p of t.partitions) codes.set(`${t.topicId}:${p.partitionIndex}`, p.errorCode);
+    return items.map((item) => (body.errorCode !== ErrorCode.NONE ? body.errorCode : (codes.get(`${item.topicId}:${item.partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR)));
   };
+  const alterPartitionBatcher = new AlterPartitionBatcher(platform.clock, alterPartitions);
+  const alterPartition = alterPartitionBatcher.send;
   replicas.startReplication({
     client,
     listenerName,

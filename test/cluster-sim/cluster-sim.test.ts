@@ -37,6 +37,9 @@ describe("cluster simulation", () => {
     snapshotsLoaded: 0,
     logStartMoves: 0,
     snapshotsChecked: 0,
+    reassignments: 0,
+    electionsAnswered: 0,
+    leadersElected: 0,
   };
   for (let first = 1; first <= ciSeeds; first += chunk) {
     const last = Math.min(ciSeeds, first + chunk - 1);
@@ -60,6 +63,9 @@ describe("cluster simulation", () => {
         totals.snapshotsLoaded += r.stats.snapshotsLoaded;
         totals.logStartMoves += r.stats.logStartMoves;
         totals.snapshotsChecked += r.stats.snapshotsChecked;
+        totals.reassignments += r.stats.reassignmentsAcked;
+        totals.electionsAnswered += r.stats.electionsAnswered;
+        totals.leadersElected += r.stats.leadersElected;
         if (!r.ok) failures.push(`seed ${seed} [${r.invariant}] ${r.failure}\n  replay: ${replayCommand(options)}`);
       }
       totals.wallMs += performance.now() - started;
@@ -73,11 +79,14 @@ describe("cluster simulation", () => {
       `cluster simulation: ${ciSeeds} seeds x ${ciSteps} fault steps: ${totals.steps} steps (${totals.timers} timers), ${Math.round(totals.simulatedMs / 1000)} s simulated, ` +
         `${totals.elections} elections, ${totals.crashes} crashes, ${totals.pauses} pauses, ${totals.partitions} partitions, ${totals.fencings} fencings, ` +
         `${totals.acked} changes acknowledged, recovery after the faults at most ${totals.recoveryMsMax} ms, ` +
+        `${totals.reassignments} reassignments acknowledged, ${totals.electionsAnswered} ElectLeaders answered (${totals.leadersElected} leaders elected), ` +
         `${totals.snapshotsTaken} metadata snapshots taken, ${totals.snapshotsLoaded} installed from the leader (FetchSnapshot), ${totals.logStartMoves} log prefixes deleted, ${totals.snapshotsChecked} checked, ` +
         `in ${s.toFixed(1)} s: ${Math.round(totals.steps / s)} steps/s, ${Math.round((ciSeeds / s) * 60)} seeds/min`,
     );
     expect(totals.elections).toBeGreaterThan(ciSeeds);
     expect(totals.crashes).toBeGreaterThan(ciSeeds);
+    expect(totals.reassignments).toBeGreaterThan(ciSeeds / 2);
+    expect(totals.electionsAnswered).toBeGreaterThan(ciSeeds / 2);
     // The small-snapshot seeds (two in five) snapshot, delete log prefixes and install snapshots.
     expect(totals.snapshotsTaken).toBeGreaterThan(ciSeeds);
     expect(totals.logStartMoves).toBeGreaterThan(ciSeeds / 2);

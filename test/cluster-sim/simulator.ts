@@ -12,9 +12,11 @@
  * Then the checker runs.
  *
  * Workload: a client on its own host sends CreateTopics (new names, now and then an old one),
- * CreatePartitions, IncrementalAlterConfigs (a value no other operation uses) and
- * DeleteTopics (by id) of acknowledged topics, and InitProducerId (idempotent producers) to
- * random nodes; the answers are recorded. A CreateTopics that timed out or met no controller
+ * CreatePartitions, IncrementalAlterConfigs (a value no other operation uses),
+ * AlterPartitionReassignments (random targets of 1-3 brokers, or a cancellation) and
+ * DeleteTopics (by id) of acknowledged topics, ElectLeaders (preferred or unclean, every
+ * partition) and InitProducerId (idempotent producers) to random nodes; the answers are
+ * recorded. Reassigned replicas are created and deleted by the real brokers. A CreateTopics that timed out or met no controller
  * is retried under the same name, as admin clients do.
  *
  * Faults (fault phase), every ~1.5 s of simulated time on average: a node crash — killed
@@ -120,6 +122,8 @@ export interface ClusterSimOptions {
   snapshots?: "kafka" | "small";
   /** False: no random faults (scenario tests drive their own). */
   randomFaults?: boolean;
+  /** More `key=value` settings for every node (scenario tests: e.g. a short leader.imbalance.check.interval.seconds). */
+  extraConfigs?: readonly string[];
   /** Simulated time after the faults stop within which the cluster must serve again. */
   livenessBoundMs?: number;
   /** Every event as a line (replays). */
@@ -147,6 +151,11 @@ export interface ClusterSimStats {
   partitionsAcked: number;
   configsAcked: number;
   deletionsAcked: number;
+  /** AlterPartitionReassignments (a new target or a cancellation) acknowledged. */
+  reassignmentsAcked: number;
+  /** ElectLeaders answers, and the partitions they elected a leader for. */
+  electionsAnswered: number;
+  leadersElected: number;
   producerIds: number;
   opsFailed: number;
   /** Metadata snapshots nodes took of their images (all lives). */
@@ -298,6 +307,9 @@ export class ClusterSimulation {
     topicsAcked: 0,
     partitionsAcked: 0,
     configsAcked: 0,
+    reassignmentsAcked: 0,
+    electionsAnswered: 0,
+    leadersElected: 0,
     deletionsAcked: 0,
     producerIds: 0,
     opsFailed: 0,
@@ -334,6 +346,8 @@ export class ClusterSimulation {
   readonly #acks: Ack[] = [];
   /** `topic|name|value` of every config record committed. */
   readonly #committedConfigs = new Set<string>();
+  /** topicId:partition:replicas of every committed partitionChange that set replicas. */
+  readonly #committedReplicaSets = new Set<string>();
   /** Topics acknowledged and not deleted since: name → id and partitions acknowledged. */
   readonly #ackedTopics = new Map<string, AckedTopic>();
   /** Producer ids handed out → the operation that got it. */
@@ -369,6 +383,7 @@ export class ClusterSimulation {
           `log.dirs=${dataDir}`,
           ...(options.timing === "fast" ? fastTiming : []),
           ...(options.snapshots === "small" ? smallSnapshots : []),
+          ...(options.extraConfigs ?? []),
         ],
       });
       if (!loaded.ok) throw loaded.error;
@@ -587,6 +602,7 @@ export class ClusterSimulation {
         delta.replay(decoded.record, r.offset);
         const rec = decoded.record;
         if (rec.type === "config" && rec.value !== null) this.#committedConfigs.add(`${rec.resourceName}|${rec.name}|${rec.value}`);
+        if (rec.type === "partitionChange" && rec.replicas !== undefined) this.#committedReplicaSets.add(`${rec.topicId}:${rec.partition}:${rec.replicas.join(",")}`);
         last = r.offset;
       }
     } catch (error) {
@@ -829,6 +845,10 @@ export class ClusterSimulation {
       void this.#deleteTopic(via, pickAcked());
     } else if (kind < 52) {
       void this.#initProducerId(via);
+    } else if (acked.length > 0 && kind < 60) {
+      void this.#reassign(via, pickAcked());
+    } else if (kind < 64) {
+      void this.#electLeaders(via);
     } else {
       const reuse = acked.length > 0 && p.int(100) < 25;
       const name = reuse ? pickAcked() : `t${this.#opCount}`;
@@ -948,6 +968,70 @@ export class ClusterSimulation {
     // Later alterations may replace the value: that it was committed is what is checked.
     const key = `${name}|retention.ms|${value}`;
     if (!this.#committedConfigs.has(key)) this.#fail("an acknowledged change is committed when its answer arrives", `op${op} set ${key}, not in the committed log`);
+  }
+
+  /**
+   * Reassigns one partition of an acknowledged topic to 1-3 random brokers (a fifth of the time
+   * cancels instead). Acknowledged: the committed log holds a partitionChange whose replicas
+   * are the target followed by the removed ones (started) or the target alone (completed at
+   * once), or the partition had the target already.
+   */
+  async #reassign(via: number, name: string): Promise<void> {
+    const op = this.#opCount++;
+    const known = this.#ackedTopics.get(name)!;
+    const p = this.prng;
+    const partition = p.int(known.partitions);
+    const brokers = this.nodes.map((n) => n.id);
+    let target: number[] | null = null;
+    if (p.int(5) !== 0) {
+      const rf = 1 + p.int(Math.min(3, brokers.length));
+      const pool = brokers.slice();
+      target = [];
+      while (target.length < rf) target.push(pool.splice(p.int(pool.length), 1)[0]!);
+    }
+    this.#opsInFlight++;
+    this.stats.opsSent++;
+    this.#trace(`op${op} AlterPartitionReassignments ${name}-${partition} → ${target === null ? "cancel" : `[${target.join(",")}]`} via n${via}`);
+    const body = { timeoutMs: 8_000, topics: [{ name, partitions: [{ partitionIndex: partition, replicas: target }] }] };
+    const r = await this.client.send(via, ApiKeys.AlterPartitionReassignments, body, { timeoutMs: 10_000 });
+    this.#opsInFlight--;
+    if (!r.ok) {
+      this.stats.opsFailed++;
+      this.#trace(`op${op} failed: ${r.error.kind} ${r.error.message}`);
+      return;
+    }
+    const e = r.body.errorCode !== ErrorCode.NONE ? r.body.errorCode : (r.body.responses[0]?.partitions[0]?.errorCode ?? -1);
+    this.#trace(`op${op} → error ${e}`);
+    if (e !== ErrorCode.NONE) {
+      this.stats.opsFailed++;
+      return;
+    }
+    this.stats.reassignmentsAcked++;
+    if (target === null || this.#deletionsSent.has(known.topicId)) return;
+    const prefix = `${known.topicId}:${partition}:${target.join(",")}`;
+    const committed = [...this.#committedReplicaSets].some((k) => k === prefix || k.startsWith(`${prefix},`));
+    const already = this.#refImage.topicsById.get(known.topicId as never)?.partitions[partition]?.replicas.join(",") === target.join(",");
+    if (!committed && !already) this.#fail("an acknowledged change is committed when its answer arrives", `op${op} reassignment of ${name}-${partition} to [${target.join(",")}] is not in the committed log`);
+  }
+
+  /** ElectLeaders (preferred or unclean) for every partition; the image checks cover what it commits. */
+  async #electLeaders(via: number): Promise<void> {
+    const op = this.#opCount++;
+    const type = this.prng.int(4) === 0 ? 1 : 0;
+    this.#opsInFlight++;
+    this.stats.opsSent++;
+    this.#trace(`op${op} ElectLeaders ${type === 0 ? "preferred" : "unclean"} (all partitions) via n${via}`);
+    const r = await this.client.send(via, ApiKeys.ElectLeaders, { electionType: type, topicPartitions: null, timeoutMs: 8_000 }, { timeoutMs: 10_000 });
+    this.#opsInFlight--;
+    if (!r.ok) {
+      this.stats.opsFailed++;
+      this.#trace(`op${op} failed: ${r.error.kind} ${r.error.message}`);
+      return;
+    }
+    const elected = r.body.replicaElectionResults.reduce((n, t) => n + t.partitionResult.filter((x) => x.errorCode === ErrorCode.NONE).length, 0);
+    this.#trace(`op${op} → error ${r.body.errorCode}, ${elected} elected`);
+    this.stats.electionsAnswered++;
+    this.stats.leadersElected += elected;
   }
 
   /** An idempotent producer's id: no two answers, from any node in any life, may carry the same one. */

@@ -14,9 +14,9 @@ export interface Delivery {
   e: string | null;
 }
 
-/** Starts the Python producer; `stop()` ends it and resolves with every delivery report. */
-export function startProducer(bootstrap: string, topic: string, rate: number): { stop: () => Promise<{ deliveries: Delivery[]; sent: number; undelivered: number }> } {
-  const proc = Bun.spawn(["/usr/bin/python3", script, bootstrap, topic, String(rate)], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+/** Starts the Python producer (to `partition`); `stop()` ends it and resolves with every delivery report. */
+export function startProducer(bootstrap: string, topic: string, rate: number, partition = 0): { stop: () => Promise<{ deliveries: Delivery[]; sent: number; undelivered: number }> } {
+  const proc = Bun.spawn(["/usr/bin/python3", script, bootstrap, topic, String(rate), String(partition)], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   const output = new Response(proc.stdout).text();
   return {
     async stop() {

@@ -1,9 +1,21 @@
 import { describe, expect, test } from "bun:test";
 import { brokerHeartbeat, fenceExpiredBroker, registerBroker } from "../../src/metadata/broker-lifecycle.ts";
-import { applyRecords, type ControllerContext } from "../../src/metadata/controller.ts";
+import { applyRecords, type ControllerContext, createPartitions } from "../../src/metadata/controller.ts";
 import type { MetadataImage } from "../../src/metadata/image.ts";
 import type { MetadataRecord } from "../../src/metadata/records.ts";
-import { alterPartition, electOfflineLeaders, removeBrokerFromPartitions, uncleanPolicy } from "../../src/metadata/replication-control.ts";
+import {
+  alterPartition,
+  alterPartitionReassignments,
+  electLeaders,
+  ElectionType,
+  electOfflineLeaders,
+  leaderImbalance,
+  listPartitionReassignments,
+  rebalanceLeaders,
+  removeBrokerFromPartitions,
+  uncleanPolicy,
+} from "../../src/metadata/replication-control.ts";
+import { imageFromRecords, imageRecords } from "../../src/metadata/image-snapshot.ts";
 import type { Uuid } from "../../src/metadata/uuid.ts";
 import { SeededPrng } from "../../src/platform/prng.ts";
 import { ErrorCode } from "../../src/protocol/errors.ts";
@@ -143,5 +155,190 @@ describe("AlterPartition validation", () => {
     expect(alterPartition(ctx(fenced3), 1, 1, [item()]).response.partitions[0]!.errorCode).toBe(ErrorCode.INELIGIBLE_REPLICA);
     const shrink = alterPartition(ctx(img), 1, 1, [item({ newIsr: [{ brokerId: 1, brokerEpoch: 1 }] })]);
     expect(shrink.response.partitions[0]).toMatchObject({ errorCode: ErrorCode.NONE, isr: [1], partitionEpoch: 1 });
+  });
+});
+
+describe("ElectLeaders", () => {
+  test("preferred: the first replica takes the lead when it is in the ISR and live; otherwise a per-partition error", () => {
+    const img = image(
+      [
+        { replicas: [1, 2, 3], isr: [1, 2, 3], leader: 2 }, // elected
+        { replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1 }, // not needed
+        { replicas: [3, 2], isr: [2], leader: 2 }, // 3 not in the ISR
+        { replicas: [4, 2], isr: [4, 2], leader: 2 }, // 4 fenced
+      ],
+      [4],
+    );
+    const targets = [0, 1, 2, 3, 9].map((partition) => ({ topic: "t", partition }));
+    const r = electLeaders(ctx(img), ElectionType.PREFERRED, targets);
+    expect(r.response.map((o) => o.errorCode)).toEqual([
+      ErrorCode.NONE,
+      ErrorCode.ELECTION_NOT_NEEDED,
+      ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE,
+      ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE,
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    ]);
+    expect(r.records).toEqual([{ type: "partitionChange", topicId, partition: 0, isr: [1, 2, 3], leader: 1 }]);
+    expect(applyRecords(img, r.records).partition("t", 0)).toMatchObject({ leader: 1, leaderEpoch: 1, partitionEpoch: 1 });
+    // Every partition: those needing no election are left out of the answer.
+    const all = electLeaders(ctx(img), ElectionType.PREFERRED, null);
+    expect(all.response.map((o) => `${o.partition}:${o.errorCode}`)).toEqual([`0:${ErrorCode.NONE}`, `2:${ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE}`, `3:${ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE}`]);
+  });
+
+  test("unclean: an offline partition gets a live ISR member, else any live replica with ISR = [itself], whatever the config says", () => {
+    const img = image(
+      [
+        { replicas: [1, 2], isr: [1], leader: 1 }, // has a leader
+        { replicas: [1, 2], isr: [1], leader: 1 }, // goes offline: 1 fenced, 2 out of sync
+        { replicas: [3, 1], isr: [1, 3], leader: 1 }, // goes offline? no: 3 in the ISR and live
+        { replicas: [1, 4], isr: [1], leader: 1 }, // goes offline, 4 fenced: nothing eligible
+      ],
+      [4],
+    );
+    const down = applyRecords(img, [
+      { type: "brokerFencing", brokerId: 1, brokerEpoch: 1, fenced: true },
+      { type: "partitionChange", topicId, partition: 1, leader: -1 },
+      { type: "partitionChange", topicId, partition: 2, leader: -1, isr: [1, 3] },
+      { type: "partitionChange", topicId, partition: 3, leader: -1 },
+      { type: "partitionChange", topicId, partition: 0, leader: 2, isr: [2] },
+    ]);
+    const r = electLeaders(ctx(down), ElectionType.UNCLEAN, [0, 1, 2, 3].map((partition) => ({ topic: "t", partition })));
+    expect(r.response.map((o) => o.errorCode)).toEqual([ErrorCode.ELECTION_NOT_NEEDED, ErrorCode.NONE, ErrorCode.NONE, ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE]);
+    expect(r.records).toEqual([
+      { type: "partitionChange", topicId, partition: 1, isr: [2], leader: 2 },
+      { type: "partitionChange", topicId, partition: 2, isr: [1, 3], leader: 3 },
+    ]);
+    expect(r.atomic).toBe(false);
+  });
+
+  test("leader balancing moves leadership back to preferred replicas of brokers above the imbalance percentage", () => {
+    // Broker 1 prefers 4 partitions and leads 1 (75% imbalance); broker 2 prefers 2, leads both.
+    const img = image(
+      [
+        { replicas: [1, 2], isr: [1, 2], leader: 1 },
+        { replicas: [1, 2], isr: [1, 2], leader: 2 },
+        { replicas: [1, 2], isr: [2], leader: 2 }, // 1 not in the ISR: stays
+        { replicas: [1, 3], isr: [1, 3], leader: 3 },
+        { replicas: [2, 1], isr: [2, 1], leader: 2 },
+        { replicas: [2, 1], isr: [2, 1], leader: 2 },
+      ],
+    );
+    expect(leaderImbalance(img).get(1)).toEqual({ preferred: 4, notLed: 3 });
+    expect(leaderImbalance(img).get(2)).toEqual({ preferred: 2, notLed: 0 });
+    const records = rebalanceLeaders(img, 10);
+    expect(records).toEqual([
+      { type: "partitionChange", topicId, partition: 1, isr: [1, 2], leader: 1 },
+      { type: "partitionChange", topicId, partition: 3, isr: [1, 3], leader: 1 },
+    ]);
+    expect(rebalanceLeaders(img, 75)).toEqual([]); // 75% is not above 75%
+    expect(rebalanceLeaders(applyRecords(img, records), 10)).toEqual([]); // 1 of 4 is left: 25% > 10%, but not electable
+  });
+});
+
+describe("partition reassignment (KIP-455)", () => {
+  const at = (img: MetadataImage) => img.partition("t", 0)!;
+  const reassign = (img: MetadataImage, replicas: number[] | null) => alterPartitionReassignments(ctx(img), [{ topic: "t", partition: 0, replicas }]);
+  const expand = (img: MetadataImage, leader: number, isr: number[]) =>
+    alterPartition(ctx(img), leader, 1, [{ topicId, topicName: null, partition: 0, leaderEpoch: at(img).leaderEpoch, partitionEpoch: at(img).partitionEpoch, newIsr: isr.map((brokerId) => ({ brokerId, brokerEpoch: 1 })) }]);
+
+  test("{1,2,3} → {2,3,4}: 4 is added, joins the ISR through AlterPartition, then 1 leaves and the leadership moves off it", () => {
+    const img = image([{ replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1 }]);
+    const started = reassign(img, [2, 3, 4]);
+    expect(started.response[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(started.records).toEqual([{ type: "partitionChange", topicId, partition: 0, replicas: [2, 3, 4, 1], isr: [1, 2, 3], addingReplicas: [4], removingReplicas: [1] }]);
+    const moving = applyRecords(img, started.records);
+    expect(at(moving)).toMatchObject({ replicas: [2, 3, 4, 1], addingReplicas: [4], removingReplicas: [1], leader: 1, leaderEpoch: 0, partitionEpoch: 1 });
+    expect(listPartitionReassignments(moving, null)).toEqual([{ topic: "t", partition: 0, replicas: [2, 3, 4, 1], addingReplicas: [4], removingReplicas: [1] }]);
+    // A snapshot keeps the reassignment.
+    expect(at(imageFromRecords(imageRecords(moving), moving.offset))).toEqual(at(moving));
+    // 4 caught up: the leader (1) adds it; the same record ends the reassignment and elects 2.
+    const joined = expand(moving, 1, [1, 2, 3, 4]);
+    expect(joined.response.partitions[0]).toMatchObject({ errorCode: ErrorCode.NONE, leaderId: 2, leaderEpoch: 1, isr: [2, 3, 4], partitionEpoch: 2 });
+    expect(joined.records).toEqual([{ type: "partitionChange", topicId, partition: 0, replicas: [2, 3, 4], isr: [2, 3, 4], addingReplicas: [], removingReplicas: [], leader: 2 }]);
+    const done = applyRecords(moving, joined.records);
+    expect(at(done)).toEqual({ topicId, partition: 0, replicas: [2, 3, 4], isr: [2, 3, 4], leader: 2, leaderEpoch: 1, partitionEpoch: 2 });
+    expect(listPartitionReassignments(done, null)).toEqual([]);
+  });
+
+  test("an ISR change short of the target keeps the reassignment going; the leader stays when it is kept", () => {
+    const img = image([{ replicas: [1, 2], isr: [1, 2], leader: 1 }]);
+    const moving = applyRecords(img, reassign(img, [1, 3, 4]).records);
+    expect(at(moving)).toMatchObject({ replicas: [1, 3, 4, 2], addingReplicas: [3, 4], removingReplicas: [2] });
+    const partly = expand(moving, 1, [1, 2, 3]);
+    expect(partly.records).toEqual([{ type: "partitionChange", topicId, partition: 0, isr: [1, 2, 3] }]);
+    const done = expand(applyRecords(moving, partly.records), 1, [1, 2, 3, 4]);
+    expect(done.records).toEqual([{ type: "partitionChange", topicId, partition: 0, replicas: [1, 3, 4], isr: [1, 3, 4], addingReplicas: [], removingReplicas: [] }]);
+    expect(done.response.partitions[0]).toMatchObject({ leaderId: 1, leaderEpoch: 0 });
+  });
+
+  test("the replication factor changes: a shrink within the ISR completes at once, a growth adds a replica", () => {
+    const img = image([{ replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1 }]);
+    const shrink = reassign(img, [2, 3]);
+    expect(shrink.records).toEqual([{ type: "partitionChange", topicId, partition: 0, replicas: [2, 3], isr: [2, 3], addingReplicas: [], removingReplicas: [], leader: 2 }]);
+    expect(at(applyRecords(img, shrink.records))).toEqual({ topicId, partition: 0, replicas: [2, 3], isr: [2, 3], leader: 2, leaderEpoch: 1, partitionEpoch: 1 });
+    const grow = reassign(img, [1, 2, 3, 4]);
+    expect(grow.records).toEqual([{ type: "partitionChange", topicId, partition: 0, replicas: [1, 2, 3, 4], isr: [1, 2, 3], addingReplicas: [4], removingReplicas: [] }]);
+    // The same assignment again, with nothing ongoing: nothing to do.
+    expect(reassign(img, [1, 2, 3])).toMatchObject({ records: [], response: [{ errorCode: ErrorCode.NONE }] });
+  });
+
+  test("cancelling goes back to the original replicas (added ones leave the ISR); a new target replaces an ongoing one from the original", () => {
+    const img = image([{ replicas: [1, 2, 3], isr: [1, 2], leader: 1 }]); // 3 out of sync
+    expect(reassign(img, null).response[0]!.errorCode).toBe(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS);
+    const moving = applyRecords(img, reassign(img, [2, 3, 4]).records);
+    // 4 joins; 3 has not: the reassignment goes on.
+    const withFour = applyRecords(moving, expand(moving, 1, [1, 2, 4]).records);
+    expect(at(withFour)).toMatchObject({ isr: [1, 2, 4], addingReplicas: [4], removingReplicas: [1] });
+    const cancel = reassign(withFour, null);
+    // The original replicas in the reassignment's order (the target's first).
+    expect(cancel.records).toEqual([{ type: "partitionChange", topicId, partition: 0, replicas: [2, 3, 1], isr: [1, 2], addingReplicas: [], removingReplicas: [] }]);
+    const back = at(applyRecords(withFour, cancel.records));
+    expect(back).toMatchObject({ replicas: [2, 3, 1], isr: [1, 2], leader: 1 });
+    expect(back.addingReplicas).toBeUndefined();
+    // Replaced: {2,3,4} → {1,4}: the original {1,2,3} is the base again.
+    const replaced = reassign(moving, [1, 4]);
+    expect(replaced.records).toEqual([{ type: "partitionChange", topicId, partition: 0, replicas: [1, 4, 2, 3], isr: [1, 2], addingReplicas: [4], removingReplicas: [2, 3] }]);
+    // Where 4 is in the ISR already, the replacement {1,4} is complete at once.
+    const finished = reassign(withFour, [1, 4]);
+    expect(finished.records).toEqual([{ type: "partitionChange", topicId, partition: 0, replicas: [1, 4], isr: [1, 4], addingReplicas: [], removingReplicas: [] }]);
+  });
+
+  test("CreatePartitions on a topic being reassigned takes the target's replication factor, with replicas for the new partitions", () => {
+    const img = image([{ replicas: [1, 2], isr: [1, 2], leader: 1 }]);
+    const moving = applyRecords(img, reassign(img, [2, 3, 4]).records);
+    expect(at(moving).replicas.length).toBe(4);
+    const grown = createPartitions(ctx(moving), [{ name: "t", count: 3, assignments: null }], false);
+    expect(grown.response[0]!.errorCode).toBe(ErrorCode.NONE);
+    const next = applyRecords(moving, grown.records);
+    for (const p of next.topic("t")!.partitions.slice(1)) {
+      expect(p.replicas.length).toBe(3);
+      expect(p.isr).toEqual(p.replicas);
+      expect(p.leader).toBe(p.replicas[0]!);
+    }
+  });
+
+  test("an unclean election prefers a replica the reassignment is not adding", () => {
+    const img = image([{ replicas: [1, 2], isr: [1], leader: 1 }]);
+    // [3, 2] with 3 added: replicas [3, 2, 1]; 1 (the only ISR member) goes away.
+    const moving = applyRecords(img, reassign(img, [3, 2]).records);
+    expect(at(moving)).toMatchObject({ replicas: [3, 2, 1], addingReplicas: [3], removingReplicas: [1] });
+    const on = uncleanPolicy(moving, true);
+    expect(removeBrokerFromPartitions(moving, 1, on)).toEqual([{ type: "partitionChange", topicId, partition: 0, isr: [2], leader: 2 }]);
+    const fenced2 = applyRecords(moving, [{ type: "brokerFencing", brokerId: 2, brokerEpoch: 1, fenced: true }]);
+    expect(removeBrokerFromPartitions(fenced2, 1, on)).toEqual([{ type: "partitionChange", topicId, partition: 0, isr: [3], leader: 3 }]);
+  });
+
+  test("bad targets are refused per partition without records", () => {
+    const img = image([{ replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1 }]);
+    const r = alterPartitionReassignments(ctx(img), [
+      { topic: "t", partition: 0, replicas: [] },
+      { topic: "t", partition: 0, replicas: [1, 2] },
+      { topic: "t", partition: 3, replicas: [1] },
+      { topic: "nope", partition: 0, replicas: [1] },
+    ]);
+    expect(r.records).toEqual([]);
+    expect(r.response.map((o) => o.errorCode)).toEqual([ErrorCode.INVALID_REPLICA_ASSIGNMENT, ErrorCode.INVALID_REQUEST, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
+    expect(reassign(img, [1, 1]).response[0]!.errorCode).toBe(ErrorCode.INVALID_REPLICA_ASSIGNMENT);
+    expect(reassign(img, [1, 9]).response[0]!.errorCode).toBe(ErrorCode.INVALID_REPLICA_ASSIGNMENT);
   });
 });

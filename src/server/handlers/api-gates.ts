@@ -19,6 +19,8 @@
  *   IDEMPOTENT_WRITE or WRITE on some topic (Kafka 3+).
  * - DescribeCluster, DescribeLogDirs, DescribeQuorum, DescribeAcls: CLUSTER DESCRIBE;
  *   CreateAcls, DeleteAcls: CLUSTER ALTER.
+ * - ElectLeaders, AlterPartitionReassignments: CLUSTER ALTER; ListPartitionReassignments:
+ *   CLUSTER DESCRIBE.
  * Denied items are added after the handler's own, as Kafka does.
  */
 import { AclOperation as Op, CLUSTER_RESOURCE_NAME, ResourceType as Res } from "../../metadata/acl.ts";
@@ -408,6 +410,15 @@ const deleteAcls: Gate<typeof ApiKeys.DeleteAcls> = (request, _ctx, authz) =>
         },
       };
 
+const electLeaders: Gate<typeof ApiKeys.ElectLeaders> = (_request, _ctx, authz) =>
+  cluster(authz, Op.ALTER) ? null : { answer: { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, replicaElectionResults: [] } };
+
+const alterPartitionReassignments: Gate<typeof ApiKeys.AlterPartitionReassignments> = (_request, _ctx, authz) =>
+  cluster(authz, Op.ALTER) ? null : { answer: { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: null, responses: [] } };
+
+const listPartitionReassignments: Gate<typeof ApiKeys.ListPartitionReassignments> = (_request, _ctx, authz) =>
+  cluster(authz, Op.DESCRIBE) ? null : { answer: { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: null, topics: [] } };
+
 /** The gate of every API that has one. */
 export const apiGates: { readonly [K in ApiKey]?: Gate<K> } = {
   [ApiKeys.Produce]: produce,
@@ -440,4 +451,7 @@ export const apiGates: { readonly [K in ApiKey]?: Gate<K> } = {
   [ApiKeys.DescribeAcls]: describeAcls,
   [ApiKeys.CreateAcls]: createAcls,
   [ApiKeys.DeleteAcls]: deleteAcls,
+  [ApiKeys.ElectLeaders]: electLeaders,
+  [ApiKeys.AlterPartitionReassignments]: alterPartitionReassignments,
+  [ApiKeys.ListPartitionReassignments]: listPartitionReassignments,
 };

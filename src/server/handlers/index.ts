@@ -37,6 +37,9 @@ import { createAclsHandler } from "./create-acls.ts";
 import { describeAclsHandler } from "./describe-acls.ts";
 import { deleteAclsHandler } from "./delete-acls.ts";
 import { apiGates } from "./api-gates.ts";
+import { electLeadersHandler } from "./elect-leaders.ts";
+import { alterPartitionReassignmentsHandler } from "./alter-partition-reassignments.ts";
+import { listPartitionReassignmentsHandler } from "./list-partition-reassignments.ts";
 import { gated, type Gate } from "./authorize.ts";
 import type { ApiKey } from "../../protocol/messages/index.ts";
 
@@ -89,6 +92,9 @@ served.push(forwardedToController(removeRaftVoterHandler) as ApiHandler);
 served.push(describeAclsHandler as ApiHandler);
 served.push(forwardedToController(createAclsHandler) as ApiHandler);
 served.push(forwardedToController(deleteAclsHandler) as ApiHandler);
+served.push(forwardedToController(electLeadersHandler) as ApiHandler);
+served.push(forwardedToController(alterPartitionReassignmentsHandler) as ApiHandler);
+served.push(listPartitionReassignmentsHandler as ApiHandler);
 
 /**
  * The controller listener's APIs besides the Raft ones (quorum-apis.ts): what brokers send
@@ -113,4 +119,6 @@ controllerServed.push(
   createAclsHandler as ApiHandler,
   deleteAclsHandler as ApiHandler,
   alterPartitionHandler as ApiHandler,
+  electLeadersHandler as ApiHandler,
+  alterPartitionReassignmentsHandler as ApiHandler,
 );

@@ -2,7 +2,9 @@
 replication test and bench: produces `value-<n>` records to partition 0 of a topic at a
 steady rate until stdin closes or a line arrives on it, then flushes.
 
-    /usr/bin/python3 replication_producer.py <bootstrap> <topic> <records-per-second>
+    /usr/bin/python3 replication_producer.py <bootstrap> <topic> <records-per-second> [<partition>]
+
+(partition 0 unless given).
 
 Prints one JSON line per delivery report, in delivery order:
     {"v": "value-17", "o": 17, "t": <monotonic ms>, "e": null | "<error>"}
@@ -18,6 +20,7 @@ from confluent_kafka import Producer
 
 def main():
     bootstrap, topic, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    partition = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     p = Producer({
         "bootstrap.servers": bootstrap,
         "enable.idempotence": True,
@@ -50,7 +53,7 @@ def main():
             break
         now = time.monotonic()
         if now >= next_at:
-            p.produce(topic, value=("value-%d" % sent).encode(), partition=0, on_delivery=report)
+            p.produce(topic, value=("value-%d" % sent).encode(), partition=partition, on_delivery=report)
             sent += 1
             next_at += interval
         p.poll(min(max(next_at - time.monotonic(), 0), 0.05))

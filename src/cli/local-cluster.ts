@@ -38,10 +38,15 @@ export async function runLocalCluster(args: readonly string[], fail: (code: numb
   if (!existsSync(idFile)) writeFileSync(idFile, `${clusterId}\n`);
 
   const ports: { client: number; controller: number }[] = [];
+  const taken = new Set<number>();
   for (let id = 1; id <= nodes; id++) {
     const props = join(dir, `node-${id}`, "server.properties");
     const known = existsSync(props) ? /listeners=PLAINTEXT:\/\/127\.0\.0\.1:(\d+),CONTROLLER:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(props, "utf8")) : null;
-    ports.push(known !== null ? { client: Number(known[1]), controller: Number(known[2]) } : { client: await freePort(), controller: await freePort() });
+    const client = known !== null ? Number(known[1]) : await freePort(taken);
+    taken.add(client);
+    const controller = known !== null ? Number(known[2]) : await freePort(taken);
+    taken.add(controller);
+    ports.push({ client, controller });
   }
   const voters = ports.map((p, i) => `${i + 1}@127.0.0.1:${p.controller}`).join(",");
   const children: { id: number; proc: ReturnType<typeof Bun.spawn>; ready: boolean }[] = [];
@@ -121,8 +126,24 @@ async function watchStdout(child: { id: number; proc: ReturnType<typeof Bun.spaw
   }
 }
 
-/** A free TCP port on 127.0.0.1 (bound, read, released). */
-async function freePort(): Promise<number> {
+/**
+ * A free TCP port on 127.0.0.1 below Linux's ephemeral range (32768-60999), checked by binding
+ * it once. The ports are kept in the nodes' properties for every later start; one from the
+ * ephemeral range could be in use by any outgoing connection at that time (the nodes' own
+ * connections to each other included), and the node would not start. Falls back to a port the
+ * OS picks when nothing in 20000..32767 is free.
+ */
+async function freePort(taken: ReadonlySet<number>): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + (cryptoPrng.nextU32() % 12_768);
+    if (taken.has(port)) continue;
+    try {
+      Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+      return port;
+    } catch {
+      // in use: try another
+    }
+  }
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = server.port;
   server.stop(true);

@@ -371,6 +371,8 @@ export interface BrokerConfigValidator {
   checkSet(values: ReadonlyMap<string, string>): ItemError | null;
   /** APPEND / SUBTRACT apply to list configs only. */
   isList(name: string): boolean;
+  /** A list config's default, the value APPEND/SUBTRACT start from when the resource sets none. */
+  listDefault?(name: string): string;
 }
 
 export function alterConfigs(
@@ -413,7 +415,11 @@ export function alterConfigs(
           if (!isList) {
             return fail(err(ErrorCode.INVALID_CONFIG, `${o.name} is not a list config; APPEND/SUBTRACT apply to lists`));
           }
-          const items = listOf(next.get(o.name) ?? undefined);
+          // With no value set on the resource, the list starts from the config's default, as in
+          // Kafka: APPEND compact to an unset cleanup.policy gives "delete,compact", and the
+          // SUBTRACT that follows gives "delete" back, not an empty policy.
+          const fallback = a.resourceType === "topic" ? TOPIC_CONFIGS.get(o.name)?.defaultValue : validateBrokerConfig.listDefault?.(o.name);
+          const items = listOf(next.get(o.name) ?? fallback);
           const change = listOf(o.value ?? "");
           const result = o.op === ConfigOp.APPEND ? [...items, ...change.filter((x) => !items.includes(x))] : items.filter((x) => !change.includes(x));
           next.set(o.name, result.join(","));

@@ -139,6 +139,7 @@ export const dynamicConfigValidator: BrokerConfigValidator = {
   check: (name, value, resourceName) => dynamicConfigProblem(name, value, resourceName !== ""),
   checkSet: (values) => dynamicConfigSetProblem(values),
   isList: (name) => isConfigName(name) && (configDefs[name] as ConfigDef<unknown>).type === "LIST",
+  listDefault: (name) => (isConfigName(name) ? ((configDefs[name] as ConfigDef<unknown>).defaultText ?? "") : ""),
 };
 
 export interface ConfigSynonym {

@@ -15,11 +15,26 @@ import { ApiKeys } from "../../src/protocol/messages/index.ts";
 import type { DescribeQuorumResponse } from "../../src/protocol/messages/describe-quorum-response.ts";
 import { BrokerProcess, ok, run, text } from "./broker-process.ts";
 
-/** Ports the OS calls free right now (bound to port 0 and released). */
+/**
+ * Ports free right now, chosen below the kernel's ephemeral range (32768-60999 on Linux): a
+ * port the OS hands out for port 0 comes from that range, and so does the local port of every
+ * outgoing connection, so between the pick and the node's bind another process — or an earlier
+ * node of the same cluster connecting to its peers — could take it (EADDRINUSE). Below 32768
+ * only explicit binds compete. Each is checked by binding it once and releasing it.
+ */
 export function freePorts(count: number): number[] {
-  const listeners = Array.from({ length: count }, () => Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } }));
-  const ports = listeners.map((l) => l.port);
-  for (const l of listeners) l.stop(true);
+  const ports: number[] = [];
+  for (let tries = 0; ports.length < count; tries++) {
+    if (tries > 10_000) throw new Error(`freePorts: no ${count} free ports in 20000..32767`);
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    if (ports.includes(port)) continue;
+    try {
+      Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+      ports.push(port);
+    } catch {
+      // taken: try another
+    }
+  }
   return ports;
 }
 

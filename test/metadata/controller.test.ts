@@ -172,7 +172,8 @@ describe("deleteTopics, createPartitions, alterConfigs, producer ids", () => {
     );
     expect(inc.response[0]!.errorCode).toBe(0);
     let next = applyRecords(image, inc.records);
-    expect(next.configsOf("topic", "t").get("cleanup.policy")).toBe("compact");
+    // APPEND to an unset list starts from its default ("delete"), as Kafka does
+    expect(next.configsOf("topic", "t").get("cleanup.policy")).toBe("delete,compact");
     expect(next.configsOf("topic", "t").get("retention.ms")).toBe("5000");
     const legacy = alterConfigs(
       ctxOf(next),

@@ -23,6 +23,7 @@ afterEach(() => {
 const SET = 0;
 const DELETE = 1;
 const APPEND = 2;
+const SUBTRACT = 3;
 const BROKER = 4;
 
 async function start(brokerConfigs: Record<string, string> = {}): Promise<TestBroker> {
@@ -122,8 +123,12 @@ describe("which broker configs may change", () => {
     expect(logger.errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect(logger.errorMessage).toContain("logger.level");
     // A list config takes APPEND / SUBTRACT.
+    // Unset, the list starts from its default ("delete"), as in Kafka; SUBTRACT gives it back
+    // (librdkafka's 0081 does exactly this and then expects DeleteRecords to work).
     expect((await incremental(br, "", [["log.cleanup.policy", APPEND, "compact"]])).errorCode).toBe(0);
-    expect(br.metadata.image.configsOf("broker", "").get("log.cleanup.policy")).toBe("compact");
+    expect(br.metadata.image.configsOf("broker", "").get("log.cleanup.policy")).toBe("delete,compact");
+    expect((await incremental(br, "", [["log.cleanup.policy", SUBTRACT, "compact"]])).errorCode).toBe(0);
+    expect(br.metadata.image.configsOf("broker", "").get("log.cleanup.policy")).toBe("delete");
   });
 
   test("validateOnly answers as if applied and writes nothing", async () => {

@@ -19,14 +19,17 @@
  *   IDEMPOTENT_WRITE or WRITE on some topic (Kafka 3+).
  * - DescribeCluster, DescribeLogDirs, DescribeQuorum, DescribeAcls: CLUSTER DESCRIBE;
  *   CreateAcls, DeleteAcls: CLUSTER ALTER.
- * - ElectLeaders, AlterPartitionReassignments: CLUSTER ALTER; ListPartitionReassignments:
+ * - ElectLeaders, AlterPartitionReassignments, AddRaftVoter, RemoveRaftVoter: CLUSTER ALTER;
+ *   ListPartitionReassignments:
  *   CLUSTER DESCRIBE.
  * Denied items are added after the handler's own, as Kafka does.
  */
 import { AclOperation as Op, CLUSTER_RESOURCE_NAME, ResourceType as Res } from "../../metadata/acl.ts";
 import type { Uuid } from "../../metadata/uuid.ts";
 import { ErrorCode } from "../../protocol/errors.ts";
+import { defaultAddRaftVoterResponse } from "../../protocol/messages/add-raft-voter-response.ts";
 import { defaultCreateAclsResponse } from "../../protocol/messages/create-acls-response.ts";
+import { defaultRemoveRaftVoterResponse } from "../../protocol/messages/remove-raft-voter-response.ts";
 import { defaultCreatableTopicResult } from "../../protocol/messages/create-topics-response.ts";
 import { defaultDeleteAclsResponse } from "../../protocol/messages/delete-acls-response.ts";
 import { defaultDeleteRecordsPartitionResult } from "../../protocol/messages/delete-records-response.ts";
@@ -419,6 +422,12 @@ const alterPartitionReassignments: Gate<typeof ApiKeys.AlterPartitionReassignmen
 const listPartitionReassignments: Gate<typeof ApiKeys.ListPartitionReassignments> = (_request, _ctx, authz) =>
   cluster(authz, Op.DESCRIBE) ? null : { answer: { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: null, topics: [] } };
 
+const addRaftVoter: Gate<typeof ApiKeys.AddRaftVoter> = (_request, _ctx, authz) =>
+  cluster(authz, Op.ALTER) ? null : { answer: { ...defaultAddRaftVoterResponse(), errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED } };
+
+const removeRaftVoter: Gate<typeof ApiKeys.RemoveRaftVoter> = (_request, _ctx, authz) =>
+  cluster(authz, Op.ALTER) ? null : { answer: { ...defaultRemoveRaftVoterResponse(), errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED } };
+
 /** The gate of every API that has one. */
 export const apiGates: { readonly [K in ApiKey]?: Gate<K> } = {
   [ApiKeys.Produce]: produce,
@@ -452,6 +461,8 @@ export const apiGates: { readonly [K in ApiKey]?: Gate<K> } = {
   [ApiKeys.CreateAcls]: createAcls,
   [ApiKeys.DeleteAcls]: deleteAcls,
   [ApiKeys.ElectLeaders]: electLeaders,
+  [ApiKeys.AddRaftVoter]: addRaftVoter,
+  [ApiKeys.RemoveRaftVoter]: removeRaftVoter,
   [ApiKeys.AlterPartitionReassignments]: alterPartitionReassignments,
   [ApiKeys.ListPartitionReassignments]: listPartitionReassignments,
 };

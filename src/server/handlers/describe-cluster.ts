@@ -9,7 +9,8 @@ import { ApiKeys } from "../../protocol/messages/index.ts";
 import { defaultDescribeClusterBroker, defaultDescribeClusterResponse } from "../../protocol/messages/describe-cluster-response.ts";
 import { defineHandler } from "./handler.ts";
 import { ClusterView } from "./cluster-view.ts";
-import { AUTHORIZED_OPERATIONS_OMITTED } from "./metadata.ts";
+import { CLUSTER_RESOURCE_NAME, ResourceType } from "../../metadata/acl.ts";
+import { AUTHORIZED_OPERATIONS_OMITTED, authorizedOperations } from "./authorized-operations.ts";
 
 /** EndpointType in DescribeCluster v1: 1 = brokers, 2 = controllers. */
 const ENDPOINT_TYPE_BROKERS = 1;
@@ -35,7 +36,7 @@ export const describeClusterHandler = defineHandler({
       endpointType: version >= 1 ? ENDPOINT_TYPE_BROKERS : defaultDescribeClusterResponse().endpointType,
       clusterId: services.settings.clusterId,
       controllerId: view.controllerId,
-      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+      clusterAuthorizedOperations: request.includeClusterAuthorizedOperations ? authorizedOperations(ctx, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME) : AUTHORIZED_OPERATIONS_OMITTED,
       brokers: view.brokers.map((b) => ({ ...defaultDescribeClusterBroker(), brokerId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
     };
   },

@@ -28,20 +28,20 @@ import {
 } from "../../protocol/messages/metadata-response.ts";
 import { ClusterView } from "./cluster-view.ts";
 import { defineHandler } from "./handler.ts";
+import { CLUSTER_RESOURCE_NAME, ResourceType } from "../../metadata/acl.ts";
+import { AUTHORIZED_OPERATIONS_OMITTED, authorizedOperations } from "./authorized-operations.ts";
 
-/** Kafka's "authorized operations not requested" sentinel. */
-export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 /** From Metadata v6 a leader without an endpoint on the client's listener is LISTENER_NOT_FOUND (Kafka's rule). */
 const METADATA_LISTENER_NOT_FOUND_MIN = 6;
 
-function describeTopic(topic: TopicImage, view: ClusterView, version: number): MetadataResponseTopic {
+function describeTopic(topic: TopicImage, view: ClusterView, version: number, operations: (name: string) => number): MetadataResponseTopic {
   const opts = { filterUnlisted: version === 0, listenerNotFound: version >= METADATA_LISTENER_NOT_FOUND_MIN };
   return {
     ...defaultMetadataResponseTopic(),
     name: topic.name,
     topicId: version >= 10 ? topic.topicId : ZERO_UUID,
     isInternal: INTERNAL_TOPICS.has(topic.name),
-    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    topicAuthorizedOperations: operations(topic.name),
     partitions: topic.partitions.map((p) => {
       const v = view.partition(p, opts);
       return {
@@ -106,17 +106,19 @@ export const metadataHandler = defineHandler({
 
     const view = ClusterView.of(ctx);
     const image = view.image;
+    const withOperations = version >= 8 && request.includeTopicAuthorizedOperations;
+    const operations = (name: string): number => (withOperations ? authorizedOperations(ctx, ResourceType.TOPIC, name) : AUTHORIZED_OPERATIONS_OMITTED);
     let topics: MetadataResponseTopic[];
     if (all) {
-      topics = [...image.topicsByName.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => describeTopic(t, view, version));
+      topics = [...image.topicsByName.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => describeTopic(t, view, version, operations));
     } else {
       topics = request.topics!.map((t) => {
         if (t.name === null) {
           const byId = image.topicsById.get(t.topicId as never);
-          return byId === undefined ? topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID, version) : describeTopic(byId, view, version);
+          return byId === undefined ? topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID, version) : describeTopic(byId, view, version, operations);
         }
         const topic = image.topic(t.name);
-        if (topic !== undefined) return describeTopic(topic, view, version);
+        if (topic !== undefined) return describeTopic(topic, view, version, operations);
         const problem = topicNameProblem(t.name);
         return topicError(t.name, ZERO_UUID, problem !== null ? ErrorCode.INVALID_TOPIC_EXCEPTION : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, version);
       });
@@ -127,7 +129,12 @@ export const metadataHandler = defineHandler({
       clusterId: settings.clusterId,
       controllerId: view.controllerId,
       topics,
-      clusterAuthorizedOperations: version >= 8 && version <= 10 ? AUTHORIZED_OPERATIONS_OMITTED : defaultMetadataResponse().clusterAuthorizedOperations,
+      clusterAuthorizedOperations:
+        version >= 8 && version <= 10
+          ? request.includeClusterAuthorizedOperations
+            ? authorizedOperations(ctx, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME)
+            : AUTHORIZED_OPERATIONS_OMITTED
+          : defaultMetadataResponse().clusterAuthorizedOperations,
     };
   },
 });

@@ -262,4 +262,25 @@ describe("enforcement", () => {
     expect(await produce("orders")).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     expect(await produce("payments")).toBe(ErrorCode.NONE);
   });
+
+  test("authorized operations: every operation of the resource without an authorizer, what the ACLs allow with one", async () => {
+    const bits = (...ops: number[]) => ops.reduce((n, op) => n | (1 << op), 0);
+    const TOPIC_ALL = bits(Op.READ, Op.WRITE, Op.CREATE, Op.DELETE, Op.ALTER, Op.DESCRIBE, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS);
+    const OMITTED = -2147483648;
+    const topicOps = async (include: boolean) =>
+      (await b!.send(ApiKeys.Metadata, 12, { ...defaultMetadataRequest(), includeTopicAuthorizedOperations: include, topics: [{ ...defaultMetadataRequestTopic(), name: "orders" }] }))!.topics[0]!.topicAuthorizedOperations;
+    await start(false);
+    expect(await topicOps(false)).toBe(OMITTED);
+    expect(await topicOps(true)).toBe(TOPIC_ALL);
+    const cluster = await b!.send(ApiKeys.DescribeCluster, 0, { ...defaultDescribeClusterRequest(), includeClusterAuthorizedOperations: true });
+    expect(cluster!.clusterAuthorizedOperations).toBe(bits(Op.CREATE, Op.ALTER, Op.DESCRIBE, Op.CLUSTER_ACTION, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS, Op.IDEMPOTENT_WRITE));
+    b!.close();
+    const { admin } = await start(true);
+    // READ implies DESCRIBE; nothing else is granted
+    await admin(ApiKeys.CreateAcls, 3, { ...defaultCreateAclsRequest(), creations: [creation({ operation: Op.READ })] });
+    expect(await topicOps(true)).toBe(bits(Op.READ, Op.DESCRIBE));
+    await admin(ApiKeys.CreateAcls, 3, { ...defaultCreateAclsRequest(), creations: [creation({ operation: Op.ALTER_CONFIGS })] });
+    // ALTER_CONFIGS implies DESCRIBE_CONFIGS
+    expect(await topicOps(true)).toBe(bits(Op.READ, Op.DESCRIBE, Op.ALTER_CONFIGS, Op.DESCRIBE_CONFIGS));
+  });
 });

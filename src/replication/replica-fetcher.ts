@@ -12,8 +12,9 @@
  * `replica.fetch.response.max.bytes` and `replica.fetch.max.bytes` per partition.
  *
  * Per partition in the answer:
- * - records: appended as they are (`appendAsFollower`: the leader's offsets, epochs and
- *   bytes, CRCs checked once here), the epoch cache follows the batches; then the HW becomes
+ * - records: appended as they are (`Partition.appendAsFollower`: the leader's offsets, epochs
+ *   and bytes, CRCs checked once here), the epoch cache and the producer state follow the
+ *   batches; then the HW becomes
  *   min(the leader's HW, our log end offset), never lower than it was, and the log start
  *   follows the leader's (DeleteRecords) up to that HW.
  * - diverging epoch (KIP-320/595, the leader's end of our last epoch is below our log end):
@@ -325,10 +326,10 @@ class ReplicaFetcher {
           const leo = p.log.logEndOffset;
           if (pd.logStartOffset >= 0 && leo < pd.logStartOffset) {
             log.warn("follower below the leader's log start: starting over there", { partition: p.key, logEndOffset: leo, leaderLogStartOffset: pd.logStartOffset });
-            p.log.truncateFullyAndStartAt(pd.logStartOffset);
+            p.truncateFullyAndStartAt(pd.logStartOffset);
           } else if (pd.highWatermark >= 0 && leo > pd.highWatermark) {
             log.warn("follower ahead of its leader: truncating to the leader's high watermark", { partition: p.key, logEndOffset: leo, leaderHighWatermark: pd.highWatermark });
-            p.log.truncateTo(pd.highWatermark);
+            p.truncateTo(pd.highWatermark);
           } else {
             backOff();
           }
@@ -360,7 +361,7 @@ class ReplicaFetcher {
             from: p.log.logEndOffset,
             to: target,
           });
-          p.log.truncateTo(target);
+          p.truncateTo(target);
           this.#o.onProgress(p);
         } else {
           // Nothing to cut but epochs that start at our end (a leadership of ours that never
@@ -374,7 +375,7 @@ class ReplicaFetcher {
       const records = pd.records;
       if (records !== null && records.length > 0) {
         const before = p.log.logEndOffset;
-        const appended = p.log.appendAsFollower(records);
+        const appended = p.appendAsFollower(records);
         if (appended.kind !== "ok") {
           log.error("follower append failed", { partition: p.key, result: appended.kind, detail: "detail" in appended ? appended.detail : "" });
           backOff();

@@ -52,7 +52,10 @@ class ReplicationScenario {
   longestStallMs = 0;
   #lastAckMs = 0;
 
-  constructor(seed: number) {
+  readonly topicConfigs: { name: string; value: string }[];
+
+  constructor(seed: number, topicConfigs: { name: string; value: string }[] = []) {
+    this.topicConfigs = topicConfigs;
     this.sim = new ClusterSimulation({ seed, nodes: 3, steps: 0, randomFaults: false });
     this.client = new NodeClient({
       network: this.sim.net.host(producerHost),
@@ -119,7 +122,7 @@ class ReplicationScenario {
   async createTopic(): Promise<boolean> {
     const body = defaultCreateTopicsRequest();
     body.timeoutMs = 10_000;
-    body.topics = [{ name: topic, numPartitions: 1, replicationFactor: 3, assignments: [], configs: [{ name: "min.insync.replicas", value: "2", _unknownTaggedFields: undefined }], _unknownTaggedFields: undefined }];
+    body.topics = [{ name: topic, numPartitions: 1, replicationFactor: 3, assignments: [], configs: [{ name: "min.insync.replicas", value: "2" }, ...this.topicConfigs].map((c) => ({ ...c, _unknownTaggedFields: undefined })), _unknownTaggedFields: undefined }];
     let done: boolean | null = null;
     void this.client.send(1, ApiKeys.CreateTopics, body, { timeoutMs: 10_000 }).then((r) => {
       done = r.ok && r.body.topics[0]?.errorCode === ErrorCode.NONE;
@@ -171,13 +174,20 @@ class ReplicationScenario {
   logOf(id: number, end: number): { records: Map<number, string>; bytes: Uint8Array } {
     const p = this.replicas.get(id)?.replicas.getPartition(topic, 0);
     if (p === undefined) throw new Error(`n${id} hosts no ${topic}-0`);
-    const r = p.log.read(0, 64 << 20, end, true);
-    if (r.kind !== "ok") throw new Error(`n${id} read: ${r.kind}`);
     const records = new Map<number, string>();
-    for (const b of walkBatches(r.records, { verifyCrc: true, requireDenseOffsets: false, maxBatchBytes: r.records.length }).batches) {
-      b.inflate({ maxBytes: 1 << 20 }).records.forEach((rec) => records.set(b.baseOffset + rec.offsetDelta, decoder.decode(rec.value!)));
+    const parts: Uint8Array[] = [];
+    // One read returns one segment's batches at most: read on to `end`.
+    for (let from = p.log.logStartOffset; from < end; ) {
+      const r = p.log.read(from, 64 << 20, end, true);
+      if (r.kind !== "ok") throw new Error(`n${id} read: ${r.kind}`);
+      if (r.records.length === 0) break;
+      parts.push(r.records.slice());
+      for (const b of walkBatches(r.records, { verifyCrc: true, requireDenseOffsets: false, maxBatchBytes: r.records.length }).batches) {
+        b.inflate({ maxBytes: 1 << 20 }).records.forEach((rec) => records.set(b.baseOffset + rec.offsetDelta, decoder.decode(rec.value!)));
+      }
+      from = r.lastOffset + 1;
     }
-    return { records, bytes: r.records };
+    return { records, bytes: Buffer.concat(parts) };
   }
 }
 
@@ -295,7 +305,101 @@ async function runDivergence(seed: number): Promise<void> {
   s.client.close();
 }
 
+/**
+ * An idempotent producer's retry after failover: the leader appends its batches and the
+ * followers copy them (their producer state replays each one), more records push those
+ * batches out of the active segment (segment.bytes is small), then the leader is killed. The
+ * retry of the producer's last batch, sent to the new leader, is answered with its original
+ * offset and appends nothing; the next sequence is appended; a gap is OUT_OF_ORDER.
+ */
+async function runIdempotentFailover(seed: number): Promise<void> {
+  const s = new ReplicationScenario(seed, [{ name: "segment.bytes", value: "2048" }]);
+  const sim = s.sim;
+  sim.begin();
+  sim.stopWorkload();
+  const all = [1, 2, 3];
+  expect(await s.runUntil(() => all.every((id) => sim.imageOf(id)?.liveBrokers().length === 3), 20_000)).toBe(true);
+  expect(await s.createTopic()).toBe(true);
+  expect(await s.runUntil(() => all.every((id) => s.replicas.get(id)?.replicas.getPartition(topic, 0) !== undefined), 10_000)).toBe(true);
+  const producerId = 4242;
+  const idempotent = (seq: number): Uint8Array =>
+    buildRecordBatch(
+      Array.from({ length: recordsPerBatch }, (_, i) => ({ key: null, value: encoder.encode(`idem-${seq + i}`), timestamp: 1_700_000_000_000 })),
+      { producerId, producerEpoch: 0, baseSequence: seq },
+    );
+  const sendTo = async (node: number, batch: Uint8Array): Promise<{ errorCode: number; baseOffset: number } | null> => {
+    const req = { ...defaultProduceRequest(), acks: -1, timeoutMs: 3_000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }] };
+    let answer: { errorCode: number; baseOffset: number } | null = null;
+    let done = false;
+    void s.client.send(node, ApiKeys.Produce, req, { timeoutMs: 5_000, waitForConnection: false }).then((r) => {
+      done = true;
+      const pr = r.ok ? r.body.responses[0]?.partitionResponses[0] : undefined;
+      answer = pr === undefined ? null : { errorCode: pr.errorCode, baseOffset: Number(pr.baseOffset) };
+    });
+    await s.runUntil(() => done, 10_000);
+    return answer;
+  };
+  const first = s.leaderOf();
+  const offsets: number[] = [];
+  for (const seq of [0, 4, 8]) {
+    const r = await sendTo(first, idempotent(seq));
+    expect(r?.errorCode).toBe(ErrorCode.NONE);
+    offsets.push(r!.baseOffset);
+  }
+  const producer = s.produce();
+  await s.runFor(2_000);
+  s.producing = false;
+  await s.runFor(500);
+  await producer;
+  const leaderLog = s.replicas.get(first)!.replicas.getPartition(topic, 0)!.log;
+  const end = leaderLog.logEndOffset;
+  expect(await s.runUntil(() => all.every((id) => s.replicas.get(id)!.replicas.getPartition(topic, 0)!.log.logEndOffset === end), 10_000)).toBe(true);
+  const followers = all.filter((id) => id !== first);
+  for (const id of followers) {
+    const p = s.replicas.get(id)!.replicas.getPartition(topic, 0)!;
+    expect(p.isLeader).toBe(false);
+    // What a rebuild from the active segment could not have found: the batches are older.
+    expect(p.log.segmentBaseOffsets().at(-1)!).toBeGreaterThan(offsets[2]! + recordsPerBatch);
+    expect(p.producers.batchesOf(producerId).map((b) => b.firstOffset)).toEqual(offsets);
+  }
+
+  const epochBefore = sim.imageOf(first)!.partition(topic, 0)!.leaderEpoch;
+  sim.crashNode(first, "kill", 6_000);
+  const other = followers[0]!;
+  expect(await s.runUntil(() => (sim.imageOf(other)?.partition(topic, 0)?.leaderEpoch ?? -1) > epochBefore && s.leaderOf() !== first, 15_000)).toBe(true);
+  const next = s.leaderOf();
+  expect(followers).toContain(next);
+  const nextPartition = (): ReturnType<ReplicaManager["getPartition"]> => s.replicas.get(next)!.replicas.getPartition(topic, 0);
+  expect(await s.runUntil(() => nextPartition()?.isLeader === true, 10_000)).toBe(true);
+  const endBefore = nextPartition()!.log.logEndOffset;
+  // The producer retries its last batch (its acknowledgement was lost with the old leader).
+  let retried = await sendTo(next, idempotent(8));
+  for (let i = 0; i < 20 && retried?.errorCode !== ErrorCode.NONE; i++) {
+    // NOT_ENOUGH_REPLICAS while the ISR shrinks to the live pair, or a leader still settling.
+    expect<number[]>([ErrorCode.NOT_ENOUGH_REPLICAS, ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.REQUEST_TIMED_OUT]).toContain(retried?.errorCode ?? ErrorCode.REQUEST_TIMED_OUT);
+    await s.runFor(500);
+    retried = await sendTo(next, idempotent(8));
+  }
+  expect(retried).toEqual({ errorCode: ErrorCode.NONE, baseOffset: offsets[2]! });
+  expect(nextPartition()!.log.logEndOffset).toBe(endBefore);
+  const older = await sendTo(next, idempotent(4));
+  expect(older).toEqual({ errorCode: ErrorCode.NONE, baseOffset: offsets[1]! });
+  const fresh = await sendTo(next, idempotent(12));
+  expect(fresh).toEqual({ errorCode: ErrorCode.NONE, baseOffset: endBefore });
+  const gap = await sendTo(next, idempotent(20));
+  expect(gap?.errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  const hw = nextPartition()!.log.highWatermark;
+  const values = [...s.logOf(next, hw).records.values()].filter((v) => v.startsWith("idem-"));
+  expect(values).toEqual(Array.from({ length: 16 }, (_, i) => `idem-${i}`));
+  expect(s.failure).toBeNull();
+  sim.end();
+  s.client.close();
+}
+
 describe("replication in the cluster simulator", () => {
+  for (const seed of [11, 12]) {
+    test(`seed ${seed}: an idempotent producer's retry reaching the new leader after failover is deduped at its original offset`, () => runIdempotentFailover(seed), 120_000);
+  }
   for (const seed of [7, 8]) {
     test(`seed ${seed}: a deposed leader's unreplicated tail is truncated by leader epoch (KIP-101/279)`, () => runDivergence(seed), 120_000);
   }

@@ -22,7 +22,7 @@ import { buildRecordBatch } from "../../src/protocol/records/builder.ts";
 import { walkBatches } from "../../src/protocol/records/record-batch.ts";
 import type { ReplicaManager } from "../../src/replication/replica-manager.ts";
 import type { Node } from "../../src/server/node.ts";
-import { ClusterSimulation } from "../cluster-sim/simulator.ts";
+import { type ClusterSimOptions, ClusterSimulation } from "../cluster-sim/simulator.ts";
 
 const topic = "replicated";
 const producerHost = "10.0.2.1";
@@ -54,9 +54,9 @@ class ReplicationScenario {
 
   readonly topicConfigs: { name: string; value: string }[];
 
-  constructor(seed: number, topicConfigs: { name: string; value: string }[] = []) {
+  constructor(seed: number, topicConfigs: { name: string; value: string }[] = [], simOptions: Partial<ClusterSimOptions> = {}) {
     this.topicConfigs = topicConfigs;
-    this.sim = new ClusterSimulation({ seed, nodes: 3, steps: 0, randomFaults: false });
+    this.sim = new ClusterSimulation({ seed, nodes: 3, steps: 0, randomFaults: false, ...simOptions });
     this.client = new NodeClient({
       network: this.sim.net.host(producerHost),
       clock: this.sim.clock,
@@ -263,8 +263,14 @@ async function runScenario(seed: number, mode: "kill" | "power", downMs: number,
  * last epoch, hears where that epoch ended on the new leader, and truncates its unreplicated
  * tail there — so the logs agree, and the batch never acknowledged is gone.
  */
-async function runDivergence(seed: number): Promise<void> {
-  const s = new ReplicationScenario(seed);
+async function runDivergence(seed: number, fetchVersionMax: number | null = null): Promise<void> {
+  const truncations: string[] = [];
+  const s = new ReplicationScenario(seed, [], {
+    traceNodeLogs: true,
+    trace: (line) => {
+      if (line.includes("truncating to the leader's log")) truncations.push(line);
+    },
+  });
   const sim = s.sim;
   sim.begin();
   sim.stopWorkload();
@@ -272,6 +278,8 @@ async function runDivergence(seed: number): Promise<void> {
   expect(await s.runUntil(() => all.every((id) => sim.imageOf(id)?.liveBrokers().length === 3), 20_000)).toBe(true);
   expect(await s.createTopic()).toBe(true);
   expect(await s.runUntil(() => all.every((id) => s.replicas.get(id)?.replicas.getPartition(topic, 0) !== undefined), 10_000)).toBe(true);
+  // Followers of an older inter-broker protocol: no lastFetchedEpoch, truncation by OffsetForLeaderEpoch.
+  if (fetchVersionMax !== null) for (const id of all) s.replicas.get(id)!.replicas.fetcherManager!.setFetchVersionMax(fetchVersionMax);
   const producer = s.produce();
   await s.runFor(2_000);
   s.producing = false;
@@ -301,6 +309,9 @@ async function runDivergence(seed: number): Promise<void> {
   expect([...reference.records.values()]).not.toContain("never-acknowledged");
   for (const a of s.acked) expect(reference.records.get(a.offset)).toBe(a.value);
   for (const id of all) expect(Buffer.from(s.logOf(id, hw).bytes).equals(Buffer.from(reference.bytes))).toBe(true);
+  // The deposed leader cut its tail by the path its Fetch version allows.
+  const how = fetchVersionMax !== null && fetchVersionMax < 12 ? "(offset for leader epoch)" : "(diverging epoch)";
+  expect(truncations.filter((l) => l.startsWith(`n${victim} `) || l.includes(` n${victim} |`)).some((l) => l.includes(how))).toBe(true);
   sim.end();
   s.client.close();
 }
@@ -402,6 +413,9 @@ describe("replication in the cluster simulator", () => {
   }
   for (const seed of [7, 8]) {
     test(`seed ${seed}: a deposed leader's unreplicated tail is truncated by leader epoch (KIP-101/279)`, () => runDivergence(seed), 120_000);
+  }
+  for (const seed of [13, 14]) {
+    test(`seed ${seed}: followers fetching below v12 (no lastFetchedEpoch): the deposed leader truncates by OffsetForLeaderEpoch`, () => runDivergence(seed, 11), 120_000);
   }
   for (const seed of [1, 2, 3]) {
     test(`seed ${seed}: RF=3, acks=all, the leader killed and back within the session timeout: nothing acknowledged lost, replicas identical`, () => runScenario(seed, "kill", 6_000), 120_000);

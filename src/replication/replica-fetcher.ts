@@ -47,7 +47,7 @@ import { type MetadataImage, NO_LEADER } from "../metadata/image.ts";
 import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { StorageError } from "../platform/fs.ts";
 import { ErrorCode } from "../protocol/errors.ts";
-import { defaultFetchPartition, defaultFetchRequest, defaultFetchTopic } from "../protocol/messages/fetch-request.ts";
+import { defaultFetchPartition, defaultFetchRequest, defaultFetchTopic, defaultForgottenTopic } from "../protocol/messages/fetch-request.ts";
 import type { PartitionData } from "../protocol/messages/fetch-response.ts";
 import {
   defaultOffsetForLeaderEpochRequest,
@@ -57,6 +57,7 @@ import {
 } from "../protocol/messages/offset-for-leader-epoch-request.ts";
 import { ApiKeys } from "../protocol/messages/index.ts";
 import type { Logger } from "../util/log.ts";
+import { finalSessionEpoch, initialSessionEpoch, nextEpoch } from "./fetch-sessions.ts";
 import type { Partition } from "./partition.ts";
 
 export interface ReplicaFetcherConfig {
@@ -96,6 +97,8 @@ const metadataLagBackoffMs = 50;
 /** Fetch v4 is the oldest served (v2 batches); v12 carries lastFetchedEpoch; v13 topic ids; v15 ReplicaState (KIP-903). */
 const fetchVersionMin = 4;
 const fetchLastFetchedEpochMin = 12;
+/** Fetch v7 carries fetch sessions (KIP-227). */
+const fetchSessionsMin = 7;
 const fetchTopicIdsMin = 13;
 const fetchReplicaStateMin = 15;
 /** OffsetForLeaderEpoch v3 carries the replica id; Kafka 4 serves v2+. */
@@ -216,9 +219,9 @@ export class ReplicaFetcherManager {
     this.#versionCap.max = version;
   }
 
-  /** Fetchers by "leader:index" with their partition count (tests, metrics). */
-  fetchers(): { key: string; leaderId: number; partitions: number }[] {
-    return [...this.#fetchers.values()].map((f) => ({ key: f.key, leaderId: f.leaderId, partitions: f.size }));
+  /** Fetchers by "leader:index" with their partition count and fetch-session figures (tests, metrics). */
+  fetchers(): FetcherInfo[] {
+    return [...this.#fetchers.values()].map((f) => ({ key: f.key, leaderId: f.leaderId, partitions: f.size, ...f.stats }));
   }
 
   close(): void {
@@ -237,8 +240,48 @@ function fetcherIndex(topic: string, partition: number, n: number): number {
   return Math.abs((Math.imul(h, 31) + partition) | 0) % n;
 }
 
+export interface FetcherInfo {
+  readonly key: string;
+  readonly leaderId: number;
+  readonly partitions: number;
+  /** The fetch session with the leader (0: none). */
+  readonly sessionId: number;
+  /** Fetches answered, and of those the ones that named no partition (incremental, nothing changed). */
+  readonly fetches: number;
+  readonly fetchesNamingNone: number;
+}
+
 interface VersionCap {
   max: number;
+}
+
+/** What a session partition was last sent with (the leader keeps the same). */
+interface SessionPartitionState {
+  readonly currentLeaderEpoch: number;
+  readonly fetchOffset: number;
+  readonly lastFetchedEpoch: number;
+  readonly logStartOffset: number;
+  readonly partitionMaxBytes: number;
+}
+
+/** This fetcher's fetch session with its leader: id 0 none; epoch 0 the next fetch is full. */
+interface FetcherSession {
+  readonly id: number;
+  readonly epoch: number;
+  /** The Fetch version the keys are for (ids from v13, names before). */
+  readonly version: number;
+  readonly partitions: Map<string, SessionPartitionState>;
+}
+
+function sameState(a: SessionPartitionState | undefined, b: SessionPartitionState): boolean {
+  return (
+    a !== undefined &&
+    a.currentLeaderEpoch === b.currentLeaderEpoch &&
+    a.fetchOffset === b.fetchOffset &&
+    a.lastFetchedEpoch === b.lastFetchedEpoch &&
+    a.logStartOffset === b.logStartOffset &&
+    a.partitionMaxBytes === b.partitionMaxBytes
+  );
 }
 
 class ReplicaFetcher {
@@ -247,6 +290,9 @@ class ReplicaFetcher {
   readonly #o: ReplicaFetcherOptions;
   readonly #versionCap: VersionCap;
   readonly #partitions = new Map<string, Assignment>();
+  #session: FetcherSession = { id: 0, epoch: initialSessionEpoch, version: -1, partitions: new Map() };
+  #fetches = 0;
+  #fetchesNamingNone = 0;
   #closed = false;
   #running = false;
   #wake: (() => void) | null = null;
@@ -260,6 +306,10 @@ class ReplicaFetcher {
 
   get size(): number {
     return this.#partitions.size;
+  }
+
+  get stats(): { sessionId: number; fetches: number; fetchesNamingNone: number } {
+    return { sessionId: this.#session.id, fetches: this.#fetches, fetchesNamingNone: this.#fetchesNamingNone };
   }
 
   assignment(key: string): Assignment | undefined {
@@ -356,30 +406,54 @@ class ReplicaFetcher {
       body.minBytes = config.minBytes;
       body.maxBytes = config.responseMaxBytes;
       body.isolationLevel = 0;
-      body.sessionId = 0;
-      body.sessionEpoch = -1;
-      const byTopic = new Map<string, ReturnType<typeof defaultFetchTopic>>();
-      const sent = new Map<string, Assignment>();
+      const keyOf = (p: Partition): string => (version >= fetchTopicIdsMin ? `${p.topicId}:${p.partition}` : `${p.topic}:${p.partition}`);
+      const wanted = new Map<string, { a: Assignment; state: SessionPartitionState }>();
       for (const a of ready) {
+        const p = a.partition;
+        wanted.set(keyOf(p), {
+          a,
+          state: {
+            currentLeaderEpoch: a.leaderEpoch,
+            fetchOffset: p.log.logEndOffset,
+            lastFetchedEpoch: version >= fetchLastFetchedEpochMin ? p.log.leaderEpochCache.latestEpoch() : -1,
+            logStartOffset: p.log.logStartOffset,
+            partitionMaxBytes: config.partitionMaxBytes,
+          },
+        });
+      }
+      // The session (KIP-227): a full fetch opens one; then only what changed is named.
+      if (this.#session.version !== version) this.#session = { id: 0, epoch: initialSessionEpoch, version, partitions: new Map() };
+      const useSessions = version >= fetchSessionsMin;
+      const incremental = useSessions && this.#session.id !== 0 && this.#session.epoch !== initialSessionEpoch;
+      body.sessionId = useSessions ? this.#session.id : 0;
+      body.sessionEpoch = useSessions ? this.#session.epoch : finalSessionEpoch;
+      const byTopic = new Map<string, ReturnType<typeof defaultFetchTopic>>();
+      for (const [key, { a, state }] of wanted) {
+        if (incremental && sameState(this.#session.partitions.get(key), state)) continue;
         const p = a.partition;
         let t = byTopic.get(p.topicId);
         if (t === undefined) {
           t = { ...defaultFetchTopic(), topic: p.topic, topicId: p.topicId, partitions: [] };
           byTopic.set(p.topicId, t);
         }
-        const latest = p.log.leaderEpochCache.latestEpoch();
-        t.partitions.push({
-          ...defaultFetchPartition(),
-          partition: p.partition,
-          currentLeaderEpoch: a.leaderEpoch,
-          fetchOffset: p.log.logEndOffset,
-          lastFetchedEpoch: version >= fetchLastFetchedEpochMin ? latest : -1,
-          logStartOffset: p.log.logStartOffset,
-          partitionMaxBytes: config.partitionMaxBytes,
-        });
-        sent.set(version >= fetchTopicIdsMin ? `${p.topicId}:${p.partition}` : `${p.topic}:${p.partition}`, a);
+        t.partitions.push({ ...defaultFetchPartition(), partition: p.partition, ...state });
       }
       body.topics = [...byTopic.values()];
+      if (incremental) {
+        const forgotten = new Map<string, ReturnType<typeof defaultForgottenTopic>>();
+        for (const key of this.#session.partitions.keys()) {
+          if (wanted.has(key)) continue;
+          const cut = key.lastIndexOf(":");
+          const topicKey = key.slice(0, cut);
+          let f = forgotten.get(topicKey);
+          if (f === undefined) {
+            f = version >= fetchTopicIdsMin ? { ...defaultForgottenTopic(), topicId: topicKey, partitions: [] } : { ...defaultForgottenTopic(), topic: topicKey, partitions: [] };
+            forgotten.set(topicKey, f);
+          }
+          f.partitions.push(Number(key.slice(cut + 1)));
+        }
+        body.forgottenTopicsData = [...forgotten.values()];
+      }
       const result = await client.send(this.leaderId, ApiKeys.Fetch, body, {
         timeoutMs: config.maxWaitMs + config.requestTimeoutMs,
         // Exactly the version the body was built for (a reconnect may have changed the leader's ranges).
@@ -391,19 +465,40 @@ class ReplicaFetcher {
       if (this.#closed) return;
       if (!result.ok) {
         log.debug("replica fetch failed", { fetcher: this.key, error: result.error.message });
+        // The leader may or may not have taken the epoch: the next fetch is full, closing the session.
+        this.#session = { id: this.#session.id, epoch: initialSessionEpoch, version, partitions: new Map() };
         await this.#sleep(config.backoffMs);
         continue;
       }
-      if (result.body.errorCode !== ErrorCode.NONE) {
-        log.debug("replica fetch refused", { fetcher: this.key, error: result.body.errorCode });
+      const code = result.body.errorCode;
+      if (code === ErrorCode.FETCH_SESSION_ID_NOT_FOUND || code === ErrorCode.INVALID_FETCH_SESSION_EPOCH) {
+        // Evicted, or the leader restarted: start a new session at once.
+        log.debug("replica fetch session lost", { fetcher: this.key, sessionId: this.#session.id, error: code });
+        this.#session = { id: 0, epoch: initialSessionEpoch, version, partitions: new Map() };
+        continue;
+      }
+      if (code !== ErrorCode.NONE) {
+        log.debug("replica fetch refused", { fetcher: this.key, error: code });
+        this.#session = { id: this.#session.id, epoch: initialSessionEpoch, version, partitions: new Map() };
         await this.#sleep(config.backoffMs);
         continue;
+      }
+      this.#fetches++;
+      if (body.topics.length === 0) this.#fetchesNamingNone++;
+      if (useSessions) {
+        const next = incremental ? this.#session.partitions : new Map<string, SessionPartitionState>();
+        if (incremental) for (const key of [...next.keys()]) if (!wanted.has(key)) next.delete(key);
+        for (const [key, { state }] of wanted) next.set(key, state);
+        this.#session =
+          result.body.sessionId === 0
+            ? { id: 0, epoch: initialSessionEpoch, version, partitions: new Map() }
+            : { id: result.body.sessionId, epoch: incremental ? nextEpoch(this.#session.epoch) : 1, version, partitions: next };
       }
       for (const t of result.body.responses) {
         for (const pd of t.partitions) {
-          const a = sent.get(version >= fetchTopicIdsMin ? `${t.topicId}:${pd.partitionIndex}` : `${t.topic}:${pd.partitionIndex}`);
-          if (a === undefined || !this.#current(a)) continue;
-          this.#handle(a, pd);
+          const w = wanted.get(version >= fetchTopicIdsMin ? `${t.topicId}:${pd.partitionIndex}` : `${t.topic}:${pd.partitionIndex}`);
+          if (w === undefined || !this.#current(w.a)) continue;
+          this.#handle(w.a, pd);
         }
       }
     }

@@ -244,6 +244,19 @@ async function runScenario(seed: number, mode: "kill" | "power", downMs: number,
     expect(p.log.logEndOffset).toBe(hw);
     expect(Buffer.from(s.logOf(id, hw).bytes).equals(Buffer.from(reference.bytes))).toBe(true);
   }
+  // Idle followers (KIP-227): each fetcher holds a fetch session with the leader, and while
+  // nothing is written its fetches name no partition.
+  const followerIds = all.filter((id) => id !== leader);
+  const statsOf = (id: number) => s.replicas.get(id)!.replicas.fetcherManager!.fetchers().filter((f) => f.leaderId === leader);
+  const before = new Map(followerIds.map((id) => [id, statsOf(id)[0]!]));
+  await s.runFor(3_000);
+  for (const id of followerIds) {
+    const [now] = statsOf(id);
+    const then = before.get(id)!;
+    expect(now!.sessionId).toBeGreaterThan(0);
+    expect(now!.fetches - then.fetches).toBeGreaterThanOrEqual(3);
+    expect(now!.fetchesNamingNone - then.fetchesNamingNone).toBe(now!.fetches - then.fetches);
+  }
   // DeleteRecords on the leader: the followers' log start follows at their next fetch.
   const target = Math.floor(hw / 2);
   expect(s.replicas.get(leader)!.replicas.deleteRecords(leaderPartition, target)).toEqual({ errorCode: ErrorCode.NONE, lowWatermark: target });

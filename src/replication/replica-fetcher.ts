@@ -12,6 +12,12 @@
  * `replica.fetch.wait.max.ms` and `replica.fetch.min.bytes`, bounded by
  * `replica.fetch.response.max.bytes` and `replica.fetch.max.bytes` per partition.
  *
+ * Each fetcher keeps one fetch session (KIP-227, Fetch v7+) with its leader: a full fetch at
+ * epoch 0 opens it, then a fetch names only partitions whose fetch state changed (offset,
+ * epochs, log start, limits) and forgets the ones no longer fetched, so an idle follower's
+ * fetch names none. A lost session (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH)
+ * starts a new one at once; a failed or refused request makes the next fetch a full one.
+ *
  * Before its first fetch under a leader epoch, a partition's log is checked against the
  * leader's. From Fetch v12 the leader does that on every fetch (diverging epoch, below). Below
  * v12 (an older leader, or `setFetchVersionMax`), and for a log with data but no epoch to send,
@@ -49,6 +55,7 @@ import { StorageError } from "../platform/fs.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { defaultFetchPartition, defaultFetchRequest, defaultFetchTopic, defaultForgottenTopic } from "../protocol/messages/fetch-request.ts";
 import type { PartitionData } from "../protocol/messages/fetch-response.ts";
+import { defaultApiVersionsRequest } from "../protocol/messages/api-versions-request.ts";
 import {
   defaultOffsetForLeaderEpochRequest,
   defaultOffsetForLeaderPartition,
@@ -514,12 +521,14 @@ class ReplicaFetcher {
     const { client, config, log } = this.#o;
     let table = client.versions(this.leaderId);
     if (table === null) {
-      const ready = await client.ready(this.leaderId, config.requestTimeoutMs);
-      if (!ready.ok) {
-        log.debug("replica fetcher cannot reach its leader", { fetcher: this.key, error: ready.error.message });
+      // Connect by an ApiVersions request that fails at once when the leader cannot be reached
+      // (as fetches do: the fetcher backs off and the metadata moves the partition).
+      const probe = await client.send(this.leaderId, ApiKeys.ApiVersions, defaultApiVersionsRequest(), { timeoutMs: config.requestTimeoutMs, waitForConnection: false });
+      table = probe.ok ? client.versions(this.leaderId) : null;
+      if (table === null) {
+        log.debug("replica fetcher cannot reach its leader", { fetcher: this.key, error: probe.ok ? "no versions" : probe.error.message });
         return null;
       }
-      table = ready.value;
     }
     const version = table.pick(ApiKeys.Fetch, fetchVersionMin, this.#versionCap.max);
     if (version === null) log.warn("leader serves no Fetch version a follower can use", { fetcher: this.key, leaderId: this.leaderId });

@@ -124,6 +124,8 @@ export interface ClusterSimOptions {
   livenessBoundMs?: number;
   /** Every event as a line (replays). */
   trace?: (line: string) => void;
+  /** Extra `key=value` broker settings for every node (after the simulator's own). */
+  sets?: readonly string[];
   /** Also trace the nodes' own log lines (default: with `trace`). */
   traceNodeLogs?: boolean;
 }
@@ -369,6 +371,7 @@ export class ClusterSimulation {
           `log.dirs=${dataDir}`,
           ...(options.timing === "fast" ? fastTiming : []),
           ...(options.snapshots === "small" ? smallSnapshots : []),
+          ...(options.sets ?? []),
         ],
       });
       if (!loaded.ok) throw loaded.error;

@@ -420,7 +420,96 @@ async function runIdempotentFailover(seed: number): Promise<void> {
   s.client.close();
 }
 
+/**
+ * The follower settings as they reach the fetchers: num.replica.fetchers=3 spreads a leader's
+ * partitions over up to three fetchers by hash(topic, partition) (each with its own session;
+ * as in Kafka, round-robin leaders and a partition-number hash share residues, so the spread
+ * shows across topics); replica.fetch.wait.max.ms
+ * bounds an idle fetch's wait (about one fetch per 100 ms when nothing is written);
+ * replica.fetch.max.bytes and replica.fetch.response.max.bytes of 1 byte still copy a whole
+ * batch per fetch, and no more, so a follower that missed K batches needs at least K fetches.
+ */
+async function runFetcherSettings(seed: number): Promise<void> {
+  const s = new ReplicationScenario(seed, [], {
+    sets: ["num.replica.fetchers=3", "replica.fetch.wait.max.ms=100", "replica.fetch.max.bytes=1", "replica.fetch.response.max.bytes=1", "replica.fetch.min.bytes=1"],
+  });
+  const sim = s.sim;
+  sim.begin();
+  sim.stopWorkload();
+  const all = [1, 2, 3];
+  expect(await s.runUntil(() => all.every((id) => sim.imageOf(id)?.liveBrokers().length === 3), 20_000)).toBe(true);
+  expect(await s.createTopic()).toBe(true);
+  // Eight more partitions in a second topic, so every leader has several to spread.
+  const body = defaultCreateTopicsRequest();
+  body.timeoutMs = 10_000;
+  body.topics = [{ name: "spread", numPartitions: 8, replicationFactor: 3, assignments: [], configs: [], _unknownTaggedFields: undefined }];
+  let created: boolean | null = null;
+  void s.client.send(1, ApiKeys.CreateTopics, body, { timeoutMs: 10_000 }).then((r) => {
+    created = r.ok && r.body.topics[0]?.errorCode === ErrorCode.NONE;
+  });
+  expect(await s.runUntil(() => created !== null, 15_000)).toBe(true);
+  expect(created as boolean | null).toBe(true);
+  expect(await s.runUntil(() => all.every((id) => s.replicas.get(id)?.replicas.getPartition("spread", 7) !== undefined && s.replicas.get(id)?.replicas.getPartition(topic, 0) !== undefined), 10_000)).toBe(true);
+  await s.runFor(2_000);
+  let spreadOver3 = false; // some leader's partitions go to more than one fetcher // some leader's partitions go to more than one fetcher
+  for (const id of all) {
+    const rm = s.replicas.get(id)!.replicas;
+    const followed = rm.partitions().filter((p) => !p.isLeader);
+    const fetchers = rm.fetcherManager!.fetchers();
+    for (const leader of all.filter((l) => l !== id)) {
+      const mine = fetchers.filter((f) => f.leaderId === leader);
+      const led = followed.filter((p) => p.leaderId === leader).length;
+      expect(mine.length).toBeLessThanOrEqual(3);
+      expect(mine.reduce((n, f) => n + f.partitions, 0)).toBe(led);
+      if (mine.length >= 2) spreadOver3 = true;
+      for (const f of mine) expect(f.sessionId).toBeGreaterThan(0);
+    }
+  }
+  expect(spreadOver3).toBe(true);
+  // Idle: each fetcher fetches about every replica.fetch.wait.max.ms (the default 500 would give ~6).
+  const idleBefore = new Map(all.map((id) => [id, s.replicas.get(id)!.replicas.fetcherManager!.fetchers()]));
+  await s.runFor(3_000);
+  for (const id of all) {
+    for (const f of s.replicas.get(id)!.replicas.fetcherManager!.fetchers()) {
+      const then = idleBefore.get(id)!.find((g) => g.key === f.key);
+      if (then === undefined) continue;
+      expect(f.fetches - then.fetches).toBeGreaterThanOrEqual(15);
+      expect(f.fetches - then.fetches).toBeLessThanOrEqual(45);
+    }
+  }
+  // One follower cut off while 20 batches are acknowledged by the other: back, it needs a fetch per batch.
+  // (The producer writes to the "replicated" topic only.)
+  const leader = s.leaderOf();
+  const lagging = all.find((id) => id !== leader)!;
+  const fetcherOf = (): { fetches: number } =>
+    s.replicas.get(lagging)!.replicas.fetcherManager!.fetchers().filter((f) => f.leaderId === leader).reduce((acc, f) => ({ fetches: acc.fetches + f.fetches }), { fetches: 0 });
+  // Cut off longer than the ISR takes to shrink without it (acks=all waits for that).
+  sim.isolateNode(lagging, 60_000);
+  const ackedBefore = s.acked.length;
+  const producer = s.produce();
+  expect(await s.runUntil(() => s.acked.length >= ackedBefore + 20 * recordsPerBatch, 55_000)).toBe(true);
+  s.producing = false;
+  let stopped = false;
+  void producer.then(() => {
+    stopped = true;
+  });
+  expect(await s.runUntil(() => stopped, 10_000)).toBe(true);
+  const end = s.replicas.get(leader)!.replicas.getPartition(topic, 0)!.log.logEndOffset;
+  const laggingLog = (): number => s.replicas.get(lagging)!.replicas.getPartition(topic, 0)!.log.logEndOffset;
+  const behind = (end - laggingLog()) / recordsPerBatch;
+  expect(behind).toBeGreaterThanOrEqual(20);
+  const fetchesBefore = fetcherOf().fetches;
+  expect(await s.runUntil(() => laggingLog() === end, 60_000)).toBe(true);
+  expect(fetcherOf().fetches - fetchesBefore).toBeGreaterThanOrEqual(behind);
+  expect(s.failure).toBeNull();
+  sim.end();
+  s.client.close();
+}
+
 describe("replication in the cluster simulator", () => {
+  for (const seed of [15]) {
+    test(`seed ${seed}: num.replica.fetchers and replica.fetch.* reach the followers' fetchers`, () => runFetcherSettings(seed), 120_000);
+  }
   for (const seed of [11, 12]) {
     test(`seed ${seed}: an idempotent producer's retry reaching the new leader after failover is deduped at its original offset`, () => runIdempotentFailover(seed), 120_000);
   }

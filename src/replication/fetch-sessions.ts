@@ -24,7 +24,7 @@
  * for `evictionMs`; for a follower (privileged), the smallest consumer session; for a consumer,
  * the smallest consumer session with fewer partitions than its own. Otherwise no session is
  * created (id 0: the client goes on with full fetches). Session ids are random positive
- * int32s. The partitions of a session are bounded by the requests that named them.
+ * int32s. A session holds at most `partitionsMax` partitions (see sessionPartitionsMaxDefault).
  */
 import type { Clock } from "../platform/clock.ts";
 import type { Prng } from "../platform/prng.ts";
@@ -35,6 +35,13 @@ export const initialSessionEpoch = 0;
 export const finalSessionEpoch = -1;
 /** Kafka's min.incremental.fetch.session.eviction.ms. */
 export const sessionEvictionMsDefault = 120_000;
+/**
+ * Partitions one session may hold. Incremental fetches add partitions a request names, so a
+ * client could otherwise grow a session without bound across requests; a full fetch above it
+ * gets no session, an incremental one that would pass it loses its session (the client starts
+ * over with a full fetch, bounded by the request size).
+ */
+export const sessionPartitionsMaxDefault = 200_000;
 const int32Max = 0x7fff_ffff;
 
 interface CachedPartition<R> {
@@ -66,6 +73,7 @@ export type SessionContext<R> =
 
 export interface FetchSessionCacheOptions {
   readonly slotsMax: number;
+  readonly partitionsMax?: number;
   readonly evictionMs?: number;
   readonly clock: Clock;
   readonly prng: Prng;
@@ -74,6 +82,7 @@ export interface FetchSessionCacheOptions {
 export class FetchSessionCache<R> {
   readonly #sessions = new Map<number, FetchSession<R>>();
   readonly #slotsMax: number;
+  readonly #partitionsMax: number;
   readonly #evictionMs: number;
   readonly #clock: Clock;
   readonly #prng: Prng;
@@ -83,6 +92,8 @@ export class FetchSessionCache<R> {
   constructor(o: FetchSessionCacheOptions) {
     if (!(Number.isInteger(o.slotsMax) && o.slotsMax >= 0)) throw new Error(`fetch session slots ${o.slotsMax}`);
     this.#slotsMax = o.slotsMax;
+    this.#partitionsMax = o.partitionsMax ?? sessionPartitionsMaxDefault;
+    if (!(this.#partitionsMax >= 1)) throw new Error(`fetch session partitions max ${this.#partitionsMax}`);
     this.#evictionMs = o.evictionMs ?? sessionEvictionMsDefault;
     this.#clock = o.clock;
     this.#prng = o.prng;
@@ -114,8 +125,15 @@ export class FetchSessionCache<R> {
     for (const key of forgotten) session.partitions.delete(key);
     for (const [key, request] of named) {
       const cached = session.partitions.get(key);
-      if (cached === undefined) session.partitions.set(key, { request, sent: null });
-      else cached.request = request;
+      if (cached !== undefined) {
+        cached.request = request;
+        continue;
+      }
+      if (session.partitions.size >= this.#partitionsMax) {
+        this.#sessions.delete(session.id);
+        return { kind: "error", errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND };
+      }
+      session.partitions.set(key, { request, sent: null });
     }
     session.epoch = nextEpoch(epoch);
     session.lastUsedMs = now;
@@ -154,7 +172,7 @@ export class FetchSessionCache<R> {
   }
 
   #create(named: readonly (readonly [string, R])[], privileged: boolean, now: number): FetchSession<R> | null {
-    if (this.#slotsMax === 0) return null;
+    if (this.#slotsMax === 0 || named.length > this.#partitionsMax) return null;
     if (this.#sessions.size >= this.#slotsMax && !this.#evictFor(named.length, privileged, now)) return null;
     let id = 0;
     do id = (this.#prng.nextU32() & int32Max) || 1;

@@ -101,3 +101,16 @@ test("zero slots: never a session", () => {
   expect(c.size).toBe(0);
   expect(() => cache(-1)).toThrow();
 });
+
+test("a session is bounded in partitions: a full fetch above the bound gets none; incremental growth past it loses the session", () => {
+  const c = new FetchSessionCache<number>({ slotsMax: 4, partitionsMax: 3, clock: new SimClock(), prng: new SeededPrng(9) });
+  expect(c.begin(0, 0, parts(4), [], false)).toMatchObject({ kind: "full", sessionId: 0 });
+  const id = open(c, 2);
+  const grown = c.begin(id, 1, [["u:0", 1]], [], false);
+  expect(grown.kind).toBe("incremental");
+  // Updating and forgetting are fine at the bound; a fourth partition is not.
+  expect(c.begin(id, 2, [["u:0", 2]], ["t:0"], false).kind).toBe("incremental");
+  expect(c.begin(id, 3, [["v:0", 1]], [], false).kind).toBe("incremental");
+  expect(c.begin(id, 4, [["w:0", 1]], [], false)).toEqual({ kind: "error", errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND });
+  expect(c.session(id)).toBeUndefined();
+});

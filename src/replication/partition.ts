@@ -37,7 +37,8 @@ import type { TopicConfig } from "../metadata/topic-config.ts";
 import type { Uuid } from "../metadata/uuid.ts";
 import { ErrorCode } from "../protocol/errors.ts";
 import { StorageError } from "../platform/fs.ts";
-import type { PartitionLog } from "../storage/partition-log.ts";
+import { readBatchHeader } from "../storage/batch-header.ts";
+import type { AppendResult, PartitionLog } from "../storage/partition-log.ts";
 import { ProducerStateManager } from "./producer-state.ts";
 
 export type PartitionState =
@@ -157,9 +158,9 @@ export class Partition {
     if (pending !== null && (roleChanged || next.partitionEpoch !== pending.partitionEpoch)) this.#pendingIsr = null;
     if (next.kind === "leader") {
       if (roleChanged) {
+        // The producer state is kept as it is: as follower this node replayed every batch it
+        // copied (appendAsFollower), so it dedupes retries of the old leader's batches.
         this.#onBecomeLeader(nowMs);
-        // A follower's appends did not track producers: the new leader dedupes from its log.
-        if (prev.kind !== "leader" && !this.log.closed) this.producers.rebuildFromLog(this.log);
       }
       for (const id of next.replicas) if (id !== this.#nodeId && !this.#followers.has(id)) this.#followers.set(id, unknownFollower(0));
       for (const id of [...this.#followers.keys()]) if (!next.replicas.includes(id)) this.#followers.delete(id);
@@ -221,6 +222,44 @@ export class Partition {
     f.lastFetchLeaderLogEndOffset = leaderEnd;
     f.brokerEpoch = brokerEpoch;
     return this.maybeIncrementHighWatermark();
+  }
+
+  // ---- follower data path (the replica fetcher) ----------------------------------------------
+
+  /**
+   * Appends the leader's batches as they are and replays them into the producer state, so
+   * this replica dedupes an idempotent producer's retries once it leads. Throws StorageError.
+   */
+  appendAsFollower(records: Uint8Array): AppendResult {
+    if (this.#state.kind !== "follower") throw new Error(`partition ${this.key}: follower append while ${this.#state.kind}`);
+    let first: AppendResult | null = null;
+    let last: AppendResult | null = null;
+    // A fetch answer may hold more than segment.bytes (replica.fetch.max.bytes is larger, or
+    // the follower lags): appended in runs of whole batches that each fit a segment, as the
+    // leader's own appends did. On an error the runs before it stay (the next fetch resumes there).
+    for (const run of runsWithin(records, this.log.config.segmentBytes)) {
+      const appended = this.log.appendAsFollower(run);
+      if (appended.kind !== "ok") return appended;
+      this.producers.replayBatches(run);
+      first ??= appended;
+      last = appended;
+    }
+    if (first === null || last === null || first.kind !== "ok" || last.kind !== "ok") throw new Error(`partition ${this.key}: follower append of ${records.length} bytes made no run`);
+    return { ...last, firstOffset: first.firstOffset };
+  }
+
+  /** Truncates the log to `offset` (divergence, a leader behind us) and the producer state with it. */
+  truncateTo(offset: number): void {
+    if (this.#state.kind !== "follower") throw new Error(`partition ${this.key}: truncation while ${this.#state.kind}`);
+    this.log.truncateTo(offset);
+    this.producers.truncateTo(this.log.logEndOffset);
+  }
+
+  /** Empties the log to start at `offset` (we fell below the leader's log start): no producer is known. */
+  truncateFullyAndStartAt(offset: number): void {
+    if (this.#state.kind !== "follower") throw new Error(`partition ${this.key}: truncation while ${this.#state.kind}`);
+    this.log.truncateFullyAndStartAt(offset);
+    this.producers.clear();
   }
 
   /** What this leader knows of a follower (tests, DescribeQuorum-like views). */
@@ -309,6 +348,26 @@ export class Partition {
   get isrSize(): number {
     return this.#state.kind === "leader" ? this.#state.isr.length : 0;
   }
+}
+
+/**
+ * `records` cut at batch boundaries into runs of at most `bytesMax` (a single larger batch is
+ * a run of its own, for the log to refuse). Unparseable bytes stay in the last run.
+ */
+function runsWithin(records: Uint8Array, bytesMax: number): Uint8Array[] {
+  if (records.length <= bytesMax) return [records];
+  const runs: Uint8Array[] = [];
+  let start = 0;
+  let at = 0;
+  for (let h = readBatchHeader(records, at); h !== null && at + h.sizeBytes <= records.length; h = readBatchHeader(records, at)) {
+    if (at > start && at + h.sizeBytes - start > bytesMax) {
+      runs.push(records.subarray(start, at));
+      start = at;
+    }
+    at += h.sizeBytes;
+  }
+  runs.push(records.subarray(start));
+  return runs;
 }
 
 function unknownFollower(lastCaughtUpTimeMs: number): FollowerState {

@@ -12,11 +12,18 @@
  *   Int32.MAX to 0), else OUT_OF_ORDER_SEQUENCE_NUMBER;
  * - an unknown producer (never seen, or its state lost) may start at any sequence.
  *
+ * Leaders update it on every idempotent append; followers replay every batch they copy
+ * (`replayBatches`, the leader's offsets and sequences as they are), so a follower elected
+ * leader dedupes a retry of a batch the old leader wrote. A follower truncating its log
+ * forgets the batches at and above the cut (`truncateTo`): a producer with none left becomes
+ * unknown, never one that remembers a batch the log no longer holds.
+ *
  * Durability bound: Kafka snapshots this state at segment rolls and rebuilds from the log
  * after the snapshot. bunka does not snapshot yet: at load it rebuilds from the batches of
  * the active segment only (`rebuildFromLog`). A producer whose last batch is in an older
  * segment comes back unknown, so its next batch is accepted at any sequence: a retry of a
- * batch written before the active segment began could then be appended twice.
+ * batch written before the active segment began could then be appended twice. (A running
+ * follower that becomes leader keeps what it replayed: that bound is for restarts only.)
  */
 import { ErrorCode } from "../protocol/errors.ts";
 import { RecordBatchView, walkBatches } from "../protocol/records/record-batch.ts";
@@ -117,6 +124,40 @@ export class ProducerStateManager {
   /** Forgets everything (log truncated below what the state covers). */
   clear(): void {
     this.#producers.clear();
+  }
+
+  /**
+   * The log was truncated to `endOffset`: batches at or above it are forgotten, and a
+   * producer left without any becomes unknown (its epoch may have come from a cut batch).
+   * Returns the number of batches forgotten.
+   */
+  truncateTo(endOffset: number): number {
+    if (!(Number.isSafeInteger(endOffset) && endOffset >= 0)) throw new Error(`ProducerStateManager.truncateTo: offset ${endOffset}`);
+    let dropped = 0;
+    for (const [id, entry] of [...this.#producers]) {
+      const kept = entry.batches.filter((b) => b.lastOffset < endOffset);
+      if (kept.length === entry.batches.length) continue;
+      dropped += entry.batches.length - kept.length;
+      if (kept.length === 0) this.#producers.delete(id);
+      else entry.batches = kept;
+    }
+    return dropped;
+  }
+
+  /**
+   * A follower appended `records` (whole v2 batches, as the leader wrote them): each
+   * idempotent batch updates its producer as the leader's append did. Returns the batches
+   * replayed. CRCs are not checked again (the append did).
+   */
+  replayBatches(records: Uint8Array): number {
+    const walk = walkBatches(records, { verifyCrc: false, requireDenseOffsets: false, maxBatchBytes: records.length });
+    for (const view of walk.batches) this.#replay(view);
+    return walk.batches.length;
+  }
+
+  /** The batches remembered for `producerId`, oldest first (tests, diagnostics). */
+  batchesOf(producerId: number): readonly BatchMetadata[] {
+    return this.#producers.get(producerId)?.batches ?? [];
   }
 
   /**

@@ -4,16 +4,32 @@
  *
  * The manager keeps `num.replica.fetchers` fetchers per source broker at most; a followed
  * partition goes to fetcher `hash(topic, partition) % n` of its leader. Each fetcher sends one
- * Fetch at a time to its leader (NodeClient, the inter-broker listener), v15+ with
- * ReplicaState (this node's id and broker epoch), for every assigned partition not backing
- * off: fetch offset = the log end offset, lastFetchedEpoch = the latest epoch of the leader
- * epoch cache, currentLeaderEpoch = the epoch of the image that assigned it; long-polled by
+ * Fetch at a time to its leader (NodeClient, the inter-broker listener), at the highest
+ * version both serve (v15+ with ReplicaState: this node's id and broker epoch; the replica id
+ * field below), for every assigned partition not backing off: fetch offset = the log end
+ * offset, lastFetchedEpoch = the latest epoch of the leader epoch cache (v12+),
+ * currentLeaderEpoch = the epoch of the image that assigned it; long-polled by
  * `replica.fetch.wait.max.ms` and `replica.fetch.min.bytes`, bounded by
  * `replica.fetch.response.max.bytes` and `replica.fetch.max.bytes` per partition.
  *
+ * Each fetcher keeps one fetch session (KIP-227, Fetch v7+) with its leader: a full fetch at
+ * epoch 0 opens it, then a fetch names only partitions whose fetch state changed (offset,
+ * epochs, log start, limits) and forgets the ones no longer fetched, so an idle follower's
+ * fetch names none. A lost session (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH)
+ * starts a new one at once; a failed or refused request makes the next fetch a full one.
+ *
+ * Before its first fetch under a leader epoch, a partition's log is checked against the
+ * leader's. From Fetch v12 the leader does that on every fetch (diverging epoch, below). Below
+ * v12 (an older leader, or `setFetchVersionMax`), and for a log with data but no epoch to send,
+ * the follower asks OffsetForLeaderEpoch for its latest epoch (fenced by currentLeaderEpoch
+ * like a fetch) and truncates as `truncationByEpoch` says (KIP-101; KIP-279's ask-again when
+ * the leader answers an epoch we never had) before it fetches at all: a fetch offset from an
+ * unchecked log would count, on the leader, bytes that may differ from its own.
+ *
  * Per partition in the answer:
- * - records: appended as they are (`appendAsFollower`: the leader's offsets, epochs and
- *   bytes, CRCs checked once here), the epoch cache follows the batches; then the HW becomes
+ * - records: appended as they are (`Partition.appendAsFollower`: the leader's offsets, epochs
+ *   and bytes, CRCs checked once here), the epoch cache and the producer state follow the
+ *   batches; then the HW becomes
  *   min(the leader's HW, our log end offset), never lower than it was, and the log start
  *   follows the leader's (DeleteRecords) up to that HW.
  * - diverging epoch (KIP-320/595, the leader's end of our last epoch is below our log end):
@@ -37,10 +53,18 @@ import { type MetadataImage, NO_LEADER } from "../metadata/image.ts";
 import type { CancelTimer, Clock } from "../platform/clock.ts";
 import { StorageError } from "../platform/fs.ts";
 import { ErrorCode } from "../protocol/errors.ts";
-import { defaultFetchPartition, defaultFetchRequest, defaultFetchTopic } from "../protocol/messages/fetch-request.ts";
+import { defaultFetchPartition, defaultFetchRequest, defaultFetchTopic, defaultForgottenTopic } from "../protocol/messages/fetch-request.ts";
 import type { PartitionData } from "../protocol/messages/fetch-response.ts";
+import { defaultApiVersionsRequest } from "../protocol/messages/api-versions-request.ts";
+import {
+  defaultOffsetForLeaderEpochRequest,
+  defaultOffsetForLeaderPartition,
+  defaultOffsetForLeaderTopic,
+  type OffsetForLeaderTopic,
+} from "../protocol/messages/offset-for-leader-epoch-request.ts";
 import { ApiKeys } from "../protocol/messages/index.ts";
 import type { Logger } from "../util/log.ts";
+import { finalSessionEpoch, initialSessionEpoch, nextEpoch } from "./fetch-sessions.ts";
 import type { Partition } from "./partition.ts";
 
 export interface ReplicaFetcherConfig {
@@ -77,14 +101,59 @@ export interface ReplicaFetcherOptions {
 /** Retry of a partition whose leader has not applied the metadata that made it leader yet. */
 const metadataLagBackoffMs = 50;
 
-/** Fetch v15 carries ReplicaState (KIP-903); v13 topic ids; v12 lastFetchedEpoch. */
-const replicaFetchVersionMin = 15;
+/** Fetch v4 is the oldest served (v2 batches); v12 carries lastFetchedEpoch; v13 topic ids; v15 ReplicaState (KIP-903). */
+const fetchVersionMin = 4;
+const fetchLastFetchedEpochMin = 12;
+/** Fetch v7 carries fetch sessions (KIP-227). */
+const fetchSessionsMin = 7;
+const fetchTopicIdsMin = 13;
+const fetchReplicaStateMin = 15;
+/** OffsetForLeaderEpoch v3 carries the replica id; Kafka 4 serves v2+. */
+const offsetForLeaderEpochVersionMin = 2;
+
+/** What a follower's log offers the truncation decision (PartitionLog has it). */
+export interface EpochLog {
+  readonly logEndOffset: number;
+  readonly highWatermark: number;
+  endOffsetForLeaderEpoch(epoch: number): { leaderEpoch: number; endOffset: number };
+}
+
+/**
+ * Where a follower truncates given the leader's answer to OffsetForLeaderEpoch for the
+ * follower's latest epoch (the leader's largest epoch at or below it and where that epoch
+ * ends on the leader), as KIP-101 and KIP-279 define it:
+ * - the leader knows no such epoch (endOffset -1): nothing better than our HW is known to be
+ *   shared (the pre-KIP-101 rule, for logs without epochs);
+ * - we hold the leader's epoch: cut at the smaller of the two ends of that epoch — done;
+ * - we do not hold it (our largest epoch below it is smaller, KIP-279's fast double
+ *   failover): cut at the end of our own epoch and ask again with our now latest epoch;
+ * - we hold no epoch at or below it: cut at the leader's end of it.
+ * `complete` false means: ask again. Never above our log end.
+ */
+export function truncationByEpoch(log: EpochLog, leader: { leaderEpoch: number; endOffset: number }): { offset: number; complete: boolean } {
+  const leo = log.logEndOffset;
+  if (leader.endOffset < 0) return { offset: Math.min(log.highWatermark, leo), complete: true };
+  if (leader.leaderEpoch < 0) return { offset: Math.min(leader.endOffset, leo), complete: true };
+  const mine = log.endOffsetForLeaderEpoch(leader.leaderEpoch);
+  if (mine.leaderEpoch < 0 || mine.endOffset < 0) return { offset: Math.min(leader.endOffset, leo), complete: true };
+  if (mine.leaderEpoch !== leader.leaderEpoch) {
+    if (!(mine.leaderEpoch < leader.leaderEpoch)) throw new Error(`truncationByEpoch: our epoch ${mine.leaderEpoch} at or below ${leader.leaderEpoch} is above it`);
+    return { offset: Math.min(mine.endOffset, leo), complete: false };
+  }
+  return { offset: Math.min(mine.endOffset, leader.endOffset, leo), complete: true };
+}
 
 interface Assignment {
   readonly partition: Partition;
   readonly leaderId: number;
   readonly leaderEpoch: number;
   delayedUntilMs: number;
+  /**
+   * The log was checked against the leader's for this leader epoch: by OffsetForLeaderEpoch
+   * (the leader's Fetch is below v12, or our log has no epoch to send as lastFetchedEpoch),
+   * or trusted to Fetch's diverging-epoch check (v12+). No fetch is sent before it is.
+   */
+  epochChecked: boolean;
 }
 
 export class ReplicaFetcherManager {
@@ -92,6 +161,7 @@ export class ReplicaFetcherManager {
   readonly #fetchers = new Map<string, ReplicaFetcher>();
   /** partition key → the fetcher it is assigned to. */
   readonly #assigned = new Map<string, ReplicaFetcher>();
+  readonly #versionCap: VersionCap = { max: Number.MAX_SAFE_INTEGER };
   #closed = false;
 
   constructor(o: ReplicaFetcherOptions) {
@@ -128,10 +198,10 @@ export class ReplicaFetcherManager {
       current?.remove(p.key);
       let fetcher = this.#fetchers.get(fkey);
       if (fetcher === undefined) {
-        fetcher = new ReplicaFetcher(this.#o, fkey, s.leaderId);
+        fetcher = new ReplicaFetcher(this.#o, fkey, s.leaderId, this.#versionCap);
         this.#fetchers.set(fkey, fetcher);
       }
-      fetcher.add({ partition: p, leaderId: s.leaderId, leaderEpoch: s.leaderEpoch, delayedUntilMs: 0 });
+      fetcher.add({ partition: p, leaderId: s.leaderId, leaderEpoch: s.leaderEpoch, delayedUntilMs: 0, epochChecked: false });
       this.#assigned.set(p.key, fetcher);
     }
     for (const [key, fetcher] of [...this.#assigned]) {
@@ -146,9 +216,19 @@ export class ReplicaFetcherManager {
     }
   }
 
-  /** Fetchers by "leader:index" with their partition count (tests, metrics). */
-  fetchers(): { key: string; leaderId: number; partitions: number }[] {
-    return [...this.#fetchers.values()].map((f) => ({ key: f.key, leaderId: f.leaderId, partitions: f.size }));
+  /**
+   * Caps the Fetch version followers send, as an older inter-broker protocol would: below v12
+   * there is no lastFetchedEpoch, and followers truncate by OffsetForLeaderEpoch instead.
+   * Applies to the next request of every fetcher. For tests and mixed-version clusters.
+   */
+  setFetchVersionMax(version: number): void {
+    if (!(Number.isInteger(version) && version >= fetchVersionMin)) throw new Error(`replica fetch version ${version} below v${fetchVersionMin}`);
+    this.#versionCap.max = version;
+  }
+
+  /** Fetchers by "leader:index" with their partition count and fetch-session figures (tests, metrics). */
+  fetchers(): FetcherInfo[] {
+    return [...this.#fetchers.values()].map((f) => ({ key: f.key, leaderId: f.leaderId, partitions: f.size, ...f.stats }));
   }
 
   close(): void {
@@ -167,23 +247,76 @@ function fetcherIndex(topic: string, partition: number, n: number): number {
   return Math.abs((Math.imul(h, 31) + partition) | 0) % n;
 }
 
+export interface FetcherInfo {
+  readonly key: string;
+  readonly leaderId: number;
+  readonly partitions: number;
+  /** The fetch session with the leader (0: none). */
+  readonly sessionId: number;
+  /** Fetches answered, and of those the ones that named no partition (incremental, nothing changed). */
+  readonly fetches: number;
+  readonly fetchesNamingNone: number;
+}
+
+interface VersionCap {
+  max: number;
+}
+
+/** What a session partition was last sent with (the leader keeps the same). */
+interface SessionPartitionState {
+  readonly currentLeaderEpoch: number;
+  readonly fetchOffset: number;
+  readonly lastFetchedEpoch: number;
+  readonly logStartOffset: number;
+  readonly partitionMaxBytes: number;
+}
+
+/** This fetcher's fetch session with its leader: id 0 none; epoch 0 the next fetch is full. */
+interface FetcherSession {
+  readonly id: number;
+  readonly epoch: number;
+  /** The Fetch version the keys are for (ids from v13, names before). */
+  readonly version: number;
+  readonly partitions: Map<string, SessionPartitionState>;
+}
+
+function sameState(a: SessionPartitionState | undefined, b: SessionPartitionState): boolean {
+  return (
+    a !== undefined &&
+    a.currentLeaderEpoch === b.currentLeaderEpoch &&
+    a.fetchOffset === b.fetchOffset &&
+    a.lastFetchedEpoch === b.lastFetchedEpoch &&
+    a.logStartOffset === b.logStartOffset &&
+    a.partitionMaxBytes === b.partitionMaxBytes
+  );
+}
+
 class ReplicaFetcher {
   readonly key: string;
   readonly leaderId: number;
   readonly #o: ReplicaFetcherOptions;
+  readonly #versionCap: VersionCap;
   readonly #partitions = new Map<string, Assignment>();
+  #session: FetcherSession = { id: 0, epoch: initialSessionEpoch, version: -1, partitions: new Map() };
+  #fetches = 0;
+  #fetchesNamingNone = 0;
   #closed = false;
   #running = false;
   #wake: (() => void) | null = null;
 
-  constructor(o: ReplicaFetcherOptions, key: string, leaderId: number) {
+  constructor(o: ReplicaFetcherOptions, key: string, leaderId: number, versionCap: VersionCap) {
     this.#o = o;
+    this.#versionCap = versionCap;
     this.key = key;
     this.leaderId = leaderId;
   }
 
   get size(): number {
     return this.#partitions.size;
+  }
+
+  get stats(): { sessionId: number; fetches: number; fetchesNamingNone: number } {
+    return { sessionId: this.#session.id, fetches: this.#fetches, fetchesNamingNone: this.#fetchesNamingNone };
   }
 
   assignment(key: string): Assignment | undefined {
@@ -253,62 +386,230 @@ class ReplicaFetcher {
         await this.#sleep(Number.isFinite(nextDue) ? nextDue - now : config.backoffMs);
         continue;
       }
+      const version = await this.#fetchVersion();
+      if (this.#closed) return;
+      if (version === null) {
+        await this.#sleep(config.backoffMs);
+        continue;
+      }
+      // A partition fetches only once its log is known to agree with the leader's.
+      const unchecked = ready.filter((a) => !a.epochChecked);
+      for (const a of unchecked) {
+        const log = a.partition.log;
+        if (version >= fetchLastFetchedEpochMin && (log.leaderEpochCache.latestEpoch() >= 0 || log.logEndOffset === log.logStartOffset)) a.epochChecked = true;
+      }
+      const truncating = unchecked.filter((a) => !a.epochChecked);
+      if (truncating.length > 0) {
+        await this.#truncateByEpoch(truncating);
+        continue;
+      }
       const body = defaultFetchRequest();
-      body.replicaState = { replicaId: this.#o.nodeId, replicaEpoch: this.#o.brokerEpoch(), _unknownTaggedFields: undefined };
+      if (version >= fetchReplicaStateMin) {
+        body.replicaState = { replicaId: this.#o.nodeId, replicaEpoch: this.#o.brokerEpoch(), _unknownTaggedFields: undefined };
+      } else {
+        body.replicaId = this.#o.nodeId;
+      }
       body.maxWaitMs = config.maxWaitMs;
       body.minBytes = config.minBytes;
       body.maxBytes = config.responseMaxBytes;
       body.isolationLevel = 0;
-      body.sessionId = 0;
-      body.sessionEpoch = -1;
-      const byTopic = new Map<string, ReturnType<typeof defaultFetchTopic>>();
-      const sent = new Map<string, Assignment>();
+      const keyOf = (p: Partition): string => (version >= fetchTopicIdsMin ? `${p.topicId}:${p.partition}` : `${p.topic}:${p.partition}`);
+      const wanted = new Map<string, { a: Assignment; state: SessionPartitionState }>();
       for (const a of ready) {
+        const p = a.partition;
+        wanted.set(keyOf(p), {
+          a,
+          state: {
+            currentLeaderEpoch: a.leaderEpoch,
+            fetchOffset: p.log.logEndOffset,
+            lastFetchedEpoch: version >= fetchLastFetchedEpochMin ? p.log.leaderEpochCache.latestEpoch() : -1,
+            logStartOffset: p.log.logStartOffset,
+            partitionMaxBytes: config.partitionMaxBytes,
+          },
+        });
+      }
+      // The session (KIP-227): a full fetch opens one; then only what changed is named.
+      if (this.#session.version !== version) this.#session = { id: 0, epoch: initialSessionEpoch, version, partitions: new Map() };
+      const useSessions = version >= fetchSessionsMin;
+      const incremental = useSessions && this.#session.id !== 0 && this.#session.epoch !== initialSessionEpoch;
+      body.sessionId = useSessions ? this.#session.id : 0;
+      body.sessionEpoch = useSessions ? this.#session.epoch : finalSessionEpoch;
+      const byTopic = new Map<string, ReturnType<typeof defaultFetchTopic>>();
+      for (const [key, { a, state }] of wanted) {
+        if (incremental && sameState(this.#session.partitions.get(key), state)) continue;
         const p = a.partition;
         let t = byTopic.get(p.topicId);
         if (t === undefined) {
-          t = { ...defaultFetchTopic(), topicId: p.topicId, partitions: [] };
+          t = { ...defaultFetchTopic(), topic: p.topic, topicId: p.topicId, partitions: [] };
           byTopic.set(p.topicId, t);
         }
-        const latest = p.log.leaderEpochCache.latestEpoch();
-        t.partitions.push({
-          ...defaultFetchPartition(),
-          partition: p.partition,
-          currentLeaderEpoch: a.leaderEpoch,
-          fetchOffset: p.log.logEndOffset,
-          lastFetchedEpoch: latest,
-          logStartOffset: p.log.logStartOffset,
-          partitionMaxBytes: config.partitionMaxBytes,
-        });
-        sent.set(`${p.topicId}:${p.partition}`, a);
+        t.partitions.push({ ...defaultFetchPartition(), partition: p.partition, ...state });
       }
       body.topics = [...byTopic.values()];
+      if (incremental) {
+        const forgotten = new Map<string, ReturnType<typeof defaultForgottenTopic>>();
+        for (const key of this.#session.partitions.keys()) {
+          if (wanted.has(key)) continue;
+          const cut = key.lastIndexOf(":");
+          const topicKey = key.slice(0, cut);
+          let f = forgotten.get(topicKey);
+          if (f === undefined) {
+            f = version >= fetchTopicIdsMin ? { ...defaultForgottenTopic(), topicId: topicKey, partitions: [] } : { ...defaultForgottenTopic(), topic: topicKey, partitions: [] };
+            forgotten.set(topicKey, f);
+          }
+          f.partitions.push(Number(key.slice(cut + 1)));
+        }
+        body.forgottenTopicsData = [...forgotten.values()];
+      }
       const result = await client.send(this.leaderId, ApiKeys.Fetch, body, {
         timeoutMs: config.maxWaitMs + config.requestTimeoutMs,
-        minVersion: replicaFetchVersionMin,
+        // Exactly the version the body was built for (a reconnect may have changed the leader's ranges).
+        minVersion: version,
+        maxVersion: version,
         // A dead leader fails the fetch at once: the fetcher backs off, and the metadata moves the partition.
         waitForConnection: false,
       });
       if (this.#closed) return;
       if (!result.ok) {
         log.debug("replica fetch failed", { fetcher: this.key, error: result.error.message });
+        // The leader may or may not have taken the epoch: the next fetch is full, closing the session.
+        this.#session = { id: this.#session.id, epoch: initialSessionEpoch, version, partitions: new Map() };
         await this.#sleep(config.backoffMs);
         continue;
       }
-      if (result.body.errorCode !== ErrorCode.NONE) {
-        log.debug("replica fetch refused", { fetcher: this.key, error: result.body.errorCode });
+      const code = result.body.errorCode;
+      if (code === ErrorCode.FETCH_SESSION_ID_NOT_FOUND || code === ErrorCode.INVALID_FETCH_SESSION_EPOCH) {
+        // Evicted, or the leader restarted: start a new session at once.
+        log.debug("replica fetch session lost", { fetcher: this.key, sessionId: this.#session.id, error: code });
+        this.#session = { id: 0, epoch: initialSessionEpoch, version, partitions: new Map() };
+        continue;
+      }
+      if (code !== ErrorCode.NONE) {
+        log.debug("replica fetch refused", { fetcher: this.key, error: code });
+        this.#session = { id: this.#session.id, epoch: initialSessionEpoch, version, partitions: new Map() };
         await this.#sleep(config.backoffMs);
         continue;
+      }
+      this.#fetches++;
+      if (body.topics.length === 0) this.#fetchesNamingNone++;
+      if (useSessions) {
+        const next = incremental ? this.#session.partitions : new Map<string, SessionPartitionState>();
+        if (incremental) for (const key of [...next.keys()]) if (!wanted.has(key)) next.delete(key);
+        for (const [key, { state }] of wanted) next.set(key, state);
+        this.#session =
+          result.body.sessionId === 0
+            ? { id: 0, epoch: initialSessionEpoch, version, partitions: new Map() }
+            : { id: result.body.sessionId, epoch: incremental ? nextEpoch(this.#session.epoch) : 1, version, partitions: next };
       }
       for (const t of result.body.responses) {
         for (const pd of t.partitions) {
-          const a = sent.get(`${t.topicId}:${pd.partitionIndex}`);
-          if (a === undefined || !this.#current(a)) continue;
-          this.#handle(a, pd);
+          const w = wanted.get(version >= fetchTopicIdsMin ? `${t.topicId}:${pd.partitionIndex}` : `${t.topic}:${pd.partitionIndex}`);
+          if (w === undefined || !this.#current(w.a)) continue;
+          this.#handle(w.a, pd);
         }
       }
     }
     this.#running = false;
+  }
+
+  /**
+   * The Fetch version to send the leader: the highest both sides serve up to the cap, once a
+   * connection has told the leader's ranges (connecting first when none has). Null when the
+   * leader cannot be reached or serves no usable version.
+   */
+  async #fetchVersion(): Promise<number | null> {
+    const { client, config, log } = this.#o;
+    let table = client.versions(this.leaderId);
+    if (table === null) {
+      // Connect by an ApiVersions request that fails at once when the leader cannot be reached
+      // (as fetches do: the fetcher backs off and the metadata moves the partition).
+      const probe = await client.send(this.leaderId, ApiKeys.ApiVersions, defaultApiVersionsRequest(), { timeoutMs: config.requestTimeoutMs, waitForConnection: false });
+      table = probe.ok ? client.versions(this.leaderId) : null;
+      if (table === null) {
+        log.debug("replica fetcher cannot reach its leader", { fetcher: this.key, error: probe.ok ? "no versions" : probe.error.message });
+        return null;
+      }
+    }
+    const version = table.pick(ApiKeys.Fetch, fetchVersionMin, this.#versionCap.max);
+    if (version === null) log.warn("leader serves no Fetch version a follower can use", { fetcher: this.key, leaderId: this.leaderId });
+    return version;
+  }
+
+  /**
+   * One OffsetForLeaderEpoch round for partitions whose log is not yet checked against the
+   * leader's (KIP-101/279): each asks with its latest epoch and the assignment's leader epoch
+   * (fenced on the leader like a fetch), truncates where `truncationByEpoch` says, and is
+   * checked once the answer is final — else it asks again next round with the epoch now
+   * latest. Errors back the partition off as a fetch error would.
+   */
+  async #truncateByEpoch(partitions: readonly Assignment[]): Promise<void> {
+    const { config, clock, client, log } = this.#o;
+    const body = defaultOffsetForLeaderEpochRequest();
+    body.replicaId = this.#o.nodeId;
+    const byTopic = new Map<string, OffsetForLeaderTopic>();
+    const sent = new Map<string, { a: Assignment; asked: number }>();
+    for (const a of partitions) {
+      const p = a.partition;
+      let t = byTopic.get(p.topic);
+      if (t === undefined) {
+        t = { ...defaultOffsetForLeaderTopic(), topic: p.topic, partitions: [] };
+        byTopic.set(p.topic, t);
+      }
+      const asked = p.log.leaderEpochCache.latestEpoch();
+      t.partitions.push({ ...defaultOffsetForLeaderPartition(), partition: p.partition, currentLeaderEpoch: a.leaderEpoch, leaderEpoch: asked });
+      sent.set(`${p.topic}:${p.partition}`, { a, asked });
+    }
+    body.topics = [...byTopic.values()];
+    const result = await client.send(this.leaderId, ApiKeys.OffsetForLeaderEpoch, body, {
+      timeoutMs: config.requestTimeoutMs,
+      minVersion: offsetForLeaderEpochVersionMin,
+      waitForConnection: false,
+    });
+    if (this.#closed) return;
+    if (!result.ok) {
+      log.debug("offset for leader epoch failed", { fetcher: this.key, error: result.error.message });
+      await this.#sleep(config.backoffMs);
+      return;
+    }
+    for (const t of result.body.topics) {
+      for (const r of t.partitions) {
+        const entry = sent.get(`${t.topic}:${r.partition}`);
+        if (entry === undefined || !this.#current(entry.a)) continue;
+        const { a, asked } = entry;
+        const p = a.partition;
+        // The log moved under the request (it cannot while unchecked: no fetch appends): ask again.
+        if (p.log.leaderEpochCache.latestEpoch() !== asked) continue;
+        if (r.errorCode !== ErrorCode.NONE) {
+          const lagging = r.errorCode === ErrorCode.UNKNOWN_LEADER_EPOCH || r.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER;
+          a.delayedUntilMs = clock.monotonicMs() + (lagging ? Math.min(config.backoffMs, metadataLagBackoffMs) : config.backoffMs);
+          continue;
+        }
+        try {
+          const cut = truncationByEpoch(p.log, r);
+          if (cut.offset < p.log.logEndOffset) {
+            log.info("truncating to the leader's log (offset for leader epoch)", {
+              partition: p.key,
+              leaderEpoch: a.leaderEpoch,
+              askedEpoch: asked,
+              leaderAnswerEpoch: r.leaderEpoch,
+              leaderAnswerEndOffset: r.endOffset,
+              from: p.log.logEndOffset,
+              to: cut.offset,
+            });
+            p.truncateTo(cut.offset);
+            this.#o.onProgress(p);
+          }
+          // Epochs starting at the cut hold no batch (a leadership of ours that never appended): dropped too.
+          p.log.leaderEpochCache.truncateFromEnd(cut.offset);
+          if (cut.complete) a.epochChecked = true;
+          else if (p.log.leaderEpochCache.latestEpoch() >= asked) throw new Error(`follower ${p.key}: truncation to ${cut.offset} left epoch ${asked} in place`);
+        } catch (e) {
+          if (!(e instanceof StorageError)) throw e;
+          log.error("follower storage error", { partition: p.key, error: e.message });
+          a.delayedUntilMs = clock.monotonicMs() + config.backoffMs;
+        }
+      }
+    }
   }
 
   #handle(a: Assignment, pd: PartitionData): void {
@@ -325,10 +626,10 @@ class ReplicaFetcher {
           const leo = p.log.logEndOffset;
           if (pd.logStartOffset >= 0 && leo < pd.logStartOffset) {
             log.warn("follower below the leader's log start: starting over there", { partition: p.key, logEndOffset: leo, leaderLogStartOffset: pd.logStartOffset });
-            p.log.truncateFullyAndStartAt(pd.logStartOffset);
+            p.truncateFullyAndStartAt(pd.logStartOffset);
           } else if (pd.highWatermark >= 0 && leo > pd.highWatermark) {
             log.warn("follower ahead of its leader: truncating to the leader's high watermark", { partition: p.key, logEndOffset: leo, leaderHighWatermark: pd.highWatermark });
-            p.log.truncateTo(pd.highWatermark);
+            p.truncateTo(pd.highWatermark);
           } else {
             backOff();
           }
@@ -360,7 +661,7 @@ class ReplicaFetcher {
             from: p.log.logEndOffset,
             to: target,
           });
-          p.log.truncateTo(target);
+          p.truncateTo(target);
           this.#o.onProgress(p);
         } else {
           // Nothing to cut but epochs that start at our end (a leadership of ours that never
@@ -374,7 +675,7 @@ class ReplicaFetcher {
       const records = pd.records;
       if (records !== null && records.length > 0) {
         const before = p.log.logEndOffset;
-        const appended = p.log.appendAsFollower(records);
+        const appended = p.appendAsFollower(records);
         if (appended.kind !== "ok") {
           log.error("follower append failed", { partition: p.key, result: appended.kind, detail: "detail" in appended ? appended.detail : "" });
           backOff();

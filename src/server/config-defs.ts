@@ -451,6 +451,7 @@ export const configDefs = {
   "replica.fetch.wait.max.ms": int(500, 0, int32Max, { doc: "Longest a follower's fetch waits for replica.fetch.min.bytes." }),
   "replica.fetch.backoff.ms": int(1000, 0, int32Max, { doc: "Wait of a follower after a failed fetch of a partition." }),
   "replica.socket.timeout.ms": int(30000, 1, int32Max, { doc: "Timeout of a follower's fetch beyond its wait." }),
+  "max.incremental.fetch.session.cache.slots": int(1000, 0, int32Max, { doc: "Incremental fetch sessions (KIP-227) a broker keeps; 0 turns them off." }),
 
   // --- group coordinator
   "offsets.topic.num.partitions": int(50, 1, int32Max, { doc: "Partitions of __consumer_offsets." }),

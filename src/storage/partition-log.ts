@@ -16,7 +16,8 @@
  * group commits scheduled on the injected Clock. A rolled segment is fsynced in the
  * background (FileSystem.fsyncPath, off the event loop) and the recovery point then moves
  * past it. Recovery after an unclean stop re-validates the segments from the one holding
- * the recovery point onwards, never the ones before it, and fsyncs what it keeps.
+ * the recovery point onwards, never the ones before it, and fsyncs what it keeps; a leader
+ * epoch checkpoint behind the batches is brought up to them (`#rebuildEpochCacheIfBehind`).
  *
  * Compaction (cleaner.ts) replaces runs of sealed segments below the recovery point and
  * the high watermark by cleaned ones (`replaceSegments`, synchronous, so a read sees the old
@@ -39,6 +40,7 @@ import type { FileCache } from "./file-cache.ts";
 import { deletedSuffix, indexSuffix, logSuffix, parseOffsetFileName, timeIndexSuffix, tmpSuffix, type TopicPartition } from "./file-names.ts";
 import { type EpochEndOffset, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import { completeInterruptedSwaps } from "./cleaner-swap.ts";
+import { readBatchHeader } from "./batch-header.ts";
 import { LogSegment, type SegmentContext } from "./log-segment.ts";
 import { internalTopicNames, type LogDirSpace } from "./disk-monitor.ts";
 
@@ -52,6 +54,9 @@ function onlyRecordlessBatches(bytes: Uint8Array): boolean {
   }
   return at > 0;
 }
+
+/** Bytes read per step while taking leader epochs from the batches at open. */
+const epochRebuildReadBytes = 4 * 1024 * 1024;
 
 /** Kafka's ListOffsets special timestamps. */
 export const earliestTimestamp = -2;
@@ -167,6 +172,8 @@ export interface LoadReport {
   segmentsRecovered: number;
   truncatedBytes: number;
   reason: string | null;
+  /** Leader epoch cache entries taken from the batches (the checkpoint was missing or behind). */
+  epochsRebuilt?: number;
 }
 
 type FlushWaiter = { offset: number; resolve: (e: StorageError | null) => void };
@@ -311,10 +318,59 @@ export class PartitionLog {
       recoveryPoint = active.nextOffset;
     }
     const log = new PartitionLog(opts, segments, report, recoveryPoint);
+    report.epochsRebuilt = log.#rebuildEpochCacheIfBehind();
     // Recovery lost data below the checkpointed log start: record the lower start now, or a
     // later restart would hide offsets appended after this one.
     if (log.logStartOffset < opts.logStartOffset || log.recoveryPoint < opts.recoveryPoint) log.#onRecoveryPointLowered(log);
     return log;
+  }
+
+  /**
+   * The leader epoch checkpoint is written after the batches that start an epoch, and may be
+   * lost or stale after a crash or a copied directory: when the last batch carries a newer
+   * epoch than the cache's latest (or the cache is empty under a non-empty log), the epochs
+   * are taken from the batch headers — from the start of the cache's latest epoch, or from
+   * the log start when it is empty — as appends would have assigned them. Without this, a
+   * log whose cache lost its newest epochs would answer OffsetForLeaderEpoch and diverging
+   * epochs as if those epochs never happened here, and a follower would keep a divergent
+   * tail. A log whose cache is current costs one read of its last batch. Returns the number
+   * of entries added; I/O errors leave the cache as loaded (the next epoch's append fixes it).
+   */
+  #rebuildEpochCacheIfBehind(): number {
+    if (this.#logEndOffset <= this.#logStartOffset) return 0;
+    const last = this.read(this.#logEndOffset - 1, 1, this.#logEndOffset, true);
+    if (last.kind !== "ok" || last.records.length === 0) return 0;
+    const lastHeader = readBatchHeader(last.records, 0);
+    this.#ctx.readBuffers?.give(last.records);
+    if (lastHeader === null || lastHeader.leaderEpoch < 0) return 0;
+    const latest = this.#epochs.entries().at(-1);
+    if (latest !== undefined && latest.epoch >= lastHeader.leaderEpoch) return 0;
+    let from = Math.max(latest?.startOffset ?? this.#logStartOffset, this.#logStartOffset);
+    let added = 0;
+    while (from < this.#logEndOffset) {
+      const r = this.read(from, epochRebuildReadBytes, this.#logEndOffset, true);
+      if (r.kind !== "ok" || r.records.length === 0) break;
+      let at = 0;
+      let next = from;
+      for (let h = readBatchHeader(r.records, at); h !== null && at + h.sizeBytes <= r.records.length; h = readBatchHeader(r.records, at)) {
+        if (h.leaderEpoch > this.#epochs.latestEpoch()) {
+          try {
+            this.#epochs.assign(h.leaderEpoch, Math.max(h.baseOffset, this.#logStartOffset));
+          } catch (e) {
+            if (!(e instanceof StorageError)) throw e;
+            this.#ctx.readBuffers?.give(r.records);
+            return added;
+          }
+          added++;
+        }
+        next = h.lastOffset + 1;
+        at += h.sizeBytes;
+      }
+      this.#ctx.readBuffers?.give(r.records);
+      if (next <= from) break; // an implausible header: keep what was found
+      from = next;
+    }
+    return added;
   }
 
   // ---- offsets ----------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class ReassignmentScenario {
       steps: 0,
       randomFaults: false,
       // Small replica fetches: an added replica catches up over many fetches, so faults land mid-way.
-      extraConfigs: ["leader.imbalance.check.interval.seconds=3", `auto.leader.rebalance.enable=${autoRebalance}`, "replica.fetch.max.bytes=256"],
+      sets: ["leader.imbalance.check.interval.seconds=3", `auto.leader.rebalance.enable=${autoRebalance}`, "replica.fetch.max.bytes=256"],
     });
     this.prng = new SeededPrng(seed * 13 + 5);
     this.client = new NodeClient({

@@ -122,12 +122,12 @@ export interface ClusterSimOptions {
   snapshots?: "kafka" | "small";
   /** False: no random faults (scenario tests drive their own). */
   randomFaults?: boolean;
-  /** More `key=value` settings for every node (scenario tests: e.g. a short leader.imbalance.check.interval.seconds). */
-  extraConfigs?: readonly string[];
   /** Simulated time after the faults stop within which the cluster must serve again. */
   livenessBoundMs?: number;
   /** Every event as a line (replays). */
   trace?: (line: string) => void;
+  /** Extra `key=value` broker settings for every node, after the simulator's own (scenario tests: e.g. a short leader.imbalance.check.interval.seconds). */
+  sets?: readonly string[];
   /** Also trace the nodes' own log lines (default: with `trace`). */
   traceNodeLogs?: boolean;
 }
@@ -383,7 +383,7 @@ export class ClusterSimulation {
           `log.dirs=${dataDir}`,
           ...(options.timing === "fast" ? fastTiming : []),
           ...(options.snapshots === "small" ? smallSnapshots : []),
-          ...(options.extraConfigs ?? []),
+          ...(options.sets ?? []),
         ],
       });
       if (!loaded.ok) throw loaded.error;

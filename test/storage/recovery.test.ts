@@ -168,7 +168,7 @@ describe("checkpoint files", () => {
     expect(readOffsetCheckpoint(env.fs, "/data/none")).toBeNull();
   });
 
-  test("a corrupt leader-epoch-checkpoint is discarded, not trusted", () => {
+  test("a corrupt leader-epoch-checkpoint is discarded, not trusted, and rebuilt from the batches", () => {
     const env = simEnv(8);
     const log = openLog(env);
     log.append(simpleBatch(1, 10), 3);
@@ -181,6 +181,65 @@ describe("checkpoint files", () => {
     env.sim.unlink("/data/topic-0/leader-epoch-checkpoint");
     env.sim.corrupt("/data/topic-0/leader-epoch-checkpoint", 0, new TextEncoder().encode("0\n2\n5 0\n3 1\n"));
     const log2 = openLog(env, { hadCleanShutdown: true, recoveryPoint: 2 });
-    expect(log2.leaderEpochCache.entries()).toEqual([]);
+    expect(log2.leaderEpochCache.entries()).toEqual([
+      { epoch: 3, startOffset: 0 },
+      { epoch: 5, startOffset: 1 },
+    ]);
+    expect(log2.loadReport.epochsRebuilt).toBe(2);
+  });
+
+  test("a missing leader-epoch-checkpoint is rebuilt from the batch headers, from the log start", () => {
+    const env = simEnv(9, { segmentBytes: 300 });
+    const log = openLog(env);
+    const epochs = [1, 1, 2, 2, 2, 4, 7, 7];
+    for (const e of epochs) expect(log.append(simpleBatch(2, 40), e).kind).toBe("ok");
+    expect(log.segmentBaseOffsets().length).toBeGreaterThan(2);
+    const written = log.leaderEpochCache.entries().map((e) => ({ ...e }));
+    expect(written).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 4 },
+      { epoch: 4, startOffset: 10 },
+      { epoch: 7, startOffset: 12 },
+    ]);
+    log.setHighWatermark(16);
+    expect(log.deleteRecordsBefore(5)).toEqual({ kind: "ok", logStartOffset: 5 });
+    log.close();
+    env.sim.unlink("/data/topic-0/leader-epoch-checkpoint");
+    const log2 = openLog(env, { hadCleanShutdown: true, recoveryPoint: 16, logStartOffset: 5 });
+    // The epoch holding the log start begins there, as truncateFromStart leaves it.
+    expect(log2.leaderEpochCache.entries()).toEqual([{ epoch: 2, startOffset: 5 }, ...written.slice(2)]);
+    expect(log2.endOffsetForLeaderEpoch(2)).toEqual({ leaderEpoch: 2, endOffset: 10 });
+    expect(log2.endOffsetForLeaderEpoch(5)).toEqual({ leaderEpoch: 4, endOffset: 12 });
+    expect(readEpochCheckpoint(env.fs, "/data/topic-0/leader-epoch-checkpoint")).toEqual([...log2.leaderEpochCache.entries()]);
+  });
+
+  test("a leader-epoch-checkpoint behind the log (newest epochs lost) is completed from its latest entry on; a current one is left alone", () => {
+    const env = simEnv(10);
+    const log = openLog(env);
+    for (const e of [3, 3, 5]) log.append(simpleBatch(1, 10), e);
+    log.flush();
+    // A crash after the batches of epochs 8 and 9 were written and before their entries were.
+    const stale = readEpochCheckpoint(env.fs, "/data/topic-0/leader-epoch-checkpoint")!;
+    for (const e of [8, 8, 9]) log.append(simpleBatch(1, 10), e);
+    log.flush();
+    log.closeUnclean();
+    env.sim.unlink("/data/topic-0/leader-epoch-checkpoint");
+    env.sim.corrupt("/data/topic-0/leader-epoch-checkpoint", 0, new TextEncoder().encode(`0\n${stale.length}\n${stale.map((e) => `${e.epoch} ${e.startOffset}`).join("\n")}\n`));
+    expect(readEpochCheckpoint(env.fs, "/data/topic-0/leader-epoch-checkpoint")).toEqual([
+      { epoch: 3, startOffset: 0 },
+      { epoch: 5, startOffset: 2 },
+    ]);
+    const log2 = openLog(env, { recoveryPoint: 6 });
+    expect(log2.leaderEpochCache.entries()).toEqual([
+      { epoch: 3, startOffset: 0 },
+      { epoch: 5, startOffset: 2 },
+      { epoch: 8, startOffset: 3 },
+      { epoch: 9, startOffset: 5 },
+    ]);
+    expect(log2.loadReport.epochsRebuilt).toBe(2);
+    log2.close();
+    const log3 = openLog(env, { hadCleanShutdown: true, recoveryPoint: 6 });
+    expect(log3.loadReport.epochsRebuilt).toBe(0);
+    expect(log3.leaderEpochCache.latestEpoch()).toBe(9);
   });
 });

@@ -242,17 +242,57 @@ describe("Fetch", () => {
     expect(RecordBatchView.at(ok.records!).partitionLeaderEpoch).toBe(2);
   });
 
-  test("sessions: incremental fetches are FETCH_SESSION_ID_NOT_FOUND; full fetches get session id 0", async () => {
-    const br = await withTopic();
+  test("sessions (KIP-227): a full fetch at epoch 0 opens one; incremental fetches name and get only what changed; bad ids and epochs are refused", async () => {
+    const br = await withTopic(2);
     await produceOk(br, "t", batch(1));
-    const inc = await br.send(ApiKeys.Fetch, 12, fetchRequest([{ topic: "t", offset: 0 }], { sessionId: 123, sessionEpoch: 4 }));
-    expect(inc!.errorCode).toBe(ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
-    expect(inc!.responses).toEqual([]);
-    for (const sessionEpoch of [0, -1]) {
-      const full = await br.send(ApiKeys.Fetch, 12, fetchRequest([{ topic: "t", offset: 0 }], { sessionId: 0, sessionEpoch }));
-      expect([full!.errorCode, full!.sessionId]).toEqual([ErrorCode.NONE, 0]);
-      expect(fetched(full).records!.length).toBeGreaterThan(0);
-    }
+    const v = 12;
+    const full = await br.send(ApiKeys.Fetch, v, fetchRequest([{ topic: "t", offset: 0 }, { topic: "t", partition: 1, offset: 0 }], { sessionId: 0, sessionEpoch: 0 }));
+    expect(full!.errorCode).toBe(ErrorCode.NONE);
+    const id = full!.sessionId;
+    expect(id).toBeGreaterThan(0);
+    expect(full!.responses[0]!.partitions.map((p) => p.partitionIndex)).toEqual([0, 1]);
+    expect(fetched(full).records!.length).toBeGreaterThan(0);
+    // The client moves partition 0 past the record it got: its answer is unchanged, so absent.
+    const moved = await br.send(ApiKeys.Fetch, v, fetchRequest([{ topic: "t", offset: 1 }], { sessionId: id, sessionEpoch: 1 }));
+    expect([moved!.errorCode, moved!.sessionId, moved!.responses]).toEqual([ErrorCode.NONE, id, []]);
+    // Nothing changed and nothing named: an empty answer (an idle follower's fetch).
+    const idle = await br.send(ApiKeys.Fetch, v, fetchRequest([], { sessionId: id, sessionEpoch: 2 }));
+    expect([idle!.errorCode, idle!.sessionId, idle!.responses]).toEqual([ErrorCode.NONE, id, []]);
+    // A record for partition 1 changes its HW and brings records; partition 0 is named, unchanged.
+    await produceOk(br, "t", batch(1), 1);
+    const inc = await br.send(ApiKeys.Fetch, v, fetchRequest([{ topic: "t", offset: 1 }], { sessionId: id, sessionEpoch: 3 }));
+    expect(inc!.responses.flatMap((t) => t.partitions.map((p) => [p.partitionIndex, p.highWatermark, p.records!.length > 0]))).toEqual([[1, 1, true]]);
+    // Partition 1 forgotten: its new data is no longer answered, partition 0's is.
+    await produceOk(br, "t", batch(1), 1);
+    await produceOk(br, "t", batch(1), 0);
+    const forgotten = await br.send(
+      ApiKeys.Fetch,
+      v,
+      fetchRequest([], { sessionId: id, sessionEpoch: 4, forgottenTopicsData: [{ topic: "t", topicId: "AAAAAAAAAAAAAAAAAAAAAA", partitions: [1], _unknownTaggedFields: undefined }] }),
+    );
+    expect(forgotten!.responses.flatMap((t) => t.partitions.map((p) => [p.partitionIndex, p.highWatermark]))).toEqual([[0, 2]]);
+    // A stale or future epoch, an unknown id.
+    expect((await br.send(ApiKeys.Fetch, v, fetchRequest([], { sessionId: id, sessionEpoch: 4 })))!.errorCode).toBe(ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+    expect((await br.send(ApiKeys.Fetch, v, fetchRequest([], { sessionId: id, sessionEpoch: 10 })))!.errorCode).toBe(ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+    const unknown = await br.send(ApiKeys.Fetch, v, fetchRequest([{ topic: "t", offset: 0 }], { sessionId: id + 1, sessionEpoch: 5 }));
+    expect([unknown!.errorCode, unknown!.responses]).toEqual([ErrorCode.FETCH_SESSION_ID_NOT_FOUND, []]);
+    // The epoch was not consumed by the refusals; epoch -1 closes the session with a full sessionless fetch.
+    expect((await br.send(ApiKeys.Fetch, v, fetchRequest([], { sessionId: id, sessionEpoch: 5 })))!.errorCode).toBe(ErrorCode.NONE);
+    const close = await br.send(ApiKeys.Fetch, v, fetchRequest([{ topic: "t", offset: 0 }], { sessionId: id, sessionEpoch: -1 }));
+    expect([close!.errorCode, close!.sessionId]).toEqual([ErrorCode.NONE, 0]);
+    expect(fetched(close).records!.length).toBeGreaterThan(0);
+    expect((await br.send(ApiKeys.Fetch, v, fetchRequest([], { sessionId: id, sessionEpoch: 6 })))!.errorCode).toBe(ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+    // Sessionless (epoch -1, id 0) and before v7: session id 0.
+    const none = await br.send(ApiKeys.Fetch, 6, fetchRequest([{ topic: "t", offset: 0 }], { sessionId: 0, sessionEpoch: 1 }));
+    expect([none!.errorCode, none!.sessionId]).toEqual([ErrorCode.NONE, 0]);
+  });
+
+  test("max.incremental.fetch.session.cache.slots=0: no session is created, full fetches go on", async () => {
+    const br = await withTopic(1, { brokerConfigs: { "max.incremental.fetch.session.cache.slots": "0" } });
+    await produceOk(br, "t", batch(1));
+    const full = await br.send(ApiKeys.Fetch, 12, fetchRequest([{ topic: "t", offset: 0 }], { sessionId: 0, sessionEpoch: 0 }));
+    expect([full!.errorCode, full!.sessionId]).toEqual([ErrorCode.NONE, 0]);
+    expect(fetched(full).records!.length).toBeGreaterThan(0);
   });
 
   test("READ_COMMITTED: empty abortedTransactions list, reads up to the LSO", async () => {
